@@ -1,0 +1,279 @@
+//! Command line: argument parsing and dispatch to the module that does the work.
+//!
+//! Exit codes: 0 success, 1 error (message on stderr), 2 usage error (clap). `receive` uses
+//! sysexits instead (0, 65, 75) because an MTA reads them.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+/// digestd: discussion-group digests by email, and replies back to the forum.
+#[derive(Debug, Parser)]
+#[command(name = "digestd", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (RUST_LOG syntax), e.g. `info` or `digestd=debug`.
+    #[arg(long, global = true, env = "DIGESTD_LOG")]
+    pub log: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The config file option shared by most commands.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Configuration file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = "DIGESTD_CONFIG",
+        default_value = "config/digestd.toml"
+    )]
+    pub config: PathBuf,
+}
+
+impl ConfigArg {
+    /// Loads and validates the config, or explains why not.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        Config::load(&self.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a sample municipality in DIR, run one digest cycle into DIR/outbox (a Maildir).
+    Demo {
+        /// Where to create it.
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+    /// Run the daemon: scheduled digests (and, when configured, inbound replies).
+    Run(ConfigArg),
+    /// Send digests now, for everyone due or for one role or person.
+    SendNow {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only people holding this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Only this person.
+        #[arg(long)]
+        person: Option<String>,
+    },
+    /// Print the digest a person would get now, without sending or recording anything.
+    Preview {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The person's address.
+        #[arg(long)]
+        person: String,
+        /// Print the HTML part instead of the text part.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Validate the configuration; exit 1 with file:line: key: problem lines on error.
+    CheckConfig(ConfigArg),
+    /// Collect new posts from every group's forum into the store, once.
+    Collect(ConfigArg),
+    /// Add a post to the built-in forum (body on stdin, Markdown).
+    Post {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Group id.
+        #[arg(long)]
+        group: String,
+        /// Author address.
+        #[arg(long)]
+        author: String,
+        /// Existing thread (its id as `digestd thread` shows it); omit to open a new thread.
+        #[arg(long)]
+        thread: Option<String>,
+        /// Title of a new thread (default: the body's first line).
+        #[arg(long)]
+        title: Option<String>,
+        /// Comma-separated tags, e.g. `training,best-answer`.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+    },
+    /// Bulk-load posts into the built-in forum from a JSON Lines file.
+    Import {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The file: one JSON object per line.
+        file: PathBuf,
+    },
+    /// Print a thread of the built-in forum: author, time and body of each post.
+    Thread {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Thread id.
+        id: String,
+    },
+    /// Read one message on stdin as an MTA pipe (sysexits: 0 accepted, 65 not mail, 75 retry).
+    Receive(ConfigArg),
+    /// Measure throughput (prints figures).
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Select + render digests for a synthetic organisation, against bare Handlebars.
+    Digest {
+        /// People in the organisation.
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        /// Posts in the period.
+        #[arg(long, default_value_t = 5_000)]
+        posts: usize,
+    },
+    /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
+    Send {
+        /// Messages to send.
+        #[arg(long, default_value_t = 2_000)]
+        messages: usize,
+        /// Connections used at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// Score the reply trimmer on a corpus folder of `<id>.eml` + `<id>.expected.txt`.
+    Trim {
+        /// Corpus folder.
+        #[arg(long)]
+        corpus: Vec<PathBuf>,
+        /// Print a diff of each miss.
+        #[arg(long)]
+        failures: bool,
+    },
+    /// Receive → classify → trim → authorise against an in-memory forum, against bare parsing.
+    Inbound {
+        /// Messages to process.
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+    },
+}
+
+/// Parses arguments, runs, and returns the process exit code.
+pub fn main_exit_code() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.log.as_deref());
+    if let Command::Receive(config) = &cli.command {
+        return crate::inbound::receive_stdin_exit_code(&config.config);
+    }
+    match try_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("digestd: error: {e:#}");
+            1
+        }
+    }
+}
+
+fn init_logging(filter: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a parsed command line; returns the exit code on success.
+pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Demo { dir } => crate::demo::run(&dir).map(|()| 0),
+        Command::Run(c) => crate::daemon::run(&c.config).map(|()| 0),
+        Command::SendNow {
+            config,
+            role,
+            person,
+        } => {
+            let cfg = config.load()?;
+            let report = crate::cycle::send_now(&cfg, role.as_deref(), person.as_deref())?;
+            println!("{report}");
+            Ok(if report.failed > 0 { 1 } else { 0 })
+        }
+        Command::Preview {
+            config,
+            person,
+            html,
+        } => {
+            let cfg = config.load()?;
+            let out = crate::cycle::preview(&cfg, &person, html)?;
+            print!("{out}");
+            Ok(0)
+        }
+        Command::CheckConfig(c) => match Config::load(&c.config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} groups, {} roles, {} people)",
+                    c.config.display(),
+                    cfg.groups.len(),
+                    cfg.roles.len(),
+                    cfg.people.len()
+                );
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(1)
+            }
+        },
+        Command::Collect(c) => {
+            let cfg = c.load()?;
+            let mut store =
+                crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+            let report = crate::collect::collect_all(&cfg, &mut store)?;
+            println!("{report}");
+            Ok(0)
+        }
+        Command::Post {
+            config,
+            group,
+            author,
+            thread,
+            title,
+            tags,
+        } => {
+            let cfg = config.load()?;
+            let mut body = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut body)
+                .context("reading the body from stdin")?;
+            let req = crate::forum::local::NewPost {
+                group,
+                author,
+                thread,
+                title,
+                tags,
+                body,
+            };
+            let posted = crate::forum::local::post_command(&cfg, req)?;
+            println!(
+                "posted {} in thread {}",
+                posted.remote_post_id, posted.remote_thread_id
+            );
+            Ok(0)
+        }
+        Command::Import { config, file } => {
+            let cfg = config.load()?;
+            let n = crate::forum::local::import_command(&cfg, &file)?;
+            println!("imported {n} posts from {}", file.display());
+            Ok(0)
+        }
+        Command::Thread { config, id } => {
+            let cfg = config.load()?;
+            print!("{}", crate::forum::local::thread_command(&cfg, &id)?);
+            Ok(0)
+        }
+        Command::Receive(_) => unreachable!("handled before try_main"),
+        Command::Bench { which } => crate::bench::run(which).map(|()| 0),
+    }
+}

@@ -1,0 +1,1 @@
+//! Ranking: the activity score of a thread or a highlight.

@@ -1,0 +1,1 @@
+//! Selection: (person, roles, recent activity, what they already got) → [`crate::model::Digest`].

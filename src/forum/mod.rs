@@ -1,0 +1,112 @@
+//! Forum connectors: where groups, threads and posts come from and where replies go.
+//!
+//! **Boundary:** only `forum::*` knows a forum's API. Everything else sees the [`Forum`] trait and
+//! the plain values of [`crate::model`].
+
+pub mod local;
+
+use crate::model::{Group, Post, Thread};
+
+/// Errors a forum connector reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ForumError {
+    /// The forum could not be reached or failed for now: retry later.
+    #[error("forum unavailable: {0}")]
+    Unavailable(String),
+    /// The forum refused the request for good (unknown thread, author not allowed, ...).
+    #[error("forum refused: {0}")]
+    Refused(String),
+    /// The embedded forum's database failed.
+    #[error("forum database: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+impl ForumError {
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ForumError::Unavailable(_) | ForumError::Database(_))
+    }
+}
+
+/// Opaque per-group position in a forum's stream of posts (the forum decides what it means).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub String);
+
+/// One page of new activity from a group.
+#[derive(Debug, Clone, Default)]
+pub struct FetchBatch {
+    /// Threads that the posts belong to (new or updated). `id` fields are ignored by the store,
+    /// which keys threads by (group, remote_id).
+    pub threads: Vec<Thread>,
+    /// New posts, oldest first. `id`/`thread_id` are ignored by the store, which resolves them
+    /// from `remote_id` and the thread's `remote_id` in [`FetchedPost::thread_remote_id`].
+    pub posts: Vec<FetchedPost>,
+    /// Where to continue next time.
+    pub next_cursor: Cursor,
+    /// True when more pages are waiting right now.
+    pub more: bool,
+}
+
+/// A post as a forum returns it, with the remote id of its thread.
+#[derive(Debug, Clone)]
+pub struct FetchedPost {
+    /// The thread's remote id.
+    pub thread_remote_id: String,
+    /// The post (store ids unset: 0).
+    pub post: Post,
+}
+
+/// Who writes a reply or a new thread.
+#[derive(Debug, Clone)]
+pub struct Author {
+    /// Normalised address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// What the forum answers after accepting a post.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The forum's id for the new post.
+    pub remote_post_id: String,
+    /// The forum's id for the thread (new or existing).
+    pub remote_thread_id: String,
+    /// Link to the new post.
+    pub url: String,
+}
+
+/// A forum that digestd can read from and post into.
+///
+/// Implementations are synchronous; async callers use `spawn_blocking`.
+pub trait Forum: Send + Sync {
+    /// New activity in `group` after `cursor` (`None`: from the beginning), at most `limit` posts.
+    fn fetch_since(
+        &self,
+        group: &Group,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<FetchBatch, ForumError>;
+
+    /// Posts `body` (Markdown) into the thread `thread_remote_id` of `group` as `author`.
+    ///
+    /// `idempotency_key` (the inbound Message-ID) lets a forum refuse a second identical post.
+    fn post_reply(
+        &self,
+        group: &Group,
+        thread_remote_id: &str,
+        author: &Author,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError>;
+
+    /// Opens a new thread in `group` as `author`.
+    fn create_thread(
+        &self,
+        group: &Group,
+        author: &Author,
+        title: &str,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError>;
+}

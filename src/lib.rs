@@ -1,0 +1,20 @@
+//! digestd: brings an organisation's discussion groups to staff inboxes as personalised digests,
+//! and their email replies back to the forum.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the map of modules and their invariants.
+
+pub mod bench;
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod cycle;
+pub mod daemon;
+pub mod demo;
+pub mod digest;
+pub mod forum;
+pub mod inbound;
+pub mod model;
+pub mod outbound;
+pub mod render;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,3 @@
+//! Outbound mail: building digest messages and handing them to a transport.
+//!
+//! **Boundary:** only `outbound` knows SMTP.
