@@ -1,5 +1,7 @@
 //! Inbound replies: receive (stdin | maildir | imap) → classify → trim → authorise → post.
 
+pub mod trim;
+
 use std::path::Path;
 
 /// `digestd receive`: reads one message on stdin; returns a sysexits code (0, 65, 75). Never panics.
