@@ -1,1 +1,161 @@
-//! Schedules: tokio-cron-scheduler jobs built from each role's cron expression and time zone.
+//! Schedules: one tokio-cron-scheduler job per distinct (cron, time zone) of the configured roles.
+//!
+//! A job does no work itself: it sends a [`Firing`] to the daemon's loop, which runs cycles one at
+//! a time. That keeps every store write on one task and lets SIGTERM stop between messages.
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+use crate::config::Config;
+use crate::model::Schedule;
+
+/// Errors building or running the schedules.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The scheduler refused a job or failed to start.
+    #[error("schedule {schedule:?}: {source}")]
+    Scheduler {
+        /// The schedule key.
+        schedule: String,
+        /// The scheduler's error.
+        source: tokio_cron_scheduler::JobSchedulerError,
+    },
+    /// A cron expression could not be read.
+    #[error("schedule {schedule:?}: invalid cron expression: {message}")]
+    Cron {
+        /// The schedule key.
+        schedule: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// A schedule fired: run the digests of `schedule` for the period ending `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Firing {
+    /// Schedule key (see [`Schedule::key`]).
+    pub schedule: String,
+    /// When it fired.
+    pub at: DateTime<Utc>,
+}
+
+/// The distinct schedules of the configured roles, in config order.
+pub fn distinct_schedules(config: &Config) -> Vec<Schedule> {
+    let mut out: Vec<Schedule> = Vec::new();
+    for role in &config.roles {
+        if !out.iter().any(|s| s.key() == role.schedule.key()) {
+            out.push(role.schedule.clone());
+        }
+    }
+    out
+}
+
+/// The next time `schedule` fires after `after`, if it ever does.
+pub fn next_fire(
+    schedule: &Schedule,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(&schedule.cron)
+        .map_err(|e| ScheduleError::Cron {
+            schedule: schedule.key(),
+            message: e.to_string(),
+        })?;
+    let local = after.with_timezone(&schedule.time_zone);
+    Ok(cron
+        .find_next_occurrence(&local, false)
+        .ok()
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// Running cron jobs; dropping it does not stop them, call [`Scheduler::shutdown`].
+pub struct Scheduler {
+    inner: JobScheduler,
+}
+
+impl Scheduler {
+    /// Starts one job per distinct schedule of `config`; each firing is sent on `tx`.
+    pub async fn start(
+        config: &Config,
+        tx: mpsc::Sender<Firing>,
+    ) -> Result<Scheduler, ScheduleError> {
+        let err = |schedule: &str| {
+            let schedule = schedule.to_owned();
+            move |source| ScheduleError::Scheduler { schedule, source }
+        };
+        let inner = JobScheduler::new().await.map_err(err("*"))?;
+        for schedule in distinct_schedules(config) {
+            let key = schedule.key();
+            let tx = tx.clone();
+            let job_key = key.clone();
+            let job = Job::new_async_tz(
+                schedule.cron.as_str(),
+                schedule.time_zone,
+                move |_id, _lock| {
+                    let tx = tx.clone();
+                    let key = job_key.clone();
+                    Box::pin(async move {
+                        let firing = Firing {
+                            schedule: key,
+                            at: Utc::now(),
+                        };
+                        if tx.send(firing).await.is_err() {
+                            tracing::debug!("schedule fired while the daemon is stopping");
+                        }
+                    })
+                },
+            )
+            .map_err(err(&key))?;
+            inner.add(job).await.map_err(err(&key))?;
+            tracing::info!(schedule = %key, next = ?next_fire(&schedule, Utc::now()).ok().flatten(), "scheduled");
+        }
+        inner.start().await.map_err(err("*"))?;
+        Ok(Scheduler { inner })
+    }
+
+    /// Stops every job.
+    pub async fn shutdown(mut self) {
+        if let Err(e) = self.inner.shutdown().await {
+            tracing::warn!(error = %e, "stopping the scheduler");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn next_fire_respects_the_time_zone() {
+        let s = Schedule {
+            cron: "0 30 7 * * Mon-Fri".into(),
+            time_zone: chrono_tz::Europe::Amsterdam,
+        };
+        // Friday 2026-11-20 12:00 UTC → next is Monday 2026-11-23 07:30 CET = 06:30 UTC.
+        let after = Utc
+            .with_ymd_and_hms(2026, 11, 20, 12, 0, 0)
+            .single()
+            .expect("valid date");
+        let next = next_fire(&s, after).expect("parses").expect("fires");
+        assert_eq!(
+            next,
+            Utc.with_ymd_and_hms(2026, 11, 23, 6, 30, 0)
+                .single()
+                .expect("valid date")
+        );
+    }
+
+    #[test]
+    fn bad_cron_is_an_error() {
+        let s = Schedule {
+            cron: "every monday".into(),
+            time_zone: chrono_tz::UTC,
+        };
+        assert!(next_fire(&s, Utc::now()).is_err());
+    }
+}

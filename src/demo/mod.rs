@@ -1,5 +1,7 @@
 //! `digestd demo`: a sample municipality, one full cycle into a Maildir outbox.
 
+pub mod content;
+
 use std::path::Path;
 
 /// Creates the demo organisation in `dir` and runs one cycle.
