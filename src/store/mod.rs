@@ -1,6 +1,32 @@
-//! The SQLite store (WAL, versioned migrations): forum copies, people, deliveries, tokens.
+//! The SQLite store (WAL, versioned migrations): forum copies, people, deliveries, tokens,
+//! inbound messages, and the built-in forum's own tables.
+//!
+//! **Boundary:** only `store` (and `forum::local`, which owns its tables in the same file) writes
+//! SQL. Everything else calls methods on [`Store`] and gets the plain values of [`crate::model`].
+//!
+//! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
+//! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`]. The schema is in [`migrations`].
+//!
+//! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
+//! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
-use std::path::Path;
+pub mod deliveries;
+pub mod forum;
+pub mod inbound;
+pub mod migrations;
+pub mod people;
+pub mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use deliveries::{NewDelivery, RunRow};
+pub use forum::PollState;
+pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
+pub use people::PersonState;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -8,18 +34,283 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The store's directory could not be created.
+    #[error("creating the store directory {}: {source}", .path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer digestd.
+    #[error(
+        "store {} has schema version {found}, but this digestd knows only up to {known}: \
+         upgrade digestd (or restore a backup) instead of running an older binary on it",
+        .path.display()
+    )]
+    TooNew {
+        /// The store file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this binary knows.
+        known: i64,
+    },
+    /// Applying a migration failed.
+    #[error("migrating the store to version {version}: {source}")]
+    Migration {
+        /// Version being applied.
+        version: i64,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// An instant outside what the store can hold (years 1677–2262).
+    #[error("date out of range for the store: {0}")]
+    DateOutOfRange(DateTime<Utc>),
+    /// A value in the store could not be read back (a corrupt or hand-edited row).
+    #[error("bad value in column {column}: {value:?}")]
+    BadValue {
+        /// Column.
+        column: &'static str,
+        /// What was found.
+        value: String,
+    },
+    /// A fetched post names a thread that is neither in its batch nor in the store.
+    #[error("post {post} of group {group} names unknown thread {thread}")]
+    UnknownThread {
+        /// Group.
+        group: String,
+        /// Post's remote id.
+        post: String,
+        /// Thread's remote id.
+        thread: String,
+    },
 }
 
 /// The open store.
 pub struct Store {
-    /// The connection.
-    pub conn: rusqlite::Connection,
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
 }
 
 impl Store {
-    /// Opens (creating and migrating) the store at `path`.
+    /// Opens (creating and migrating) the store at `path`; creates the parent directory.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = rusqlite::Connection::open(path)?;
-        Ok(Store { conn })
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file this store lives in (another connection, e.g. the local forum's, opens it too).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Starts a write transaction that takes the write lock at once (no deadlock on upgrade).
+    pub(crate) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Opens a connection with digestd's pragmas (WAL, NORMAL sync, foreign keys, 5 s busy timeout),
+/// without migrating. Used by [`Store::open`] and by the local forum's own connection.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+/// Applies every migration the file lacks, one transaction each; refuses a newer file.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let known = migrations::MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    tx.commit()?;
+    for (i, sql) in migrations::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(found as usize)
+    {
+        let version = i as i64 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated meanwhile: re-check under the write lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now >= version {
+            continue;
+        }
+        tx.execute_batch(sql)
+            .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
+            .map_err(|source| StoreError::Migration { version, source })?;
+        tx.commit()?;
+        tracing::info!(version, path = %path.display(), "store migrated");
+    }
+    Ok(())
+}
+
+/// An instant as stored: unix nanoseconds.
+pub(crate) fn to_db(t: DateTime<Utc>) -> Result<i64, StoreError> {
+    t.timestamp_nanos_opt().ok_or(StoreError::DateOutOfRange(t))
+}
+
+/// An instant read back from the store.
+pub(crate) fn from_db(n: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(n)
+}
+
+/// Now, as stored.
+pub(crate) fn now_db() -> i64 {
+    // Within range until 2262.
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// Tags as stored: lower case, trimmed, comma-framed (`,a,b,`), or `''` when there are none.
+pub(crate) fn tags_to_db(tags: &[String]) -> String {
+    let cleaned: Vec<String> = tags
+        .iter()
+        .map(|t| t.trim().to_lowercase().replace(',', " "))
+        .filter(|t| !t.is_empty())
+        .collect();
+    if cleaned.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", cleaned.join(","))
+    }
+}
+
+/// Tags read back from the store.
+pub(crate) fn tags_from_db(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A fresh store in a temporary directory.
+    use super::Store;
+
+    /// A store in a temp dir (kept alive by the returned guard).
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("sub").join("digestd.sqlite")).expect("open");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_store_is_migrated_and_in_wal() {
+        let (_dir, store) = test_support::temp_store();
+        assert_eq!(
+            store.schema_version().expect("version"),
+            migrations::MIGRATIONS.len() as i64
+        );
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let fk: i64 = store
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("fk");
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn reopen_keeps_data_and_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        {
+            let store = Store::open(&path).expect("open");
+            store
+                .conn
+                .execute(
+                    "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
+                    [],
+                )
+                .expect("insert");
+        }
+        let store = Store::open(&path).expect("reopen");
+        let n: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1);
+        assert_eq!(store.schema_version().expect("v"), 1);
+    }
+
+    #[test]
+    fn newer_store_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.sqlite");
+        {
+            let store = Store::open(&path).expect("open");
+            store
+                .conn
+                .execute_batch("PRAGMA user_version = 99")
+                .expect("bump");
+        }
+        let err = Store::open(&path).expect_err("refused");
+        let msg = err.to_string();
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{msg}");
+        assert!(msg.contains("version 99"), "{msg}");
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        let tags = vec![
+            " Training ".to_string(),
+            String::new(),
+            "best-answer".into(),
+        ];
+        let db = tags_to_db(&tags);
+        assert_eq!(db, ",training,best-answer,");
+        assert_eq!(tags_from_db(&db), vec!["training", "best-answer"]);
+        assert_eq!(tags_to_db(&[]), "");
+        assert!(tags_from_db("").is_empty());
+    }
+
+    #[test]
+    fn instants_round_trip_exactly() {
+        let t = Utc::now();
+        assert_eq!(from_db(to_db(t).expect("in range")), t);
     }
 }

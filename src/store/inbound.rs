@@ -1,0 +1,313 @@
+//! Inbound messages as stored before anything else happens, and the answers-per-day limit.
+//!
+//! **Invariant:** a message is stored (raw bytes, Message-ID, SHA-256) first; it leaves `queued`
+//! only as `posted`, `answered`, `ignored` or `failed`, each with its reason. The same bytes or the
+//! same Message-ID stored twice is one row (Reply-All copies, MTA redeliveries).
+//!
+//! Only the basics live here; the pipeline that drives them is `crate::inbound`.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::deliveries::bare_message_id;
+use super::{from_db, now_db, to_db, Store, StoreError};
+
+/// Where an inbound message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InboundStatus {
+    /// Stored, not yet done (or waiting for a retry).
+    Queued,
+    /// Posted to the forum.
+    Posted,
+    /// Refused, and the sender got an answer saying why.
+    Answered,
+    /// Deliberately dropped (auto-reply, bounce, loop), reason recorded.
+    Ignored,
+    /// Given up on (reason recorded).
+    Failed,
+}
+
+impl InboundStatus {
+    /// Text stored in SQLite.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboundStatus::Queued => "queued",
+            InboundStatus::Posted => "posted",
+            InboundStatus::Answered => "answered",
+            InboundStatus::Ignored => "ignored",
+            InboundStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses stored text.
+    pub fn parse(s: &str) -> Option<InboundStatus> {
+        Some(match s {
+            "queued" => InboundStatus::Queued,
+            "posted" => InboundStatus::Posted,
+            "answered" => InboundStatus::Answered,
+            "ignored" => InboundStatus::Ignored,
+            "failed" => InboundStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for InboundStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`Store::insert_inbound`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsertedInbound {
+    /// Row id (of the existing row when a duplicate).
+    pub id: i64,
+    /// True when the same bytes or Message-ID were already stored; nothing was inserted.
+    pub duplicate: bool,
+}
+
+/// One stored inbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundRow {
+    /// Row id.
+    pub id: i64,
+    /// Message-ID without angle brackets, if the message had one.
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw bytes, hex.
+    pub sha256: String,
+    /// The message as received.
+    pub raw: Vec<u8>,
+    /// When it was stored.
+    pub received: DateTime<Utc>,
+    /// How it came in (`stdin`, `maildir`, `imap`).
+    pub source: String,
+    /// Where it stands.
+    pub status: InboundStatus,
+    /// Why it stands there.
+    pub reason: Option<String>,
+    /// Processing attempts so far.
+    pub attempts: u32,
+    /// Not to be retried before this instant.
+    pub next_attempt: Option<DateTime<Utc>>,
+    /// Forum id of the post it became.
+    pub posted_remote_id: Option<String>,
+}
+
+const INBOUND_COLUMNS: &str = "id, message_id, sha256, raw, received, source, status, reason, \
+     attempts, next_attempt, posted_remote_id";
+
+fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<(InboundRow, String)> {
+    Ok((
+        InboundRow {
+            id: r.get(0)?,
+            message_id: r.get(1)?,
+            sha256: r.get(2)?,
+            raw: r.get(3)?,
+            received: from_db(r.get(4)?),
+            source: r.get(5)?,
+            status: InboundStatus::Queued,
+            reason: r.get(7)?,
+            attempts: r.get(8)?,
+            next_attempt: r.get::<_, Option<i64>>(9)?.map(from_db),
+            posted_remote_id: r.get(10)?,
+        },
+        r.get(6)?,
+    ))
+}
+
+fn finish((mut row, status): (InboundRow, String)) -> Result<InboundRow, StoreError> {
+    row.status = InboundStatus::parse(&status).ok_or(StoreError::BadValue {
+        column: "inbound_messages.status",
+        value: status,
+    })?;
+    Ok(row)
+}
+
+impl Store {
+    /// Stores a received message as `queued`, unless the same `sha256` or `message_id` is already
+    /// stored (then nothing is written and the existing row's id comes back as a duplicate).
+    pub fn insert_inbound(
+        &mut self,
+        raw: &[u8],
+        message_id: Option<&str>,
+        sha256: &str,
+        source: &str,
+    ) -> Result<InsertedInbound, StoreError> {
+        let mid = message_id.map(bare_message_id).filter(|m| !m.is_empty());
+        let tx = self.write_tx()?;
+        let existing: Option<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM inbound_messages
+                 WHERE sha256 = ?1 OR (?2 IS NOT NULL AND message_id = ?2)
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![sha256, mid], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(InsertedInbound {
+                id,
+                duplicate: true,
+            });
+        }
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO inbound_messages (message_id, sha256, raw, received, source, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued') RETURNING id",
+            )?
+            .query_row(params![mid, sha256, raw, now_db(), source], |r| r.get(0))?;
+        tx.commit()?;
+        Ok(InsertedInbound {
+            id,
+            duplicate: false,
+        })
+    }
+
+    /// Moves a message to `status`, recording `reason`.
+    pub fn set_inbound_status(
+        &self,
+        id: i64,
+        status: InboundStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1")?
+            .execute(params![id, status.as_str(), reason])?;
+        Ok(())
+    }
+
+    /// Marks a message posted, keeping the forum's id of the new post.
+    pub fn set_inbound_posted(&self, id: i64, remote_post_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE inbound_messages SET status = 'posted', reason = NULL,
+                    posted_remote_id = ?2, next_attempt = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, remote_post_id])?;
+        Ok(())
+    }
+
+    /// Leaves a message queued for a retry not before `next_attempt`, counting the attempt.
+    pub fn defer_inbound(
+        &self,
+        id: i64,
+        next_attempt: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
+                    next_attempt = ?2, reason = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, to_db(next_attempt)?, reason])?;
+        Ok(())
+    }
+
+    /// Every queued message, oldest first (the caller honours `next_attempt`).
+    pub fn queued_inbound(&self) -> Result<Vec<InboundRow>, StoreError> {
+        let sql = format!(
+            "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE status = 'queued' ORDER BY id"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map([], inbound_from_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// One stored message.
+    pub fn inbound(&self, id: i64) -> Result<Option<InboundRow>, StoreError> {
+        let sql = format!("SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id = ?1");
+        let row = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], inbound_from_row)
+            .optional()?;
+        row.map(finish).transpose()
+    }
+
+    /// Records that `address` got an answer for `reason` on `day`; false when it already had one
+    /// that day (then no second answer may go out).
+    pub fn record_answer(
+        &self,
+        address: &str,
+        reason: &str,
+        day: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO answers_sent (address, reason, day) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                crate::model::normalize_email(address),
+                reason,
+                day.format("%Y-%m-%d").to_string()
+            ])?
+            == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::temp_store;
+
+    #[test]
+    fn duplicates_by_hash_or_message_id() {
+        let (_d, mut store) = temp_store();
+        let a = store
+            .insert_inbound(b"one", Some("<m1@x>"), "h1", "stdin")
+            .expect("a");
+        assert!(!a.duplicate);
+        let same_bytes = store
+            .insert_inbound(b"one", Some("<other@x>"), "h1", "maildir")
+            .expect("b");
+        assert_eq!(
+            same_bytes,
+            InsertedInbound {
+                id: a.id,
+                duplicate: true
+            }
+        );
+        let same_mid = store
+            .insert_inbound(b"one, via cc", Some("m1@x"), "h2", "imap")
+            .expect("c");
+        assert!(same_mid.duplicate);
+        let no_mid = store
+            .insert_inbound(b"two", None, "h3", "stdin")
+            .expect("d");
+        let no_mid2 = store
+            .insert_inbound(b"three", None, "h4", "stdin")
+            .expect("e");
+        assert!(!no_mid.duplicate && !no_mid2.duplicate);
+        assert_eq!(store.queued_inbound().expect("q").len(), 3);
+
+        store
+            .set_inbound_status(no_mid.id, InboundStatus::Ignored, Some("auto-reply"))
+            .expect("ignore");
+        store.set_inbound_posted(a.id, "17").expect("posted");
+        store
+            .defer_inbound(no_mid2.id, Utc::now(), "forum down")
+            .expect("defer");
+        let q = store.queued_inbound().expect("q");
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].attempts, 1);
+        assert_eq!(q[0].raw, b"three");
+        let row = store.inbound(a.id).expect("row").expect("some");
+        assert_eq!(row.status, InboundStatus::Posted);
+        assert_eq!(row.posted_remote_id.as_deref(), Some("17"));
+        assert_eq!(row.message_id.as_deref(), Some("m1@x"));
+    }
+
+    #[test]
+    fn one_answer_per_address_reason_day() {
+        let (_d, store) = temp_store();
+        let day = NaiveDate::from_ymd_opt(2024, 5, 1).expect("date");
+        assert!(store.record_answer("A@x.org", "expired", day).expect("1"));
+        assert!(!store.record_answer("a@x.org", "expired", day).expect("2"));
+        assert!(store.record_answer("a@x.org", "unknown", day).expect("3"));
+        let next = day.succ_opt().expect("next");
+        assert!(store.record_answer("a@x.org", "expired", next).expect("4"));
+    }
+}

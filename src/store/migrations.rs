@@ -1,0 +1,175 @@
+//! The schema, as an ordered list of migrations.
+//!
+//! Migration `i` (0-based) brings the store from `PRAGMA user_version = i` to `i + 1`. Migrations are
+//! append-only: never edit one that has shipped, add a new one instead.
+//!
+//! Conventions: instants are `INTEGER` unix **nanoseconds** UTC (exact round trip of
+//! `DateTime<Utc>`, index-friendly, valid 1677–2262); booleans are `INTEGER` 0/1; tags are stored
+//! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
+
+/// Every migration, in order. The store's version is the number applied.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: the whole first schema.
+const V1: &str = r#"
+CREATE TABLE groups (
+    id      TEXT PRIMARY KEY,
+    name    TEXT NOT NULL,
+    forum   TEXT NOT NULL
+);
+
+CREATE TABLE threads (
+    id          INTEGER PRIMARY KEY,
+    group_id    TEXT NOT NULL REFERENCES groups(id),
+    remote_id   TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    UNIQUE (group_id, remote_id)
+);
+
+CREATE TABLE posts (
+    id            INTEGER PRIMARY KEY,
+    thread_id     INTEGER NOT NULL REFERENCES threads(id),
+    group_id      TEXT NOT NULL,
+    remote_id     TEXT NOT NULL,
+    author_email  TEXT NOT NULL,
+    author_name   TEXT NOT NULL,
+    created       INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    body_format   TEXT NOT NULL,
+    tags          TEXT NOT NULL DEFAULT '',
+    likes         INTEGER NOT NULL DEFAULT 0,
+    reply_count   INTEGER NOT NULL DEFAULT 0,
+    best_answer   INTEGER NOT NULL DEFAULT 0,
+    url           TEXT NOT NULL,
+    UNIQUE (group_id, remote_id)
+);
+CREATE INDEX posts_created ON posts(created);
+CREATE INDEX posts_group_created ON posts(group_id, created);
+CREATE INDEX posts_thread ON posts(thread_id);
+
+CREATE TABLE cursors (
+    group_id       TEXT PRIMARY KEY,
+    cursor         TEXT,
+    last_success   INTEGER,
+    last_error     TEXT,
+    last_error_at  INTEGER
+);
+
+CREATE TABLE people (
+    email               TEXT PRIMARY KEY,
+    name                TEXT NOT NULL,
+    time_zone           TEXT NOT NULL,
+    locale              TEXT NOT NULL,
+    frequency           TEXT NOT NULL,
+    frequency_override  TEXT,
+    in_config           INTEGER NOT NULL DEFAULT 1,
+    paused              INTEGER NOT NULL DEFAULT 0,
+    unsubscribed        INTEGER NOT NULL DEFAULT 0,
+    bouncing            INTEGER NOT NULL DEFAULT 0,
+    bounce_count        INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE person_roles (
+    email  TEXT NOT NULL REFERENCES people(email) ON DELETE CASCADE,
+    role   TEXT NOT NULL,
+    PRIMARY KEY (email, role)
+) WITHOUT ROWID;
+
+CREATE TABLE deliveries (
+    id            INTEGER PRIMARY KEY,
+    person_email  TEXT NOT NULL,
+    schedule      TEXT NOT NULL,
+    period_end    INTEGER NOT NULL,
+    message_id    TEXT NOT NULL UNIQUE,
+    raw           BLOB NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    error         TEXT,
+    created       INTEGER NOT NULL,
+    sent_at       INTEGER,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (person_email, schedule, period_end)
+);
+CREATE INDEX deliveries_status ON deliveries(status);
+CREATE INDEX deliveries_period ON deliveries(period_end);
+
+CREATE TABLE delivery_posts (
+    delivery_id  INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    post_id      INTEGER NOT NULL,
+    PRIMARY KEY (delivery_id, post_id)
+) WITHOUT ROWID;
+
+CREATE TABLE reply_tokens (
+    token         TEXT PRIMARY KEY,
+    person_email  TEXT NOT NULL,
+    thread_id     INTEGER,
+    kind          TEXT NOT NULL CHECK (kind IN ('reply', 'command')),
+    delivery_id   INTEGER REFERENCES deliveries(id) ON DELETE CASCADE,
+    expires       INTEGER NOT NULL,
+    created       INTEGER NOT NULL
+);
+CREATE INDEX reply_tokens_delivery ON reply_tokens(delivery_id);
+
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    schedule    TEXT NOT NULL,
+    period_end  INTEGER NOT NULL,
+    started     INTEGER NOT NULL,
+    finished    INTEGER,
+    sent        INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_schedule ON runs(schedule, id);
+
+CREATE TABLE inbound_messages (
+    id                INTEGER PRIMARY KEY,
+    message_id        TEXT,
+    sha256            TEXT NOT NULL UNIQUE,
+    raw               BLOB NOT NULL,
+    received          INTEGER NOT NULL,
+    source            TEXT NOT NULL,
+    status            TEXT NOT NULL
+        CHECK (status IN ('queued', 'posted', 'answered', 'ignored', 'failed')),
+    reason            TEXT,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt      INTEGER,
+    posted_remote_id  TEXT
+);
+CREATE INDEX inbound_message_id ON inbound_messages(message_id);
+CREATE INDEX inbound_status ON inbound_messages(status);
+
+CREATE TABLE answers_sent (
+    address  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    PRIMARY KEY (address, reason, day)
+) WITHOUT ROWID;
+
+CREATE TABLE local_threads (
+    id          INTEGER PRIMARY KEY,
+    group_id    TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    import_key  TEXT
+);
+CREATE INDEX local_threads_group ON local_threads(group_id);
+CREATE UNIQUE INDEX local_threads_import_key ON local_threads(group_id, import_key)
+    WHERE import_key IS NOT NULL;
+
+CREATE TABLE local_posts (
+    id               INTEGER PRIMARY KEY,
+    thread_id        INTEGER NOT NULL REFERENCES local_threads(id),
+    group_id         TEXT NOT NULL,
+    author_email     TEXT NOT NULL,
+    author_name      TEXT NOT NULL,
+    created          INTEGER NOT NULL,
+    body             TEXT NOT NULL,
+    tags             TEXT NOT NULL DEFAULT '',
+    likes            INTEGER NOT NULL DEFAULT 0,
+    best_answer      INTEGER NOT NULL DEFAULT 0,
+    idempotency_key  TEXT UNIQUE
+);
+CREATE INDEX local_posts_group ON local_posts(group_id, id);
+CREATE INDEX local_posts_thread ON local_posts(thread_id, id);
+"#;

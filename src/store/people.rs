@@ -1,0 +1,260 @@
+//! People and their roles as the store keeps them, and each person's runtime state.
+//!
+//! **Invariant:** config is the source of truth for name, roles, locale, time zone and configured
+//! frequency; [`Store::sync_people`] overwrites those. What people change by email (pause,
+//! unsubscribe, daily/weekly) and what bounces do (bouncing) lives only here and survives a sync.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Store, StoreError};
+use crate::model::{Frequency, Person};
+
+/// Runtime state of a person, set by email commands and bounces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PersonState {
+    /// Frequency chosen by email (`daily`, `weekly`), overriding config.
+    pub frequency_override: Option<Frequency>,
+    /// Digests paused (`pause`, until `resume`).
+    pub paused: bool,
+    /// Unsubscribed (`unsubscribe` or List-Unsubscribe).
+    pub unsubscribed: bool,
+    /// Marked bouncing after repeated bounces: gets no digests.
+    pub bouncing: bool,
+}
+
+fn frequency_from_db(s: &str) -> Option<Frequency> {
+    match s {
+        "weekly" => Some(Frequency::Weekly),
+        "daily" => Some(Frequency::Daily),
+        "off" => Some(Frequency::Off),
+        _ => None,
+    }
+}
+
+fn state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<PersonState> {
+    let f: Option<String> = r.get(first)?;
+    Ok(PersonState {
+        frequency_override: f.as_deref().and_then(frequency_from_db),
+        paused: r.get(first + 1)?,
+        unsubscribed: r.get(first + 2)?,
+        bouncing: r.get(first + 3)?,
+    })
+}
+
+impl Store {
+    /// Makes people and roles follow config, keeping each person's runtime state. People gone
+    /// from config keep their row (flagged `in_config = 0`, roles removed) so their history stays.
+    pub fn sync_people(&mut self, people: &[Person]) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        tx.execute("UPDATE people SET in_config = 0", [])?;
+        tx.execute("DELETE FROM person_roles", [])?;
+        {
+            let mut up = tx.prepare_cached(
+                "INSERT INTO people (email, name, time_zone, locale, frequency, in_config)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT(email) DO UPDATE SET name = excluded.name,
+                    time_zone = excluded.time_zone, locale = excluded.locale,
+                    frequency = excluded.frequency, in_config = 1",
+            )?;
+            let mut role = tx.prepare_cached(
+                "INSERT OR IGNORE INTO person_roles (email, role) VALUES (?1, ?2)",
+            )?;
+            for p in people {
+                let email = crate::model::normalize_email(&p.email);
+                up.execute(params![
+                    email,
+                    p.name,
+                    p.time_zone.name(),
+                    p.locale,
+                    p.frequency.to_string()
+                ])?;
+                for r in &p.roles {
+                    role.execute(params![email, r])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runtime state of one person (`None`: not in the store).
+    pub fn person_state(&self, email: &str) -> Result<Option<PersonState>, StoreError> {
+        let email = crate::model::normalize_email(email);
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT frequency_override, paused, unsubscribed, bouncing
+                 FROM people WHERE email = ?1",
+            )?
+            .query_row([email], |r| state_from_row(r, 0))
+            .optional()?)
+    }
+
+    /// Runtime state of everyone in the store, by normalised address.
+    pub fn all_person_states(&self) -> Result<HashMap<String, PersonState>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT email, frequency_override, paused, unsubscribed, bouncing FROM people",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, state_from_row(r, 1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_person(
+        &self,
+        sql: &str,
+        email: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<bool, StoreError> {
+        let email = crate::model::normalize_email(email);
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .execute(params![email, value])?
+            > 0)
+    }
+
+    /// Pauses (or resumes) a person's digests. Returns false when the person is not in the store.
+    pub fn set_paused(&self, email: &str, paused: bool) -> Result<bool, StoreError> {
+        self.update_person(
+            "UPDATE people SET paused = ?2 WHERE email = ?1",
+            email,
+            &paused,
+        )
+    }
+
+    /// Unsubscribes (or resubscribes) a person. Returns false when the person is not in the store.
+    pub fn set_unsubscribed(&self, email: &str, unsubscribed: bool) -> Result<bool, StoreError> {
+        self.update_person(
+            "UPDATE people SET unsubscribed = ?2 WHERE email = ?1",
+            email,
+            &unsubscribed,
+        )
+    }
+
+    /// Sets (or with `None` clears) the frequency chosen by email. Returns false when the person
+    /// is not in the store.
+    pub fn set_frequency_override(
+        &self,
+        email: &str,
+        frequency: Option<Frequency>,
+    ) -> Result<bool, StoreError> {
+        let f = frequency.map(|f| f.to_string());
+        self.update_person(
+            "UPDATE people SET frequency_override = ?2 WHERE email = ?1",
+            email,
+            &f,
+        )
+    }
+
+    /// Counts one bounce; marks the person bouncing once `threshold` bounces are counted.
+    /// Returns whether the person is bouncing now (false for an address not in the store).
+    pub fn record_bounce(&self, email: &str, threshold: u32) -> Result<bool, StoreError> {
+        let email = crate::model::normalize_email(email);
+        let bouncing: Option<bool> = self
+            .conn
+            .prepare_cached(
+                "UPDATE people SET bounce_count = bounce_count + 1,
+                    bouncing = (bouncing OR bounce_count + 1 >= ?2)
+                 WHERE email = ?1 RETURNING bouncing",
+            )?
+            .query_row(params![email, threshold.max(1)], |r| r.get(0))
+            .optional()?;
+        Ok(bouncing.unwrap_or(false))
+    }
+
+    /// Clears the bounce count and the bouncing mark (the address works again).
+    pub fn clear_bounces(&self, email: &str) -> Result<bool, StoreError> {
+        self.update_person(
+            "UPDATE people SET bounce_count = 0, bouncing = ?2 WHERE email = ?1",
+            email,
+            &false,
+        )
+    }
+
+    /// Addresses currently marked bouncing, sorted.
+    pub fn bouncing_addresses(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT email FROM people WHERE bouncing = 1 ORDER BY email")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Roles the store holds for a person (as last synced from config), sorted.
+    pub fn person_roles(&self, email: &str) -> Result<Vec<String>, StoreError> {
+        let email = crate::model::normalize_email(email);
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT role FROM person_roles WHERE email = ?1 ORDER BY role")?;
+        let rows = st.query_map([email], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::temp_store;
+
+    fn person(email: &str, roles: &[&str]) -> Person {
+        Person {
+            email: email.into(),
+            name: "Name".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            time_zone: chrono_tz::Europe::Amsterdam,
+            locale: "nl".into(),
+            frequency: Frequency::Weekly,
+        }
+    }
+
+    #[test]
+    fn runtime_state_survives_sync() {
+        let (_d, mut store) = temp_store();
+        store
+            .sync_people(&[person("a@x.org", &["hr"]), person("b@x.org", &["it"])])
+            .expect("sync");
+        assert!(store.set_paused("A@X.org", true).expect("pause"));
+        assert!(store.set_unsubscribed("b@x.org", true).expect("unsub"));
+        assert!(store
+            .set_frequency_override("a@x.org", Some(Frequency::Daily))
+            .expect("freq"));
+        assert!(!store.set_paused("nobody@x.org", true).expect("none"));
+
+        store
+            .sync_people(&[person("a@x.org", &["hr", "it"]), person("b@x.org", &[])])
+            .expect("resync");
+        let a = store.person_state("a@x.org").expect("a").expect("exists");
+        assert!(a.paused);
+        assert_eq!(a.frequency_override, Some(Frequency::Daily));
+        assert!(!a.unsubscribed);
+        let all = store.all_person_states().expect("all");
+        assert!(all["b@x.org"].unsubscribed);
+        assert_eq!(
+            store.person_roles("a@x.org").expect("roles"),
+            vec!["hr", "it"]
+        );
+        assert!(store.person_roles("b@x.org").expect("roles").is_empty());
+        assert_eq!(store.person_state("c@x.org").expect("c"), None);
+    }
+
+    #[test]
+    fn bounces_mark_after_threshold() {
+        let (_d, mut store) = temp_store();
+        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+        assert!(!store.record_bounce("a@x.org", 3).expect("1"));
+        assert!(!store.record_bounce("a@x.org", 3).expect("2"));
+        assert!(store.record_bounce("a@x.org", 3).expect("3"));
+        assert_eq!(store.bouncing_addresses().expect("b"), vec!["a@x.org"]);
+        assert!(!store.record_bounce("unknown@x.org", 1).expect("unknown"));
+        store.clear_bounces("a@x.org").expect("clear");
+        assert!(
+            !store
+                .person_state("a@x.org")
+                .expect("s")
+                .expect("p")
+                .bouncing
+        );
+    }
+}

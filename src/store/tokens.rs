@@ -1,0 +1,137 @@
+//! Reply tokens: what each token found in a reply address grants.
+//!
+//! Tokens are written with their digest (see [`Store::insert_pending_delivery`]) and only read
+//! here. The lookup is by primary key; the caller checks expiry and the sender, and compares
+//! tokens with [`ReplyToken::ct_eq`].
+
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{from_db, to_db, Store, StoreError};
+use crate::model::{ReplyGrant, ReplyToken};
+
+/// A token row as read: (token text, person, thread, expires).
+type TokenRow = (String, String, Option<i64>, i64);
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn finish((text, person_email, thread_id, expires): TokenRow) -> Result<ReplyGrant, StoreError> {
+    let token = ReplyToken::parse(&text).ok_or(StoreError::BadValue {
+        column: "reply_tokens.token",
+        value: "(not a token)".into(),
+    })?;
+    Ok(ReplyGrant {
+        token,
+        person_email,
+        thread_id,
+        expires: from_db(expires),
+    })
+}
+
+impl Store {
+    /// What `token` grants, if it was ever issued (expired ones included: the caller decides).
+    pub fn token(&self, token: &ReplyToken) -> Result<Option<ReplyGrant>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT token, person_email, thread_id, expires FROM reply_tokens WHERE token = ?1",
+            )?
+            .query_row([token.as_str()], token_row)
+            .optional()?;
+        row.map(finish).transpose()
+    }
+
+    /// The tokens a digest carried (its items' reply links and its command token), in thread
+    /// order; used to answer a reply to the digest as a whole.
+    pub fn grants_of_delivery(&self, delivery_id: i64) -> Result<Vec<ReplyGrant>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT token, person_email, thread_id, expires FROM reply_tokens
+             WHERE delivery_id = ?1 ORDER BY thread_id IS NULL, rowid",
+        )?;
+        let rows = st.query_map([delivery_id], token_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// Stores a grant outside any digest (e.g. a token for a command confirmation mail).
+    pub fn insert_grant(&self, grant: &ReplyGrant) -> Result<(), StoreError> {
+        let kind = if grant.thread_id.is_some() {
+            "reply"
+        } else {
+            "command"
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                    expires, created)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
+            )?
+            .execute(params![
+                grant.token.as_str(),
+                crate::model::normalize_email(&grant.person_email),
+                grant.thread_id,
+                kind,
+                to_db(grant.expires)?,
+                to_db(Utc::now())?
+            ])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::temp_store;
+    use crate::store::NewDelivery;
+    use chrono::Duration;
+
+    #[test]
+    fn tokens_are_found_with_their_grant() {
+        let (_d, mut store) = temp_store();
+        let expires = Utc::now() + Duration::days(90);
+        let reply = ReplyGrant {
+            token: ReplyToken::generate(),
+            person_email: "A@x.org".into(),
+            thread_id: Some(42),
+            expires,
+        };
+        let command = ReplyGrant {
+            token: ReplyToken::generate(),
+            person_email: "a@x.org".into(),
+            thread_id: None,
+            expires,
+        };
+        let id = store
+            .insert_pending_delivery(&NewDelivery {
+                person_email: "a@x.org".into(),
+                schedule: "s".into(),
+                period_end: Utc::now(),
+                message_id: "m@x".into(),
+                raw: vec![],
+                post_ids: vec![],
+                grants: vec![command.clone(), reply.clone()],
+            })
+            .expect("insert")
+            .expect("new");
+        let got = store.token(&reply.token).expect("lookup").expect("found");
+        assert!(got.token.ct_eq(&reply.token));
+        assert_eq!(got.person_email, "a@x.org");
+        assert_eq!(got.thread_id, Some(42));
+        assert_eq!(got.expires, expires);
+        assert_eq!(store.token(&ReplyToken::generate()).expect("lookup"), None);
+        let all = store.grants_of_delivery(id).expect("grants");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].thread_id, Some(42));
+        assert_eq!(all[1].thread_id, None);
+
+        let loose = ReplyGrant {
+            token: ReplyToken::generate(),
+            person_email: "b@x.org".into(),
+            thread_id: None,
+            expires,
+        };
+        store.insert_grant(&loose).expect("grant");
+        assert!(store.token(&loose.token).expect("lookup").is_some());
+    }
+}
