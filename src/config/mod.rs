@@ -1,10 +1,35 @@
 //! Configuration: TOML (plus an optional people CSV) → a typed, validated [`Config`].
 //!
-//! Errors name the file, line and key. Paths in the file are relative to the file's directory.
+//! Errors name the file, line and key, and every problem is reported at once. Paths in the file
+//! are relative to the file's directory. The file format is documented by example in
+//! `config/digestd.toml`.
+//!
+//! - `doc`: TOML text → raw structs, collecting all syntax/type/unknown-key problems;
+//! - `raw`: the file as written (serde, spans);
+//! - `people_csv`: the people CSV;
+//! - `checks`: single-value checks (cron, time zone, domain, ...);
+//! - `validate`: raw → [`Config`] with defaults and cross-references.
+//!
+//! Only this file touches the disk.
 
+mod checks;
+mod doc;
+mod people_csv;
+mod raw;
+mod validate;
+
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::model::{Group, Person, Role};
+
+pub use checks::parse_cron;
+pub use validate::{DEFAULT_SENDMAIL, DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR};
+
+/// The annotated example configuration (`config/digestd.toml`), also the demo's configuration.
+pub const EXAMPLE_TOML: &str = include_str!("../../config/digestd.toml");
+/// The example people (`config/people.csv`) that [`EXAMPLE_TOML`] reads.
+pub const EXAMPLE_PEOPLE_CSV: &str = include_str!("../../config/people.csv");
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -13,7 +38,7 @@ pub struct Config {
     pub source: PathBuf,
     /// SQLite store path (`[store] path`).
     pub store_path: PathBuf,
-    /// Directory holding the Handlebars templates (`[digest] templates`, default `templates`).
+    /// Directory holding the Handlebars templates (`[digest] templates`, default `../templates`).
     pub templates_dir: PathBuf,
     /// Organisation shown in digests (`[organisation] name`).
     pub organisation: String,
@@ -138,30 +163,162 @@ pub struct ConfigError {
 }
 
 /// One problem in a configuration file.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}:{}: {}: {}", .file.display(), .line, .key, .message)]
+///
+/// Shown as `file:line: key: message`; `:line` is left out when the line is unknown (0) and
+/// `key: ` when there is no key (an unreadable file).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
     /// File the problem is in.
     pub file: PathBuf,
     /// 1-based line (0 when unknown).
     pub line: usize,
-    /// Dotted key, e.g. `roles[2].schedule`.
+    /// Dotted key, e.g. `roles[2].schedule` (0-based index); for a CSV file, the column.
     pub key: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
-impl Config {
-    /// Reads and validates `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Err(ConfigError {
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        f.write_str(": ")?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigProblem {}
+
+impl ConfigError {
+    fn single(file: &Path, message: String) -> Self {
+        ConfigError {
             problems: vec![ConfigProblem {
-                file: path.to_path_buf(),
+                file: file.to_path_buf(),
                 line: 0,
                 key: String::new(),
-                message: "config loading not implemented yet".into(),
+                message,
             }],
-        })
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path` (and the people CSV it names).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::single(path, format!("cannot read the file: {e}")))?;
+        Config::from_toml_str(&text, path)
+    }
+
+    /// Validates `text` as if read from `source`: relative paths (store, templates, people CSV,
+    /// ...) resolve against `source`'s directory, and the files they name are read or checked.
+    pub fn from_toml_str(text: &str, source: &Path) -> Result<Config, ConfigError> {
+        let to_problem = |file: &Path, p: doc::DocProblem| ConfigProblem {
+            file: file.to_path_buf(),
+            line: p.line,
+            key: p.key,
+            message: p.message,
+        };
+        let lines = doc::LineIndex::new(text);
+        let parsed = doc::parse_document::<raw::RawConfig>(text, &lines);
+        let mut problems: Vec<ConfigProblem> = parsed
+            .problems
+            .into_iter()
+            .map(|p| to_problem(source, p))
+            .collect();
+        let Some(raw) = parsed.value else {
+            return Err(ConfigError { problems });
+        };
+        let base_dir = match source.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+
+        let mut csv_people = Vec::new();
+        if let Some(csv) = &raw.people_csv {
+            let csv_path = base_dir.join(csv.get_ref().trim());
+            match std::fs::read_to_string(&csv_path) {
+                Ok(csv_text) => {
+                    let (people, csv_problems) =
+                        people_csv::parse_people_csv(&csv_text, csv_path.clone());
+                    csv_people = people;
+                    problems.extend(csv_problems.into_iter().map(|p| to_problem(&csv_path, p)));
+                }
+                Err(e) => problems.push(ConfigProblem {
+                    file: source.to_path_buf(),
+                    line: lines.line(csv.span().start),
+                    key: "people_csv".into(),
+                    message: format!("cannot read {}: {e}", csv_path.display()),
+                }),
+            }
+        }
+
+        let ctx = validate::Ctx {
+            file: source,
+            base_dir: &base_dir,
+            lines: &lines,
+            removed: &parsed.removed,
+        };
+        let checked = validate::validate(raw, csv_people, &ctx);
+        problems.extend(checked.problems);
+
+        let mut password_from_file = None;
+        for req in checked.requirements {
+            let missing = |message: String| ConfigProblem {
+                file: req.file.clone(),
+                line: req.line,
+                key: req.key.clone(),
+                message,
+            };
+            match req.kind {
+                validate::RequirementKind::Template | validate::RequirementKind::Locale => {
+                    if !req.path.is_file() {
+                        let what = if req.kind == validate::RequirementKind::Template {
+                            "template file"
+                        } else {
+                            "locale strings file"
+                        };
+                        problems.push(missing(format!(
+                            "{what} {} not found (needed by {})",
+                            req.path.display(),
+                            req.needed_by
+                        )));
+                    }
+                }
+                validate::RequirementKind::PasswordFile => {
+                    match std::fs::read_to_string(&req.path) {
+                        Ok(s) => {
+                            password_from_file = Some(s.trim_end_matches(['\r', '\n']).to_string())
+                        }
+                        Err(e) => problems.push(missing(format!(
+                            "cannot read password file {}: {e}",
+                            req.path.display()
+                        ))),
+                    }
+                }
+            }
+        }
+
+        match checked.config {
+            Some(mut config) if problems.is_empty() => {
+                if let (Some(secret), TransportConfig::Smtp { password, .. }) =
+                    (password_from_file, &mut config.mail.transport)
+                {
+                    *password = Some(secret);
+                }
+                Ok(config)
+            }
+            _ => {
+                // File order: the TOML file first, then the CSV; by line within each.
+                problems.sort_by_key(|p| (p.file != source, p.line));
+                Err(ConfigError { problems })
+            }
+        }
     }
 
     /// The role named `name`.

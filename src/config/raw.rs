@@ -1,0 +1,150 @@
+//! The configuration file exactly as written: serde structs with spans, every key optional.
+//!
+//! Keeping "what the admin wrote" apart from [`super::Config`] lets validation name the line of
+//! each value and report a missing key itself, in its own words, instead of serde's first error.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::TlsMode;
+use crate::model::ForumKind;
+
+/// A string value with its span.
+pub(crate) type Str = Spanned<String>;
+/// An integer value with its span (range-checked later, with a clear message).
+pub(crate) type Int = Spanned<i64>;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub people_csv: Option<Str>,
+    pub organisation: Option<Spanned<RawOrganisation>>,
+    pub store: Option<Spanned<RawStore>>,
+    pub mail: Option<Spanned<RawMail>>,
+    pub digest: Option<Spanned<RawDigest>>,
+    pub inbound: Option<Spanned<RawInbound>>,
+    pub defaults: Option<Spanned<RawDefaults>>,
+    #[serde(default)]
+    pub groups: Vec<Spanned<RawGroup>>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<RawRole>>,
+    #[serde(default)]
+    pub people: Vec<Spanned<RawPerson>>,
+}
+
+/// `[organisation]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOrganisation {
+    pub name: Option<Str>,
+    pub forum_url: Option<Str>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub path: Option<Str>,
+}
+
+/// `[mail]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMail {
+    pub from: Option<Str>,
+    pub reply_domain: Option<Str>,
+    pub list_id: Option<Str>,
+    pub concurrency: Option<Int>,
+    pub transport: Option<Spanned<RawTransport>>,
+}
+
+/// `[mail.transport] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TransportKind {
+    Smtp,
+    Sendmail,
+    Maildir,
+}
+
+/// `[mail.transport]`: one flat table; which keys apply depends on `kind`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTransport {
+    pub kind: Option<Spanned<TransportKind>>,
+    pub path: Option<Str>,
+    pub host: Option<Str>,
+    pub port: Option<Int>,
+    pub tls: Option<Spanned<TlsMode>>,
+    pub user: Option<Str>,
+    pub password: Option<Str>,
+    pub password_file: Option<Str>,
+    pub command: Option<Str>,
+}
+
+/// `[digest]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDigest {
+    pub templates: Option<Str>,
+    pub max_threads: Option<Int>,
+    pub max_highlights: Option<Int>,
+    pub send_empty: Option<bool>,
+    pub token_days: Option<Int>,
+    pub excerpt_chars: Option<Int>,
+}
+
+/// `[inbound]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInbound {
+    pub maildir: Option<Str>,
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<Str>,
+    pub bounce_threshold: Option<Int>,
+    pub max_message_bytes: Option<Int>,
+}
+
+/// `[defaults]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub time_zone: Option<Str>,
+    pub locale: Option<Str>,
+    pub frequency: Option<Str>,
+}
+
+/// `[[groups]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGroup {
+    pub id: Option<Str>,
+    pub name: Option<Str>,
+    pub forum: Option<Spanned<ForumKind>>,
+}
+
+/// `[[roles]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRole {
+    pub name: Option<Str>,
+    pub groups: Option<Spanned<Vec<Str>>>,
+    #[serde(default)]
+    pub training_tags: Vec<Str>,
+    pub schedule: Option<Str>,
+    pub time_zone: Option<Str>,
+    pub template: Option<Str>,
+}
+
+/// `[[people]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPerson {
+    pub email: Option<Str>,
+    pub name: Option<Str>,
+    pub roles: Option<Spanned<Vec<Str>>>,
+    pub time_zone: Option<Str>,
+    pub locale: Option<Str>,
+    pub frequency: Option<Str>,
+}
