@@ -1,3 +1,22 @@
 //! Outbound mail: building digest messages and handing them to a transport.
 //!
-//! **Boundary:** only `outbound` knows SMTP.
+//! **Boundary:** only `outbound` knows SMTP. Message building ([`message`]) is pure; the
+//! transports ([`Outbound`]: SMTP with a pool of `TCP_NODELAY` connections, sendmail, Maildir)
+//! do the I/O and classify failures as [`SendError::Transient`] (retry later) or
+//! [`SendError::Permanent`] (record and move on); [`retry`] holds the backoff policy.
+
+pub mod error;
+pub mod maildir;
+pub mod message;
+pub mod retry;
+pub mod sendmail;
+pub mod smtp;
+pub mod transport;
+
+pub use error::SendError;
+pub use message::{
+    build_digest, build_plain_answer, new_message_id, BuiltMessage, DigestMessage, MessageError,
+    PlainAnswer,
+};
+pub use retry::RetryPolicy;
+pub use transport::Outbound;
