@@ -1,0 +1,354 @@
+//! Recognises the lines mail clients write above a quoted message: attributions ("On … wrote:",
+//! "Le … a écrit :", "Am … schrieb …:", "… написал:", "在 … 写道："), forward/original-message
+//! markers ("-----Original Message-----", "Begin forwarded message:") and the labels of
+//! Outlook-style header blocks ("From:/Sent:/To:/Subject:", "Von:/Gesendet:", "Van:/Verzonden:").
+//!
+//! Attributions are often wrapped by the client over two to five lines; [`find_attribution`] tries
+//! the joined lines. Everything here is pure string matching.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Verbs ending an attribution ("wrote"), in many languages.
+const VERBS: &str = r"wrote|writes|said|says|a\s+écrit|nous\s+a\s+dit|ha\s+scritto|schrieben\s+Sie|schrieb|geschrieben|het\s+volgende\s+geschreven|schreef|escribió|escreveu|escrevem|skrev|skrivit|napisał\(a\)|napisała|napisał|napsal\(a\)|napsal|napísal|kirjoitti|írta|yazdı|написал\(а\)|написала|написал|пишет|пише|написав|έγραψε|a\s+scris|je\s+napisao|rašė|rakstīja";
+
+/// Words opening an attribution ("On <date>, <name> wrote:").
+const LEADS: &str = r"on|at|in\s+message|le|am|op|el|il|em|den|dne|dňa|dnia|w\s+dniu|pada|vào|på|dana|u|в|στις|pe|kl\.";
+
+/// Attribution opened by a lead word; the verb ends the line, or is followed by a name and a colon.
+static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^(?:{LEADS})\s.{{0,300}}?(?:{VERBS})(?:\s*[:：]?|\s.{{0,160}}[:：])$"
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Chinese/Japanese attribution: "在 2016年12月12日，… 写道：".
+static CJK_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$").unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Attribution starting with a date ("20 окт. 2016 г. 19:37 пользователь … написал:").
+static DATE_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^(?:\p{{L}}+\.?,?\s+){{0,2}}\d.{{0,250}}?(?:{VERBS}|写道|寫道)(?:\s*[:：]|\s.{{0,160}}[:：])$"
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// A date followed by a name and an address ("2013/7/20 sam <info@example.org>",
+/// "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:").
+static DATE_NAME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Gmail's old ISO form: "2016-03-03 17:21 GMT+01:00 Some One".
+static ISO_DATE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}:\d{2} \S.*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// "Some One <someone@example.org> wrote:".
+static NAME_ADDRESS_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^.{{0,160}}?[\w.+-]+@[\w-]+(?:\.[\w-]+)+.{{0,40}}?(?:{VERBS})\s*[:：]?$"
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// "someone via Some Forum wrote:".
+static VIA_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^.{{1,100}}\svia\s.{{1,150}}\s(?:{VERBS})\s*[:：]?$"
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// "Max <max@example.org> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:".
+static NAME_WROTE_ON_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^.{1,160}?\b(?:wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|schreef|skrev)\s+(?:on|am|le|el|il|em|op|den)\s.{1,160}[:：]$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// A bare "Some Name wrote:" (only an attribution when a quote follows).
+static NAME_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{VERBS})\s*[:：]$"#))
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Forward / original-message separators written between dashes.
+static DASHED_FORWARD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[\s>*_]*-{2,}\s*(?:forwarded message|original message|reply message|forwarded e-?mail|message transféré|message d'origine|message original|ursprüngliche nachricht|weitergeleitete nachricht|originalnachricht|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|mensagem original|mensagem encaminhada|oorspronkelijk bericht|doorgestuurd bericht|origineel bericht|ursprungligt meddelande|vidarebefordrat meddelande|opprinnelig melding|videresendt melding|oprindelig meddelelse|videresendt meddelelse|alkuperäinen viesti|välitetty viesti|oryginalna wiadomość|przekazana wiadomość|wiadomość oryginalna|původní zpráva|přeposlaná zpráva|исходное сообщение|пересылаемое сообщение|пересланное сообщение|оригінальне повідомлення|原始邮件|原始郵件|转发邮件|轉寄郵件|元のメッセージ|転送メッセージ|eredeti üzenet|továbbított üzenet|orijinal mesaj|iletilen mesaj)\s*-{2,}[\s*_]*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Forward markers written as a sentence.
+static SENTENCE_FORWARD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[\s>*]*(?:begin forwarded message|début du message (?:transféré|réexpédié)|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|doorgestuurd bericht|forwarded message)\s*:?\s*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// A header label of an Outlook-style block, with a value after it.
+static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[\s*]*(?:from|sent|date|to|cc|bcc|subject|reply-to|de|envoyé|envoyé le|à|a|objet|répondre à|expéditeur|destinataire|von|gesendet|an|betreff|datum|kopie|antwort an|van|verzonden|verstuurd|aan|onderwerp|beantwoorden - aan|da|inviato|data|oggetto|risposta|para|enviado|enviada|enviada em|assunto|asunto|fecha|från|skickat|till|ämne|kopia|fra|sendt|til|emne|dato|kopi|od|wysłano|wysłane|do|temat|dw|от|отправлено|дата|кому|копия|тема|від|надіслано|lähettäjä|lähetetty|vastaanottaja|aihe|päivämäärä|feladó|elküldve|címzett|tárgy|dátum|odesílatel|odesláno|komu|předmět|发件人|发送时间|收件人|抄送|主题|日期|寄件者|傳送時間|收件者|主旨|gönderen|gönderildi|kime|konu|tarih)[\s*]*[:：][\s*]*\S")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// First-line shape of a date-first attribution: up to two words, then a digit.
+static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\p{L}+\.?,?\s+){0,2}\d").unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Groups of digits (dates, times).
+static DIGIT_GROUP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\d+").unwrap_or_else(|e| panic!("static regex: {e}")));
+
+/// Lead word at the start of a line (cheap pre-check before joining lines).
+static LEAD_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)^(?:{LEADS})\s|^在"))
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Longest attribution considered, in characters.
+const MAX_ATTRIBUTION_CHARS: usize = 400;
+/// Most lines an attribution may be wrapped over (blank lines included).
+const MAX_ATTRIBUTION_LINES: usize = 6;
+
+/// How sure we are that a line is an attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strength {
+    /// Has a date or an address: an attribution wherever it stands.
+    Strong,
+    /// A bare "Name wrote:": an attribution only when a quote follows.
+    Weak,
+}
+
+/// An attribution found at some line: how many lines it spans and how sure we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribution {
+    /// Number of source lines the attribution covers (1 when not wrapped).
+    pub lines: usize,
+    /// Strength of the match.
+    pub strength: Strength,
+}
+
+/// Removes quoting and decoration around a candidate line ("---- On … wrote ----", "> On …").
+fn clean(line: &str) -> &str {
+    line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | '-' | '<' | '*'))
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '*' | '>'))
+}
+
+/// True when `s` (already cleaned, one logical line) is an attribution; `first` is the first
+/// physical line of it, used to check the shape of date-first forms.
+fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
+    if s.is_empty() || s.chars().count() > MAX_ATTRIBUTION_CHARS {
+        return None;
+    }
+    let has_digit = s.chars().any(|c| c.is_ascii_digit());
+    if has_digit && (LEAD_ATTRIBUTION.is_match(s) || CJK_ATTRIBUTION.is_match(s)) {
+        return Some(Strength::Strong);
+    }
+    if DATE_START.is_match(first) && DIGIT_GROUP.find_iter(s).take(2).count() >= 2 {
+        if DATE_ATTRIBUTION.is_match(s) {
+            return Some(Strength::Strong);
+        }
+        if let Some(c) = DATE_NAME_ADDRESS.captures(s) {
+            let colon = c.get(1).is_some_and(|m| !m.as_str().is_empty());
+            let iso_start = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+            let has_year = s
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|g| g.len() == 4);
+            if has_year && (colon || iso_start) {
+                return Some(Strength::Strong);
+            }
+        }
+    }
+    if ISO_DATE_NAME.is_match(s) {
+        return Some(Strength::Strong);
+    }
+    if (first.contains('@') || first.contains('<')) && NAME_ADDRESS_WROTE.is_match(s) {
+        return Some(Strength::Strong);
+    }
+    if VIA_WROTE.is_match(s) {
+        return Some(Strength::Strong);
+    }
+    if has_digit && NAME_WROTE_ON_DATE.is_match(s) {
+        return Some(Strength::Strong);
+    }
+    if NAME_WROTE.is_match(s) {
+        return Some(Strength::Weak);
+    }
+    None
+}
+
+/// Looks for an attribution starting at `lines[start]`, possibly wrapped over the following
+/// lines. `lines` are unquoted source lines (the caller passes a window).
+pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
+    let first_raw = *lines.get(start)?;
+    let first = clean(first_raw);
+    if first.is_empty() {
+        return None;
+    }
+    if let Some(strength) = is_attribution_text(first, first) {
+        return Some(Attribution {
+            lines: 1,
+            strength,
+        });
+    }
+    // Wrapped forms: only from a line that can open one, and never ending a sentence.
+    let opens = LEAD_START.is_match(first)
+        || DATE_START.is_match(first)
+        || first.contains('@')
+        || first.contains('<')
+        || first.to_lowercase().contains(" via ")
+        || first.to_lowercase().contains("schrieb am")
+        || first.to_lowercase().contains("wrote on");
+    if !opens {
+        return None;
+    }
+    let mut joined = first.to_string();
+    for (offset, next) in lines
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .take(MAX_ATTRIBUTION_LINES - 1)
+    {
+        let part = clean(next);
+        if !part.is_empty() {
+            joined.push(' ');
+            joined.push_str(part);
+        }
+        if joined.chars().count() > MAX_ATTRIBUTION_CHARS {
+            return None;
+        }
+        if part.is_empty() {
+            continue;
+        }
+        if let Some(strength) = is_attribution_text(&joined, first) {
+            return Some(Attribution {
+                lines: offset - start + 1,
+                strength,
+            });
+        }
+    }
+    None
+}
+
+/// True for a forward or original-message marker ("-----Original Message-----",
+/// "---------- Forwarded message ---------", "Begin forwarded message:").
+pub fn is_forward_marker(line: &str) -> bool {
+    let t = line.trim();
+    if t.is_empty() || t.len() > 200 {
+        return false;
+    }
+    DASHED_FORWARD.is_match(t) || SENTENCE_FORWARD.is_match(t)
+}
+
+/// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
+pub fn is_header_label(line: &str) -> bool {
+    line.len() <= 1000 && HEADER_LABEL.is_match(line)
+}
+
+/// Finds an Outlook-style header block starting at `lines[start]`: at least three header
+/// lines, possibly with wrapped values between them. Returns the number of lines it spans
+/// (up to the last header line and the wrapped lines directly after it).
+pub fn find_header_block(lines: &[&str], start: usize) -> Option<usize> {
+    if !lines.get(start).is_some_and(|l| is_header_label(l)) {
+        return None;
+    }
+    let mut labels = 1;
+    let mut last_label = start;
+    let mut gap = 0;
+    let mut i = start + 1;
+    while i < lines.len() && i < start + 16 {
+        let l = lines[i];
+        if is_header_label(l) {
+            labels += 1;
+            last_label = i;
+            gap = 0;
+        } else if l.trim().is_empty() {
+            break;
+        } else {
+            gap += 1;
+            if gap > 2 {
+                break;
+            }
+        }
+        i += 1;
+    }
+    if labels < 3 {
+        return None;
+    }
+    // Wrapped value of the last header (e.g. a long subject).
+    let mut end = last_label + 1;
+    while end < lines.len() && end < last_label + 3 && !lines[end].trim().is_empty() {
+        end += 1;
+    }
+    Some(end - start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(text: &str) -> Option<Attribution> {
+        let lines: Vec<&str> = text.lines().collect();
+        find_attribution(&lines, 0)
+    }
+
+    #[test]
+    fn english_attributions() {
+        assert!(attr("On Tue, 2011-03-01 at 18:02 +0530, Abhishek Kona wrote:").is_some());
+        assert!(attr("On Wed, Sep 25, 2013, at 03:57 PM, jorge_castro wrote:").is_some());
+        assert!(attr("At 6/16/2016 08:32 PM, you wrote:").is_some());
+        assert!(attr("---- On Tue, 22 Dec 2015 14:17:36 +0530 Sam wrote ----").is_some());
+        assert!(attr("Some One <info@example.org> wrote:").is_some());
+        assert!(attr("On your remote host you can run:").is_none());
+        assert!(attr("On this day I wrote something").is_none());
+    }
+
+    #[test]
+    fn wrapped_attributions() {
+        let a = attr("On Tue, Sep 25, 2012 at 8:59 AM, Chris Wanstrath\n<notifications@github.com>wrote:");
+        assert_eq!(a.map(|a| a.lines), Some(2));
+        let a = attr("Le 4 janv. 2016 19:03, \"Neil Lalonde\"\n<info@example.org>\na écrit :");
+        assert_eq!(a.map(|a| a.lines), Some(3));
+        let a = attr("Max <max@example.org> schrieb am Fr., 28.\nApr. 2017 um 11:53 Uhr:");
+        assert_eq!(a.map(|a| a.lines), Some(2));
+    }
+
+    #[test]
+    fn other_languages() {
+        for l in [
+            "Op 10 dec. 2015 18:35 schreef \"Arpit\" <info@example.org>:",
+            "Am 18.09.2013 um 16:24 schrieb codinghorror <info@example.org>:",
+            "El jueves, 21 de noviembre de 2013, codinghorror escribió:",
+            "Il 26 marzo 2016 alle 13.16 Sam <info@example.org> ha scritto:",
+            "Em 2 de fevereiro de 2015 10:58, discourse <info@example.org> escreveu:",
+            "Den 15. jun. 2016 kl. 20.42 skrev Jeff <info@example.org>:",
+            "Dnia 14 lip 2015 o godz. 00:25 Michael <info@example.org> napisał(a):",
+            "понедельник, 6 октября 2014 г. пользователь lidel написал:",
+            "30 серп. 2016 р. 20:45 \"Arpit\" <no-reply@example.com> пише:",
+            "在 2016年12月12日，下午8:45，Erlend <meta@example.org> 写道：",
+            "2016-03-03 17:21 GMT+01:00 Some One",
+        ] {
+            assert!(attr(l).is_some(), "{l}");
+        }
+        assert!(attr("In 2019 I wrote:").is_none());
+    }
+
+    #[test]
+    fn forward_markers_and_header_blocks() {
+        assert!(is_forward_marker("-----Original Message-----"));
+        assert!(is_forward_marker("*-------- Original Message --------*"));
+        assert!(is_forward_marker("---------- Forwarded message ---------"));
+        assert!(is_forward_marker("-----Ursprüngliche Nachricht-----"));
+        assert!(is_forward_marker("Begin forwarded message:"));
+        assert!(!is_forward_marker("This is not a ---------- delimiter."));
+        let block = ["Von: A <a@example.org>", "Gesendet: Montag", "An: B", "Betreff: x", "", "body"];
+        assert_eq!(find_header_block(&block, 0), Some(4));
+        assert_eq!(find_header_block(&["From: me", "", "hello"], 0), None);
+    }
+}

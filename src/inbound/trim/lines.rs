@@ -1,0 +1,167 @@
+//! Classifies each line of a plain-text reply (text, quote, attribution, header block,
+//! delimiter, signature, …) so the trimming rules can work on line kinds instead of text.
+//! Lines inside Markdown code fences are always text.
+
+use super::{headers, quotes, signatures};
+
+/// What one line (or one group of lines, for wrapped attributions and header blocks) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Blank (whitespace only).
+    Empty,
+    /// Something the person wrote.
+    Text,
+    /// A quoted line (`>`, `> >`, `SC>`).
+    Quote,
+    /// An attribution ("On … wrote:") spanning `lines` lines; `weak` when it is a bare
+    /// "Name wrote:" that counts only when a quote follows.
+    Attribution {
+        /// Lines covered.
+        lines: usize,
+        /// True for a bare "Name wrote:".
+        weak: bool,
+    },
+    /// An Outlook-style header block ("From:/Sent:/To:/Subject:") spanning `lines` lines.
+    HeaderBlock {
+        /// Lines covered.
+        lines: usize,
+    },
+    /// "-----Original Message-----", "Begin forwarded message:".
+    Forward,
+    /// A separator made only of punctuation ("_____", "-----", "ᐧ").
+    Delimiter,
+    /// The `-- ` signature delimiter.
+    SignatureDelimiter,
+    /// "Sent from my iPhone" and friends.
+    Signoff,
+    /// First line of a confidentiality notice.
+    Disclaimer,
+}
+
+impl Kind {
+    /// Number of source lines this classification covers.
+    pub fn span(self) -> usize {
+        match self {
+            Kind::Attribution { lines, .. } | Kind::HeaderBlock { lines } => lines.max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// Characters a separator line may be made of.
+fn is_delimiter(line: &str) -> bool {
+    let t = line.trim();
+    if t == "ᐧ" {
+        return true;
+    }
+    t.chars().count() >= 2
+        && t
+            .chars()
+            .all(|c| matches!(c, '-' | '_' | '=' | '+' | '~' | '#' | '*' | '—' | '–' | 'ᐧ'))
+}
+
+/// True when the line opens or closes a Markdown code fence.
+fn is_fence(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("```") || t.starts_with("~~~")
+}
+
+/// Classifies `lines`; returns one entry per group: (first line index, kind).
+pub fn classify(lines: &[&str]) -> Vec<(usize, Kind)> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut in_fence = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if is_fence(line) {
+            in_fence = !in_fence;
+            out.push((i, Kind::Text));
+            i += 1;
+            continue;
+        }
+        if in_fence {
+            out.push((i, Kind::Text));
+            i += 1;
+            continue;
+        }
+        let kind = classify_at(lines, i);
+        out.push((i, kind));
+        i += kind.span();
+    }
+    out
+}
+
+/// Classifies the line at `i` (outside code fences).
+fn classify_at(lines: &[&str], i: usize) -> Kind {
+    let line = lines[i];
+    if line.trim().is_empty() {
+        return Kind::Empty;
+    }
+    if quotes::is_quote(line) {
+        return Kind::Quote;
+    }
+    if signatures::is_signature_delimiter(line) {
+        return Kind::SignatureDelimiter;
+    }
+    if headers::is_forward_marker(line) {
+        return Kind::Forward;
+    }
+    if is_delimiter(line) {
+        return Kind::Delimiter;
+    }
+    if signatures::is_signoff(line) {
+        return Kind::Signoff;
+    }
+    if let Some(a) = headers::find_attribution(lines, i) {
+        return Kind::Attribution {
+            lines: a.lines,
+            weak: a.strength == headers::Strength::Weak,
+        };
+    }
+    if let Some(n) = headers::find_header_block(lines, i) {
+        return Kind::HeaderBlock { lines: n };
+    }
+    if signatures::is_disclaimer(line) {
+        return Kind::Disclaimer;
+    }
+    Kind::Text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<Kind> {
+        let lines: Vec<&str> = text.split('\n').collect();
+        classify(&lines).into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn basic_kinds() {
+        assert_eq!(
+            kinds("Hi\n\n> quoted\n-- \n____\nSent from my iPhone"),
+            vec![
+                Kind::Text,
+                Kind::Empty,
+                Kind::Quote,
+                Kind::SignatureDelimiter,
+                Kind::Delimiter,
+                Kind::Signoff
+            ]
+        );
+    }
+
+    #[test]
+    fn code_fences_are_text() {
+        assert_eq!(
+            kinds("```\n####\n-- \n```"),
+            vec![Kind::Text, Kind::Text, Kind::Text, Kind::Text]
+        );
+    }
+
+    #[test]
+    fn lone_dash_is_not_a_delimiter() {
+        assert_eq!(kinds("-"), vec![Kind::Text]);
+        assert_eq!(kinds("ᐧ"), vec![Kind::Delimiter]);
+    }
+}

@@ -1,0 +1,204 @@
+//! Recognises where a person's signature starts: the `-- ` delimiter, mobile and client
+//! sign-offs ("Sent from my iPhone", "Get Outlook for iOS", "Envoyé de mon iPhone", "Von meinem
+//! iPhone gesendet", "Verzonden vanaf mijn iPhone", …), a closing "-Name" line, and the usual
+//! corporate confidentiality notices. "Sent from my desk, …" (a sentence) is not a sign-off.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Words naming a device or mail app, for telling "Sent from my iPhone" from a sentence.
+const DEVICE_WORDS: &[&str] = &[
+    "iphone",
+    "ipad",
+    "ipod",
+    "android",
+    "mobile",
+    "phone",
+    "cell",
+    "cellphone",
+    "smartphone",
+    "tablet",
+    "blackberry",
+    "samsung",
+    "galaxy",
+    "device",
+    "htc",
+    "nokia",
+    "huawei",
+    "pixel",
+    "xperia",
+    "motorola",
+    "oneplus",
+    "xiaomi",
+    "windows",
+    "mac",
+    "macbook",
+    "watch",
+    "handheld",
+    "kindle",
+    "surface",
+    "outlook",
+    "gmail",
+    "mail",
+    "app",
+];
+
+/// "Sent from/with/via/by X" in English.
+static SENT_FROM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[(<\[]*\s*sent\s+(?:from|via|with|by|using)\s+(.{1,80}?)[\s.!)>\]]*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Sign-off lines in other forms and languages.
+static OTHER_SIGNOFFS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)^[(<\[]*\s*(?:",
+        r"get\s+(?:outlook|the\s+\S+\s+app)\b",
+        r"|\S+\s+from\s+mobile$",
+        r"|from\s+my\s+\S+(?:\s+\S+){0,3}$",
+        r"|envoyé\s+(?:depuis|de|à\s+partir\s+de)\s+(?:mon|ma|yahoo|l'application|outlook|un)\b",
+        r"|von\s+meinem\s+.{1,40}\s+gesendet",
+        r"|gesendet\s+(?:von|mit)\s+(?:meinem|der|einem|outlook|gmx|web\.de|blackberry|samsung|iphone|ipad)\b",
+        r"|diese\s+nachricht\s+wurde\s+von\s+.{1,60}\s+gesendet",
+        r"|(?:verzonden|verstuurd)\s+(?:vanaf|met|van(?:af)?|via)\s+(?:mijn|de|een|blackberry|outlook|ipad|iphone|android|samsung|mail)\b",
+        r"|inviato\s+da(?:l)?\s+(?:mio\s+|il\s+mio\s+)?\S+(?:\s+\S+){0,3}$",
+        r"|enviado\s+(?:desde|con|do|de|a\s+partir\s+do)\s+(?:mi|el|meu|minha|o|outlook|yahoo|iphone|ipad|samsung|android)\b",
+        r"|sendt\s+fra\s+(?:min|mitt|mi|outlook)\b",
+        r"|skickat\s+från\s+(?:min|mitt|outlook)\b",
+        r"|från\s+min\s+",
+        r"|lähetetty\s+\S+(?:sta|stä|lla|llä)\b",
+        r"|wysłane\s+(?:z|ze)\s+(?:mojego|mojej|iphone|telefonu|aplikacji|outlook)",
+        r"|odesláno\s+z\s+",
+        r"|отправлено\s+(?:с|из|со)\s+",
+        r"|надіслано\s+(?:з|із)\s+",
+        r"|從我的\s*\S+\s*傳送",
+        r"|发自我的\s*\S+",
+        r"|\S+\s*から送信$",
+        r")"
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Markdown links `[text](url)` and bracketed URLs `<http…>`, removed before matching.
+static LINKS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\[([^\]]*)\]\([^)]*\)|<https?://[^>]*>|https?://\S+")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Start of a confidentiality notice appended by corporate mail servers.
+static DISCLAIMER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\W*(?:confidentiality\s+notice|disclaimer\s*:|this\s+(?:e-?mail|message|communication)(?:\s+and\s+any\s+(?:attachments?|files?)(?:\s+transmitted\s+with\s+it)?)?\s+(?:is|are|may\s+contain|contains?)\s+(?:strictly\s+)?(?:confidential|privileged|intended\s+(?:only|solely)))")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// "-Name" closing line (GitHub's convention): a hyphen glued to one to three words.
+static DASH_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^-\p{L}[\p{L}.'’]*(?:\s\p{L}[\p{L}.'’]*){0,2}\s*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// True for the `-- ` signature delimiter (also written `--` by clients that strip spaces).
+pub fn is_signature_delimiter(line: &str) -> bool {
+    line.trim_end() == "--"
+}
+
+/// True for a mobile or client sign-off line ("Sent from my iPhone").
+pub fn is_signoff(line: &str) -> bool {
+    let t = line.trim();
+    if t.is_empty() || t.chars().count() > 160 {
+        return false;
+    }
+    let stripped = LINKS.replace_all(t, "$1");
+    let s = stripped.trim();
+    if let Some(c) = SENT_FROM.captures(s) {
+        let rest = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if let Some(after_my) = rest.strip_prefix("my ") {
+            let head = after_my.split([',', ';']).next().unwrap_or("");
+            let short = !after_my.contains([',', ';']) && words.len() <= 6;
+            let device = head
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| DEVICE_WORDS.contains(&w));
+            return short && (device || words.len() <= 4) || device;
+        }
+        let device = rest
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| DEVICE_WORDS.contains(&w) || w.ends_with("mail"));
+        let capitalised = c
+            .get(1)
+            .is_some_and(|m| m.as_str().chars().next().is_some_and(char::is_uppercase));
+        return words.len() <= 6 && (device || capitalised);
+    }
+    OTHER_SIGNOFFS.is_match(s)
+}
+
+/// True for the first line of a confidentiality notice.
+pub fn is_disclaimer(line: &str) -> bool {
+    DISCLAIMER.is_match(line)
+}
+
+/// True for a "-Name" closing line.
+pub fn is_dash_name(line: &str) -> bool {
+    DASH_NAME.is_match(line.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter() {
+        assert!(is_signature_delimiter("-- "));
+        assert!(is_signature_delimiter("--"));
+        assert!(!is_signature_delimiter("And here is a fix -- this is not a signature."));
+    }
+
+    #[test]
+    fn signoffs() {
+        for l in [
+            "Sent from my iPhone",
+            "Sent from my BlackBerry",
+            "Sent from my Verizon Wireless BlackBerry",
+            "Sent from my cell, please excuse any typos.",
+            "Sent from Mailbox",
+            "Sent via mobile",
+            "(Sent from mobile device)",
+            "<<sent by galaxy>>",
+            "Sent from Outlook Mobile<https://example.org>",
+            "Get Outlook for iOS<https://aka.ms/o0ukef>",
+            "Get [Outlook for Android](https://aka.ms/ghei36)",
+            "Envoyé de mon iPhone",
+            "Envoyé depuis mon iPhone",
+            "Von meinem iPhone gesendet",
+            "Verzonden vanaf mijn iPhone",
+            "Verzonden met BlackBerry Work",
+            "Sendt fra min iPad",
+            "Enviado desde mi iPhone",
+            "Enviado do meu iPhone",
+            "Inviato da iPhone",
+            "從我的 iPhone 傳送",
+            "Wysłane z mojego iPhone",
+            "Отправлено с iPhone",
+        ] {
+            assert!(is_signoff(l), "{l}");
+        }
+        for l in [
+            "Sent from my desk, is much easier then my mobile phone.",
+            "I sent the report yesterday.",
+            "Sent from the office today, more tomorrow",
+        ] {
+            assert!(!is_signoff(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn dash_name_and_disclaimer() {
+        assert!(is_dash_name("-Abhishek Kona"));
+        assert!(!is_dash_name("- a bullet item"));
+        assert!(!is_dash_name("—Ryan"));
+        assert!(is_disclaimer(
+            "This email and any attachments are confidential and intended solely for"
+        ));
+    }
+}

@@ -1,0 +1,123 @@
+//! The plain-text trimming pipeline: normalise line ends, classify lines, cut at the first
+//! signature / header block / forward marker / unquoted attribution, then apply the quote
+//! rules and drop a closing "-Name" line.
+
+use super::lines::{classify, Kind};
+use super::quotes::{decide, Item, Role};
+use super::signatures;
+use super::Trimmed;
+
+/// Trims a plain-text reply body (see [`super::trim_text`]).
+pub fn trim(body: &str) -> Trimmed {
+    let normalised;
+    let body = if body.contains('\r') {
+        normalised = body.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        body
+    };
+    let lines: Vec<&str> = body.split('\n').collect();
+    let groups = classify(&lines);
+
+    let mut items: Vec<Item> = Vec::with_capacity(groups.len());
+    let mut removed_quote = false;
+    let mut removed_signature = false;
+    let mut content_before = false;
+    let mut g = 0;
+    while g < groups.len() {
+        let (start, kind) = groups[g];
+        let len = kind.span();
+        let item = |role| Item { start, len, role };
+        match kind {
+            Kind::Empty => items.push(item(Role::Empty)),
+            Kind::Text => {
+                content_before = true;
+                items.push(item(Role::Text));
+            }
+            Kind::Quote => {
+                content_before = true;
+                items.push(item(Role::Quote));
+            }
+            Kind::SignatureDelimiter | Kind::Signoff | Kind::Disclaimer => {
+                removed_signature = true;
+                if content_before {
+                    break;
+                }
+            }
+            Kind::Delimiter => {
+                if content_before {
+                    // Whatever follows a separator is a footer, a signature or a quoted mail.
+                    removed_quote = true;
+                    break;
+                }
+            }
+            Kind::Forward | Kind::HeaderBlock { .. } => {
+                removed_quote = true;
+                if content_before {
+                    break;
+                }
+            }
+            Kind::Attribution { weak, .. } => {
+                let next = groups[g + 1..]
+                    .iter()
+                    .find(|(_, k)| *k != Kind::Empty)
+                    .map(|(_, k)| *k);
+                if next == Some(Kind::Quote) {
+                    items.push(item(Role::Attribution));
+                } else if weak {
+                    content_before = true;
+                    items.push(item(Role::Text));
+                } else {
+                    // An attribution over an unquoted copy of the old mail.
+                    removed_quote = true;
+                    if content_before {
+                        break;
+                    }
+                }
+            }
+        }
+        g += 1;
+    }
+
+    let decision = decide(&lines, &items);
+    removed_quote |= decision.removed_quote;
+    let mut out: Vec<&str> = decision
+        .kept
+        .iter()
+        .flat_map(|it| lines[it.start..it.start + it.len].iter().copied())
+        .map(str::trim_end)
+        .collect();
+    trim_blank_edges(&mut out);
+    if drop_dash_name(&mut out) {
+        removed_signature = true;
+        trim_blank_edges(&mut out);
+    }
+    Trimmed {
+        text: out.join("\n"),
+        removed_quote,
+        removed_signature,
+    }
+}
+
+/// Removes leading and trailing blank lines.
+fn trim_blank_edges(out: &mut Vec<&str>) {
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    let lead = out.iter().take_while(|l| l.trim().is_empty()).count();
+    out.drain(..lead);
+}
+
+/// Drops a closing "-Name" line standing on its own after the text.
+fn drop_dash_name(out: &mut Vec<&str>) -> bool {
+    let n = out.len();
+    if n >= 3
+        && out[n - 2].trim().is_empty()
+        && signatures::is_dash_name(out[n - 1])
+        && !out[..n - 2].iter().any(|l| signatures::is_dash_name(l))
+    {
+        out.pop();
+        return true;
+    }
+    false
+}
