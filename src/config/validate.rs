@@ -1027,7 +1027,10 @@ impl Validator<'_> {
                 file,
                 line,
                 key,
-                needed_by: format!("locale `{locale}` of {count} people"),
+                needed_by: format!(
+                    "locale `{locale}` of {count} {}",
+                    if count == 1 { "person" } else { "people" }
+                ),
             });
         }
         people

@@ -1,0 +1,240 @@
+//! `digestd check-config`: exit 0 on a good file; exit 1 with `file:line: key: message` on stderr
+//! for each kind of mistake an admin can make. One small fixture per rule in
+//! `tests/fixtures/config/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(name)
+}
+
+fn check_config(path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_digestd"))
+        .args(["check-config", "-c"])
+        .arg(path)
+        .env_remove("DIGESTD_CONFIG")
+        .output()
+        .expect("run digestd")
+}
+
+#[test]
+fn good_file_passes() {
+    let out = check_config(&fixture("good.toml"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok (1 groups, 1 roles, 3 people)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shipped_example_passes() {
+    let out = check_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/digestd.toml"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("20 people"), "{stdout}");
+}
+
+/// (fixture, file the problem is in, line, key, words in the message)
+const CASES: &[(&str, &str, usize, &str, &str)] = &[
+    ("syntax.toml", "syntax.toml", 9, "mail.from", "TOML syntax"),
+    (
+        "unknown-key.toml",
+        "unknown-key.toml",
+        18,
+        "digest.max_thread",
+        "unknown key `max_thread`",
+    ),
+    (
+        "bad-cron.toml",
+        "bad-cron.toml",
+        26,
+        "roles[0].schedule",
+        "invalid cron expression",
+    ),
+    (
+        "bad-time-zone.toml",
+        "bad-time-zone.toml",
+        27,
+        "roles[0].time_zone",
+        "unknown time zone `Europe/Amsterdamm`",
+    ),
+    (
+        "unknown-group.toml",
+        "unknown-group.toml",
+        25,
+        "roles[0].groups[1]",
+        "unknown group `planing`",
+    ),
+    (
+        "unknown-role.toml",
+        "unknown-role.toml",
+        32,
+        "people[0].roles[0]",
+        "unknown role `staf`",
+    ),
+    (
+        "duplicate-group.toml",
+        "duplicate-group.toml",
+        24,
+        "groups[1].id",
+        "duplicate group id `general`",
+    ),
+    (
+        "duplicate-role.toml",
+        "duplicate-role.toml",
+        35,
+        "roles[1].name",
+        "duplicate role name `Staff`",
+    ),
+    (
+        "duplicate-email.toml",
+        "duplicate-email.toml",
+        35,
+        "people[1].email",
+        "duplicate person `a@test.example`",
+    ),
+    (
+        "bad-address.toml",
+        "bad-address.toml",
+        30,
+        "people[0].email",
+        "not a valid address",
+    ),
+    (
+        "bad-from.toml",
+        "bad-from.toml",
+        9,
+        "mail.from",
+        "not a valid address",
+    ),
+    (
+        "bad-reply-domain.toml",
+        "bad-reply-domain.toml",
+        10,
+        "mail.reply_domain",
+        "not a domain name",
+    ),
+    (
+        "smtp-without-host.toml",
+        "smtp-without-host.toml",
+        12,
+        "mail.transport.host",
+        "missing key",
+    ),
+    (
+        "missing-password-file.toml",
+        "missing-password-file.toml",
+        16,
+        "mail.transport.password_file",
+        "cannot read password file",
+    ),
+    (
+        "missing-template.toml",
+        "missing-template.toml",
+        28,
+        "roles[0].template",
+        "fancy.html.hbs not found",
+    ),
+    (
+        "missing-locale.toml",
+        "missing-locale.toml",
+        33,
+        "people[0].locale",
+        "i18n/de.toml not found",
+    ),
+    (
+        "max-threads-zero.toml",
+        "max-threads-zero.toml",
+        18,
+        "digest.max_threads",
+        "out of range",
+    ),
+    (
+        "concurrency-zero.toml",
+        "concurrency-zero.toml",
+        11,
+        "mail.concurrency",
+        "out of range",
+    ),
+    (
+        "role-without-groups.toml",
+        "role-without-groups.toml",
+        25,
+        "roles[0].groups",
+        "at least one group",
+    ),
+    (
+        "csv-unknown-role.toml",
+        "bad-people.csv",
+        3,
+        "roles",
+        "unknown role `janitor`",
+    ),
+];
+
+#[test]
+fn each_broken_file_names_file_line_and_key() {
+    let mut failures = Vec::new();
+    for (name, in_file, line, key, words) in CASES {
+        let out = check_config(&fixture(name));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let expected = format!("{}:{line}: {key}: ", fixture(in_file).display());
+        let found = stderr
+            .lines()
+            .any(|l| l.starts_with(&expected) && l.contains(words));
+        if out.status.code() != Some(1) || !found {
+            failures.push(format!(
+                "{name}: exit {:?}, wanted a line starting `{expected}` containing `{words}`, got:\n{stderr}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let out = check_config(&fixture("many-problems.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let keys: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "digest.max_threads",
+            "digest.colour",
+            "roles[0].schedule",
+            "people[0].roles[0]"
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_file_is_an_error_not_a_panic() {
+    let out = check_config(&fixture("does-not-exist.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does-not-exist.toml: cannot read the file"),
+        "{stderr}"
+    );
+}
