@@ -1,9 +1,30 @@
-//! The built-in forum (`forum = local`): groups, threads and posts in digestd's own SQLite file.
+//! The built-in forum (`forum = local`): threads and posts in digestd's own SQLite file.
+//!
+//! It exists so digestd runs on a bare machine: admins add posts with `digestd post` or
+//! `digestd import`, replies by email land here, and collection copies them into the store like
+//! any other forum. Its tables (`local_threads`, `local_posts`) are separate from the store's
+//! copy (`threads`, `posts`): this module plays the forum, [`crate::store`] the reader.
+//!
+//! Ids: a thread's and a post's remote ids are their local row ids as text; the fetch cursor is
+//! the last local post id seen. Posting is idempotent on the idempotency key (the Message-ID of
+//! an inbound reply): the second attempt returns the post made by the first.
 
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::io::BufRead;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
-use crate::forum::Posted;
+use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
+use crate::model::{normalize_email, BodyFormat, Group, Post, Thread};
+use crate::store::{from_db, tags_from_db, tags_to_db, to_db, Store, StoreError};
 
 /// A post to add through `digestd post`.
 #[derive(Debug, Clone)]
@@ -22,17 +43,920 @@ pub struct NewPost {
     pub body: String,
 }
 
+/// The built-in forum over its own connection to the store file.
+pub struct LocalForum {
+    conn: Mutex<Connection>,
+    forum_url: String,
+}
+
+impl std::fmt::Debug for LocalForum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalForum")
+            .field("forum_url", &self.forum_url)
+            .finish()
+    }
+}
+
+/// A thread of the built-in forum, as `digestd thread` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalThread {
+    /// Local thread id.
+    pub id: i64,
+    /// Group id.
+    pub group_id: String,
+    /// Title.
+    pub title: String,
+    /// When it was opened.
+    pub created: DateTime<Utc>,
+    /// Its posts, oldest first (ids are local; `thread_id` is the local thread id).
+    pub posts: Vec<Post>,
+}
+
+/// Which thread a post goes into.
+enum Target<'a> {
+    /// An existing local thread (already checked to be in the group).
+    Existing(i64),
+    /// A new thread with this title (and import key, for `import`).
+    New {
+        title: &'a str,
+        import_key: Option<&'a str>,
+    },
+}
+
+/// Everything one post insert needs.
+struct Insert<'a> {
+    group_id: &'a str,
+    target: Target<'a>,
+    author_email: &'a str,
+    author_name: &'a str,
+    created: i64,
+    body: &'a str,
+    tags: String,
+    likes: u32,
+    best_answer: bool,
+    key: Option<&'a str>,
+}
+
+/// What an insert did: (post id, thread id, newly inserted).
+struct Inserted {
+    post_id: i64,
+    thread_id: i64,
+    new: bool,
+}
+
+/// Inserts one post (and its new thread), unless its idempotency key is already used: then the
+/// existing post comes back with `new: false`. Runs inside the caller's transaction.
+fn insert_post(conn: &Connection, ins: &Insert<'_>) -> Result<Inserted, rusqlite::Error> {
+    if let Some(found) = find_by_key(conn, ins.key)? {
+        return Ok(found);
+    }
+    let thread_id = match ins.target {
+        Target::Existing(id) => id,
+        Target::New { title, import_key } => conn
+            .prepare_cached(
+                "INSERT INTO local_threads (group_id, title, created, import_key)
+                 VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            )?
+            .query_row(params![ins.group_id, title, ins.created, import_key], |r| {
+                r.get(0)
+            })?,
+    };
+    let post_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO local_posts (thread_id, group_id, author_email, author_name, created,
+                body, tags, likes, best_answer, idempotency_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+        )?
+        .query_row(
+            params![
+                thread_id,
+                ins.group_id,
+                ins.author_email,
+                ins.author_name,
+                ins.created,
+                ins.body,
+                ins.tags,
+                ins.likes,
+                ins.best_answer,
+                ins.key
+            ],
+            |r| r.get(0),
+        )?;
+    Ok(Inserted {
+        post_id,
+        thread_id,
+        new: true,
+    })
+}
+
+/// The post already made with idempotency key `key`, if any (`new: false`).
+fn find_by_key(conn: &Connection, key: Option<&str>) -> rusqlite::Result<Option<Inserted>> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    conn.prepare_cached("SELECT id, thread_id FROM local_posts WHERE idempotency_key = ?1")?
+        .query_row([key], |r| {
+            Ok(Inserted {
+                post_id: r.get(0)?,
+                thread_id: r.get(1)?,
+                new: false,
+            })
+        })
+        .optional()
+}
+
+/// The group of a local thread, if it exists.
+fn thread_group(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT group_id FROM local_threads WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
+/// A default thread title: the body's first non-empty line without Markdown heading marks,
+/// at most 200 characters.
+pub fn default_title(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("(untitled)");
+    line.chars().take(200).collect()
+}
+
+fn clean_tags(tags: &[String]) -> String {
+    tags_to_db(tags)
+}
+
+impl LocalForum {
+    /// Opens the built-in forum in the store file at `path` (creating and migrating it);
+    /// links point at `forum_url` (`<forum_url>/t/<thread>#p<post>`).
+    pub fn open(path: &Path, forum_url: &str) -> Result<LocalForum, StoreError> {
+        let store = Store::open(path)?;
+        Ok(LocalForum {
+            conn: Mutex::new(store.conn),
+            forum_url: forum_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half-done SQL behind (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Link to a thread.
+    pub fn thread_url(&self, thread_id: i64) -> String {
+        format!("{}/t/{thread_id}", self.forum_url)
+    }
+
+    /// Link to a post.
+    pub fn post_url(&self, thread_id: i64, post_id: i64) -> String {
+        format!("{}/t/{thread_id}#p{post_id}", self.forum_url)
+    }
+
+    fn posted(&self, ins: &Inserted) -> Posted {
+        Posted {
+            remote_post_id: ins.post_id.to_string(),
+            remote_thread_id: ins.thread_id.to_string(),
+            url: self.post_url(ins.thread_id, ins.post_id),
+        }
+    }
+
+    /// Adds a post with everything the built-in forum keeps (tags, likes, best answer), into
+    /// thread `thread` of `group` or, with `None`, into a new thread titled `title`.
+    /// Idempotent on `idempotency_key` when one is given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_post(
+        &self,
+        group: &str,
+        thread: Option<i64>,
+        title: &str,
+        author: &Author,
+        body: &str,
+        tags: &[String],
+        created: DateTime<Utc>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Posted, ForumError> {
+        if body.trim().is_empty() {
+            return Err(ForumError::Refused("the post is empty".into()));
+        }
+        let created = to_db(created).map_err(|e| ForumError::Refused(e.to_string()))?;
+        let key = idempotency_key.filter(|k| !k.is_empty());
+        let email = normalize_email(&author.email);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A post already made with this key wins (a retried reply), wherever it went.
+        if let Some(found) = find_by_key(&tx, key)? {
+            return Ok(self.posted(&found));
+        }
+        let target = match thread {
+            Some(id) => match thread_group(&tx, id)? {
+                Some(g) if g == group => Target::Existing(id),
+                _ => {
+                    return Err(ForumError::Refused(format!(
+                        "no thread {id} in group {group}"
+                    )))
+                }
+            },
+            None => {
+                if title.trim().is_empty() {
+                    return Err(ForumError::Refused("a new thread needs a title".into()));
+                }
+                Target::New {
+                    title: title.trim(),
+                    import_key: None,
+                }
+            }
+        };
+        let ins = insert_post(
+            &tx,
+            &Insert {
+                group_id: group,
+                target,
+                author_email: &email,
+                author_name: author.name.trim(),
+                created,
+                body,
+                tags: clean_tags(tags),
+                likes: 0,
+                best_answer: tags.iter().any(|t| t.eq_ignore_ascii_case("best-answer")),
+                key,
+            },
+        )?;
+        tx.commit()?;
+        Ok(self.posted(&ins))
+    }
+
+    /// A local thread with its posts (`None`: no such thread).
+    pub fn local_thread(&self, id: i64) -> Result<Option<LocalThread>, ForumError> {
+        let conn = self.conn();
+        let head: Option<(String, String, i64)> = conn
+            .prepare_cached("SELECT group_id, title, created FROM local_threads WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((group_id, title, created)) = head else {
+            return Ok(None);
+        };
+        let mut st = conn.prepare_cached(
+            "SELECT id, thread_id, group_id, author_email, author_name, created, body, tags,
+                likes, best_answer
+             FROM local_posts WHERE thread_id = ?1 ORDER BY id",
+        )?;
+        let posts = st
+            .query_map([id], |r| self.post_from_row(r))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(LocalThread {
+            id,
+            group_id,
+            title,
+            created: from_db(created),
+            posts,
+        }))
+    }
+
+    /// Maps a `local_posts` row (columns as in [`LocalForum::local_thread`]) to a [`Post`].
+    fn post_from_row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Post> {
+        let id: i64 = r.get(0)?;
+        let thread_id: i64 = r.get(1)?;
+        let tags: String = r.get(7)?;
+        Ok(Post {
+            id,
+            thread_id,
+            group_id: r.get(2)?,
+            remote_id: id.to_string(),
+            author_email: r.get(3)?,
+            author_name: r.get(4)?,
+            created: from_db(r.get(5)?),
+            body: r.get(6)?,
+            body_format: BodyFormat::Markdown,
+            tags: tags_from_db(&tags),
+            likes: r.get(8)?,
+            reply_count: 0,
+            best_answer: r.get(9)?,
+            url: self.post_url(thread_id, id),
+        })
+    }
+}
+
+impl Forum for LocalForum {
+    fn fetch_since(
+        &self,
+        group: &Group,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<FetchBatch, ForumError> {
+        let after: i64 = match cursor {
+            None => 0,
+            Some(c) if c.0.is_empty() => 0,
+            Some(c) => {
+                c.0.parse()
+                    .map_err(|_| ForumError::Refused(format!("not a local cursor: {:?}", c.0)))?
+            }
+        };
+        let limit = limit.clamp(1, 100_000);
+        let conn = self.conn();
+        let mut posts: Vec<Post> = {
+            let mut st = conn.prepare_cached(
+                "SELECT id, thread_id, group_id, author_email, author_name, created, body, tags,
+                    likes, best_answer
+                 FROM local_posts WHERE group_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![group.id, after, limit as i64 + 1], |r| {
+                self.post_from_row(r)
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let more = posts.len() > limit;
+        posts.truncate(limit);
+        let next = posts.last().map_or(after, |p| p.id);
+        let mut seen = HashSet::new();
+        let mut threads = Vec::new();
+        {
+            let mut st = conn.prepare_cached(
+                "SELECT id, group_id, title, created FROM local_threads WHERE id = ?1",
+            )?;
+            for p in &posts {
+                if seen.insert(p.thread_id) {
+                    let t = st.query_row([p.thread_id], |r| {
+                        let id: i64 = r.get(0)?;
+                        Ok(Thread {
+                            id,
+                            group_id: r.get(1)?,
+                            remote_id: id.to_string(),
+                            title: r.get(2)?,
+                            url: self.thread_url(id),
+                            created: from_db(r.get(3)?),
+                        })
+                    })?;
+                    threads.push(t);
+                }
+            }
+        }
+        Ok(FetchBatch {
+            threads,
+            posts: posts
+                .into_iter()
+                .map(|post| FetchedPost {
+                    thread_remote_id: post.thread_id.to_string(),
+                    post,
+                })
+                .collect(),
+            next_cursor: Cursor(next.to_string()),
+            more,
+        })
+    }
+
+    fn post_reply(
+        &self,
+        group: &Group,
+        thread_remote_id: &str,
+        author: &Author,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        let id: i64 = thread_remote_id
+            .trim()
+            .parse()
+            .map_err(|_| ForumError::Refused(format!("not a thread id: {thread_remote_id:?}")))?;
+        self.add_post(
+            &group.id,
+            Some(id),
+            "",
+            author,
+            body,
+            &[],
+            Utc::now(),
+            Some(idempotency_key),
+        )
+    }
+
+    fn create_thread(
+        &self,
+        group: &Group,
+        author: &Author,
+        title: &str,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        let title = if title.trim().is_empty() {
+            default_title(body)
+        } else {
+            title.trim().chars().take(200).collect()
+        };
+        self.add_post(
+            &group.id,
+            None,
+            &title,
+            author,
+            body,
+            &[],
+            Utc::now(),
+            Some(idempotency_key),
+        )
+    }
+}
+
+/// One line of an import file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRecord {
+    /// Group id.
+    pub group: String,
+    /// Thread key: records with the same group and key land in the same thread (also across
+    /// imports); an unknown key opens a new thread.
+    pub thread: String,
+    /// Title of the thread when this record opens it (default: the body's first line).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Author address.
+    pub author: String,
+    /// Author name (default: the configured person's name, else the address's local part).
+    #[serde(default)]
+    pub author_name: Option<String>,
+    /// When it was written (default: now).
+    #[serde(default)]
+    pub created: Option<DateTime<Utc>>,
+    /// Markdown body.
+    pub body: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Likes.
+    #[serde(default)]
+    pub likes: u32,
+    /// Marked best answer.
+    #[serde(default)]
+    pub best_answer: bool,
+}
+
+/// Why an import was refused (nothing was imported).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A record is wrong.
+    #[error("line {line}: {message}")]
+    Record {
+        /// 1-based line (or record number).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ImportError {
+    fn from(e: rusqlite::Error) -> Self {
+        ImportError::Store(StoreError::Sqlite(e))
+    }
+}
+
+/// Imports records (numbered 1, 2, ...) into the built-in forum in ONE transaction: all or
+/// nothing. A record whose `created` is given is keyed by its content, so importing the same
+/// records twice adds nothing the second time. Returns the number of posts added.
+pub fn import_records<I>(store: &mut Store, records: I) -> Result<usize, ImportError>
+where
+    I: IntoIterator<Item = ImportRecord>,
+{
+    import_numbered(
+        store,
+        records.into_iter().enumerate().map(|(i, r)| (i + 1, r)),
+    )
+}
+
+fn import_numbered<I>(store: &mut Store, records: I) -> Result<usize, ImportError>
+where
+    I: Iterator<Item = (usize, ImportRecord)>,
+{
+    let now = Utc::now();
+    let tx = store.write_tx()?;
+    let mut threads: HashMap<(String, String), i64> = HashMap::new();
+    let mut opened: Vec<i64> = Vec::new();
+    let mut added = 0;
+    for (line, rec) in records {
+        let bad = |message: String| ImportError::Record { line, message };
+        let group = rec.group.trim();
+        if group.is_empty() {
+            return Err(bad("\"group\" is empty".into()));
+        }
+        let email = normalize_email(&rec.author);
+        if !email.contains('@') {
+            return Err(bad(format!(
+                "\"author\" is not an address: {:?}",
+                rec.author
+            )));
+        }
+        if rec.body.trim().is_empty() {
+            return Err(bad("\"body\" is empty".into()));
+        }
+        let name = rec
+            .author_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+        let created_at = rec.created.unwrap_or(now);
+        let created = to_db(created_at).map_err(|e| bad(e.to_string()))?;
+        let key = rec.created.map(|_| {
+            let mut h = Sha256::new();
+            for part in [
+                group,
+                rec.thread.as_str(),
+                email.as_str(),
+                rec.body.as_str(),
+            ] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            h.update(created.to_be_bytes());
+            format!("import:{}", hex::encode(h.finalize()))
+        });
+        let map_key = (group.to_string(), rec.thread.clone());
+        let known = match threads.get(&map_key) {
+            Some(id) => Some(*id),
+            None => tx
+                .prepare_cached(
+                    "SELECT id FROM local_threads WHERE group_id = ?1 AND import_key = ?2",
+                )?
+                .query_row(params![group, rec.thread], |r| r.get(0))
+                .optional()?,
+        };
+        let title = match rec.title.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => t.chars().take(200).collect(),
+            _ => default_title(&rec.body),
+        };
+        let target = match known {
+            Some(id) => Target::Existing(id),
+            None => Target::New {
+                title: &title,
+                import_key: Some(&rec.thread),
+            },
+        };
+        let ins = insert_post(
+            &tx,
+            &Insert {
+                group_id: group,
+                target,
+                author_email: &email,
+                author_name: &name,
+                created,
+                body: &rec.body,
+                tags: clean_tags(&rec.tags),
+                likes: rec.likes,
+                best_answer: rec.best_answer,
+                key: key.as_deref(),
+            },
+        )?;
+        if known.is_none() {
+            opened.push(ins.thread_id);
+        }
+        threads.insert(map_key, ins.thread_id);
+        if ins.new {
+            added += 1;
+        }
+    }
+    // A thread opened by this import starts at its earliest post, whatever the line order.
+    {
+        let mut st = tx.prepare_cached(
+            "UPDATE local_threads SET created =
+                (SELECT MIN(created) FROM local_posts WHERE thread_id = ?1) WHERE id = ?1",
+        )?;
+        for id in opened {
+            st.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(added)
+}
+
 /// `digestd post`.
-pub fn post_command(_config: &Config, _post: NewPost) -> anyhow::Result<Posted> {
-    anyhow::bail!("post is not implemented yet")
+pub fn post_command(config: &Config, post: NewPost) -> anyhow::Result<Posted> {
+    let group = config.group(&post.group).with_context(|| {
+        format!(
+            "unknown group {:?} (see [[groups]] in the config)",
+            post.group
+        )
+    })?;
+    let person = config.person(&post.author).with_context(|| {
+        format!(
+            "{:?} is not a configured person: only people in the config may post",
+            post.author
+        )
+    })?;
+    if post.body.trim().is_empty() {
+        anyhow::bail!("the body (read from stdin) is empty");
+    }
+    let thread = post
+        .thread
+        .as_deref()
+        .map(|t| {
+            t.trim()
+                .parse::<i64>()
+                .with_context(|| format!("--thread {t:?} is not a thread id"))
+        })
+        .transpose()?;
+    let title = match post.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => t.chars().take(200).collect(),
+        _ => default_title(&post.body),
+    };
+    let forum =
+        LocalForum::open(&config.store_path, &config.forum_url).context("opening the store")?;
+    let tags: Vec<String> = post.tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    let author = Author {
+        email: person.email.clone(),
+        name: person.name.clone(),
+    };
+    let posted = forum.add_post(
+        &group.id,
+        thread,
+        &title,
+        &author,
+        &post.body,
+        &tags,
+        Utc::now(),
+        None,
+    )?;
+    Ok(posted)
 }
 
 /// `digestd import`: returns the number of posts loaded.
-pub fn import_command(_config: &Config, _file: &Path) -> anyhow::Result<usize> {
-    anyhow::bail!("import is not implemented yet")
+pub fn import_command(config: &Config, file: &Path) -> anyhow::Result<usize> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut records = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("{}: line {n}: reading", file.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut rec: ImportRecord = serde_json::from_str(&line)
+            .with_context(|| format!("{}: line {n}: not a valid post record", file.display()))?;
+        if config.group(rec.group.trim()).is_none() {
+            anyhow::bail!(
+                "{}: line {n}: unknown group {:?} (see [[groups]] in the config)",
+                file.display(),
+                rec.group
+            );
+        }
+        if rec
+            .author_name
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+        {
+            if let Some(p) = config.person(&rec.author) {
+                rec.author_name = Some(p.name.clone());
+            }
+        }
+        records.push((n, rec));
+    }
+    let mut store = Store::open(&config.store_path).context("opening the store")?;
+    import_numbered(&mut store, records.into_iter())
+        .with_context(|| format!("importing {} (nothing was imported)", file.display()))
 }
 
 /// `digestd thread`: the thread's posts as text.
-pub fn thread_command(_config: &Config, _id: &str) -> anyhow::Result<String> {
-    anyhow::bail!("thread is not implemented yet")
+pub fn thread_command(config: &Config, id: &str) -> anyhow::Result<String> {
+    let n: i64 = id
+        .trim()
+        .parse()
+        .with_context(|| format!("{id:?} is not a thread id"))?;
+    let forum =
+        LocalForum::open(&config.store_path, &config.forum_url).context("opening the store")?;
+    let thread = forum
+        .local_thread(n)?
+        .with_context(|| format!("no thread {n} in the built-in forum"))?;
+    Ok(format_thread(&thread, &forum.thread_url(n)))
+}
+
+/// Formats a thread for a terminal: title, then each post (author, time, tags, body).
+pub fn format_thread(t: &LocalThread, url: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", t.title);
+    let _ = writeln!(out, "thread {} in group {} · {url}", t.id, t.group_id);
+    for p in &t.posts {
+        let _ = writeln!(out);
+        let _ = write!(
+            out,
+            "--- #{} {} <{}> · {}",
+            p.id,
+            p.author_name,
+            p.author_email,
+            p.created.format("%Y-%m-%d %H:%M UTC")
+        );
+        if !p.tags.is_empty() {
+            let _ = write!(out, " · tags: {}", p.tags.join(", "));
+        }
+        if p.likes > 0 {
+            let _ = write!(out, " · {} likes", p.likes);
+        }
+        if p.best_answer {
+            let _ = write!(out, " · best answer");
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", p.body.trim_end());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ForumKind;
+    use crate::store::test_support::temp_store;
+
+    fn group(id: &str) -> Group {
+        Group {
+            id: id.into(),
+            name: id.into(),
+            forum: ForumKind::Local,
+        }
+    }
+
+    fn anna() -> Author {
+        Author {
+            email: "Anna@Example.org".into(),
+            name: "Anna de Vries".into(),
+        }
+    }
+
+    fn record(thread: &str, body: &str, created: Option<&str>) -> ImportRecord {
+        ImportRecord {
+            group: "planning".into(),
+            thread: thread.into(),
+            title: None,
+            author: "piet@example.org".into(),
+            author_name: None,
+            created: created.map(|c| c.parse().expect("date")),
+            body: body.into(),
+            tags: vec!["Training".into()],
+            likes: 3,
+            best_answer: false,
+        }
+    }
+
+    #[test]
+    fn posting_is_idempotent_on_the_key() {
+        let (_d, store) = temp_store();
+        let forum = LocalForum::open(store.path(), "https://f.example.org/").expect("open");
+        let g = group("planning");
+        let t = forum
+            .create_thread(&g, &anna(), "", "# Zoning question\n\nWho knows?", "<m1@x>")
+            .expect("thread");
+        assert_eq!(t.url, format!("https://f.example.org/t/{0}#p{0}", 1));
+        let again = forum
+            .create_thread(&g, &anna(), "", "# Zoning question\n\nWho knows?", "<m1@x>")
+            .expect("again");
+        assert_eq!(again.remote_post_id, t.remote_post_id);
+        let r1 = forum
+            .post_reply(&g, &t.remote_thread_id, &anna(), "Me.", "<m2@x>")
+            .expect("reply");
+        let r2 = forum
+            .post_reply(&g, &t.remote_thread_id, &anna(), "Me.", "<m2@x>")
+            .expect("reply again");
+        assert_eq!(r1.remote_post_id, r2.remote_post_id);
+        let thread = forum.local_thread(1).expect("read").expect("exists");
+        assert_eq!(thread.title, "Zoning question");
+        assert_eq!(thread.posts.len(), 2);
+        assert_eq!(thread.posts[0].author_email, "anna@example.org");
+
+        assert!(matches!(
+            forum.post_reply(&g, "99", &anna(), "x", "<m3@x>"),
+            Err(ForumError::Refused(_))
+        ));
+        assert!(matches!(
+            forum.post_reply(&g, "abc", &anna(), "x", "<m4@x>"),
+            Err(ForumError::Refused(_))
+        ));
+        assert!(matches!(
+            forum.post_reply(&group("hr"), "1", &anna(), "x", "<m5@x>"),
+            Err(ForumError::Refused(_))
+        ));
+        assert!(matches!(
+            forum.post_reply(&g, "1", &anna(), "  \n", "<m6@x>"),
+            Err(ForumError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn fetch_since_pages_by_post_id_per_group() {
+        let (_d, store) = temp_store();
+        let forum = LocalForum::open(store.path(), "https://f").expect("open");
+        let (a, b) = (group("a"), group("b"));
+        forum
+            .create_thread(&a, &anna(), "A", "a1", "k1")
+            .expect("a");
+        forum
+            .create_thread(&b, &anna(), "B", "b1", "k2")
+            .expect("b");
+        forum.post_reply(&a, "1", &anna(), "a2", "k3").expect("a2");
+        forum.post_reply(&a, "1", &anna(), "a3", "k4").expect("a3");
+
+        let p1 = forum.fetch_since(&a, None, 2).expect("page 1");
+        assert!(p1.more);
+        assert_eq!(p1.posts.len(), 2);
+        assert_eq!(p1.threads.len(), 1);
+        assert_eq!(p1.threads[0].url, "https://f/t/1");
+        assert_eq!(p1.posts[1].post.url, "https://f/t/1#p3");
+        assert_eq!(p1.posts[1].thread_remote_id, "1");
+        assert_eq!(p1.next_cursor, Cursor("3".into()));
+        let p2 = forum
+            .fetch_since(&a, Some(&p1.next_cursor), 2)
+            .expect("page 2");
+        assert!(!p2.more);
+        assert_eq!(p2.posts.len(), 1);
+        assert_eq!(p2.posts[0].post.body, "a3");
+        let p3 = forum
+            .fetch_since(&a, Some(&p2.next_cursor), 2)
+            .expect("page 3");
+        assert!(p3.posts.is_empty());
+        assert_eq!(p3.next_cursor, p2.next_cursor);
+        let only_b = forum.fetch_since(&b, None, 10).expect("b");
+        assert_eq!(only_b.posts.len(), 1);
+        assert!(forum.fetch_since(&a, Some(&Cursor("x".into())), 2).is_err());
+    }
+
+    #[test]
+    fn import_groups_by_thread_key_and_is_repeatable() {
+        let (_d, mut store) = temp_store();
+        let recs = vec![
+            record("t1", "Second, written later", Some("2024-05-02T10:00:00Z")),
+            record("t1", "First words\nmore", Some("2024-05-01T09:00:00Z")),
+            record("t2", "Other thread", Some("2024-05-01T11:00:00+02:00")),
+        ];
+        assert_eq!(import_records(&mut store, recs.clone()).expect("import"), 3);
+        // Same records again: nothing new, same threads.
+        assert_eq!(import_records(&mut store, recs).expect("again"), 0);
+        // A new record with a known key lands in the existing thread.
+        assert_eq!(
+            import_records(&mut store, vec![record("t1", "Third", None)]).expect("more"),
+            1
+        );
+        let forum = LocalForum::open(store.path(), "https://f").expect("open");
+        let t1 = forum.local_thread(1).expect("t1").expect("exists");
+        assert_eq!(t1.posts.len(), 3);
+        assert_eq!(t1.title, "Second, written later");
+        assert_eq!(
+            t1.created,
+            "2024-05-01T09:00:00Z".parse::<DateTime<Utc>>().expect("d")
+        );
+        assert_eq!(t1.posts[0].author_name, "piet");
+        assert_eq!(t1.posts[0].tags, vec!["training"]);
+        assert_eq!(t1.posts[0].likes, 3);
+        let t2 = forum.local_thread(2).expect("t2").expect("exists");
+        assert_eq!(t2.posts.len(), 1);
+        assert!(forum.local_thread(3).expect("t3").is_none());
+        let text = format_thread(&t1, "https://f/t/1");
+        assert!(text.starts_with("Second, written later\n"), "{text}");
+        assert!(text.contains("piet <piet@example.org> · 2024-05-01 09:00 UTC · tags: training"));
+    }
+
+    #[test]
+    fn a_bad_record_imports_nothing() {
+        let (_d, mut store) = temp_store();
+        let mut bad = record("t2", "x", None);
+        bad.author = "not an address".into();
+        let err =
+            import_records(&mut store, vec![record("t1", "ok", None), bad]).expect_err("refused");
+        assert!(err.to_string().starts_with("line 2:"), "{err}");
+        let n: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM local_posts", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn import_of_50k_records_is_fast() {
+        let (_d, mut store) = temp_store();
+        let base: DateTime<Utc> = "2024-05-01T00:00:00Z".parse().expect("d");
+        let recs = (0..50_000i64).map(|i| ImportRecord {
+            group: format!("g{}", i % 5),
+            thread: format!("t{}", i % 2_000),
+            title: None,
+            author: format!("p{}@example.org", i % 100),
+            author_name: Some(format!("Person {}", i % 100)),
+            created: Some(base + chrono::Duration::seconds(i)),
+            body: format!("Post number {i} with some words in it."),
+            tags: if i % 10 == 0 {
+                vec!["training".into()]
+            } else {
+                vec![]
+            },
+            likes: (i % 7) as u32,
+            best_answer: i % 97 == 0,
+        });
+        let started = std::time::Instant::now();
+        assert_eq!(import_records(&mut store, recs).expect("import"), 50_000);
+        let took = started.elapsed();
+        eprintln!("imported 50,000 records in {took:?}");
+        assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+    }
+
+    #[test]
+    fn default_titles() {
+        assert_eq!(default_title("\n\n## Hello there \nbody"), "Hello there");
+        assert_eq!(default_title("   "), "(untitled)");
+        assert_eq!(default_title(&"x".repeat(500)).len(), 200);
+    }
 }
