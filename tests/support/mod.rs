@@ -1,0 +1,90 @@
+//! Shared helpers for the integration tests: real servers on 127.0.0.1 and the binary's path.
+//!
+//! Use from a test file with `mod support;`. What is here:
+//! - [`ensure_deps`]: installs Postfix/Dovecot through `.ci/install-deps` once when smtp-sink is
+//!   missing, so `cargo test` works on a fresh machine;
+//! - [`bin`]: path of the `digestd` binary Cargo built for this test run;
+//! - [`SmtpSink`]: Postfix's `smtp-sink`, keeping every mail it receives (or slowing DATA, or
+//!   refusing commands) — the real SMTP server of the tests;
+//! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
+//!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
+//! - [`free_port`].
+#![allow(dead_code)]
+
+mod fake_smtp;
+mod smtp_sink;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+pub use fake_smtp::{FakeRules, FakeSmtp};
+pub use smtp_sink::{SinkOptions, SmtpSink, SunkMessage};
+
+/// Path of the `digestd` binary built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_digestd"))
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Finds a system binary in `PATH`, `/usr/sbin` or `/usr/bin`.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs `.ci/install-deps` once per test process when `smtp-sink` is not installed. Panics with
+/// the script's output when that fails (a test cannot run without its servers).
+pub fn ensure_deps() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if find_program("smtp-sink").is_some() && find_program("smtp-source").is_some() {
+            return;
+        }
+        let script = repo_root().join(".ci/install-deps");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed:\n{}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
+/// True when this process runs as root (smtp-sink then needs `-u nobody`).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Makes `dir` writable by everyone (smtp-sink writes as `nobody` when the tests run as root).
+pub fn open_up(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.display()));
+}
