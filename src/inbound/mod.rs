@@ -1,11 +1,79 @@
 //! Inbound replies: receive (stdin | maildir | imap) → classify → trim → authorise → post.
+//!
+//! The pure steps ([`address`], [`classify`], [`authorise`], [`commands`], [`body`], [`trim`])
+//! take values and return values; [`pipeline`] drives them against the store, the forum and the
+//! answer transport; [`receive`] holds the edges (stdin for the MTA pipe, Maildir, IMAP);
+//! [`wiring`] builds the forum and answer transport a config describes.
+//!
+//! **Invariant:** an inbound message is stored (raw bytes, Message-ID, SHA-256) before anything
+//! else happens, and leaves the queue only as posted, answered or ignored with a reason.
 
+pub mod address;
+pub mod answer;
+pub mod authorise;
+pub mod body;
+pub mod classify;
+pub mod commands;
+pub mod pipeline;
+pub mod receive;
 pub mod trim;
+pub mod wiring;
 
 use std::path::Path;
 
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::forum::Forum;
+use crate::store::Store;
+pub use pipeline::{AnswerSink, Outcome, Pipeline, Report};
+
 /// `digestd receive`: reads one message on stdin; returns a sysexits code (0, 65, 75). Never panics.
-pub fn receive_stdin_exit_code(_config_path: &Path) -> i32 {
-    eprintln!("digestd receive: not implemented yet");
-    75
+pub fn receive_stdin_exit_code(config_path: &Path) -> i32 {
+    receive::stdin::receive_stdin_exit_code(config_path)
+}
+
+/// Processes the stored message `id` with the forum and answer transport `config` describes.
+pub fn process_stored(config: &Config, store: &mut Store, id: i64) -> anyhow::Result<Outcome> {
+    let forum = wiring::open_forum(config)?;
+    let answers = wiring::OutboundAnswers::from_config(config)?;
+    let answerer = answer::Answerer::new(Some(&config.templates_dir));
+    let pipeline = Pipeline::new(config, forum.as_ref(), &answers, &answerer);
+    Ok(pipeline.process_guarded(store, id, Utc::now())?)
+}
+
+/// What one [`run_inbound_once`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundRunReport {
+    /// Taken from the Maildir, if one is configured.
+    pub maildir: Option<receive::maildir::MaildirReport>,
+    /// Retries of queued messages (forum failures, earlier crashes).
+    pub retried: Report,
+    /// Problems met (the run goes on past each).
+    pub errors: Vec<String>,
+}
+
+/// One round of inbound work for the daemon: drain the configured Maildir, then retry every
+/// queued message whose time has come (stdin deliveries the forum refused for now, crashes).
+/// Blocking; the daemon calls it on a timer from `spawn_blocking`.
+pub fn run_inbound_once(
+    config: &Config,
+    store: &mut Store,
+    forum: &dyn Forum,
+    answers: &dyn AnswerSink,
+) -> InboundRunReport {
+    let answerer = answer::Answerer::new(Some(&config.templates_dir));
+    let pipeline = Pipeline::new(config, forum, answers, &answerer);
+    let mut report = InboundRunReport::default();
+    if let Some(dir) = &config.inbound.maildir {
+        match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
+            Ok(r) => report.maildir = Some(r),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    match pipeline.process_queued(store, Utc::now(), 10_000) {
+        Ok(r) => report.retried = r,
+        Err(e) => report.errors.push(e.to_string()),
+    }
+    report
 }

@@ -1,0 +1,670 @@
+//! The inbound pipeline for one stored message: parse → classify → trim → authorise → post or
+//! answer or ignore, and record where the message ended.
+//!
+//! **Invariant:** every queued message ends `posted`, `answered`, or `ignored` with a reason, or
+//! stays `queued` with a later `next_attempt` when the forum failed for now. Nothing is dropped.
+//! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
+//! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chrono::{DateTime, Utc};
+use mail_parser::{Message, MessageParser};
+
+use crate::config::Config;
+use crate::forum::{Author, Forum};
+use crate::inbound::address::{self, Addresses, Sender};
+use crate::inbound::answer::{self, AnswerContext, Answerer, ItemLink};
+use crate::inbound::authorise::{
+    authorise_new_thread, authorise_reply, Decision, Reason, ReplyEvidence, ThreadEvidence,
+};
+use crate::inbound::body::{self, ReplyBody};
+use crate::inbound::classify::{classify, Class};
+use crate::inbound::commands::{self, Command};
+use crate::model::{normalize_email, Frequency, Group, ReplyToken};
+use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
+use crate::store::{InboundRow, InboundStatus, Store, StoreError};
+
+/// Header digestd adds to a message it stored only in part (the value is the original size).
+pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
+
+/// Sends an answer mail (built with a null envelope sender). Implemented by the outbound
+/// transport; tests use a recording sink.
+pub trait AnswerSink: Send + Sync {
+    /// Hands `msg` to the transport.
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String>;
+}
+
+/// An [`AnswerSink`] that drops answers (logging them): for benchmarks and dry runs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiscardAnswers;
+
+impl AnswerSink for DiscardAnswers {
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String> {
+        tracing::debug!(to = %msg.envelope_to, "answer discarded");
+        Ok(())
+    }
+}
+
+/// Called for `digest now`: sends the person's digest now.
+pub type DigestNowHook<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Sync);
+
+/// Errors that stop processing (the message stays queued).
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// No such stored message.
+    #[error("inbound message {0} is not in the store")]
+    Missing(i64),
+}
+
+/// Where one message ended (this time round).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Posted to the forum.
+    Posted {
+        /// The forum's id of the post.
+        remote_post_id: String,
+    },
+    /// Not posted; the sender got an answer.
+    Answered {
+        /// Reason key (see [`Reason::key`] and command keys).
+        reason: String,
+    },
+    /// Deliberately not posted and not answered.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+    /// The forum failed for now: still queued, retried from `next_attempt`.
+    Deferred {
+        /// Earliest retry.
+        next_attempt: DateTime<Utc>,
+        /// What failed.
+        error: String,
+    },
+    /// The message was already done (not queued).
+    AlreadyDone(InboundStatus),
+}
+
+/// Counts of one run over the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Posted.
+    pub posted: usize,
+    /// Answered.
+    pub answered: usize,
+    /// Ignored with a reason.
+    pub ignored: usize,
+    /// Left queued for a retry.
+    pub deferred: usize,
+}
+
+impl Report {
+    /// Adds one outcome.
+    pub fn count(&mut self, o: &Outcome) {
+        match o {
+            Outcome::Posted { .. } => self.posted += 1,
+            Outcome::Answered { .. } => self.answered += 1,
+            Outcome::Ignored { .. } => self.ignored += 1,
+            Outcome::Deferred { .. } => self.deferred += 1,
+            Outcome::AlreadyDone(_) => {}
+        }
+    }
+
+    /// Adds another report.
+    pub fn add(&mut self, o: Report) {
+        self.posted += o.posted;
+        self.answered += o.answered;
+        self.ignored += o.ignored;
+        self.deferred += o.deferred;
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} posted, {} answered, {} ignored, {} queued for retry",
+            self.posted, self.answered, self.ignored, self.deferred
+        )
+    }
+}
+
+/// Retry delay after `attempts` failed attempts: 1 min doubling, capped at 6 hours.
+pub fn backoff(attempts: u32) -> chrono::Duration {
+    let secs = 60i64.saturating_mul(1i64 << attempts.min(12));
+    chrono::Duration::seconds(secs.min(6 * 3600))
+}
+
+/// The pipeline, wired to a config, a forum and an answer transport.
+pub struct Pipeline<'a> {
+    config: &'a Config,
+    forum: &'a dyn Forum,
+    answers: &'a dyn AnswerSink,
+    answerer: &'a Answerer,
+    digest_now: Option<DigestNowHook<'a>>,
+    addresses: Addresses,
+}
+
+impl std::fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("addresses", &self.addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    /// A pipeline posting into `forum` and answering through `answers`.
+    pub fn new(
+        config: &'a Config,
+        forum: &'a dyn Forum,
+        answers: &'a dyn AnswerSink,
+        answerer: &'a Answerer,
+    ) -> Self {
+        Pipeline {
+            config,
+            forum,
+            answers,
+            answerer,
+            digest_now: None,
+            addresses: Addresses::from_config(config),
+        }
+    }
+
+    /// Sets what `digest now` does (without it, the command is confirmed and logged only).
+    pub fn with_digest_now(mut self, hook: DigestNowHook<'a>) -> Self {
+        self.digest_now = Some(hook);
+        self
+    }
+
+    /// Processes every queued message whose `next_attempt` has come, oldest first, at most
+    /// `limit`. A panic while processing one message defers it and goes on with the next.
+    pub fn process_queued(
+        &self,
+        store: &mut Store,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Report, InboundError> {
+        let due: Vec<i64> = store
+            .queued_inbound()?
+            .into_iter()
+            .filter(|r| r.next_attempt.is_none_or(|t| t <= now))
+            .map(|r| r.id)
+            .take(limit)
+            .collect();
+        let mut report = Report::default();
+        for id in due {
+            let outcome = self.process_guarded(store, id, now)?;
+            report.count(&outcome);
+        }
+        Ok(report)
+    }
+
+    /// [`Pipeline::process`] with panics caught: a panicking message is deferred.
+    pub fn process_guarded(
+        &self,
+        store: &mut Store,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, InboundError> {
+        match catch_unwind(AssertUnwindSafe(|| self.process(store, id, now))) {
+            Ok(r) => r,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                tracing::error!(id, "processing inbound message panicked: {what}");
+                let attempts = store.inbound(id)?.map(|r| r.attempts).unwrap_or(0);
+                let next_attempt = now + backoff(attempts);
+                store.defer_inbound(id, next_attempt, &format!("internal error: {what}"))?;
+                Ok(Outcome::Deferred {
+                    next_attempt,
+                    error: what,
+                })
+            }
+        }
+    }
+
+    /// Processes the stored message `id` and records where it ended.
+    pub fn process(
+        &self,
+        store: &mut Store,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, InboundError> {
+        let row = store.inbound(id)?.ok_or(InboundError::Missing(id))?;
+        if row.status != InboundStatus::Queued {
+            return Ok(Outcome::AlreadyDone(row.status));
+        }
+        let outcome = match MessageParser::default().parse(&row.raw) {
+            Some(msg) => self.handle(store, &row, &msg, now)?,
+            None => ignored("not parseable as a mail message"),
+        };
+        match &outcome {
+            Outcome::Posted { remote_post_id } => store.set_inbound_posted(id, remote_post_id)?,
+            Outcome::Answered { reason } => {
+                store.set_inbound_status(id, InboundStatus::Answered, Some(reason))?
+            }
+            Outcome::Ignored { reason } => {
+                store.set_inbound_status(id, InboundStatus::Ignored, Some(reason))?
+            }
+            Outcome::Deferred {
+                next_attempt,
+                error,
+            } => store.defer_inbound(id, *next_attempt, error)?,
+            Outcome::AlreadyDone(_) => {}
+        }
+        tracing::info!(id, message_id = ?row.message_id, ?outcome, "inbound message processed");
+        Ok(outcome)
+    }
+
+    fn handle(
+        &self,
+        store: &mut Store,
+        row: &InboundRow,
+        msg: &Message<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, InboundError> {
+        let class = classify(msg, &self.addresses);
+        let sender = address::sender(msg);
+        let sender = match (&class, sender) {
+            (Class::Loop, _) => return Ok(ignored("loop: sent from one of digestd's addresses")),
+            (Class::AutoReply(r), _) => return Ok(ignored(&format!("auto-reply: {r}"))),
+            (Class::Bounce { recipient }, _) => {
+                return Ok(match recipient {
+                    Some(r) => {
+                        let bouncing =
+                            store.record_bounce(r, self.config.inbound.bounce_threshold.max(1))?;
+                        ignored(&format!(
+                            "bounce for {r}{}",
+                            if bouncing {
+                                " (now marked bouncing)"
+                            } else {
+                                ""
+                            }
+                        ))
+                    }
+                    None => ignored("bounce (recipient unknown)"),
+                })
+            }
+            (_, None) => return Ok(ignored("no usable From address")),
+            (_, Some(s)) => s,
+        };
+        let ctx = Ctx {
+            row,
+            msg,
+            sender: &sender,
+            now,
+        };
+        match class {
+            Class::Reply { token } => self.reply(store, &ctx, &token),
+            Class::NewThread { group } => self.new_thread(store, &ctx, &group),
+            Class::Command { token } => self.command(store, &ctx, token.as_ref()),
+            Class::Unknown => self.unknown(store, &ctx),
+            Class::Loop | Class::AutoReply(_) | Class::Bounce { .. } => {
+                Ok(ignored("already classified"))
+            }
+        }
+    }
+
+    fn reply(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+        token: &ReplyToken,
+    ) -> Result<Outcome, InboundError> {
+        let grant = store.token(token)?;
+        let body = body::reply_body(c.msg);
+        let ar = auth_results(c.msg);
+        let decision = authorise_reply(&ReplyEvidence {
+            token,
+            grant: grant.as_ref(),
+            from: &c.sender.email,
+            now: c.now,
+            auth_results: &ar,
+            trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
+            size: original_size(c.row, c.msg),
+            max_size: self.config.inbound.max_message_bytes,
+            empty_after_trim: body.is_empty(),
+        });
+        let mut actx = self.context(c);
+        let (thread_id, author) = match decision {
+            Decision::Post { thread, author } => (thread, author),
+            Decision::Reject(reason) => return self.answer(store, c, c.sender, reason.key(), actx),
+        };
+        let Some(thread) = store.thread(thread_id)? else {
+            return self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx);
+        };
+        actx.thread_title = Some(one_line(&thread.title));
+        let group = self.group(&thread.group_id);
+        let author = self.author(&author, c.sender);
+        let key = idempotency_key(c.row);
+        let result = self.forum.post_reply(
+            &group,
+            &thread.remote_id,
+            &author,
+            &body.to_markdown(),
+            &key,
+        );
+        self.posted_or_not(store, c, result, actx)
+    }
+
+    fn new_thread(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+        group_id: &str,
+    ) -> Result<Outcome, InboundError> {
+        let group = self.config.group(group_id);
+        let member = self.config.person(&c.sender.email).is_some_and(|p| {
+            p.roles.iter().any(|r| {
+                self.config
+                    .role(r)
+                    .is_some_and(|role| role.groups.iter().any(|g| g == group_id))
+            })
+        });
+        let body = body::reply_body(c.msg);
+        let ar = auth_results(c.msg);
+        let mut actx = self.context(c);
+        actx.group = Some(one_line(group_id));
+        if let Err(reason) = authorise_new_thread(&ThreadEvidence {
+            group_known: group.is_some(),
+            member,
+            from: &c.sender.email,
+            auth_results: &ar,
+            trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
+            size: original_size(c.row, c.msg),
+            max_size: self.config.inbound.max_message_bytes,
+            empty_after_trim: body.is_empty(),
+        }) {
+            return self.answer(store, c, c.sender, reason.key(), actx);
+        }
+        let Some(group) = group else {
+            return self.answer(store, c, c.sender, Reason::UnknownGroup.key(), actx);
+        };
+        let title = thread_title(c.msg.subject(), &body);
+        actx.thread_title = Some(title.clone());
+        let author = self.author(&c.sender.email, c.sender);
+        let key = idempotency_key(c.row);
+        let result = self
+            .forum
+            .create_thread(group, &author, &title, &body.to_markdown(), &key);
+        self.posted_or_not(store, c, result, actx)
+    }
+
+    fn posted_or_not(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+        result: Result<crate::forum::Posted, crate::forum::ForumError>,
+        actx: AnswerContext,
+    ) -> Result<Outcome, InboundError> {
+        match result {
+            Ok(p) => Ok(Outcome::Posted {
+                remote_post_id: p.remote_post_id,
+            }),
+            Err(e) if e.is_transient() => Ok(Outcome::Deferred {
+                next_attempt: c.now + backoff(c.row.attempts),
+                error: e.to_string(),
+            }),
+            Err(e) => {
+                tracing::warn!("forum refused inbound message {}: {e}", c.row.id);
+                self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx)
+            }
+        }
+    }
+
+    fn command(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+        token: Option<&ReplyToken>,
+    ) -> Result<Outcome, InboundError> {
+        // Whose settings: the token's person (List-Unsubscribe address), else the sender.
+        let email = match token {
+            Some(t) => match store.token(t)? {
+                Some(g) if g.token.ct_eq(t) => normalize_email(&g.person_email),
+                _ => return Ok(ignored("command address with an unknown token")),
+            },
+            None => c.sender.email.clone(),
+        };
+        let known = self.config.person(&email).is_some() || store.person_state(&email)?.is_some();
+        if !known {
+            // No answer: mail to digest@ from strangers is mostly spam (no backscatter).
+            return Ok(ignored("command from an address that gets no digest"));
+        }
+        let person = Sender {
+            name: self
+                .config
+                .person(&email)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| c.sender.name.clone()),
+            email: email.clone(),
+        };
+        let actx = self.context(c);
+        let ar = auth_results(c.msg);
+        let trusted = &self.config.inbound.trusted_authserv_ids;
+        if token.is_none()
+            && !trusted.is_empty()
+            && !crate::inbound::authorise::authenticated(&ar, trusted, &c.sender.email)
+        {
+            return self.answer(store, c, &person, Reason::NotAuthenticated.key(), actx);
+        }
+        let text = body::reply_body(c.msg).text;
+        let cmd =
+            commands::parse(c.msg.subject(), &text).or_else(|| token.map(|_| Command::Unsubscribe));
+        let Some(cmd) = cmd else {
+            return self.answer(store, c, &person, Reason::UnknownCommand.key(), actx);
+        };
+        match cmd {
+            Command::Pause => {
+                store.set_paused(&email, true)?;
+            }
+            Command::Resume => {
+                store.set_paused(&email, false)?;
+                store.set_unsubscribed(&email, false)?;
+            }
+            Command::Unsubscribe => {
+                store.set_unsubscribed(&email, true)?;
+            }
+            Command::Daily => {
+                store.set_frequency_override(&email, Some(Frequency::Daily))?;
+            }
+            Command::Weekly => {
+                store.set_frequency_override(&email, Some(Frequency::Weekly))?;
+            }
+            Command::DigestNow => match self.digest_now {
+                Some(hook) => {
+                    if let Err(e) = hook(&email) {
+                        tracing::warn!("digest now for {email}: {e}");
+                    }
+                }
+                None => tracing::warn!("digest now for {email}: no sender wired in this process"),
+            },
+        }
+        tracing::info!(%email, command = %cmd, "email command applied");
+        let key = format!("command-{}", cmd.key());
+        self.answer(store, c, &person, &key, actx)
+    }
+
+    fn unknown(&self, store: &mut Store, c: &Ctx<'_>) -> Result<Outcome, InboundError> {
+        for mid in address::referenced_ids(c.msg) {
+            let Some(delivery) = store.delivery_by_message_id(&mid)? else {
+                continue;
+            };
+            if normalize_email(&delivery.person_email) != c.sender.email {
+                return Ok(ignored("reply to a digest sent to someone else"));
+            }
+            let mut items = Vec::new();
+            for g in store.grants_of_delivery(delivery.id)? {
+                let (Some(tid), true) = (g.thread_id, g.expires > c.now) else {
+                    continue;
+                };
+                if let Some(t) = store.thread(tid)? {
+                    items.push(ItemLink {
+                        title: one_line(&t.title),
+                        address: format!(
+                            "reply+{}@{}",
+                            g.token.as_str(),
+                            self.addresses.reply_domain
+                        ),
+                    });
+                }
+            }
+            let mut actx = self.context(c);
+            actx.items = items;
+            return self.answer(store, c, c.sender, Reason::DigestAsWhole.key(), actx);
+        }
+        Ok(ignored("not addressed to any digestd address"))
+    }
+
+    /// Sends the answer `key` to `to`, within the RFC 3834 and once-a-day limits.
+    fn answer(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+        to: &Sender,
+        key: &str,
+        actx: AnswerContext,
+    ) -> Result<Outcome, InboundError> {
+        if let Some(why) = answer::may_answer(c.msg, Some(c.sender), &self.addresses) {
+            return Ok(ignored(&format!("{key} (not answered: {why})")));
+        }
+        if !store.record_answer(&to.email, key, c.now.date_naive())? {
+            return Ok(ignored(&format!("{key} (already answered today)")));
+        }
+        let locale = self
+            .config
+            .person(&to.email)
+            .map(|p| p.locale.as_str())
+            .unwrap_or("en");
+        let mut actx = actx;
+        actx.name = self
+            .config
+            .person(&to.email)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| to.name.clone());
+        let built = self.answerer.render(locale, key, &actx).and_then(|text| {
+            answer::build(
+                &self.config.mail.from,
+                to,
+                &text,
+                c.msg,
+                &new_message_id(&self.addresses.reply_domain),
+            )
+        });
+        let built = match built {
+            Ok(b) => b,
+            Err(e) => return Ok(ignored(&format!("{key} (answer not built: {e})"))),
+        };
+        match self.answers.send_answer(&built) {
+            Ok(()) => Ok(Outcome::Answered { reason: key.into() }),
+            Err(e) => Ok(ignored(&format!("{key} (answer not sent: {e})"))),
+        }
+    }
+
+    fn context(&self, c: &Ctx<'_>) -> AnswerContext {
+        AnswerContext {
+            name: c.sender.name.clone(),
+            subject: one_line(c.msg.subject().unwrap_or("")),
+            organisation: one_line(&self.config.organisation),
+            max_mb: self.config.inbound.max_message_bytes / (1024 * 1024),
+            command_address: self.addresses.command_address(),
+            forum_url: self.config.forum_url.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn group(&self, id: &str) -> Group {
+        self.config.group(id).cloned().unwrap_or_else(|| Group {
+            id: id.to_string(),
+            name: id.to_string(),
+            forum: Default::default(),
+        })
+    }
+
+    fn author(&self, email: &str, sender: &Sender) -> Author {
+        let name = self
+            .config
+            .person(email)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| sender.name.clone());
+        Author {
+            email: normalize_email(email),
+            name: one_line(&name),
+        }
+    }
+}
+
+/// Per-message values handed between the steps.
+struct Ctx<'m> {
+    row: &'m InboundRow,
+    msg: &'m Message<'m>,
+    sender: &'m Sender,
+    now: DateTime<Utc>,
+}
+
+fn ignored(reason: &str) -> Outcome {
+    Outcome::Ignored {
+        reason: reason.to_string(),
+    }
+}
+
+/// The idempotency key handed to the forum: the Message-ID, or the SHA-256 when there is none.
+pub fn idempotency_key(row: &InboundRow) -> String {
+    match &row.message_id {
+        Some(m) if !m.is_empty() => m.clone(),
+        _ => format!("sha256:{}", row.sha256),
+    }
+}
+
+/// Size of the message as received (the truncation marker's value when only a part was stored).
+fn original_size(row: &InboundRow, msg: &Message<'_>) -> usize {
+    msg.headers_raw()
+        .find(|(n, _)| n.eq_ignore_ascii_case(TRUNCATED_HEADER))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .map_or(row.raw.len(), |n| n.max(row.raw.len()))
+}
+
+/// Raw Authentication-Results values, top (newest) first.
+pub fn auth_results(msg: &Message<'_>) -> Vec<String> {
+    msg.headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+        .map(|(_, v)| v.to_string())
+        .collect()
+}
+
+/// Title of a thread opened by mail: the subject without `Fwd:`-style prefixes, else the first
+/// line of the body, at most 120 characters.
+pub fn thread_title(subject: Option<&str>, body: &ReplyBody) -> String {
+    let mut s = one_line(subject.unwrap_or(""));
+    loop {
+        let lower = s.to_lowercase();
+        let cut = ["fwd:", "fw:", "re:", "tr:", "wg:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| p.len());
+        match cut {
+            Some(n) => s = s[n..].trim_start().to_string(),
+            None => break,
+        }
+    }
+    if s.is_empty() {
+        s = one_line(
+            body.text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(""),
+        );
+    }
+    if s.is_empty() {
+        s = "(no subject)".into();
+    }
+    s.chars().take(120).collect()
+}
