@@ -13,9 +13,7 @@ fn is_plain(part: &MessagePart<'_>) -> bool {
         None => true,
         Some(ct) => {
             ct.ctype().eq_ignore_ascii_case("text")
-                && ct
-                    .subtype()
-                    .is_none_or(|s| s.eq_ignore_ascii_case("plain"))
+                && ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain"))
         }
     }
 }

@@ -26,7 +26,8 @@ static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Chinese/Japanese attribution: "在 2016年12月12日，… 写道：".
 static CJK_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$").unwrap_or_else(|e| panic!("static regex: {e}"))
+    Regex::new(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Attribution starting with a date ("20 окт. 2016 г. 19:37 пользователь … написал:").
@@ -40,8 +41,10 @@ static DATE_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 /// A date followed by a name and an address ("2013/7/20 sam <info@example.org>",
 /// "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:").
 static DATE_NAME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    Regex::new(
+        r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$",
+    )
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Gmail's old ISO form: "2016-03-03 17:21 GMT+01:00 Some One".
@@ -74,8 +77,10 @@ static NAME_WROTE_ON_DATE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A bare "Some Name wrote:" (only an attribution when a quote follows).
 static NAME_WROTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{VERBS})\s*[:：]$"#))
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    Regex::new(&format!(
+        r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{VERBS})\s*[:：]$"#
+    ))
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Forward / original-message separators written between dashes.
@@ -107,8 +112,7 @@ static DIGIT_GROUP: LazyLock<Regex> =
 
 /// Lead word at the start of a line (cheap pre-check before joining lines).
 static LEAD_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?i)^(?:{LEADS})\s|^在"))
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    Regex::new(&format!(r"(?i)^(?:{LEADS})\s|^在")).unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Longest attribution considered, in characters.
@@ -137,7 +141,7 @@ pub struct Attribution {
 /// Removes quoting and decoration around a candidate line ("---- On … wrote ----", "> On …").
 fn clean(line: &str) -> &str {
     line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | '-' | '<' | '*'))
-        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '*' | '>'))
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '-' | '*'))
 }
 
 /// True when `s` (already cleaned, one logical line) is an attribution; `first` is the first
@@ -157,9 +161,7 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
         if let Some(c) = DATE_NAME_ADDRESS.captures(s) {
             let colon = c.get(1).is_some_and(|m| !m.as_str().is_empty());
             let iso_start = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-            let has_year = s
-                .split(|c: char| !c.is_ascii_digit())
-                .any(|g| g.len() == 4);
+            let has_year = s.split(|c: char| !c.is_ascii_digit()).any(|g| g.len() == 4);
             if has_year && (colon || iso_start) {
                 return Some(Strength::Strong);
             }
@@ -183,6 +185,24 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
     None
 }
 
+/// True when a line ends like a sentence (so an attribution cannot continue past it):
+/// a colon, or `.`/`!`/`?` after a word longer than an abbreviation ("Fr.", "janv.").
+fn ends_sentence(line: &str) -> bool {
+    let t = line.trim_end();
+    if t.ends_with([':', '：', '。']) {
+        return true;
+    }
+    let Some(body) = t.strip_suffix(['.', '!', '?']) else {
+        return false;
+    };
+    let word: String = body
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphabetic())
+        .collect();
+    word.chars().count() > 4
+}
+
 /// Looks for an attribution starting at `lines[start]`, possibly wrapped over the following
 /// lines. `lines` are unquoted source lines (the caller passes a window).
 pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
@@ -192,10 +212,7 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         return None;
     }
     if let Some(strength) = is_attribution_text(first, first) {
-        return Some(Attribution {
-            lines: 1,
-            strength,
-        });
+        return Some(Attribution { lines: 1, strength });
     }
     // Wrapped forms: only from a line that can open one, and never ending a sentence.
     let opens = LEAD_START.is_match(first)
@@ -205,9 +222,12 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         || first.to_lowercase().contains(" via ")
         || first.to_lowercase().contains("schrieb am")
         || first.to_lowercase().contains("wrote on");
-    if !opens {
+    if !opens || ends_sentence(first) {
         return None;
     }
+    // Only an opening lead word ("On", "Le", …) may wrap across blank lines (some clients
+    // break "On <date> <name>\n\n<address>\n> wrote:" that way).
+    let across_blanks = LEAD_START.is_match(first);
     let mut joined = first.to_string();
     for (offset, next) in lines
         .iter()
@@ -216,21 +236,29 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         .take(MAX_ATTRIBUTION_LINES - 1)
     {
         let part = clean(next);
-        if !part.is_empty() {
-            joined.push(' ');
-            joined.push_str(part);
-        }
-        if joined.chars().count() > MAX_ATTRIBUTION_CHARS {
+        if part.is_empty() {
+            if across_blanks {
+                continue;
+            }
             return None;
         }
-        if part.is_empty() {
-            continue;
+        if LEAD_START.is_match(part) {
+            // The attribution starts on a later line.
+            return None;
+        }
+        joined.push(' ');
+        joined.push_str(part);
+        if joined.chars().count() > MAX_ATTRIBUTION_CHARS {
+            return None;
         }
         if let Some(strength) = is_attribution_text(&joined, first) {
             return Some(Attribution {
                 lines: offset - start + 1,
                 strength,
             });
+        }
+        if ends_sentence(part) {
+            return None;
         }
     }
     None
@@ -307,11 +335,15 @@ mod tests {
         assert!(attr("Some One <info@example.org> wrote:").is_some());
         assert!(attr("On your remote host you can run:").is_none());
         assert!(attr("On this day I wrote something").is_none());
+        assert!(attr("2013/7/20 sam via Discourse Meta <info@example.org>").is_some());
+        assert!(attr("On your remote host you can run:\n\n     telnet 127.0.0.1 52698\n\nThis should connect to TextMate (on your Mac, via the tunnel). If that\nfails, the tunnel is not working.").is_none());
     }
 
     #[test]
     fn wrapped_attributions() {
-        let a = attr("On Tue, Sep 25, 2012 at 8:59 AM, Chris Wanstrath\n<notifications@github.com>wrote:");
+        let a = attr(
+            "On Tue, Sep 25, 2012 at 8:59 AM, Chris Wanstrath\n<notifications@github.com>wrote:",
+        );
         assert_eq!(a.map(|a| a.lines), Some(2));
         let a = attr("Le 4 janv. 2016 19:03, \"Neil Lalonde\"\n<info@example.org>\na écrit :");
         assert_eq!(a.map(|a| a.lines), Some(3));
@@ -347,7 +379,14 @@ mod tests {
         assert!(is_forward_marker("-----Ursprüngliche Nachricht-----"));
         assert!(is_forward_marker("Begin forwarded message:"));
         assert!(!is_forward_marker("This is not a ---------- delimiter."));
-        let block = ["Von: A <a@example.org>", "Gesendet: Montag", "An: B", "Betreff: x", "", "body"];
+        let block = [
+            "Von: A <a@example.org>",
+            "Gesendet: Montag",
+            "An: B",
+            "Betreff: x",
+            "",
+            "body",
+        ];
         assert_eq!(find_header_block(&block, 0), Some(4));
         assert_eq!(find_header_block(&["From: me", "", "hello"], 0), None);
     }

@@ -39,7 +39,15 @@ const SKIP_IDS: &[&str] = &["signature", "ms-outlook-mobile-signature"];
 
 /// Elements whose content is never shown.
 const HIDDEN: &[&str] = &[
-    "head", "style", "script", "title", "template", "noscript", "object", "iframe", "svg",
+    "head",
+    "style",
+    "script",
+    "title",
+    "template",
+    "noscript",
+    "object",
+    "iframe",
+    "svg",
     "blockquote",
 ];
 
@@ -143,6 +151,11 @@ struct Renderer {
     stopped: bool,
 }
 
+/// True when the text shows something (a no-break space counts: Outlook's blank paragraphs).
+fn has_content(s: &str) -> bool {
+    s.chars().any(|c| !c.is_ascii_whitespace())
+}
+
 /// Lower-case attribute value of an element.
 fn attr(handle: &Handle, name: &str) -> Option<String> {
     if let NodeData::Element { attrs, .. } = &handle.data {
@@ -211,10 +224,9 @@ impl Renderer {
             }
         }
         let class = attr(node, "class").unwrap_or_default();
-        if class
-            .split_whitespace()
-            .any(|c| SKIP_CLASSES.iter().any(|s| c.eq_ignore_ascii_case(s)) || c.contains("yahoo_quoted"))
-        {
+        if class.split_whitespace().any(|c| {
+            SKIP_CLASSES.iter().any(|s| c.eq_ignore_ascii_case(s)) || c.contains("yahoo_quoted")
+        }) {
             return None;
         }
         match tag {
@@ -268,7 +280,7 @@ impl Renderer {
                 return Some(Exit::Block(Break::None));
             }
             "td" | "th" => {
-                if !self.current.trim().is_empty() && !self.current.ends_with(' ') {
+                if has_content(&self.current) && !self.current.ends_with(' ') {
                     self.current.push(' ');
                 }
                 return Some(Exit::Cell);
@@ -308,9 +320,7 @@ impl Renderer {
         match exit {
             Exit::Block(b) => self.want(b),
             Exit::MsoParagraph { lines_before } => {
-                if self.lines.len() == lines_before
-                    && self.current.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty()
-                {
+                if self.lines.len() == lines_before && !has_content(&self.current) {
                     self.current.clear();
                     self.lines.push(String::new());
                     self.pending = Break::None;
@@ -368,7 +378,7 @@ impl Renderer {
         if pending == Break::None {
             return;
         }
-        if !self.current.trim().is_empty() {
+        if has_content(&self.current) {
             self.push_line();
         } else {
             self.current.clear();
@@ -438,7 +448,7 @@ impl Renderer {
 
     /// Produces the text, cut at the first separator followed by a header block.
     fn finish(mut self) -> String {
-        if !self.current.trim().is_empty() {
+        if has_content(&self.current) {
             self.push_line();
         }
         let mut lines: Vec<String> = self

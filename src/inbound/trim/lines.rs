@@ -55,8 +55,7 @@ fn is_delimiter(line: &str) -> bool {
         return true;
     }
     t.chars().count() >= 2
-        && t
-            .chars()
+        && t.chars()
             .all(|c| matches!(c, '-' | '_' | '=' | '+' | '~' | '#' | '*' | '—' | '–' | 'ᐧ'))
 }
 

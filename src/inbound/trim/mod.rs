@@ -19,6 +19,7 @@
 //! Everything here is pure: no I/O.
 
 mod body;
+pub mod corpus;
 pub mod headers;
 mod html;
 pub mod lines;

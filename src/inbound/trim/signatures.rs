@@ -151,7 +151,9 @@ mod tests {
     fn delimiter() {
         assert!(is_signature_delimiter("-- "));
         assert!(is_signature_delimiter("--"));
-        assert!(!is_signature_delimiter("And here is a fix -- this is not a signature."));
+        assert!(!is_signature_delimiter(
+            "And here is a fix -- this is not a signature."
+        ));
     }
 
     #[test]

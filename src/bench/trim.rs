@@ -1,0 +1,67 @@
+//! `digestd bench trim --corpus DIR [--failures]`: exact-match accuracy of the reply trimmer on
+//! reply corpora in the shared format, and its throughput (parse + extract + trim).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::inbound::trim::{corpus, extract_reply};
+
+/// Longest time spent timing one corpus.
+const TIME_BUDGET: Duration = Duration::from_secs(2);
+/// Most passes over one corpus while timing.
+const MAX_PASSES: usize = 10_000;
+
+/// Scores each corpus folder (`<id>.eml` + `<id>.expected.txt`) and prints, per corpus, cases,
+/// exact matches, accuracy and messages per second; with `failures`, a line diff of each miss.
+pub fn run(corpora: &[PathBuf], failures: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(!corpora.is_empty(), "no corpus given (--corpus DIR)");
+    for dir in corpora {
+        let cases = corpus::load_dir(dir)
+            .with_context(|| format!("reading corpus {}", dir.display()))?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        if cases.is_empty() {
+            println!("{name}: no cases (expected <id>.eml + <id>.expected.txt)");
+            continue;
+        }
+        let parser = mail_parser::MessageParser::default();
+        let mut exact = 0usize;
+        for case in &cases {
+            let text = parser
+                .parse(&case.eml)
+                .map(|m| extract_reply(&m).text)
+                .unwrap_or_default();
+            if corpus::matches(&case.expected, &text) {
+                exact += 1;
+            } else if failures {
+                println!("--- miss {name}/{}", case.id);
+                print!("{}", corpus::line_diff(&case.expected, &text));
+            }
+        }
+        // Throughput: repeat the corpus until the time budget is spent.
+        let start = Instant::now();
+        let mut messages = 0usize;
+        let mut passes = 0usize;
+        while passes < MAX_PASSES && (passes == 0 || start.elapsed() < TIME_BUDGET) {
+            for case in &cases {
+                if let Some(m) = parser.parse(&case.eml) {
+                    std::hint::black_box(extract_reply(&m));
+                }
+                messages += 1;
+            }
+            passes += 1;
+        }
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        println!(
+            "{name}: {} cases, {exact} exact, accuracy {:.1}%, {:.0} messages/s (parse + extract + trim, {passes} passes)",
+            cases.len(),
+            100.0 * exact as f64 / cases.len() as f64,
+            messages as f64 / secs
+        );
+    }
+    Ok(())
+}

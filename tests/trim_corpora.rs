@@ -1,0 +1,58 @@
+//! Scores the reply trimmer on the shared corpora (`../shared/corpora/*`) and fails when the
+//! exact-match accuracy of a corpus falls below the figure reached when this test was written
+//! (minus a small margin), so a regression in the trimming rules fails CI.
+
+use std::path::PathBuf;
+
+use digestd::inbound::trim::{corpus, extract_reply};
+
+/// Minimum accuracy (percent) per corpus folder name: the figure reached (100, 100, 95.5)
+/// minus a margin of about one case.
+const FLOORS: &[(&str, f64)] = &[
+    ("discourse-email-reply-trimmer", 96.0),
+    ("github-email-reply-parser", 94.0),
+    ("talon-html-replies", 90.0),
+];
+
+#[test]
+fn corpora_accuracy() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora");
+    if !root.is_dir() {
+        println!("note: {} absent, corpus test skipped", root.display());
+        return;
+    }
+    let mut failures = Vec::new();
+    for &(name, floor) in FLOORS {
+        let dir = root.join(name);
+        let cases = match corpus::load_dir(&dir) {
+            Ok(c) if !c.is_empty() => c,
+            _ => {
+                println!("note: {} absent or empty, skipped", dir.display());
+                continue;
+            }
+        };
+        let mut exact = 0;
+        for case in &cases {
+            let Some(message) = mail_parser::MessageParser::default().parse(&case.eml) else {
+                println!("{name}: {} does not parse", case.id);
+                continue;
+            };
+            let reply = extract_reply(&message);
+            if corpus::matches(&case.expected, &reply.text) {
+                exact += 1;
+            } else {
+                println!(
+                    "--- miss {}\n{}",
+                    case.id,
+                    corpus::line_diff(&case.expected, &reply.text)
+                );
+            }
+        }
+        let accuracy = 100.0 * exact as f64 / cases.len() as f64;
+        println!("{name}: {exact}/{} exact = {accuracy:.1}%", cases.len());
+        if accuracy + 1e-9 < floor {
+            failures.push(format!("{name}: {accuracy:.1}% < {floor}%"));
+        }
+    }
+    assert!(failures.is_empty(), "accuracy regressed: {failures:?}");
+}
