@@ -1,0 +1,278 @@
+//! `digestd receive` as an MTA pipe calls it: the real binary, a real store and local forum in a
+//! temp dir, answers into a real smtp-sink. Each case checks the exit code and where the message
+//! ended (posted → visible with `digestd thread`; answered → a mail in the sink; ignored → the
+//! reason in the store).
+
+mod inbound_support;
+mod support;
+
+use std::time::Duration;
+
+use inbound_support::{fixture, simple_reply, Transport, World};
+use support::SmtpSink;
+
+use digestd::store::InboundStatus;
+
+fn world_with_sink() -> (World, SmtpSink) {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "");
+    (world, sink)
+}
+
+fn last_status(world: &World) -> (InboundStatus, Option<String>) {
+    let rows = world.inbound_rows();
+    let row = rows.last().expect("a stored message");
+    (row.status, row.reason.clone())
+}
+
+#[test]
+fn plain_reply_is_posted_as_the_person_without_the_quote() {
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("reply-plain.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let thread = world.thread_text();
+    assert!(thread.contains("I agree with the proposal"), "{thread}");
+    assert!(!thread.contains("what do we think of the proposal?\n>"), "{thread}");
+    assert!(!thread.contains("wrote:"), "{thread}");
+    assert!(thread.contains("ann@example.org") || thread.contains("Ann Example"), "{thread}");
+    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert!(sink.messages().is_empty(), "no answer for a good reply");
+}
+
+#[test]
+fn odd_charsets_and_encodings_are_posted_readably() {
+    let (world, _sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    for (file, expect) in [
+        ("reply-iso-8859-1-qp.eml", "Café na de vergadering, prima idée."),
+        ("reply-windows-1252.eml", "Budget “final”: € 300 extra – agreed."),
+        ("reply-utf16-base64.eml", "Grüße aus Köln: ja, einverstanden."),
+        ("reply-base64-utf8.eml", "Ça marche — d’accord."),
+    ] {
+        let (code, err) = world.receive(&fixture(file, Some(&token)));
+        assert_eq!(code, 0, "{file}: {err}");
+        let (status, reason) = last_status(&world);
+        assert_eq!(status, InboundStatus::Posted, "{file}: {reason:?}");
+        let thread = world.thread_text();
+        assert!(thread.contains(expect), "{file}: {thread}");
+    }
+}
+
+#[test]
+fn broken_mime_never_fails_the_pipe() {
+    let (world, _sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("broken-mime.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let (status, reason) = last_status(&world);
+    // Whatever could be read is posted; if nothing could, the sender is told.
+    assert!(
+        matches!(status, InboundStatus::Posted | InboundStatus::Answered),
+        "{status:?} {reason:?}"
+    );
+}
+
+#[test]
+fn spoofed_sender_is_refused_and_answered_once() {
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("spoofed.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Answered);
+    assert_eq!(reason.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.posts_in_thread(), 1, "only the seed post");
+    let answers = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(answers.len(), 1);
+    let a = &answers[0];
+    assert_eq!(a.mail_from, "", "null envelope sender");
+    assert_eq!(a.rcpt_to, vec!["mallory@evil.example".to_string()]);
+    let text = String::from_utf8_lossy(&a.raw);
+    assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+    assert!(text.contains("In-Reply-To: <spoofed@evil.example>"), "{text}");
+
+    // A second try the same day (new Message-ID) is refused again but not answered again.
+    let again = String::from_utf8_lossy(&fixture("spoofed.eml", Some(&token)))
+        .replace("spoofed@evil.example>", "spoofed-2@evil.example>");
+    let (code, _) = world.receive(again.as_bytes());
+    assert_eq!(code, 0);
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Ignored);
+    assert!(reason.unwrap_or_default().contains("already answered today"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn foreign_and_expired_and_unknown_tokens_are_answered_in_the_persons_language() {
+    let (world, sink) = world_with_sink();
+    // bob's token used by ann → wrong sender (answer in ann's locale, en)
+    let bobs = world.grant("bob@example.org", 90);
+    let (code, _) = world.receive(&simple_reply(&bobs, "ann@example.org", "foreign@x", "hi"));
+    assert_eq!(code, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("wrong-sender"));
+    // bob's own expired token → expired (answer in nl)
+    let old = world.grant("bob@example.org", -1);
+    let (code, _) = world.receive(&simple_reply(&old, "bob@example.org", "expired@x", "hoi"));
+    assert_eq!(code, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("expired"));
+    // a token nobody issued
+    let never = digestd::model::ReplyToken::generate();
+    let (code, _) = world.receive(&simple_reply(&never, "ann@example.org", "unknown@x", "hi"));
+    assert_eq!(code, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("unknown-token"));
+    assert_eq!(world.posts_in_thread(), 1);
+
+    let answers = sink.wait_for(3, Duration::from_secs(10));
+    assert_eq!(answers.len(), 3);
+    let to_bob = answers
+        .iter()
+        .find(|m| m.rcpt_to == vec!["bob@example.org".to_string()])
+        .expect("answer to bob");
+    let subject = to_bob.parsed().subject().unwrap_or("").to_string();
+    assert!(subject.contains("verlopen"), "Dutch subject: {subject}");
+}
+
+#[test]
+fn auto_reply_and_bounce_are_ignored_never_answered() {
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let (code, _) = world.receive(&fixture("auto-reply.eml", Some(&token)));
+    assert_eq!(code, 0);
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Ignored);
+    assert!(reason.unwrap_or_default().starts_with("auto-reply"));
+
+    let (code, _) = world.receive(&fixture("bounce-dsn.eml", None));
+    assert_eq!(code, 0);
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Ignored);
+    assert!(reason.unwrap_or_default().contains("bounce for ann@example.org"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sink.messages().is_empty());
+    assert_eq!(world.posts_in_thread(), 1);
+}
+
+#[test]
+fn bounces_mark_an_address_bouncing_after_the_threshold() {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "bounce_threshold = 2");
+    for i in 0..2 {
+        let raw = String::from_utf8_lossy(&fixture("bounce-dsn.eml", None))
+            .replace("bounce-1@", &format!("bounce-{i}x@"));
+        assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    }
+    let bouncing = world.store().bouncing_addresses().expect("bouncing");
+    assert_eq!(bouncing, vec!["ann@example.org".to_string()]);
+}
+
+#[test]
+fn duplicate_delivery_and_reply_all_copies_make_one_post() {
+    let (world, _sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let raw = fixture("reply-plain.eml", Some(&token));
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.receive(&raw).0, 0, "same bytes again");
+    // A Reply-All copy: same Message-ID, delivered to another of digestd's addresses.
+    let mut copy = b"Delivered-To: digest@reply.test.example\r\n".to_vec();
+    copy.extend_from_slice(&raw);
+    assert_eq!(world.receive(&copy).0, 0);
+    assert_eq!(world.posts_in_thread(), 2, "seed + one reply");
+    assert_eq!(world.inbound_rows().len(), 1);
+}
+
+#[test]
+fn not_mail_is_65_and_unstorable_is_75() {
+    let (world, _sink) = world_with_sink();
+    assert_eq!(world.receive(b"").0, 65);
+    assert_eq!(world.receive(b"just some words\nand more\n").0, 65);
+    assert_eq!(world.receive(&[0u8, 159, 146, 150, 10]).0, 65);
+    // Config that does not exist: the MTA must retry.
+    let missing = world.dir.path().join("nope.toml");
+    assert_eq!(inbound_support::receive_with(&missing, b"Subject: x\r\n\r\ny").0, 75);
+    // A store path that is a directory cannot be opened.
+    let cfg = std::fs::read_to_string(&world.config_path).expect("config");
+    let bad = world.dir.path().join("bad.toml");
+    std::fs::create_dir_all(world.dir.path().join("dir.sqlite")).expect("dir");
+    std::fs::write(&bad, cfg.replace("path = \"digestd.sqlite\"", "path = \"dir.sqlite\""))
+        .expect("write");
+    let (code, err) = inbound_support::receive_with(&bad, b"Subject: x\r\n\r\ny");
+    assert_eq!(code, 75, "{err}");
+}
+
+#[test]
+fn mail_of_25_mb_is_stored_and_answered_too_large() {
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    let mut raw = simple_reply(&token, "ann@example.org", "big@x", "See attached.");
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    raw.extend_from_slice(line.repeat(25 * 1024 * 1024 / line.len()).as_bytes());
+    assert!(raw.len() > 25 * 1024 * 1024 - 200);
+    let (code, err) = world.receive(&raw);
+    assert_eq!(code, 0, "{err}");
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Answered);
+    assert_eq!(reason.as_deref(), Some("too-large"));
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+}
+
+#[test]
+fn commands_new_threads_and_digest_replies() {
+    let (world, sink) = world_with_sink();
+    // pause
+    assert_eq!(world.receive(&fixture("command-pause.eml", None)).0, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("command-pause"));
+    let state = world
+        .store()
+        .person_state("ann@example.org")
+        .expect("state")
+        .expect("person");
+    assert!(state.paused);
+    // a new thread in a group ann's role follows
+    assert_eq!(world.receive(&fixture("new-thread.eml", None)).0, 0);
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Posted, "{reason:?}");
+    // …and in one it does not
+    let raw = String::from_utf8_lossy(&fixture("new-thread.eml", None))
+        .replace("group+general@", "group+secret@")
+        .replace("new-thread@", "new-thread-2@");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("not-member"));
+    // two answers so far: pause confirmation, not-member
+    assert_eq!(sink.wait_for(2, Duration::from_secs(10)).len(), 2);
+}
+
+#[test]
+fn reply_to_the_digest_as_a_whole_lists_its_items() {
+    let (world, sink) = world_with_sink();
+    let token = digestd::model::ReplyToken::generate();
+    let mut store = world.store();
+    store
+        .insert_pending_delivery(&digestd::store::NewDelivery {
+            person_email: "ann@example.org".into(),
+            schedule: "0 0 7 * * *@Europe/Amsterdam".into(),
+            period_end: chrono::Utc::now(),
+            message_id: "digest-42@test.example".into(),
+            raw: b"Subject: digest\r\n\r\n...".to_vec(),
+            post_ids: vec![],
+            grants: vec![digestd::model::ReplyGrant {
+                token: token.clone(),
+                person_email: "ann@example.org".into(),
+                thread_id: Some(world.thread_id),
+                expires: chrono::Utc::now() + chrono::Duration::days(90),
+            }],
+        })
+        .expect("delivery");
+    let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
+        .replace("@DIGEST_MID@", "digest-42@test.example");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("digest-as-whole"));
+    let answers = sink.wait_for(1, Duration::from_secs(10));
+    let text = answers[0].parsed().body_text(0).unwrap_or_default().to_string();
+    assert!(text.contains("Budget 2025"), "{text}");
+    assert!(
+        text.contains(&format!("reply+{}@reply.test.example", token.as_str())),
+        "{text}"
+    );
+}

@@ -1,0 +1,254 @@
+//! A small digestd world for the inbound tests: a config in a temp dir, a store with one thread
+//! in the local forum (collected into the store), people ann (en) and bob (nl), and helpers to
+//! grant tokens, load fixtures, run `digestd receive` and read the thread back.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use chrono::{Duration, Utc};
+use digestd::config::Config;
+use digestd::forum::local::LocalForum;
+use digestd::forum::{Author, Forum};
+use digestd::model::{ReplyGrant, ReplyToken, ThreadId};
+use digestd::store::{InboundRow, Store};
+
+/// The reply domain of the test config.
+pub const REPLY_DOMAIN: &str = "reply.test.example";
+
+/// How answers leave in a world.
+pub enum Transport {
+    /// SMTP to 127.0.0.1:port (smtp-sink).
+    Smtp(u16),
+    /// The Maildir `<dir>/outbox`.
+    Maildir,
+}
+
+/// A temp-dir digestd installation.
+pub struct World {
+    /// Holds everything.
+    pub dir: tempfile::TempDir,
+    /// The config file.
+    pub config_path: PathBuf,
+    /// The loaded config.
+    pub config: Config,
+    /// Store id of the thread "Budget 2025" in group `general`.
+    pub thread_id: ThreadId,
+    /// The local forum's id of that thread.
+    pub remote_thread: String,
+}
+
+impl World {
+    /// A world whose answers go through `transport`; `extra_inbound` is added to `[inbound]`.
+    pub fn new(transport: Transport, extra_inbound: &str) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let transport = match transport {
+            Transport::Smtp(port) => {
+                format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"")
+            }
+            Transport::Maildir => "kind = \"maildir\"\npath = \"outbox\"".to_string(),
+        };
+        let toml = format!(
+            r#"[organisation]
+name = "Test"
+forum_url = "https://forum.test.example"
+
+[store]
+path = "digestd.sqlite"
+
+[mail]
+from = "Digests <digest@test.example>"
+reply_domain = "{REPLY_DOMAIN}"
+
+[mail.transport]
+{transport}
+
+[digest]
+templates = "{templates}"
+
+[inbound]
+{extra_inbound}
+
+[[groups]]
+id = "general"
+name = "General"
+
+[[groups]]
+id = "secret"
+name = "Board only"
+
+[[roles]]
+name = "staff"
+groups = ["general"]
+schedule = "0 0 7 * * *"
+time_zone = "Europe/Amsterdam"
+
+[[people]]
+email = "ann@example.org"
+name = "Ann Example"
+roles = ["staff"]
+locale = "en"
+
+[[people]]
+email = "bob@example.org"
+name = "Bob Voorbeeld"
+roles = ["staff"]
+locale = "nl"
+"#,
+            templates = templates.display()
+        );
+        let config_path = dir.path().join("digestd.toml");
+        std::fs::write(&config_path, toml).expect("write config");
+        let config = Config::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
+        let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+        let group = config.group("general").expect("group").clone();
+        let posted = forum
+            .create_thread(
+                &group,
+                &Author {
+                    email: "bob@example.org".into(),
+                    name: "Bob Voorbeeld".into(),
+                },
+                "Budget 2025",
+                "What do we think of the proposal?",
+                "seed-thread",
+            )
+            .expect("seed thread");
+        let mut store = Store::open(&config.store_path).expect("store");
+        store.sync_people(&config.people).expect("sync people");
+        digestd::collect::collect_all(&config, &mut store).expect("collect");
+        let epoch = Utc::now() - Duration::days(3650);
+        let (threads, _) = store
+            .load_activity(&["general".to_string()], epoch, &[], epoch)
+            .expect("activity");
+        let thread = threads
+            .iter()
+            .find(|t| t.remote_id == posted.remote_thread_id)
+            .expect("collected thread");
+        World {
+            thread_id: thread.id,
+            remote_thread: posted.remote_thread_id.clone(),
+            dir,
+            config_path,
+            config,
+        }
+    }
+
+    /// Opens the store.
+    pub fn store(&self) -> Store {
+        Store::open(&self.config.store_path).expect("store")
+    }
+
+    /// A token for `email` in the seeded thread, expiring in `days` (negative: expired).
+    pub fn grant(&self, email: &str, days: i64) -> ReplyToken {
+        let token = ReplyToken::generate();
+        self.store()
+            .insert_grant(&ReplyGrant {
+                token: token.clone(),
+                person_email: email.into(),
+                thread_id: Some(self.thread_id),
+                expires: Utc::now() + Duration::days(days),
+            })
+            .expect("grant");
+        token
+    }
+
+    /// Runs `digestd receive -c CONFIG` with `raw` on stdin: (exit code, stderr).
+    pub fn receive(&self, raw: &[u8]) -> (i32, String) {
+        receive_with(&self.config_path, raw)
+    }
+
+    /// `digestd thread -c CONFIG <seeded thread>`.
+    pub fn thread_text(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
+            .args(["thread", "-c"])
+            .arg(&self.config_path)
+            .arg(&self.remote_thread)
+            .output()
+            .expect("run digestd thread");
+        assert!(
+            out.status.success(),
+            "digestd thread: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every stored inbound message, by id.
+    pub fn inbound_rows(&self) -> Vec<InboundRow> {
+        let store = self.store();
+        (1..10_000)
+            .map_while(|id| store.inbound(id).expect("inbound"))
+            .collect()
+    }
+
+    /// Number of posts in the seeded thread (the seed post included).
+    pub fn posts_in_thread(&self) -> usize {
+        let forum = LocalForum::open(&self.config.store_path, &self.config.forum_url).expect("forum");
+        let id: i64 = self.remote_thread.parse().expect("local id");
+        forum
+            .local_thread(id)
+            .expect("thread")
+            .map(|t| t.posts.len())
+            .unwrap_or(0)
+    }
+}
+
+/// Runs `digestd receive -c config` with `raw` on stdin: (exit code, stderr).
+pub fn receive_with(config: &Path, raw: &[u8]) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digestd"))
+        .args(["receive", "-c"])
+        .arg(config)
+        .env_remove("DIGESTD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn digestd receive");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The process may exit early (not mail): a broken pipe is fine.
+        let _ = stdin.write_all(raw);
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A fixture from `tests/fixtures/inbound/` with `@TOKEN@` replaced.
+pub fn fixture(name: &str, token: Option<&ReplyToken>) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/inbound")
+        .join(name);
+    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    replace(&raw, b"@TOKEN@", token.map(|t| t.as_str()).unwrap_or("").as_bytes())
+}
+
+/// Replaces every `from` in `raw` with `to` (bytes; fixtures need not be UTF-8).
+pub fn replace(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A plain reply from `from` to `reply+token@`, with `message_id` and `body`.
+pub fn simple_reply(token: &ReplyToken, from: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: reply+{}@{REPLY_DOMAIN}\r\nSubject: Re: Budget 2025\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        token.as_str()
+    )
+    .into_bytes()
+}
