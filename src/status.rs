@@ -1,0 +1,404 @@
+//! `digestd status`: what the daemon has done and will do, for an operator at a terminal
+//! (`Display`) or a script (`--json`, via serde).
+//!
+//! Reads the store through its methods; the inbound queue summary is a small read-only query
+//! here ([`inbound_queue`]) because the store's `queued_inbound` loads whole messages.
+//! **Coupling:** that query knows the `inbound_messages` table (`status = 'queued'`,
+//! `received` in unix nanoseconds). Next runs come from [`crate::schedule::next_fire`], the
+//! same computation the scheduler uses.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+/// Errors of `status`.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// The store could not be read.
+    #[error("reading the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Everything `digestd status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    /// When this report was made.
+    pub generated_at: DateTime<Utc>,
+    /// Config file read.
+    pub config: PathBuf,
+    /// Store file read.
+    pub store: PathBuf,
+    /// One entry per distinct schedule of the configured roles, in config order.
+    pub schedules: Vec<ScheduleStatus>,
+    /// Inbound messages waiting to be processed.
+    pub inbound: InboundQueue,
+    /// Digests written to the ledger but not sent yet.
+    pub deliveries_pending: u64,
+    /// Addresses marked bouncing (they get no digests), sorted.
+    pub bouncing: Vec<String>,
+    /// Configured groups and their forum's last poll, in config order.
+    pub forums: Vec<ForumStatus>,
+}
+
+/// One schedule: when it last ran and when it runs next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleStatus {
+    /// Schedule key (`cron@zone`).
+    pub key: String,
+    /// Cron expression.
+    pub cron: String,
+    /// Zone it is evaluated in.
+    pub time_zone: Tz,
+    /// Roles on this schedule.
+    pub roles: Vec<String>,
+    /// The latest run, if any.
+    pub last_run: Option<RunStatus>,
+    /// The next firing, if the expression ever fires again.
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// One digest run as the store logged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunStatus {
+    /// Period end (when the schedule fired).
+    pub period_end: DateTime<Utc>,
+    /// Start of the run.
+    pub started: DateTime<Utc>,
+    /// End of the run (`None`: running, or interrupted).
+    pub finished: Option<DateTime<Utc>>,
+    /// Digests sent.
+    pub sent: u64,
+    /// Digests failed.
+    pub failed: u64,
+}
+
+/// The inbound queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InboundQueue {
+    /// Messages with status `queued`.
+    pub queued: u64,
+    /// Arrival of the oldest of them.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// A configured group and its collection state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForumStatus {
+    /// Group id.
+    pub group: String,
+    /// Group name.
+    pub name: String,
+    /// Forum kind (`local`, ...).
+    pub forum: String,
+    /// Last successful poll (`None`: never).
+    pub last_success: Option<DateTime<Utc>>,
+    /// Error of the last poll, if it failed.
+    pub last_error: Option<String>,
+    /// When that error happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The status of `config`'s daemon as `store` records it, now.
+pub fn status(config: &Config, store: &Store) -> Result<Status, StatusError> {
+    status_at(config, store, Utc::now())
+}
+
+/// [`status`] as seen at `now` (next runs are computed after `now`).
+pub fn status_at(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Status, StatusError> {
+    let runs = store.last_runs()?;
+    let schedules = crate::schedule::distinct_schedules(config)
+        .into_iter()
+        .map(|s| {
+            let key = s.key();
+            let roles = config
+                .roles
+                .iter()
+                .filter(|r| r.schedule.key() == key)
+                .map(|r| r.name.clone())
+                .collect();
+            let last_run = runs.iter().find(|r| r.schedule == key).map(|r| RunStatus {
+                period_end: r.period_end,
+                started: r.started,
+                finished: r.finished,
+                sent: r.sent,
+                failed: r.failed,
+            });
+            // An expression the config accepted parses; if not, show no next run.
+            let next_run = crate::schedule::next_fire(&s, now).ok().flatten();
+            ScheduleStatus {
+                key,
+                cron: s.cron,
+                time_zone: s.time_zone,
+                roles,
+                last_run,
+                next_run,
+            }
+        })
+        .collect();
+    let (queued, oldest) = inbound_queue(store)?;
+    let (pending, _, _) = store.delivery_counts()?;
+    let polls = store.poll_states()?;
+    let forums = config
+        .groups
+        .iter()
+        .map(|g| {
+            let p = polls.iter().find(|p| p.group_id == g.id);
+            ForumStatus {
+                group: g.id.clone(),
+                name: g.name.clone(),
+                forum: g.forum.to_string(),
+                last_success: p.and_then(|p| p.last_success),
+                last_error: p.and_then(|p| p.last_error.clone()),
+                last_error_at: p.and_then(|p| p.last_error_at),
+            }
+        })
+        .collect();
+    Ok(Status {
+        generated_at: now,
+        config: config.source.clone(),
+        store: store.path().to_path_buf(),
+        schedules,
+        inbound: InboundQueue { queued, oldest },
+        deliveries_pending: pending,
+        bouncing: store.bouncing_addresses()?,
+        forums,
+    })
+}
+
+/// Count and oldest arrival of queued inbound messages (aggregate query, no message bodies).
+pub fn inbound_queue(store: &Store) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+    let (n, oldest): (i64, Option<i64>) = store.conn.query_row(
+        "SELECT COUNT(*), MIN(received) FROM inbound_messages WHERE status = 'queued'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((
+        n.max(0) as u64,
+        oldest.map(DateTime::<Utc>::from_timestamp_nanos),
+    ))
+}
+
+impl Status {
+    /// The report as pretty JSON (for `--json`).
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialisation cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+fn in_zone(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn ago(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
+    let d = now - t;
+    let (n, unit) = if d.num_days() >= 2 {
+        (d.num_days(), "days")
+    } else if d.num_hours() >= 2 {
+        (d.num_hours(), "hours")
+    } else if d.num_minutes() >= 2 {
+        (d.num_minutes(), "minutes")
+    } else {
+        (d.num_seconds().max(0), "seconds")
+    };
+    format!("{n} {unit} ago")
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = self.generated_at;
+        writeln!(f, "digestd status at {}", utc(now))?;
+        writeln!(f, "  config: {}", self.config.display())?;
+        writeln!(f, "  store:  {}", self.store.display())?;
+        writeln!(f)?;
+        writeln!(f, "Schedules ({})", self.schedules.len())?;
+        for s in &self.schedules {
+            writeln!(
+                f,
+                "  {} ({}) for roles: {}",
+                s.cron,
+                s.time_zone,
+                s.roles.join(", ")
+            )?;
+            match &s.last_run {
+                Some(r) => {
+                    let end = match r.finished {
+                        Some(t) => format!("finished {}", in_zone(t, s.time_zone)),
+                        None => "not finished (running or interrupted)".to_string(),
+                    };
+                    writeln!(
+                        f,
+                        "    last run:  {}, {end}: {} sent, {} failed",
+                        in_zone(r.started, s.time_zone),
+                        r.sent,
+                        r.failed
+                    )?;
+                }
+                None => writeln!(f, "    last run:  never")?,
+            }
+            match s.next_run {
+                Some(t) => writeln!(f, "    next run:  {}", in_zone(t, s.time_zone))?,
+                None => writeln!(f, "    next run:  never")?,
+            }
+        }
+        writeln!(f)?;
+        match self.inbound.oldest {
+            Some(t) if self.inbound.queued > 0 => writeln!(
+                f,
+                "Inbound queue: {} waiting, oldest received {} ({})",
+                self.inbound.queued,
+                utc(t),
+                ago(now, t)
+            )?,
+            _ => writeln!(f, "Inbound queue: empty")?,
+        }
+        writeln!(f, "Deliveries pending: {}", self.deliveries_pending)?;
+        if self.bouncing.is_empty() {
+            writeln!(f, "Bouncing addresses: none")?;
+        } else {
+            writeln!(f, "Bouncing addresses ({}):", self.bouncing.len())?;
+            for a in &self.bouncing {
+                writeln!(f, "  {a}")?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "Forums ({})", self.forums.len())?;
+        for g in &self.forums {
+            let last = match g.last_success {
+                Some(t) => format!("last successful poll {} ({})", utc(t), ago(now, t)),
+                None => "never polled successfully".to_string(),
+            };
+            writeln!(f, "  {} \"{}\" [{}]: {last}", g.group, g.name, g.forum)?;
+            if let (Some(e), Some(at)) = (&g.last_error, g.last_error_at) {
+                writeln!(f, "    last error {}: {e}", utc(at))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn example_config() -> Config {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/digestd.toml");
+        match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => panic!("example config must load: {e}"),
+        }
+    }
+
+    #[test]
+    fn empty_store_reports_never_and_next_runs() {
+        let cfg = example_config();
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let now = Utc
+            .with_ymd_and_hms(2024, 5, 6, 12, 0, 0)
+            .single()
+            .expect("t");
+        let st = status_at(&cfg, &store, now).expect("status");
+        assert!(!st.schedules.is_empty());
+        for s in &st.schedules {
+            assert!(s.last_run.is_none());
+            let next = s.next_run.expect("fires again");
+            assert!(next > now);
+            assert!(!s.roles.is_empty());
+        }
+        assert_eq!(
+            st.inbound,
+            InboundQueue {
+                queued: 0,
+                oldest: None
+            }
+        );
+        assert_eq!(st.forums.len(), cfg.groups.len());
+        assert!(st.forums.iter().all(|f| f.last_success.is_none()));
+        let text = st.to_string();
+        assert!(text.contains("last run:  never"), "{text}");
+        assert!(text.contains("Inbound queue: empty"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&st.to_json()).expect("json");
+        assert_eq!(json["inbound"]["queued"], 0);
+    }
+
+    #[test]
+    fn runs_queue_bounces_and_polls_show_up() {
+        let cfg = example_config();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        store.sync_people(&cfg.people).expect("people");
+        store.sync_groups(&cfg.groups).expect("groups");
+        let schedule = cfg.roles[0].schedule.key();
+        let fired = Utc
+            .with_ymd_and_hms(2024, 5, 6, 5, 30, 0)
+            .single()
+            .expect("t");
+        let run = store.start_run(&schedule, fired).expect("run");
+        store.finish_run(run, 12, 1).expect("finish");
+        let bouncer = cfg.people[0].email.clone();
+        store.record_bounce(&bouncer, 1).expect("bounce");
+        store
+            .insert_inbound(
+                b"Subject: hi\r\n\r\nbody\r\n",
+                Some("<a@b>"),
+                "00ff",
+                "stdin",
+            )
+            .expect("inbound");
+        let group = cfg.groups[0].id.clone();
+        store
+            .conn
+            .execute(
+                "INSERT INTO cursors (group_id, cursor, last_success) VALUES (?1, 'c', ?2)",
+                rusqlite::params![group, 1_714_975_200_000_000_000_i64],
+            )
+            .expect("cursor");
+
+        let now = Utc::now();
+        let st = status_at(&cfg, &store, now).expect("status");
+        let s = st
+            .schedules
+            .iter()
+            .find(|s| s.key == schedule)
+            .expect("schedule");
+        let r = s.last_run.as_ref().expect("last run");
+        assert_eq!((r.sent, r.failed, r.period_end), (12, 1, fired));
+        assert!(r.finished.is_some());
+        assert_eq!(st.inbound.queued, 1);
+        assert!(st.inbound.oldest.is_some());
+        assert_eq!(st.bouncing, vec![bouncer.clone()]);
+        let f = st.forums.iter().find(|f| f.group == group).expect("forum");
+        assert_eq!(
+            f.last_success,
+            Some(
+                Utc.with_ymd_and_hms(2024, 5, 6, 6, 0, 0)
+                    .single()
+                    .expect("t")
+            )
+        );
+        let text = st.to_string();
+        assert!(text.contains("12 sent, 1 failed"), "{text}");
+        assert!(text.contains("Inbound queue: 1 waiting"), "{text}");
+        assert!(text.contains(&bouncer), "{text}");
+        assert!(
+            text.contains("last successful poll 2024-05-06 06:00:00 UTC"),
+            "{text}"
+        );
+    }
+}
