@@ -1,0 +1,261 @@
+//! The daemon side of inbound mail: a real Maildir on disk drained into the local forum, the
+//! retry queue when the forum is down, and a SIGKILL in the middle of 500 replies.
+
+mod inbound_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use digestd::config::Config;
+use digestd::forum::local::LocalForum;
+use digestd::forum::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
+use digestd::inbound::answer::Answerer;
+use digestd::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
+use digestd::inbound::receive::maildir::drain_maildir;
+use digestd::model::Group;
+use digestd::store::{InboundStatus, Store};
+use inbound_support::{simple_reply, Transport, World};
+
+/// Writes `raw` into `maildir/new` the way an MDA does (tmp/ then rename).
+fn deliver(maildir: &Path, name: &str, raw: &[u8]) {
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("maildir dirs");
+    }
+    let tmp = maildir.join("tmp").join(name);
+    std::fs::write(&tmp, raw).expect("write tmp");
+    std::fs::rename(&tmp, maildir.join("new").join(name)).expect("rename to new");
+}
+
+fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn maildir_world() -> (World, PathBuf) {
+    let world = World::new(Transport::Maildir, "maildir = \"replies\"");
+    let md = world.dir.path().join("replies");
+    (world, md)
+}
+
+#[test]
+fn maildir_messages_are_posted_and_moved_to_cur_seen() {
+    let (world, md) = maildir_world();
+    let token = world.grant("ann@example.org", 90);
+    deliver(
+        &md,
+        "1700000000.a.host",
+        &simple_reply(&token, "Ann <ann@example.org>", "md-1@x", "From the Maildir."),
+    );
+    deliver(&md, "1700000001.b.host", b"not mail at all\n");
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+    let report = drain_maildir(&md, &mut store, &pipeline, 100).expect("drain");
+    assert_eq!(report.taken, 2);
+    assert_eq!(report.processed.posted, 1);
+    assert_eq!(report.processed.ignored, 1, "not mail: stored, ignored with a reason");
+    assert_eq!(count(&md.join("new")), 0);
+    let cur: Vec<String> = std::fs::read_dir(md.join("cur"))
+        .expect("cur")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), 2);
+    assert!(cur.iter().all(|n| n.ends_with(":2,S")), "{cur:?}");
+    assert!(world.thread_text().contains("From the Maildir."));
+
+    // The same message delivered again is one post still.
+    deliver(
+        &md,
+        "1700000002.c.host",
+        &simple_reply(&token, "Ann <ann@example.org>", "md-1@x", "From the Maildir."),
+    );
+    let again = drain_maildir(&md, &mut store, &pipeline, 100).expect("drain");
+    assert_eq!((again.taken, again.duplicates), (1, 1));
+    assert_eq!(world.posts_in_thread(), 2);
+}
+
+/// The local forum, switchable to "unavailable".
+struct FlakyForum {
+    inner: LocalForum,
+    down: AtomicBool,
+}
+
+impl Forum for FlakyForum {
+    fn fetch_since(
+        &self,
+        group: &Group,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<FetchBatch, ForumError> {
+        self.inner.fetch_since(group, cursor, limit)
+    }
+    fn post_reply(
+        &self,
+        group: &Group,
+        thread: &str,
+        author: &Author,
+        body: &str,
+        key: &str,
+    ) -> Result<Posted, ForumError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ForumError::Unavailable("connection refused".into()));
+        }
+        self.inner.post_reply(group, thread, author, body, key)
+    }
+    fn create_thread(
+        &self,
+        group: &Group,
+        author: &Author,
+        title: &str,
+        body: &str,
+        key: &str,
+    ) -> Result<Posted, ForumError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(ForumError::Unavailable("connection refused".into()));
+        }
+        self.inner.create_thread(group, author, title, body, key)
+    }
+}
+
+#[test]
+fn forum_down_then_up_keeps_the_reply_queued_then_posts_it_once() {
+    let (world, md) = maildir_world();
+    let token = world.grant("ann@example.org", 90);
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = FlakyForum {
+        inner: LocalForum::open(&config.store_path, &config.forum_url).expect("forum"),
+        down: AtomicBool::new(true),
+    };
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+    deliver(
+        &md,
+        "1700000000.a.host",
+        &simple_reply(&token, "ann@example.org", "down@x", "Posted once the forum is back."),
+    );
+    let r = drain_maildir(&md, &mut store, &pipeline, 10).expect("drain");
+    assert_eq!(r.processed.deferred, 1);
+    assert_eq!(r.taken, 1, "stored, so it leaves new/ even though not posted yet");
+    let row = store.inbound(1).expect("row").expect("stored");
+    assert_eq!(row.status, InboundStatus::Queued);
+    let next = row.next_attempt.expect("backoff set");
+    assert!(next > Utc::now());
+
+    // Not due yet: nothing happens.
+    let early = pipeline.process_queued(&mut store, Utc::now(), 10).expect("early");
+    assert_eq!(early.posted + early.deferred, 0);
+    // Still down when due: deferred again, with a longer backoff.
+    let r = pipeline.process_queued(&mut store, next, 10).expect("still down");
+    assert_eq!(r.deferred, 1);
+    let row = store.inbound(1).expect("row").expect("stored");
+    assert_eq!(row.attempts, 2);
+    // Up again.
+    forum.down.store(false, Ordering::SeqCst);
+    let later = row.next_attempt.expect("next");
+    let r = pipeline.process_queued(&mut store, later, 10).expect("up");
+    assert_eq!(r.posted, 1);
+    assert_eq!(
+        pipeline.process(&mut store, 1, later).expect("again"),
+        Outcome::AlreadyDone(InboundStatus::Posted)
+    );
+    assert_eq!(world.posts_in_thread(), 2);
+    assert!(world.thread_text().contains("Posted once the forum is back."));
+}
+
+const CHILD_ENV: &str = "DIGESTD_TEST_MAILDIR_CHILD";
+
+/// Not a test on its own: the child process of the SIGKILL test (does nothing without its env).
+#[test]
+fn maildir_child_process() {
+    let Some(config_path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let config = Config::load(Path::new(&config_path)).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = Store::open(&config.store_path).expect("store");
+    let md = config.inbound.maildir.clone().expect("maildir configured");
+    // Small batches, as the daemon's timer would.
+    for _ in 0..1000 {
+        let r = drain_maildir(&md, &mut store, &pipeline, 10).expect("drain");
+        if r.taken == 0 && r.left == 0 {
+            break;
+        }
+    }
+    pipeline
+        .process_queued(&mut store, Utc::now() + chrono::Duration::days(1), 10_000)
+        .expect("retries");
+}
+
+fn spawn_child(config: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["maildir_child_process", "--exact", "--test-threads=1"])
+        .env(CHILD_ENV, config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn child")
+}
+
+#[test]
+fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
+    let (world, md) = maildir_world();
+    let token = world.grant("ann@example.org", 90);
+    for i in 0..500 {
+        deliver(
+            &md,
+            &format!("1700000000.{i:04}.host"),
+            &simple_reply(
+                &token,
+                "ann@example.org",
+                &format!("kill-{i}@x"),
+                &format!("Reply number {i} of 500."),
+            ),
+        );
+    }
+    let mut child = spawn_child(&world.config_path);
+    // Kill it once it is well into the work (or after 20 s at the most).
+    let start = Instant::now();
+    while count(&md.join("cur")) < 60 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL"); // std's kill sends SIGKILL on Unix
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "killed before it finished");
+    let done_at_kill = count(&md.join("cur"));
+    assert!(done_at_kill < 500, "the kill came too late to test anything");
+
+    // Restart and let it finish.
+    let mut again = spawn_child(&world.config_path);
+    let start = Instant::now();
+    loop {
+        if let Some(st) = again.try_wait().expect("try_wait") {
+            assert!(st.success(), "restarted child failed");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "restart took too long");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count(&md.join("new")), 0);
+    assert_eq!(count(&md.join("cur")), 500);
+    let forum = LocalForum::open(&world.config.store_path, &world.config.forum_url).expect("f");
+    let thread = forum
+        .local_thread(world.remote_thread.parse().expect("id"))
+        .expect("thread")
+        .expect("exists");
+    assert_eq!(thread.posts.len(), 501, "seed + 500 replies, none twice");
+    for i in 0..500 {
+        let needle = format!("Reply number {i} of 500.");
+        let n = thread.posts.iter().filter(|p| p.body.contains(&needle)).count();
+        assert_eq!(n, 1, "{needle}");
+    }
+    let rows = world.inbound_rows();
+    assert_eq!(rows.len(), 500);
+    assert!(rows.iter().all(|r| r.status == InboundStatus::Posted));
+}
