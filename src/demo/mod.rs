@@ -1,10 +1,199 @@
-//! `digestd demo`: a sample municipality, one full cycle into a Maildir outbox.
+//! `digestd demo`: the newcomer's first command.
+//!
+//! Writes a sample municipality into a folder (its config, people, templates and a store with a
+//! week of forum posts), runs one full cycle into a Maildir outbox there, and says where to look.
+//! Running it again reuses the folder: the posts are not loaded twice and nobody gets a second
+//! digest for the same posts.
 
 pub mod content;
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-/// Creates the demo organisation in `dir` and runs one cycle.
-pub fn run(_dir: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("the demo is not implemented yet")
+use anyhow::Context;
+use chrono::{Duration, Utc};
+use include_dir::{include_dir, Dir};
+
+use crate::config::{Config, TransportConfig};
+use crate::cycle::{self, open_synced_store};
+use crate::forum::local::{import_records, ImportRecord};
+use crate::model::Person;
+
+/// The example configuration (also the demo's), compiled in.
+const CONFIG_TOML: &str = include_str!("../../config/digestd.toml");
+/// The example people list, compiled in.
+const PEOPLE_CSV: &str = include_str!("../../config/people.csv");
+/// The templates, compiled in.
+static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+/// Marks a demo folder whose forum posts are loaded.
+const SEEDED_MARKER: &str = ".demo-seeded";
+
+/// Creates (or reuses) the demo organisation in `dir`, runs one cycle and prints a summary.
+pub fn run(dir: &Path) -> anyhow::Result<()> {
+    let config_path = write_files(dir)?;
+    let config = Config::load(&config_path)
+        .map_err(|e| anyhow::anyhow!("the demo configuration is invalid:\n{e}"))?;
+    let mut store = open_synced_store(&config)?;
+    let marker = dir.join(SEEDED_MARKER);
+    let seeded_now = if marker.exists() {
+        0
+    } else {
+        let n = import_records(&mut store, demo_records(&config))
+            .context("loading the demo's forum posts")?;
+        fs::write(&marker, format!("{n} posts loaded\n"))
+            .with_context(|| format!("writing {}", marker.display()))?;
+        n
+    };
+    drop(store);
+
+    let report = cycle::send_now(&config, None, None)?;
+    let outbox = match &config.mail.transport {
+        TransportConfig::Maildir { path } => path.clone(),
+        _ => dir.join("outbox"),
+    };
+    print_summary(&config, &config_path, &outbox, seeded_now, &report);
+    Ok(())
+}
+
+/// Writes config, people and templates into `dir` unless they are already there; returns the
+/// config path.
+fn write_files(dir: &Path) -> anyhow::Result<PathBuf> {
+    let config_dir = dir.join("config");
+    fs::create_dir_all(&config_dir)
+        .with_context(|| format!("creating {}", config_dir.display()))?;
+    let config_path = config_dir.join("digestd.toml");
+    write_if_missing(&config_path, CONFIG_TOML.as_bytes())?;
+    write_if_missing(&config_dir.join("people.csv"), PEOPLE_CSV.as_bytes())?;
+    let templates = dir.join("templates");
+    extract_missing(&TEMPLATES, &templates)?;
+    Ok(config_path)
+}
+
+fn write_if_missing(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if !path.exists() {
+        fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Extracts the compiled-in templates, keeping any file an admin already edited.
+fn extract_missing(dir: &Dir<'_>, to: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for file in dir.files() {
+        write_if_missing(
+            &to.join(file.path().file_name().unwrap_or_default()),
+            file.contents(),
+        )?;
+    }
+    for sub in dir.dirs() {
+        extract_missing(sub, &to.join(sub.path().file_name().unwrap_or_default()))?;
+    }
+    Ok(())
+}
+
+/// The demo's posts as import records, written by people of the roles that follow each group.
+fn demo_records(config: &Config) -> Vec<ImportRecord> {
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for (t, thread) in content::THREADS.iter().enumerate() {
+        let members = members_of(config, thread.group);
+        if members.is_empty() {
+            continue;
+        }
+        for post in thread.posts {
+            let author = members[post.author % members.len()];
+            out.push(ImportRecord {
+                group: thread.group.to_owned(),
+                thread: format!("demo-{t}"),
+                title: Some(thread.title.to_owned()),
+                author: author.email.clone(),
+                author_name: Some(author.name.clone()),
+                created: Some(now - Duration::hours(post.hours_ago)),
+                body: post.body.to_owned(),
+                tags: post.tags.iter().map(|s| (*s).to_owned()).collect(),
+                likes: post.likes,
+                best_answer: post.best_answer,
+            });
+        }
+    }
+    out
+}
+
+/// People holding a role that follows `group` (everyone, if no role does).
+fn members_of<'a>(config: &'a Config, group: &str) -> Vec<&'a Person> {
+    let following: Vec<&str> = config
+        .roles
+        .iter()
+        .filter(|r| r.groups.iter().any(|g| g == group))
+        .map(|r| r.name.as_str())
+        .collect();
+    let members: Vec<&Person> = config
+        .people
+        .iter()
+        .filter(|p| p.roles.iter().any(|r| following.contains(&r.as_str())))
+        .collect();
+    if members.is_empty() {
+        config.people.iter().collect()
+    } else {
+        members
+    }
+}
+
+fn print_summary(
+    config: &Config,
+    config_path: &Path,
+    outbox: &Path,
+    seeded: usize,
+    report: &cycle::RunReport,
+) {
+    let example = config
+        .people
+        .first()
+        .map_or("someone@example.org", |p| p.email.as_str());
+    println!(
+        "digestd demo: {} ({})",
+        config.organisation,
+        config_path.display()
+    );
+    println!(
+        "  {} people, {} roles, {} groups{}",
+        config.people.len(),
+        config.roles.len(),
+        config.groups.len(),
+        if seeded > 0 {
+            format!(", {seeded} forum posts from the past week loaded")
+        } else {
+            String::new()
+        }
+    );
+    if report.sent + report.resumed > 0 {
+        println!(
+            "  digests sent: {} ({} with nothing new, {} skipped: opted out or not due)",
+            report.sent + report.resumed,
+            report.empty,
+            report.skipped
+        );
+    } else {
+        println!(
+            "  nothing new to send: everyone already got the digest for these posts \
+             ({} with nothing new, {} skipped). Add a post with `digestd post` and run again.",
+            report.empty, report.skipped
+        );
+    }
+    if report.failed > 0 {
+        println!("  failed: {} (see the log above)", report.failed);
+    }
+    println!(
+        "  outbox (Maildir, one complete message per file): {}",
+        outbox.join("new").display()
+    );
+    println!("  preview one in a browser:");
+    println!(
+        "    digestd preview -c {} --person {example} --html > /tmp/digest.html && xdg-open /tmp/digest.html",
+        config_path.display()
+    );
+    println!(
+        "  read a thread: digestd thread -c {} 1",
+        config_path.display()
+    );
 }
