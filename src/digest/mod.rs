@@ -1,4 +1,9 @@
 //! Building a person's digest from recent forum activity. Pure: no I/O.
+//!
+//! [`select`] decides what goes in (and what is left out: own posts, posts already delivered,
+//! groups not followed); [`rank`] decides the order.
 
 pub mod rank;
 pub mod select;
+
+pub use select::{select, Activity, SelectLimits};

@@ -1,1 +1,170 @@
 //! Ranking: the activity score of a thread or a highlight.
+//!
+//! Two small pure functions with their weights as named constants, so a reader can see (and a
+//! test can pin) why one thread comes before another. Scores only order items inside one digest;
+//! their absolute value means nothing.
+//!
+//! **Thread score** = `activity × freshness`, where
+//! - `activity = W_PARTICIPANT·participants + W_REPLY·posts + W_LIKE·ln(1 + likes)`: people
+//!   talking to each other weigh most, many posts next, likes least (logarithmic, so one viral post
+//!   cannot drown a lively discussion);
+//! - `freshness = RECENCY_FLOOR + (1 − RECENCY_FLOOR)·2^(−age / THREAD_HALF_LIFE)`, with `age` the
+//!   time from the thread's newest post to the period end. Recency can at most multiply the score
+//!   by `RECENCY_FLOOR`, so a busy thread from Monday still beats a one-liner from Friday.
+//!
+//! **Highlight score** = `(H_BASE + H_BEST_ANSWER·best + H_LIKE·ln(1 + likes) +
+//! H_REPLY·ln(1 + replies)) × freshness` with the slower `HIGHLIGHT_HALF_LIFE`: training material
+//! stays relevant longer than chatter.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Weight of each distinct participant in a thread's period activity.
+pub const W_PARTICIPANT: f64 = 3.0;
+/// Weight of each post in the period.
+pub const W_REPLY: f64 = 1.0;
+/// Weight of `ln(1 + likes)` over the period's posts.
+pub const W_LIKE: f64 = 1.5;
+/// Lowest freshness factor: how much an old item keeps of its score.
+pub const RECENCY_FLOOR: f64 = 0.5;
+/// Age at which a thread's freshness bonus has halved.
+pub const THREAD_HALF_LIFE_HOURS: f64 = 48.0;
+
+/// Base score of any highlight (so that a fresh, unliked one still ranks).
+pub const H_BASE: f64 = 1.0;
+/// Bonus of a post marked as the thread's best answer.
+pub const H_BEST_ANSWER: f64 = 3.0;
+/// Weight of `ln(1 + likes)` of a highlighted post.
+pub const H_LIKE: f64 = 1.5;
+/// Weight of `ln(1 + replies)` of a highlighted post.
+pub const H_REPLY: f64 = 0.5;
+/// Age at which a highlight's freshness bonus has halved.
+pub const HIGHLIGHT_HALF_LIFE_HOURS: f64 = 7.0 * 24.0;
+
+/// What the ranking looks at for a thread's activity in a period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThreadSignals {
+    /// Distinct authors of posts in the period.
+    pub participants: usize,
+    /// Posts in the period.
+    pub posts: usize,
+    /// Likes summed over those posts.
+    pub likes: u64,
+    /// Creation time of the newest of those posts.
+    pub newest: DateTime<Utc>,
+}
+
+/// What the ranking looks at for a highlighted post.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HighlightSignals {
+    /// Likes on the post.
+    pub likes: u32,
+    /// Replies to the post, as the forum counts them.
+    pub replies: u32,
+    /// Marked as best answer.
+    pub best_answer: bool,
+    /// When it was written.
+    pub created: DateTime<Utc>,
+}
+
+/// Freshness factor in `[RECENCY_FLOOR, 1]`: 1 at `age <= 0`, halving its bonus every `half_life_hours`.
+pub fn freshness(age: Duration, half_life_hours: f64) -> f64 {
+    let hours = (age.num_seconds().max(0) as f64) / 3600.0;
+    let decay = (-hours / half_life_hours).exp2();
+    RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * decay
+}
+
+/// Score of a thread's activity in a period ending at `period_end` (higher first).
+pub fn thread_score(s: &ThreadSignals, period_end: DateTime<Utc>) -> f64 {
+    let activity = W_PARTICIPANT * s.participants as f64
+        + W_REPLY * s.posts as f64
+        + W_LIKE * (s.likes as f64).ln_1p();
+    activity * freshness(period_end - s.newest, THREAD_HALF_LIFE_HOURS)
+}
+
+/// Score of a training highlight for a digest whose period ends at `period_end` (higher first).
+pub fn highlight_score(s: &HighlightSignals, period_end: DateTime<Utc>) -> f64 {
+    let worth = H_BASE
+        + if s.best_answer { H_BEST_ANSWER } else { 0.0 }
+        + H_LIKE * f64::from(s.likes).ln_1p()
+        + H_REPLY * f64::from(s.replies).ln_1p();
+    worth * freshness(period_end - s.created, HIGHLIGHT_HALF_LIFE_HOURS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn end() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 7, 7, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn thread(participants: usize, posts: usize, likes: u64, hours_ago: i64) -> f64 {
+        thread_score(
+            &ThreadSignals {
+                participants,
+                posts,
+                likes,
+                newest: end() - Duration::hours(hours_ago),
+            },
+            end(),
+        )
+    }
+
+    fn highlight(likes: u32, best_answer: bool, hours_ago: i64) -> f64 {
+        highlight_score(
+            &HighlightSignals {
+                likes,
+                replies: 0,
+                best_answer,
+                created: end() - Duration::hours(hours_ago),
+            },
+            end(),
+        )
+    }
+
+    #[test]
+    fn freshness_is_bounded_and_halves() {
+        assert!((freshness(Duration::zero(), 48.0) - 1.0).abs() < 1e-9);
+        assert!((freshness(Duration::hours(-5), 48.0) - 1.0).abs() < 1e-9);
+        let half = freshness(Duration::hours(48), 48.0);
+        assert!((half - (RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) / 2.0)).abs() < 1e-9);
+        assert!(freshness(Duration::days(365), 48.0) >= RECENCY_FLOOR);
+    }
+
+    #[test]
+    fn more_participants_beat_more_posts_by_one_person() {
+        // Four people, four posts vs one person talking to themselves eight times.
+        assert!(thread(4, 4, 0, 1) > thread(1, 8, 0, 1));
+    }
+
+    #[test]
+    fn more_posts_and_likes_rank_higher_at_equal_age() {
+        assert!(thread(3, 6, 0, 2) > thread(3, 3, 0, 2));
+        assert!(thread(3, 3, 10, 2) > thread(3, 3, 0, 2));
+    }
+
+    #[test]
+    fn recency_breaks_ties_but_does_not_dominate() {
+        assert!(thread(2, 2, 0, 1) > thread(2, 2, 0, 100));
+        // A busy thread from five days ago still beats a single fresh post.
+        assert!(thread(6, 15, 5, 120) > thread(1, 1, 0, 0));
+    }
+
+    #[test]
+    fn likes_are_logarithmic() {
+        // 1000 likes on one lone post do not beat a real discussion.
+        assert!(thread(5, 8, 0, 1) > thread(1, 1, 1000, 1));
+    }
+
+    #[test]
+    fn highlight_ordering() {
+        assert!(highlight(0, true, 1) > highlight(0, false, 1));
+        assert!(highlight(20, false, 1) > highlight(0, false, 1));
+        assert!(highlight(3, false, 1) > highlight(3, false, 24 * 20));
+        // A best answer from two weeks ago still beats a fresh unliked post.
+        assert!(highlight(0, true, 24 * 14) > highlight(0, false, 0));
+    }
+}

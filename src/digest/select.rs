@@ -1,1 +1,760 @@
 //! Selection: (person, roles, recent activity, what they already got) → [`crate::model::Digest`].
+//!
+//! A run builds one [`Activity`] from what the store loaded and then calls [`select`] once per
+//! person, up to 100,000 times. So the work that is the same for everyone is done once:
+//! [`Activity::new`] indexes posts by group (sorted by time), and the first person asking for a
+//! (group, period) pair makes the *window* of that pair: its threads with their period posts,
+//! participants and [`rank::thread_score`] in ranked order, and its tagged posts scored with
+//! [`rank::highlight_score`]. Every later person with that period reuses it (the windows are
+//! cached inside the `Activity`, which is `Sync`). Per person, selection then walks the ranked
+//! windows of their groups and only checks, thread by thread, whether something in it is new to
+//! them: O(threads in their groups), not O(posts).
+//!
+//! A thread's score describes the thread's activity in the period (everyone's posts), the same
+//! for every reader; what differs per person is whether it qualifies and which posts are new.
+//!
+//! Highlights are taken from the groups each role follows (a role's training tags apply to its
+//! own groups), in the period or older but never after the period end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+
+use crate::digest::rank;
+use crate::model::{
+    normalize_email, Digest, DigestThread, GroupId, Highlight, Period, Person, Post, PostId, Role,
+    Thread, ThreadId,
+};
+
+/// Tag that makes a role's training tags also match posts marked as best answer.
+pub const BEST_ANSWER_TAG: &str = "best-answer";
+
+/// Caps on a digest's sections (from `[digest]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectLimits {
+    /// At most this many threads; the rest is counted in `more_threads`.
+    pub max_threads: usize,
+    /// At most this many highlights; the rest is counted in `more_highlights`.
+    pub max_highlights: usize,
+}
+
+impl Default for SelectLimits {
+    fn default() -> Self {
+        let d = crate::config::DigestConfig::default();
+        SelectLimits {
+            max_threads: d.max_threads,
+            max_highlights: d.max_highlights,
+        }
+    }
+}
+
+/// The posts of one group, oldest first, with the positions of the tagged ones.
+#[derive(Debug, Default)]
+struct GroupPosts {
+    /// Sorted by (created, id).
+    posts: Vec<Post>,
+    /// Indices into `posts` of posts with a tag or marked best answer.
+    tagged: Vec<usize>,
+}
+
+/// One thread's activity in one (group, period) window.
+#[derive(Debug)]
+struct WindowThread {
+    thread_id: ThreadId,
+    /// Indices into the group's posts: the period posts, oldest first.
+    posts: Vec<usize>,
+    /// Distinct author names, in order of first post.
+    participants: Vec<String>,
+    score: f64,
+    newest: DateTime<Utc>,
+}
+
+/// The shared, per-(group, period) part of selection.
+#[derive(Debug, Default)]
+struct Window {
+    /// Ranked, best first.
+    threads: Vec<WindowThread>,
+    /// Tagged posts created up to the period end: (index into group posts, score), best first.
+    highlights: Vec<(usize, f64)>,
+}
+
+type WindowKey = (usize, DateTime<Utc>, DateTime<Utc>);
+
+/// Everything selection needs from one run's load of the store, indexed once and shared by
+/// every person of the run (`Sync`).
+#[derive(Debug, Default)]
+pub struct Activity {
+    threads: HashMap<ThreadId, Thread>,
+    group_index: HashMap<GroupId, usize>,
+    groups: Vec<GroupPosts>,
+    windows: RwLock<HashMap<WindowKey, Arc<Window>>>,
+}
+
+impl Activity {
+    /// Indexes `threads` and `posts` (any order; posts of unknown threads are kept for nothing
+    /// and ignored).
+    pub fn new(threads: Vec<Thread>, posts: Vec<Post>) -> Activity {
+        let threads: HashMap<ThreadId, Thread> = threads.into_iter().map(|t| (t.id, t)).collect();
+        let mut group_index: HashMap<GroupId, usize> = HashMap::new();
+        let mut groups: Vec<GroupPosts> = Vec::new();
+        for post in posts {
+            if !threads.contains_key(&post.thread_id) {
+                continue;
+            }
+            let idx = match group_index.get(post.group_id.as_str()) {
+                Some(&i) => i,
+                None => {
+                    group_index.insert(post.group_id.clone(), groups.len());
+                    groups.push(GroupPosts::default());
+                    groups.len() - 1
+                }
+            };
+            groups[idx].posts.push(post);
+        }
+        for g in &mut groups {
+            g.posts
+                .sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+            g.tagged = g
+                .posts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.best_answer || !p.tags.is_empty())
+                .map(|(i, _)| i)
+                .collect();
+        }
+        Activity {
+            threads,
+            group_index,
+            groups,
+            windows: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The thread with store id `id`.
+    pub fn thread(&self, id: ThreadId) -> Option<&Thread> {
+        self.threads.get(&id)
+    }
+
+    /// Number of posts indexed.
+    pub fn post_count(&self) -> usize {
+        self.groups.iter().map(|g| g.posts.len()).sum()
+    }
+
+    /// Number of threads known.
+    pub fn thread_count(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// The window of group `gi` for `period`, computed on first use.
+    fn window(&self, gi: usize, period: Period) -> Arc<Window> {
+        let key = (gi, period.start, period.end);
+        {
+            let cache = self.windows.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(w) = cache.get(&key) {
+                return Arc::clone(w);
+            }
+        }
+        let w = Arc::new(self.build_window(gi, period));
+        let mut cache = self.windows.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(cache.entry(key).or_insert(w))
+    }
+
+    fn build_window(&self, gi: usize, period: Period) -> Window {
+        let g = &self.groups[gi];
+        let first = g.posts.partition_point(|p| p.created <= period.start);
+        let last = g.posts.partition_point(|p| p.created <= period.end);
+        let mut by_thread: HashMap<ThreadId, usize> = HashMap::new();
+        let mut threads: Vec<WindowThread> = Vec::new();
+        let mut likes: Vec<u64> = Vec::new();
+        for i in first..last {
+            let p = &g.posts[i];
+            let slot = *by_thread.entry(p.thread_id).or_insert_with(|| {
+                threads.push(WindowThread {
+                    thread_id: p.thread_id,
+                    posts: Vec::new(),
+                    participants: Vec::new(),
+                    score: 0.0,
+                    newest: p.created,
+                });
+                likes.push(0);
+                threads.len() - 1
+            });
+            let t = &mut threads[slot];
+            t.posts.push(i);
+            t.newest = p.created;
+            likes[slot] += u64::from(p.likes);
+            if !t.participants.iter().any(|n| n == &p.author_name) {
+                t.participants.push(p.author_name.clone());
+            }
+        }
+        for (t, likes) in threads.iter_mut().zip(likes) {
+            t.score = rank::thread_score(
+                &rank::ThreadSignals {
+                    participants: t.participants.len(),
+                    posts: t.posts.len(),
+                    likes,
+                    newest: t.newest,
+                },
+                period.end,
+            );
+        }
+        threads.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.newest.cmp(&a.newest))
+                .then(a.thread_id.cmp(&b.thread_id))
+        });
+        let mut highlights: Vec<(usize, f64)> = g
+            .tagged
+            .iter()
+            .copied()
+            .filter(|&i| g.posts[i].created <= period.end)
+            .map(|i| {
+                let p = &g.posts[i];
+                let s = rank::highlight_score(
+                    &rank::HighlightSignals {
+                        likes: p.likes,
+                        replies: p.reply_count,
+                        best_answer: p.best_answer,
+                        created: p.created,
+                    },
+                    period.end,
+                );
+                (i, s)
+            })
+            .collect();
+        highlights.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Window {
+            threads,
+            highlights,
+        }
+    }
+}
+
+/// Is `p` news for the reader `me`?
+fn is_new_for(p: &Post, me: &str, delivered: &HashSet<PostId>) -> bool {
+    p.author_email != me && !delivered.contains(&p.id)
+}
+
+/// The tag of `p` that makes it a highlight for a role with `tags`, if any.
+fn matching_tag<'a>(p: &'a Post, tags: &'a [String]) -> Option<&'a str> {
+    p.tags
+        .iter()
+        .find(|t| tags.iter().any(|r| r == *t))
+        .map(String::as_str)
+        .or_else(|| {
+            (p.best_answer && tags.iter().any(|r| r == BEST_ANSWER_TAG)).then_some(BEST_ANSWER_TAG)
+        })
+}
+
+/// Builds `person`'s digest for `period` from the groups and training tags of `roles`.
+///
+/// Leaves out posts by the person and posts in `delivered`; a thread is in only when at least one
+/// post of the period is left. Threads are ranked by [`rank::thread_score`] and capped at
+/// `limits.max_threads` (the rest counted in `more_threads`); highlights are ranked by
+/// [`rank::highlight_score`], each post once even when several roles match it (the first role in
+/// `roles` order names it), and capped at `limits.max_highlights`.
+pub fn select(
+    person: &Person,
+    roles: &[&Role],
+    schedule_key: &str,
+    period: Period,
+    activity: &Activity,
+    delivered: &HashSet<PostId>,
+    limits: &SelectLimits,
+) -> Digest {
+    let me = normalize_email(&person.email);
+
+    // The groups followed by any role, once each, with their windows.
+    let mut followed: Vec<usize> = Vec::new();
+    for role in roles {
+        for g in &role.groups {
+            if let Some(&gi) = activity.group_index.get(g.as_str()) {
+                if !followed.contains(&gi) {
+                    followed.push(gi);
+                }
+            }
+        }
+    }
+    let windows: Vec<(usize, Arc<Window>)> = followed
+        .iter()
+        .map(|&gi| (gi, activity.window(gi, period)))
+        .collect();
+
+    // Threads: merge the ranked windows, keep those with news for this person.
+    let mut heads = vec![0usize; windows.len()];
+    let mut threads: Vec<DigestThread> = Vec::new();
+    let mut more_threads = 0usize;
+    loop {
+        let mut best: Option<(usize, &WindowThread)> = None;
+        for (w, (_, window)) in windows.iter().enumerate() {
+            if let Some(t) = window.threads.get(heads[w]) {
+                let better = match best {
+                    None => true,
+                    Some((_, b)) => t
+                        .score
+                        .total_cmp(&b.score)
+                        .then(t.newest.cmp(&b.newest))
+                        .then(b.thread_id.cmp(&t.thread_id))
+                        .is_gt(),
+                };
+                if better {
+                    best = Some((w, t));
+                }
+            }
+        }
+        let Some((w, wt)) = best else { break };
+        heads[w] += 1;
+        let gposts = &activity.groups[windows[w].0].posts;
+        if threads.len() >= limits.max_threads {
+            if wt
+                .posts
+                .iter()
+                .any(|&i| is_new_for(&gposts[i], &me, delivered))
+            {
+                more_threads += 1;
+            }
+            continue;
+        }
+        let new_posts: Vec<Post> = wt
+            .posts
+            .iter()
+            .map(|&i| &gposts[i])
+            .filter(|p| is_new_for(p, &me, delivered))
+            .cloned()
+            .collect();
+        if new_posts.is_empty() {
+            continue;
+        }
+        let Some(thread) = activity.threads.get(&wt.thread_id) else {
+            continue;
+        };
+        threads.push(DigestThread {
+            thread: thread.clone(),
+            new_posts,
+            participants: wt.participants.clone(),
+            score: wt.score,
+        });
+    }
+
+    // Highlights: per role, its tags in its groups; each post once.
+    struct Candidate<'a> {
+        post: &'a Post,
+        role: &'a str,
+        tag: &'a str,
+        score: f64,
+    }
+    let mut seen: HashSet<PostId> = HashSet::new();
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+    for role in roles {
+        if role.training_tags.is_empty() {
+            continue;
+        }
+        for g in &role.groups {
+            let Some(&gi) = activity.group_index.get(g.as_str()) else {
+                continue;
+            };
+            let Some((_, window)) = windows.iter().find(|(wgi, _)| *wgi == gi) else {
+                continue;
+            };
+            let gposts = &activity.groups[gi].posts;
+            for &(i, score) in &window.highlights {
+                let post = &gposts[i];
+                if !is_new_for(post, &me, delivered) || seen.contains(&post.id) {
+                    continue;
+                }
+                let Some(tag) = matching_tag(post, &role.training_tags) else {
+                    continue;
+                };
+                seen.insert(post.id);
+                candidates.push(Candidate {
+                    post,
+                    role: &role.name,
+                    tag,
+                    score,
+                });
+            }
+        }
+    }
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.post.created.cmp(&a.post.created))
+            .then(a.post.id.cmp(&b.post.id))
+    });
+    let more_highlights = candidates.len().saturating_sub(limits.max_highlights);
+    let highlights: Vec<Highlight> = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let thread = activity.threads.get(&c.post.thread_id)?;
+            Some(Highlight {
+                post: c.post.clone(),
+                thread: thread.clone(),
+                role: c.role.to_string(),
+                tag: c.tag.to_string(),
+                score: c.score,
+            })
+        })
+        .take(limits.max_highlights)
+        .collect();
+
+    Digest {
+        person: person.clone(),
+        schedule: schedule_key.to_string(),
+        period,
+        threads,
+        more_threads,
+        highlights,
+        more_highlights,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BodyFormat, Frequency, Schedule};
+    use chrono::{Duration, TimeZone};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 10, 7, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn period() -> Period {
+        Period {
+            start: t0() - Duration::days(7),
+            end: t0(),
+        }
+    }
+
+    fn thread(id: ThreadId, group: &str) -> Thread {
+        Thread {
+            id,
+            group_id: group.into(),
+            remote_id: id.to_string(),
+            title: format!("Thread {id}"),
+            url: format!("https://forum.example/t/{id}"),
+            created: t0() - Duration::days(30),
+        }
+    }
+
+    fn post(id: PostId, thread: &Thread, author: &str, hours_ago: i64) -> Post {
+        Post {
+            id,
+            thread_id: thread.id,
+            group_id: thread.group_id.clone(),
+            remote_id: id.to_string(),
+            author_email: format!("{author}@example.org"),
+            author_name: author.to_string(),
+            created: t0() - Duration::hours(hours_ago),
+            body: format!("post {id}"),
+            body_format: BodyFormat::Markdown,
+            tags: Vec::new(),
+            likes: 0,
+            reply_count: 0,
+            best_answer: false,
+            url: format!("{}#p{id}", thread.url),
+        }
+    }
+
+    fn tagged(mut p: Post, tags: &[&str], likes: u32) -> Post {
+        p.tags = tags.iter().map(|s| s.to_string()).collect();
+        p.likes = likes;
+        p
+    }
+
+    fn person() -> Person {
+        Person {
+            email: "ann@example.org".into(),
+            name: "Ann".into(),
+            roles: vec!["social-worker".into()],
+            time_zone: chrono_tz::Europe::Amsterdam,
+            locale: "en".into(),
+            frequency: Frequency::Weekly,
+        }
+    }
+
+    fn role(name: &str, groups: &[&str], tags: &[&str]) -> Role {
+        Role {
+            name: name.into(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+            training_tags: tags.iter().map(|s| s.to_string()).collect(),
+            schedule: Schedule {
+                cron: "0 0 7 * * Mon".into(),
+                time_zone: chrono_tz::Europe::Amsterdam,
+            },
+            template: None,
+        }
+    }
+
+    fn run(
+        activity: &Activity,
+        roles: &[&Role],
+        delivered: &[PostId],
+        limits: SelectLimits,
+    ) -> Digest {
+        let delivered: HashSet<PostId> = delivered.iter().copied().collect();
+        select(
+            &person(),
+            roles,
+            "key",
+            period(),
+            activity,
+            &delivered,
+            &limits,
+        )
+    }
+
+    fn ids(d: &Digest) -> Vec<ThreadId> {
+        d.threads.iter().map(|t| t.thread.id).collect()
+    }
+
+    #[test]
+    fn empty_activity_gives_empty_digest() {
+        let a = Activity::new(Vec::new(), Vec::new());
+        let r = role("social-worker", &["care"], &["training"]);
+        let d = run(&a, &[&r], &[], SelectLimits::default());
+        assert!(d.is_empty());
+        assert_eq!(d.more_threads, 0);
+        assert_eq!(d.schedule, "key");
+    }
+
+    #[test]
+    fn threads_only_from_followed_groups_and_in_period() {
+        let t1 = thread(1, "care");
+        let t2 = thread(2, "planning");
+        let t3 = thread(3, "care");
+        let posts = vec![
+            post(10, &t1, "bob", 5),
+            post(20, &t2, "bob", 5),
+            post(30, &t3, "bob", 24 * 8), // before the period
+            post(31, &t3, "bob", -1),     // after the period end
+        ];
+        let a = Activity::new(vec![t1, t2, t3], posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d = run(&a, &[&r], &[], SelectLimits::default());
+        assert_eq!(ids(&d), vec![1]);
+        assert_eq!(d.threads[0].new_posts.len(), 1);
+    }
+
+    #[test]
+    fn own_posts_do_not_make_a_thread_but_count_as_participation() {
+        let t1 = thread(1, "care");
+        let t2 = thread(2, "care");
+        let posts = vec![
+            post(10, &t1, "ann", 5),
+            post(11, &t1, "ann", 4),
+            post(20, &t2, "ann", 5),
+            post(21, &t2, "bob", 4),
+        ];
+        let a = Activity::new(vec![t1, t2], posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d = run(&a, &[&r], &[], SelectLimits::default());
+        assert_eq!(ids(&d), vec![2]);
+        let t = &d.threads[0];
+        assert_eq!(
+            t.new_posts.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![21]
+        );
+        assert_eq!(t.participants, vec!["ann".to_string(), "bob".to_string()]);
+    }
+
+    #[test]
+    fn own_posts_are_recognised_whatever_the_case_of_the_address() {
+        let t1 = thread(1, "care");
+        let mut p = post(10, &t1, "x", 5);
+        p.author_email = "ann@example.org".into();
+        let a = Activity::new(vec![t1], vec![p]);
+        let r = role("social-worker", &["care"], &[]);
+        let mut someone = person();
+        someone.email = " Ann@Example.org ".into();
+        let d = select(
+            &someone,
+            &[&r],
+            "k",
+            period(),
+            &a,
+            &HashSet::new(),
+            &SelectLimits::default(),
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn delivered_posts_are_left_out() {
+        let t1 = thread(1, "care");
+        let t2 = thread(2, "care");
+        let posts = vec![
+            post(10, &t1, "bob", 5),
+            post(20, &t2, "bob", 5),
+            post(21, &t2, "cy", 4),
+        ];
+        let a = Activity::new(vec![t1, t2], posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d = run(&a, &[&r], &[10, 20], SelectLimits::default());
+        assert_eq!(ids(&d), vec![2]);
+        assert_eq!(d.threads[0].new_posts[0].id, 21);
+    }
+
+    #[test]
+    fn ranking_and_cap_with_more() {
+        let ts: Vec<Thread> = (1..=5).map(|i| thread(i, "care")).collect();
+        let mut posts = Vec::new();
+        // Thread i has i distinct posters.
+        for t in &ts {
+            for k in 0..t.id {
+                posts.push(post(t.id * 100 + k, t, &format!("p{k}"), 10));
+            }
+        }
+        let a = Activity::new(ts, posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d = run(
+            &a,
+            &[&r],
+            &[],
+            SelectLimits {
+                max_threads: 3,
+                max_highlights: 5,
+            },
+        );
+        assert_eq!(ids(&d), vec![5, 4, 3]);
+        assert_eq!(d.more_threads, 2);
+        assert!(d.threads[0].score > d.threads[1].score);
+    }
+
+    #[test]
+    fn more_counts_only_threads_with_news() {
+        let ts: Vec<Thread> = (1..=3).map(|i| thread(i, "care")).collect();
+        let posts = vec![
+            post(10, &ts[0], "bob", 1),
+            post(20, &ts[1], "bob", 2),
+            post(30, &ts[2], "ann", 3), // own only: not "more"
+        ];
+        let a = Activity::new(ts, posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d = run(
+            &a,
+            &[&r],
+            &[],
+            SelectLimits {
+                max_threads: 1,
+                max_highlights: 5,
+            },
+        );
+        assert_eq!(d.threads.len(), 1);
+        assert_eq!(d.more_threads, 1);
+    }
+
+    #[test]
+    fn several_roles_merge_groups_in_rank_order() {
+        let t1 = thread(1, "care");
+        let t2 = thread(2, "it");
+        let posts = vec![
+            post(10, &t1, "bob", 5),
+            post(20, &t2, "bob", 5),
+            post(21, &t2, "cy", 5),
+        ];
+        let a = Activity::new(vec![t1, t2], posts);
+        let r1 = role("social-worker", &["care"], &[]);
+        let r2 = role("it", &["it", "care"], &[]);
+        let d = run(&a, &[&r1, &r2], &[], SelectLimits::default());
+        assert_eq!(ids(&d), vec![2, 1]);
+    }
+
+    #[test]
+    fn highlights_match_tags_rank_and_include_older_unsent() {
+        let t1 = thread(1, "care");
+        let posts = vec![
+            tagged(post(10, &t1, "bob", 5), &["training"], 0),
+            tagged(post(11, &t1, "cy", 5), &["training"], 30),
+            tagged(post(12, &t1, "dee", 24 * 20), &["training"], 2), // older, unsent
+            tagged(post(13, &t1, "eve", 5), &["gossip"], 50),        // tag not the role's
+            tagged(post(14, &t1, "ann", 5), &["training"], 50),      // own post
+            tagged(post(15, &t1, "fay", 5), &["training"], 50),      // delivered
+            tagged(post(16, &t1, "gus", -2), &["training"], 50),     // after the period
+        ];
+        let a = Activity::new(vec![t1], posts);
+        let r = role("social-worker", &["care"], &["training"]);
+        let d = run(&a, &[&r], &[15], SelectLimits::default());
+        let hs: Vec<PostId> = d.highlights.iter().map(|h| h.post.id).collect();
+        assert_eq!(hs, vec![11, 12, 10]);
+        assert!(d.highlights.iter().all(|h| h.tag == "training"));
+        assert_eq!(d.highlights[0].role, "social-worker");
+        assert_eq!(d.highlights[0].thread.id, 1);
+    }
+
+    #[test]
+    fn best_answer_counts_when_the_role_asks_for_it() {
+        let t1 = thread(1, "care");
+        let mut p = post(10, &t1, "bob", 5);
+        p.best_answer = true;
+        let a = Activity::new(vec![t1], vec![p]);
+        let with = role("a", &["care"], &["best-answer"]);
+        let without = role("b", &["care"], &["training"]);
+        let d = run(&a, &[&with], &[], SelectLimits::default());
+        assert_eq!(d.highlights.len(), 1);
+        assert_eq!(d.highlights[0].tag, "best-answer");
+        let d = run(&a, &[&without], &[], SelectLimits::default());
+        assert!(d.highlights.is_empty());
+    }
+
+    #[test]
+    fn highlights_are_capped_and_deduplicated_across_roles() {
+        let t1 = thread(1, "care");
+        let posts: Vec<Post> = (0..6)
+            .map(|i| tagged(post(10 + i, &t1, "bob", 5 + i), &["training", "law"], 0))
+            .collect();
+        let a = Activity::new(vec![t1], posts);
+        let r1 = role("first", &["care"], &["training"]);
+        let r2 = role("second", &["care"], &["law"]);
+        let d = run(
+            &a,
+            &[&r1, &r2],
+            &[],
+            SelectLimits {
+                max_threads: 10,
+                max_highlights: 4,
+            },
+        );
+        assert_eq!(d.highlights.len(), 4);
+        assert_eq!(d.more_highlights, 2);
+        let mut ids: Vec<PostId> = d.highlights.iter().map(|h| h.post.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 4);
+        assert!(d.highlights.iter().all(|h| h.role == "first"));
+        // Newest first at equal likes.
+        assert_eq!(d.highlights[0].post.id, 10);
+    }
+
+    #[test]
+    fn highlights_only_from_the_roles_groups() {
+        let t1 = thread(1, "care");
+        let t2 = thread(2, "it");
+        let posts = vec![
+            tagged(post(10, &t1, "bob", 5), &["training"], 0),
+            tagged(post(20, &t2, "bob", 5), &["training"], 0),
+        ];
+        let a = Activity::new(vec![t1, t2], posts);
+        let r1 = role("social-worker", &["care"], &["training"]);
+        let r2 = role("it", &["it"], &[]);
+        let d = run(&a, &[&r1, &r2], &[], SelectLimits::default());
+        let hs: Vec<PostId> = d.highlights.iter().map(|h| h.post.id).collect();
+        assert_eq!(hs, vec![10]);
+        assert_eq!(ids(&d).len(), 2);
+    }
+
+    #[test]
+    fn windows_are_shared_and_results_stable() {
+        let t1 = thread(1, "care");
+        let posts = vec![post(10, &t1, "bob", 5)];
+        let a = Activity::new(vec![t1], posts);
+        let r = role("social-worker", &["care"], &[]);
+        let d1 = run(&a, &[&r], &[], SelectLimits::default());
+        let d2 = run(&a, &[&r], &[], SelectLimits::default());
+        assert_eq!(d1, d2);
+        let cached = a.windows.read().map(|c| c.len()).unwrap_or(0);
+        assert_eq!(cached, 1);
+    }
+}

@@ -1,0 +1,507 @@
+//! Rendering: Digest → Email { subject, text, html } with Handlebars. **Invariant:** no I/O
+//! after the templates are loaded.
+//!
+//! A templates directory (an admin may point `[digest] templates` elsewhere) holds:
+//! - `digest.html.hbs` and `digest.txt.hbs`, and any other pair `X.html.hbs` / `X.txt.hbs` a role
+//!   names as its template;
+//! - `partials/*.hbs`, registered by file stem (`partials/footer_html.hbs` → `{{> footer_html}}`);
+//! - `i18n/<locale>.toml`, flat `key = "text"` tables (`en` required, the fallback), used in
+//!   templates as `{{t "key"}}` or `{{t "key" count=n}}`, and for the subject line.
+//!
+//! [`Renderer::load`] reads and checks all of it once (each template is rendered once with sample
+//! data, so a missing partial is a load error naming the file). [`Renderer::render`] builds one
+//! JSON context per digest ([`context::build`]) and renders both parts from it. The HTML registry
+//! escapes HTML; the text registry escapes nothing and its output is wrapped at 72 columns.
+
+pub mod content;
+pub mod context;
+pub mod i18n;
+pub mod mailto;
+pub mod wrap;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, RenderErrorReason, ScopedJson, TemplateError,
+};
+use serde_json::Value;
+
+use crate::model::{Digest, GroupId, ReplyToken, ThreadId};
+
+pub use content::header_safe;
+pub use i18n::Locales;
+pub use mailto::reply_mailto;
+
+/// Name of the default template pair.
+pub const DEFAULT_TEMPLATE: &str = "digest";
+/// Width the text part is wrapped at.
+pub const TEXT_WIDTH: usize = 72;
+
+/// Why templates could not be loaded or a digest not rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A file or directory could not be read.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// What was being read.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A template does not parse or fails on sample data.
+    #[error("{}:{line}:{column}: {message}", .path.display())]
+    Template {
+        /// The template file.
+        path: PathBuf,
+        /// 1-based line (0 when Handlebars does not say).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// Handlebars' explanation.
+        message: String,
+    },
+    /// A locale file is not a flat table of strings, or `en.toml` is missing.
+    #[error("{}: {message}", .path.display())]
+    Locale {
+        /// The locale file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A digest asked for a template pair that is not in the directory.
+    #[error("template `{name}` not found in {}: expected {name}.html.hbs and {name}.txt.hbs", .dir.display())]
+    MissingTemplate {
+        /// Template name.
+        name: String,
+        /// The templates directory.
+        dir: PathBuf,
+    },
+    /// Rendering failed (a helper error; never missing data, which renders empty).
+    #[error("rendering `{template}`: {message}")]
+    Render {
+        /// Template name and part.
+        template: String,
+        /// Handlebars' explanation.
+        message: String,
+    },
+}
+
+/// What a digest needs from outside the digest itself to be rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderContext<'a> {
+    /// Organisation name shown in the digest.
+    pub organisation: &'a str,
+    /// Display names of groups by id (the id is shown when missing).
+    pub group_names: &'a HashMap<GroupId, String>,
+    /// Domain of reply addresses and of `digest@` commands.
+    pub reply_domain: &'a str,
+    /// Reply token of each thread in the digest (threads and highlights); a thread without one
+    /// gets no reply link.
+    pub reply_tokens: &'a HashMap<ThreadId, ReplyToken>,
+    /// The `mailto:` (or https) unsubscribe link of this person.
+    pub unsubscribe_mailto: &'a str,
+    /// Characters of excerpt per post.
+    pub excerpt_chars: usize,
+    /// Template pair to use ([`DEFAULT_TEMPLATE`] unless the role names another).
+    pub template: &'a str,
+}
+
+/// A rendered digest: the parts of a multipart/alternative message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedDigest {
+    /// Subject line, header-safe (no CR, LF or control characters).
+    pub subject: String,
+    /// Plain-text part, wrapped at 72 columns.
+    pub text: String,
+    /// HTML part.
+    pub html: String,
+}
+
+/// Loaded templates and locale strings. `Send + Sync`: share one per run.
+pub struct Renderer {
+    dir: PathBuf,
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+    locales: Arc<Locales>,
+    /// Names of the complete template pairs, sorted.
+    pairs: Vec<String>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("dir", &self.dir)
+            .field("templates", &self.template_names())
+            .field("locales", &self.locales.names())
+            .finish()
+    }
+}
+
+/// `{{t "key" name=value ...}}`: the locale string `key` of the digest's locale, placeholders
+/// filled from the hash (`count=1` picks `key_one` when present).
+struct Translate {
+    locales: Arc<Locales>,
+}
+
+impl HelperDef for Translate {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut handlebars::RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        let key = h
+            .param(0)
+            .and_then(|p| p.value().as_str())
+            .ok_or(RenderErrorReason::ParamNotFoundForIndex("t", 0))?;
+        let locale = ctx
+            .data()
+            .get("locale")
+            .and_then(Value::as_str)
+            .unwrap_or(i18n::FALLBACK);
+        let values: Vec<(&str, String)> = h
+            .hash()
+            .iter()
+            .map(|(k, v)| {
+                let v = match v.value() {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (*k, v)
+            })
+            .collect();
+        let params: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let text = self.locales.table(locale).text(key, &params);
+        Ok(ScopedJson::Derived(Value::String(text)))
+    }
+}
+
+impl Renderer {
+    /// Reads every template, partial and locale under `dir` and checks them.
+    pub fn load(dir: &Path) -> Result<Renderer, RenderError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| RenderError::Io { path, source }
+        };
+        let locales = Arc::new(Locales::load(&dir.join("i18n"))?);
+        let mut html = Handlebars::new();
+        let mut text = Handlebars::new();
+        text.register_escape_fn(handlebars::no_escape);
+        for hb in [&mut html, &mut text] {
+            hb.set_strict_mode(false);
+            hb.register_helper(
+                "t",
+                Box::new(Translate {
+                    locales: Arc::clone(&locales),
+                }),
+            );
+        }
+
+        let partials = dir.join("partials");
+        if partials.is_dir() {
+            for path in sorted_files(&partials).map_err(io(&partials))? {
+                let Some(name) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".hbs"))
+                else {
+                    continue;
+                };
+                let source = std::fs::read_to_string(&path).map_err(io(&path))?;
+                for hb in [&mut html, &mut text] {
+                    hb.register_partial(name, &source)
+                        .map_err(|e| template_error(&path, &e))?;
+                }
+            }
+        }
+
+        let mut names: Vec<String> = Vec::new();
+        for path in sorted_files(dir).map_err(io(dir))? {
+            let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let (name, hb) = if let Some(n) = file.strip_suffix(".html.hbs") {
+                (n, &mut html)
+            } else if let Some(n) = file.strip_suffix(".txt.hbs") {
+                (n, &mut text)
+            } else {
+                continue;
+            };
+            let source = std::fs::read_to_string(&path).map_err(io(&path))?;
+            hb.register_template_string(name, source)
+                .map_err(|e| template_error(&path, &e))?;
+            names.push(name.to_string());
+        }
+
+        let mut pairs: Vec<String> = html
+            .get_templates()
+            .keys()
+            .filter(|n| names.contains(*n) && text.has_template(n))
+            .cloned()
+            .collect();
+        pairs.sort();
+        let renderer = Renderer {
+            dir: dir.to_path_buf(),
+            html,
+            text,
+            locales,
+            pairs,
+        };
+        if !renderer.has_template(DEFAULT_TEMPLATE) {
+            return Err(RenderError::MissingTemplate {
+                name: DEFAULT_TEMPLATE.into(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        renderer.check_with_sample_data()?;
+        Ok(renderer)
+    }
+
+    /// The directory the templates came from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// True when both `name.html.hbs` and `name.txt.hbs` were loaded.
+    pub fn has_template(&self, name: &str) -> bool {
+        self.pairs.iter().any(|p| p == name)
+    }
+
+    /// Names of the complete template pairs, sorted.
+    pub fn template_names(&self) -> Vec<String> {
+        self.pairs.clone()
+    }
+
+    /// The locale strings.
+    pub fn locales(&self) -> &Locales {
+        &self.locales
+    }
+
+    /// The template data of `digest`: what [`Renderer::render`] feeds both templates.
+    pub fn context_value(&self, digest: &Digest, ctx: &RenderContext<'_>) -> Value {
+        let locale = self.locales.resolve(&digest.person.locale);
+        context::build(digest, ctx, locale, self.locales.table(locale))
+    }
+
+    /// Renders `digest` with the template pair `ctx.template`.
+    pub fn render(
+        &self,
+        digest: &Digest,
+        ctx: &RenderContext<'_>,
+    ) -> Result<RenderedDigest, RenderError> {
+        if !self.has_template(ctx.template) {
+            return Err(RenderError::MissingTemplate {
+                name: ctx.template.to_string(),
+                dir: self.dir.clone(),
+            });
+        }
+        let value = self.context_value(digest, ctx);
+        let subject = self.subject(digest, ctx);
+        let (text, html) = self.render_value(ctx.template, value)?;
+        Ok(RenderedDigest {
+            subject,
+            text,
+            html,
+        })
+    }
+
+    /// Renders template pair `template` from a prepared context value: returns (text, html).
+    /// This is the bare-Handlebars part of [`Renderer::render`], public for the benchmark.
+    pub fn render_value(
+        &self,
+        template: &str,
+        value: Value,
+    ) -> Result<(String, String), RenderError> {
+        let hctx = Context::from(value);
+        let html = self
+            .html
+            .render_with_context(template, &hctx)
+            .map_err(|e| render_error(template, "html", &e))?;
+        let text = self
+            .text
+            .render_with_context(template, &hctx)
+            .map_err(|e| render_error(template, "txt", &e))?;
+        Ok((wrap::wrap(&text, TEXT_WIDTH), html))
+    }
+
+    /// The subject line of `digest`, from the locale strings `subject` (with `count`,
+    /// `highlights`, `organisation`), `subject_highlights` when only highlights, or
+    /// `subject_empty`; header-safe.
+    pub fn subject(&self, digest: &Digest, ctx: &RenderContext<'_>) -> String {
+        let t = self.locales.table(&digest.person.locale);
+        let count = (digest.threads.len() + digest.more_threads).to_string();
+        let highlights = (digest.highlights.len() + digest.more_highlights).to_string();
+        let key = if digest.threads.is_empty() {
+            if digest.highlights.is_empty() {
+                "subject_empty"
+            } else {
+                "subject_highlights"
+            }
+        } else {
+            "subject"
+        };
+        let count_param = if key == "subject_highlights" {
+            &highlights
+        } else {
+            &count
+        };
+        header_safe(&t.text(
+            key,
+            &[
+                ("count", count_param),
+                ("highlights", &highlights),
+                ("organisation", ctx.organisation),
+            ],
+        ))
+    }
+
+    /// Renders every template pair once with a sample digest, so that a missing partial or a
+    /// failing helper shows at load time, naming the file.
+    fn check_with_sample_data(&self) -> Result<(), RenderError> {
+        let sample = sample::digest();
+        let tokens: HashMap<ThreadId, ReplyToken> = sample
+            .threads
+            .iter()
+            .map(|t| (t.thread.id, ReplyToken::generate()))
+            .collect();
+        let groups = HashMap::new();
+        for name in &self.pairs {
+            let ctx = RenderContext {
+                organisation: "Sample",
+                group_names: &groups,
+                reply_domain: "replies.example.org",
+                reply_tokens: &tokens,
+                unsubscribe_mailto: "mailto:digest@replies.example.org?subject=unsubscribe",
+                excerpt_chars: 100,
+                template: name,
+            };
+            let value = self.context_value(&sample, &ctx);
+            let hctx = Context::from(value);
+            for (hb, part) in [(&self.html, "html"), (&self.text, "txt")] {
+                hb.render_with_context(name, &hctx).map_err(|e| {
+                    let file = match e.template_name.as_deref() {
+                        Some(t) if !self.pairs.iter().any(|p| p == t) => {
+                            format!("partials/{t}.hbs")
+                        }
+                        Some(t) => format!("{t}.{part}.hbs"),
+                        None => format!("{name}.{part}.hbs"),
+                    };
+                    RenderError::Template {
+                        path: self.dir.join(file),
+                        line: e.line_no.unwrap_or(0),
+                        column: e.column_no.unwrap_or(0),
+                        message: e.reason().to_string(),
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sorted_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            v.push(path);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn template_error(path: &Path, e: &TemplateError) -> RenderError {
+    let (line, column) = e.pos().unwrap_or((0, 0));
+    RenderError::Template {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: e.reason().to_string(),
+    }
+}
+
+fn render_error(template: &str, part: &str, e: &handlebars::RenderError) -> RenderError {
+    RenderError::Render {
+        template: format!("{template}.{part}"),
+        message: e.to_string(),
+    }
+}
+
+mod sample {
+    //! A small digest with every section filled, for checking templates at load time.
+
+    use chrono::{Duration, TimeZone, Utc};
+
+    use crate::model::{
+        BodyFormat, Digest, DigestThread, Frequency, Highlight, Period, Person, Post, Thread,
+    };
+
+    pub(super) fn digest() -> Digest {
+        let end = Utc
+            .with_ymd_and_hms(2025, 1, 6, 7, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let thread = Thread {
+            id: 1,
+            group_id: "sample".into(),
+            remote_id: "1".into(),
+            title: "Sample thread".into(),
+            url: "https://forum.example.org/t/1".into(),
+            created: end - Duration::days(3),
+        };
+        let post = Post {
+            id: 1,
+            thread_id: 1,
+            group_id: "sample".into(),
+            remote_id: "1".into(),
+            author_email: "a@example.org".into(),
+            author_name: "A. Sample".into(),
+            created: end - Duration::days(1),
+            body: "Sample **body**".into(),
+            body_format: BodyFormat::Markdown,
+            tags: vec!["training".into()],
+            likes: 1,
+            reply_count: 0,
+            best_answer: true,
+            url: "https://forum.example.org/t/1#1".into(),
+        };
+        Digest {
+            person: Person {
+                email: "p@example.org".into(),
+                name: "P. Sample".into(),
+                roles: vec!["sample".into()],
+                time_zone: chrono_tz::UTC,
+                locale: "en".into(),
+                frequency: Frequency::Weekly,
+            },
+            schedule: "sample".into(),
+            period: Period {
+                start: end - Duration::days(7),
+                end,
+            },
+            threads: vec![DigestThread {
+                thread: thread.clone(),
+                new_posts: vec![post.clone()],
+                participants: vec!["A. Sample".into()],
+                score: 1.0,
+            }],
+            more_threads: 1,
+            highlights: vec![Highlight {
+                post,
+                thread,
+                role: "sample".into(),
+                tag: "training".into(),
+                score: 1.0,
+            }],
+            more_highlights: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
