@@ -1,0 +1,166 @@
+//! Digest → the one JSON value both templates render from.
+//!
+//! Everything untrusted is reduced here to plain text (escaped by the HTML template) or to a
+//! checked link; the templates never see a raw body. Field names are the template contract,
+//! documented in `templates/README.md`.
+
+use serde_json::{json, Map, Value};
+
+use crate::model::{Digest, DigestThread, Highlight, Post};
+
+use super::content::{header_safe, post_excerpt, safe_url};
+use super::i18n::LocaleTable;
+use super::mailto::{command_mailto, reply_mailto};
+use super::RenderContext;
+
+/// Names listed before "and N others" in a thread's participants.
+pub const MAX_NAMED: usize = 3;
+
+/// Builds the template data of `digest` for `locale` (a resolved locale key).
+pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleTable) -> Value {
+    let tz = digest.person.time_zone;
+    let threads: Vec<Value> = digest
+        .threads
+        .iter()
+        .map(|dt| thread_item(dt, ctx, t, tz))
+        .collect();
+    let highlights: Vec<Value> = digest
+        .highlights
+        .iter()
+        .map(|h| highlight_item(h, ctx, t, tz))
+        .collect();
+    let thread_total = digest.threads.len() + digest.more_threads;
+    let preheader = digest
+        .threads
+        .iter()
+        .map(|dt| header_safe(&dt.thread.title))
+        .chain(
+            digest
+                .highlights
+                .iter()
+                .map(|h| header_safe(&h.thread.title)),
+        )
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let domain = ctx.reply_domain;
+    let mut m = Map::new();
+    m.insert("locale".into(), json!(locale));
+    m.insert("organisation".into(), json!(header_safe(ctx.organisation)));
+    m.insert(
+        "person".into(),
+        json!({ "name": header_safe(&digest.person.name), "email": digest.person.email }),
+    );
+    let frequency = digest.person.frequency.to_string();
+    m.insert(
+        "frequency_label".into(),
+        json!(t.text(&format!("frequency_{frequency}"), &[])),
+    );
+    m.insert("frequency".into(), json!(frequency));
+    m.insert(
+        "period".into(),
+        json!({
+            "start": t.day(digest.period.start, tz),
+            "end": t.day(digest.period.end, tz),
+        }),
+    );
+    m.insert("preheader".into(), json!(preheader));
+    m.insert("thread_total".into(), json!(thread_total));
+    m.insert("threads".into(), Value::Array(threads));
+    m.insert("more_threads".into(), json!(digest.more_threads));
+    m.insert(
+        "has_highlights".into(),
+        json!(!digest.highlights.is_empty()),
+    );
+    m.insert("highlights".into(), Value::Array(highlights));
+    m.insert("more_highlights".into(), json!(digest.more_highlights));
+    m.insert("is_empty".into(), json!(digest.is_empty()));
+    m.insert("commands_address".into(), json!(format!("digest@{domain}")));
+    m.insert(
+        "commands".into(),
+        json!({
+            "daily": command_mailto(domain, "daily"),
+            "weekly": command_mailto(domain, "weekly"),
+            "pause": command_mailto(domain, "pause"),
+        }),
+    );
+    m.insert(
+        "unsubscribe_url".into(),
+        json!(safe_url(ctx.unsubscribe_mailto)),
+    );
+    Value::Object(m)
+}
+
+fn latest<'a>(dt: &'a DigestThread) -> Option<&'a Post> {
+    dt.new_posts.iter().max_by_key(|p| (p.created, p.id))
+}
+
+fn thread_item(
+    dt: &DigestThread,
+    ctx: &RenderContext<'_>,
+    t: &LocaleTable,
+    tz: chrono_tz::Tz,
+) -> Value {
+    let th = &dt.thread;
+    let group = ctx
+        .group_names
+        .get(&th.group_id)
+        .map_or(th.group_id.as_str(), String::as_str);
+    let title = header_safe(&th.title);
+    let reply_url = ctx
+        .reply_tokens
+        .get(&th.id)
+        .map(|tok| reply_mailto(tok, ctx.reply_domain, &th.title));
+    let latest = latest(dt).map(|p| {
+        json!({
+            "author": header_safe(&p.author_name),
+            "date": t.date(p.created, tz),
+            "excerpt": post_excerpt(p, ctx.excerpt_chars),
+            "url": safe_url(&p.url),
+        })
+    });
+    let likes: u64 = dt.new_posts.iter().map(|p| u64::from(p.likes)).sum();
+    let names: Vec<String> = dt.participants.iter().map(|n| header_safe(n)).collect();
+    json!({
+        "id": th.id,
+        "group": header_safe(group),
+        "title": title,
+        "url": safe_url(&th.url),
+        "reply_url": reply_url,
+        "participants": t.people(&names, MAX_NAMED),
+        "participant_count": names.len(),
+        "new_count": dt.new_posts.len(),
+        "likes": likes,
+        "latest": latest,
+    })
+}
+
+fn highlight_item(
+    h: &Highlight,
+    ctx: &RenderContext<'_>,
+    t: &LocaleTable,
+    tz: chrono_tz::Tz,
+) -> Value {
+    let group = ctx
+        .group_names
+        .get(&h.thread.group_id)
+        .map_or(h.thread.group_id.as_str(), String::as_str);
+    let reply_url = ctx
+        .reply_tokens
+        .get(&h.thread.id)
+        .map(|tok| reply_mailto(tok, ctx.reply_domain, &h.thread.title));
+    json!({
+        "role": header_safe(&h.role),
+        "tag": header_safe(&h.tag),
+        "group": header_safe(group),
+        "title": header_safe(&h.thread.title),
+        "author": header_safe(&h.post.author_name),
+        "date": t.date(h.post.created, tz),
+        "excerpt": post_excerpt(&h.post, ctx.excerpt_chars),
+        "url": safe_url(&h.post.url).or_else(|| safe_url(&h.thread.url)),
+        "thread_url": safe_url(&h.thread.url),
+        "reply_url": reply_url,
+        "likes": h.post.likes,
+        "best_answer": h.post.best_answer,
+    })
+}
