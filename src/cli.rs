@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
+use crate::logging::LogFormat;
 
 /// digestd: discussion-group digests by email, and replies back to the forum.
 #[derive(Debug, Parser)]
@@ -17,6 +18,9 @@ pub struct Cli {
     /// Log filter (RUST_LOG syntax), e.g. `info` or `digestd=debug`.
     #[arg(long, global = true, env = "DIGESTD_LOG")]
     pub log: Option<String>,
+    /// Log format: auto (journald-style under systemd, else pretty), journald, json, pretty.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -113,6 +117,14 @@ pub enum Command {
         /// Thread id.
         id: String,
     },
+    /// Print last and next runs, queue sizes, bouncing addresses and forum polls.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read one message on stdin as an MTA pipe (sysexits: 0 accepted, 65 not mail, 75 retry).
     Receive(ConfigArg),
     /// Measure throughput (prints figures).
@@ -164,7 +176,7 @@ pub enum BenchCommand {
 /// Parses arguments, runs, and returns the process exit code.
 pub fn main_exit_code() -> i32 {
     let cli = Cli::parse();
-    init_logging(cli.log.as_deref());
+    init_logging(cli.log_format, cli.log.as_deref(), &cli.command);
     if let Command::Receive(config) = &cli.command {
         return crate::inbound::receive_stdin_exit_code(&config.config);
     }
@@ -177,13 +189,21 @@ pub fn main_exit_code() -> i32 {
     }
 }
 
-fn init_logging(filter: Option<&str>) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("info"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Installs logging. Interactive one-shot commands log warnings only unless asked; the daemon,
+/// the MTA pipe and send-now log at info.
+fn init_logging(format: LogFormat, filter: Option<&str>, command: &Command) {
+    let default = match command {
+        Command::Run(_) | Command::Receive(_) | Command::SendNow { .. } => "info",
+        _ => "warn",
+    };
+    let filter = filter
+        .map(str::to_owned)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| default.to_owned());
+    if let Err(e) = crate::logging::init(format, &filter) {
+        eprintln!("digestd: bad log filter {filter:?} ({e}); logging at {default}");
+        let _ = crate::logging::init(format, default);
+    }
 }
 
 /// Runs a parsed command line; returns the exit code on success.
@@ -271,6 +291,17 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         Command::Thread { config, id } => {
             let cfg = config.load()?;
             print!("{}", crate::forum::local::thread_command(&cfg, &id)?);
+            Ok(0)
+        }
+        Command::Status { config, json } => {
+            let cfg = config.load()?;
+            let store = crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+            let status = crate::status::status(&cfg, &store)?;
+            if json {
+                println!("{}", status.to_json());
+            } else {
+                print!("{status}");
+            }
             Ok(0)
         }
         Command::Receive(_) => unreachable!("handled before try_main"),
