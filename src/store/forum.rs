@@ -509,6 +509,7 @@ mod tests {
             )
             .expect("load");
         let took = started.elapsed();
+        eprintln!("load_activity over 50,000 posts: {took:?}");
         // A week of minutes, plus every 50th post of the month before.
         let expected = (0..50_000i64)
             .filter(|i| *i < 7 * 1440 || (*i < 30 * 1440 && i % 50 == 0))
