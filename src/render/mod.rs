@@ -309,23 +309,33 @@ impl Renderer {
         })
     }
 
-    /// Renders template pair `template` from a prepared context value: returns (text, html).
-    /// This is the bare-Handlebars part of [`Renderer::render`], public for the benchmark.
+    /// Renders template pair `template` from a prepared context value: returns (text, html),
+    /// the text wrapped at [`TEXT_WIDTH`].
     pub fn render_value(
         &self,
         template: &str,
         value: Value,
     ) -> Result<(String, String), RenderError> {
-        let hctx = Context::from(value);
+        let (text, html) = self.render_bare(template, &Context::from(value))?;
+        Ok((wrap::wrap(&text, TEXT_WIDTH), html))
+    }
+
+    /// Bare Handlebars: both templates of `template` rendered from one prepared context, nothing
+    /// else (no wrapping); returns (text, html). The limit the digest benchmark compares with.
+    pub fn render_bare(
+        &self,
+        template: &str,
+        hctx: &Context,
+    ) -> Result<(String, String), RenderError> {
         let html = self
             .html
-            .render_with_context(template, &hctx)
+            .render_with_context(template, hctx)
             .map_err(|e| render_error(template, "html", &e))?;
         let text = self
             .text
-            .render_with_context(template, &hctx)
+            .render_with_context(template, hctx)
             .map_err(|e| render_error(template, "txt", &e))?;
-        Ok((wrap::wrap(&text, TEXT_WIDTH), html))
+        Ok((text, html))
     }
 
     /// The subject line of `digest`, from the locale strings `subject` (with `count`,

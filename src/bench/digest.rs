@@ -1,0 +1,453 @@
+//! `digestd bench digest`: selection + rendering throughput for a synthetic organisation,
+//! against bare Handlebars rendering of the same digests' data (the limit), plus peak memory.
+//!
+//! The organisation (groups, roles, people, a week of posts) is written into a temporary store
+//! through the store's own API and read back with `load_activity`, as a digest run does. Then,
+//! single-threaded:
+//! (a) for every person: select, make reply tokens, build the context, render subject, text and
+//!     HTML (the digests are dropped at once: memory stays flat whatever the number of people);
+//! (b) bare Handlebars: both templates rendered from pre-built contexts of a sample of the same
+//!     digests (at most [`SAMPLE`] kept), as many renders as there are people.
+
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::Context as _;
+use chrono::{Duration, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::digest::{select, Activity, SelectLimits};
+use crate::forum::{Cursor, FetchBatch, FetchedPost};
+use crate::model::{
+    BodyFormat, ForumKind, Frequency, Group, Period, Person, Post, ReplyToken, Role, Schedule,
+    Thread, ThreadId,
+};
+use crate::render::{RenderContext, Renderer, DEFAULT_TEMPLATE};
+use crate::store::Store;
+
+/// Contexts kept for the bare-Handlebars run.
+pub const SAMPLE: usize = 2_000;
+/// Groups in the synthetic organisation.
+const GROUPS: usize = 24;
+/// Roles; role `r` follows groups `r`, `r + 12`, `(r + 1) % 24`.
+const ROLES: usize = 12;
+/// Average posts per thread.
+const POSTS_PER_THREAD: usize = 8;
+
+const WORDS: &[&str] = &[
+    "intake",
+    "form",
+    "household",
+    "permit",
+    "budget",
+    "meeting",
+    "policy",
+    "client",
+    "case",
+    "visit",
+    "schedule",
+    "laptop",
+    "password",
+    "printer",
+    "zoning",
+    "plan",
+    "hearing",
+    "contract",
+    "training",
+    "procedure",
+    "deadline",
+    "team",
+    "report",
+    "the",
+    "a",
+    "for",
+    "with",
+    "and",
+    "we",
+    "should",
+    "can",
+    "anyone",
+    "know",
+    "how",
+    "to",
+    "update",
+    "check",
+    "new",
+    "old",
+    "next",
+    "week",
+    "before",
+    "after",
+    "please",
+    "thanks",
+    "question",
+    "about",
+    "support",
+    "room",
+];
+
+fn sentence(rng: &mut StdRng, words: std::ops::Range<usize>) -> String {
+    let words = rng.random_range(words);
+    let mut s = String::new();
+    for i in 0..words {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(WORDS[rng.random_range(0..WORDS.len())]);
+    }
+    s
+}
+
+fn body(rng: &mut StdRng) -> String {
+    let paragraphs = rng.random_range(1..4);
+    (0..paragraphs)
+        .map(|_| {
+            let mut p = sentence(rng, 15..45);
+            if rng.random_bool(0.3) {
+                p.push_str(" **important** see [the guide](https://forum.example.org/guide).");
+            }
+            p
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn templates_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DIGESTD_TEMPLATES") {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("templates");
+    if local.join("digest.html.hbs").is_file() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates")
+    }
+}
+
+/// The synthetic organisation.
+struct Org {
+    groups: Vec<Group>,
+    roles: Vec<Role>,
+    people: Vec<Person>,
+}
+
+fn organisation(people: usize, rng: &mut StdRng) -> Org {
+    let schedule = Schedule {
+        cron: "0 30 7 * * Mon".into(),
+        time_zone: chrono_tz::Europe::Amsterdam,
+    };
+    let groups: Vec<Group> = (0..GROUPS)
+        .map(|g| Group {
+            id: format!("group-{g}"),
+            name: format!("Group {g}"),
+            forum: ForumKind::Local,
+        })
+        .collect();
+    let roles: Vec<Role> = (0..ROLES)
+        .map(|r| Role {
+            name: format!("role-{r}"),
+            groups: [r, r + ROLES, (r + 1) % GROUPS]
+                .iter()
+                .map(|g| groups[*g].id.clone())
+                .collect(),
+            training_tags: if r % 2 == 0 {
+                vec!["training".into(), "best-answer".into()]
+            } else {
+                vec!["howto".into()]
+            },
+            schedule: schedule.clone(),
+            template: None,
+        })
+        .collect();
+    let people: Vec<Person> = (0..people)
+        .map(|i| {
+            let mut roles = vec![format!("role-{}", i % ROLES)];
+            if rng.random_bool(0.3) {
+                roles.push(format!("role-{}", (i / ROLES + 5) % ROLES));
+                roles.dedup();
+            }
+            Person {
+                email: format!("person{i}@example.org"),
+                name: format!("Person {i}"),
+                roles,
+                time_zone: chrono_tz::Europe::Amsterdam,
+                locale: if i % 5 == 0 { "nl".into() } else { "en".into() },
+                frequency: Frequency::Weekly,
+            }
+        })
+        .collect();
+    Org {
+        groups,
+        roles,
+        people,
+    }
+}
+
+/// Writes `posts` posts over the week before `end` into `store`, group by group.
+fn fill_store(
+    store: &mut Store,
+    org: &Org,
+    posts: usize,
+    end: chrono::DateTime<Utc>,
+    rng: &mut StdRng,
+) -> anyhow::Result<usize> {
+    let threads_total = posts.div_ceil(POSTS_PER_THREAD).max(1);
+    let week = 7 * 24 * 3600;
+    let mut next_post = 0usize;
+    for (gi, group) in org.groups.iter().enumerate() {
+        let lo = threads_total * gi / GROUPS;
+        let hi = threads_total * (gi + 1) / GROUPS;
+        let mut batch = FetchBatch {
+            next_cursor: Cursor(format!("bench-{gi}")),
+            ..FetchBatch::default()
+        };
+        let p_lo = posts * gi / GROUPS;
+        let p_hi = posts * (gi + 1) / GROUPS;
+        if hi == lo {
+            continue;
+        }
+        for t in lo..hi {
+            let created = end - Duration::seconds(rng.random_range(0..week));
+            batch.threads.push(Thread {
+                id: 0,
+                group_id: group.id.clone(),
+                remote_id: format!("t{t}"),
+                title: sentence(rng, 3..9),
+                url: format!("https://forum.example.org/t/{t}"),
+                created,
+            });
+        }
+        let mut fetched: Vec<FetchedPost> = (p_lo..p_hi)
+            .map(|_| {
+                let t = rng.random_range(lo..hi);
+                let author = rng.random_range(0..org.people.len().max(1));
+                let mut tags = Vec::new();
+                if rng.random_bool(0.04) {
+                    tags.push("training".to_string());
+                }
+                if rng.random_bool(0.03) {
+                    tags.push("howto".to_string());
+                }
+                next_post += 1;
+                FetchedPost {
+                    thread_remote_id: format!("t{t}"),
+                    post: Post {
+                        id: 0,
+                        thread_id: 0,
+                        group_id: group.id.clone(),
+                        remote_id: format!("p{next_post}"),
+                        author_email: format!("person{author}@example.org"),
+                        author_name: format!("Person {author}"),
+                        created: end - Duration::seconds(rng.random_range(1..week)),
+                        body: body(rng),
+                        body_format: BodyFormat::Markdown,
+                        tags,
+                        likes: rng.random_range(0..12),
+                        reply_count: rng.random_range(0..4),
+                        best_answer: rng.random_bool(0.02),
+                        url: format!("https://forum.example.org/t/{t}#p{next_post}"),
+                    },
+                }
+            })
+            .collect();
+        fetched.sort_by_key(|f| f.post.created);
+        batch.posts = fetched;
+        store
+            .store_batch(group, &batch)
+            .with_context(|| format!("storing synthetic posts of {}", group.id))?;
+    }
+    Ok(threads_total)
+}
+
+fn secs(d: StdDuration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Runs the benchmark for `people` people and `posts` posts and prints its figures.
+pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let end = Utc
+        .with_ymd_and_hms(2025, 3, 10, 6, 30, 0)
+        .single()
+        .context("fixed benchmark date")?;
+    let period = Period {
+        start: end - Duration::days(7),
+        end,
+    };
+
+    let setup = Instant::now();
+    let org = organisation(people, &mut rng);
+    let dir = tempfile::tempdir().context("temporary directory for the bench store")?;
+    let mut store = Store::open(&dir.path().join("bench.sqlite")).context("opening the store")?;
+    store.sync_groups(&org.groups)?;
+    let threads_made = fill_store(&mut store, &org, posts, end, &mut rng)?;
+    let stored = setup.elapsed();
+
+    let load = Instant::now();
+    let group_ids: Vec<String> = org.groups.iter().map(|g| g.id.clone()).collect();
+    let mut tags: Vec<String> = org
+        .roles
+        .iter()
+        .flat_map(|r| r.training_tags.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let (threads, loaded_posts) =
+        store.load_activity(&group_ids, period.start, &tags, end - Duration::days(90))?;
+    let (n_threads, n_posts) = (threads.len(), loaded_posts.len());
+    let activity = Activity::new(threads, loaded_posts);
+    let loaded = load.elapsed();
+    drop(store);
+
+    let renderer = Renderer::load(&templates_dir())?;
+    let roles_by_name: HashMap<&str, &Role> =
+        org.roles.iter().map(|r| (r.name.as_str(), r)).collect();
+    let group_names: HashMap<String, String> = org
+        .groups
+        .iter()
+        .map(|g| (g.id.clone(), g.name.clone()))
+        .collect();
+    let limits = SelectLimits::default();
+    let delivered = HashSet::new();
+    let excerpt_chars = crate::config::DigestConfig::default().excerpt_chars;
+    let schedule_key = org
+        .roles
+        .first()
+        .map(|r| r.schedule.key())
+        .unwrap_or_default();
+    let stride = (people / SAMPLE).max(1);
+
+    // (a) select + render, every person.
+    let (mut t_select, mut t_context, mut t_render) =
+        (StdDuration::ZERO, StdDuration::ZERO, StdDuration::ZERO);
+    let mut samples: Vec<handlebars::Context> = Vec::with_capacity(SAMPLE.min(people));
+    let (mut items, mut bytes, mut empty) = (0usize, 0usize, 0usize);
+    let full = Instant::now();
+    for (i, person) in org.people.iter().enumerate() {
+        let t0 = Instant::now();
+        let roles: Vec<&Role> = person
+            .roles
+            .iter()
+            .filter_map(|r| roles_by_name.get(r.as_str()).copied())
+            .collect();
+        let digest = select(
+            person,
+            &roles,
+            &schedule_key,
+            period,
+            &activity,
+            &delivered,
+            &limits,
+        );
+        let t1 = Instant::now();
+        let tokens: HashMap<ThreadId, ReplyToken> = digest
+            .threads
+            .iter()
+            .map(|t| t.thread.id)
+            .chain(digest.highlights.iter().map(|h| h.thread.id))
+            .map(|id| (id, ReplyToken::generate()))
+            .collect();
+        let unsubscribe = format!(
+            "mailto:digest@replies.example.org?subject=unsubscribe%20{}",
+            ReplyToken::generate().as_str()
+        );
+        let ctx = RenderContext {
+            organisation: "Gemeente Voorbeeld",
+            group_names: &group_names,
+            reply_domain: "replies.example.org",
+            reply_tokens: &tokens,
+            unsubscribe_mailto: &unsubscribe,
+            excerpt_chars,
+            template: DEFAULT_TEMPLATE,
+        };
+        let value = renderer.context_value(&digest, &ctx);
+        let subject = renderer.subject(&digest, &ctx);
+        let t2 = Instant::now();
+        let keep = (i % stride == 0 && samples.len() < SAMPLE).then(|| value.clone());
+        let t2b = Instant::now();
+        let (text, html) = renderer.render_value(DEFAULT_TEMPLATE, value)?;
+        let t3 = Instant::now();
+        t_select += t1 - t0;
+        t_context += t2 - t1;
+        t_render += t3 - t2b;
+        if let Some(v) = keep {
+            samples.push(handlebars::Context::from(v));
+        }
+        items += digest.threads.len() + digest.highlights.len();
+        empty += usize::from(digest.is_empty());
+        bytes += black_box(subject.len() + text.len() + html.len());
+    }
+    let full_time = t_select + t_context + t_render;
+    let _ = full.elapsed();
+
+    // (b) bare Handlebars on pre-built contexts of the same digests.
+    let bare = Instant::now();
+    let mut bare_bytes = 0usize;
+    if !samples.is_empty() {
+        for i in 0..people {
+            let (text, html) =
+                renderer.render_bare(DEFAULT_TEMPLATE, &samples[i % samples.len()])?;
+            bare_bytes += black_box(text.len() + html.len());
+        }
+    }
+    let bare_time = bare.elapsed();
+
+    let n = people.max(1) as f64;
+    let full_rate = n / secs(full_time).max(1e-9);
+    let bare_rate = n / secs(bare_time).max(1e-9);
+    let pct = |d: StdDuration| 100.0 * secs(d) / secs(full_time).max(1e-9);
+    println!(
+        "bench digest: {people} people, {posts} posts, {GROUPS} groups, {ROLES} roles, \
+         {threads_made} threads (single thread)"
+    );
+    println!(
+        "setup: synthetic store {:.1} s; load_activity + index {:.2} s ({n_posts} posts, {n_threads} threads)",
+        secs(stored),
+        secs(loaded)
+    );
+    println!(
+        "select + render:  {people} digests in {:.2} s = {full_rate:.0} digests/s \
+         (select {:.0}%, tokens + context + subject {:.0}%, handlebars + wrap {:.0}%); \
+         {:.1} items/digest, {} empty, {:.1} KB/digest",
+        secs(full_time),
+        pct(t_select),
+        pct(t_context),
+        pct(t_render),
+        items as f64 / n,
+        empty,
+        bytes as f64 / n / 1024.0
+    );
+    println!(
+        "bare handlebars:  {people} renders of {} pre-built contexts in {:.2} s = {bare_rate:.0} digests/s ({:.1} KB/digest)",
+        samples.len(),
+        secs(bare_time),
+        bare_bytes as f64 / n / 1024.0
+    );
+    println!(
+        "ratio: {:.2} (target >= 0.5)",
+        full_rate / bare_rate.max(1e-9)
+    );
+    match peak_memory_mb() {
+        Some(mb) => println!("peak memory (VmHWM): {mb:.0} MB (target <= 500 MB)"),
+        None => println!("peak memory: unknown (no /proc/self/status)"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_run_completes() {
+        super::run(50, 400).unwrap_or_else(|e| panic!("{e:#}"));
+    }
+}
