@@ -1,6 +1,7 @@
 //! `digestd bench`: throughput figures for the hot paths, each beside the limit it is measured
 //! against in the same run (bare Handlebars, Postfix's smtp-source, bare mail-parser).
 
+pub mod digest;
 pub mod send;
 pub mod trim;
 
