@@ -46,7 +46,12 @@ fn maildir_messages_are_posted_and_moved_to_cur_seen() {
     deliver(
         &md,
         "1700000000.a.host",
-        &simple_reply(&token, "Ann <ann@example.org>", "md-1@x", "From the Maildir."),
+        &simple_reply(
+            &token,
+            "Ann <ann@example.org>",
+            "md-1@x",
+            "From the Maildir.",
+        ),
     );
     deliver(&md, "1700000001.b.host", b"not mail at all\n");
     let config = Config::load(&world.config_path).expect("config");
@@ -57,7 +62,10 @@ fn maildir_messages_are_posted_and_moved_to_cur_seen() {
     let report = drain_maildir(&md, &mut store, &pipeline, 100).expect("drain");
     assert_eq!(report.taken, 2);
     assert_eq!(report.processed.posted, 1);
-    assert_eq!(report.processed.ignored, 1, "not mail: stored, ignored with a reason");
+    assert_eq!(
+        report.processed.ignored, 1,
+        "not mail: stored, ignored with a reason"
+    );
     assert_eq!(count(&md.join("new")), 0);
     let cur: Vec<String> = std::fs::read_dir(md.join("cur"))
         .expect("cur")
@@ -71,7 +79,12 @@ fn maildir_messages_are_posted_and_moved_to_cur_seen() {
     deliver(
         &md,
         "1700000002.c.host",
-        &simple_reply(&token, "Ann <ann@example.org>", "md-1@x", "From the Maildir."),
+        &simple_reply(
+            &token,
+            "Ann <ann@example.org>",
+            "md-1@x",
+            "From the Maildir.",
+        ),
     );
     let again = drain_maildir(&md, &mut store, &pipeline, 100).expect("drain");
     assert_eq!((again.taken, again.duplicates), (1, 1));
@@ -136,21 +149,33 @@ fn forum_down_then_up_keeps_the_reply_queued_then_posts_it_once() {
     deliver(
         &md,
         "1700000000.a.host",
-        &simple_reply(&token, "ann@example.org", "down@x", "Posted once the forum is back."),
+        &simple_reply(
+            &token,
+            "ann@example.org",
+            "down@x",
+            "Posted once the forum is back.",
+        ),
     );
     let r = drain_maildir(&md, &mut store, &pipeline, 10).expect("drain");
     assert_eq!(r.processed.deferred, 1);
-    assert_eq!(r.taken, 1, "stored, so it leaves new/ even though not posted yet");
+    assert_eq!(
+        r.taken, 1,
+        "stored, so it leaves new/ even though not posted yet"
+    );
     let row = store.inbound(1).expect("row").expect("stored");
     assert_eq!(row.status, InboundStatus::Queued);
     let next = row.next_attempt.expect("backoff set");
     assert!(next > Utc::now());
 
     // Not due yet: nothing happens.
-    let early = pipeline.process_queued(&mut store, Utc::now(), 10).expect("early");
+    let early = pipeline
+        .process_queued(&mut store, Utc::now(), 10)
+        .expect("early");
     assert_eq!(early.posted + early.deferred, 0);
     // Still down when due: deferred again, with a longer backoff.
-    let r = pipeline.process_queued(&mut store, next, 10).expect("still down");
+    let r = pipeline
+        .process_queued(&mut store, next, 10)
+        .expect("still down");
     assert_eq!(r.deferred, 1);
     let row = store.inbound(1).expect("row").expect("stored");
     assert_eq!(row.attempts, 2);
@@ -164,7 +189,9 @@ fn forum_down_then_up_keeps_the_reply_queued_then_posts_it_once() {
         Outcome::AlreadyDone(InboundStatus::Posted)
     );
     assert_eq!(world.posts_in_thread(), 2);
-    assert!(world.thread_text().contains("Posted once the forum is back."));
+    assert!(world
+        .thread_text()
+        .contains("Posted once the forum is back."));
 }
 
 const CHILD_ENV: &str = "DIGESTD_TEST_MAILDIR_CHILD";
@@ -229,7 +256,10 @@ fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
     let status = child.wait().expect("wait");
     assert!(!status.success(), "killed before it finished");
     let done_at_kill = count(&md.join("cur"));
-    assert!(done_at_kill < 500, "the kill came too late to test anything");
+    assert!(
+        done_at_kill < 500,
+        "the kill came too late to test anything"
+    );
 
     // Restart and let it finish.
     let mut again = spawn_child(&world.config_path);
@@ -239,7 +269,10 @@ fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
             assert!(st.success(), "restarted child failed");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(300), "restart took too long");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "restart took too long"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(count(&md.join("new")), 0);
@@ -252,7 +285,11 @@ fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
     assert_eq!(thread.posts.len(), 501, "seed + 500 replies, none twice");
     for i in 0..500 {
         let needle = format!("Reply number {i} of 500.");
-        let n = thread.posts.iter().filter(|p| p.body.contains(&needle)).count();
+        let n = thread
+            .posts
+            .iter()
+            .filter(|p| p.body.contains(&needle))
+            .count();
         assert_eq!(n, 1, "{needle}");
     }
     let rows = world.inbound_rows();

@@ -33,9 +33,15 @@ fn plain_reply_is_posted_as_the_person_without_the_quote() {
     assert_eq!(code, 0, "{err}");
     let thread = world.thread_text();
     assert!(thread.contains("I agree with the proposal"), "{thread}");
-    assert!(!thread.contains("what do we think of the proposal?\n>"), "{thread}");
+    assert!(
+        !thread.contains("what do we think of the proposal?\n>"),
+        "{thread}"
+    );
     assert!(!thread.contains("wrote:"), "{thread}");
-    assert!(thread.contains("ann@example.org") || thread.contains("Ann Example"), "{thread}");
+    assert!(
+        thread.contains("ann@example.org") || thread.contains("Ann Example"),
+        "{thread}"
+    );
     assert_eq!(last_status(&world).0, InboundStatus::Posted);
     assert!(sink.messages().is_empty(), "no answer for a good reply");
 }
@@ -45,9 +51,18 @@ fn odd_charsets_and_encodings_are_posted_readably() {
     let (world, _sink) = world_with_sink();
     let token = world.grant("ann@example.org", 90);
     for (file, expect) in [
-        ("reply-iso-8859-1-qp.eml", "Café na de vergadering, prima idée."),
-        ("reply-windows-1252.eml", "Budget “final”: € 300 extra – agreed."),
-        ("reply-utf16-base64.eml", "Grüße aus Köln: ja, einverstanden."),
+        (
+            "reply-iso-8859-1-qp.eml",
+            "Café na de vergadering, prima idée.",
+        ),
+        (
+            "reply-windows-1252.eml",
+            "Budget “final”: € 300 extra – agreed.",
+        ),
+        (
+            "reply-utf16-base64.eml",
+            "Grüße aus Köln: ja, einverstanden.",
+        ),
         ("reply-base64-utf8.eml", "Ça marche — d’accord."),
     ] {
         let (code, err) = world.receive(&fixture(file, Some(&token)));
@@ -90,7 +105,10 @@ fn spoofed_sender_is_refused_and_answered_once() {
     assert_eq!(a.rcpt_to, vec!["mallory@evil.example".to_string()]);
     let text = String::from_utf8_lossy(&a.raw);
     assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
-    assert!(text.contains("In-Reply-To: <spoofed@evil.example>"), "{text}");
+    assert!(
+        text.contains("In-Reply-To: <spoofed@evil.example>"),
+        "{text}"
+    );
 
     // A second try the same day (new Message-ID) is refused again but not answered again.
     let again = String::from_utf8_lossy(&fixture("spoofed.eml", Some(&token)))
@@ -99,7 +117,9 @@ fn spoofed_sender_is_refused_and_answered_once() {
     assert_eq!(code, 0);
     let (status, reason) = last_status(&world);
     assert_eq!(status, InboundStatus::Ignored);
-    assert!(reason.unwrap_or_default().contains("already answered today"));
+    assert!(reason
+        .unwrap_or_default()
+        .contains("already answered today"));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(sink.messages().len(), 1);
 }
@@ -148,7 +168,9 @@ fn auto_reply_and_bounce_are_ignored_never_answered() {
     assert_eq!(code, 0);
     let (status, reason) = last_status(&world);
     assert_eq!(status, InboundStatus::Ignored);
-    assert!(reason.unwrap_or_default().contains("bounce for ann@example.org"));
+    assert!(reason
+        .unwrap_or_default()
+        .contains("bounce for ann@example.org"));
     std::thread::sleep(Duration::from_millis(500));
     assert!(sink.messages().is_empty());
     assert_eq!(world.posts_in_thread(), 1);
@@ -190,13 +212,19 @@ fn not_mail_is_65_and_unstorable_is_75() {
     assert_eq!(world.receive(&[0u8, 159, 146, 150, 10]).0, 65);
     // Config that does not exist: the MTA must retry.
     let missing = world.dir.path().join("nope.toml");
-    assert_eq!(inbound_support::receive_with(&missing, b"Subject: x\r\n\r\ny").0, 75);
+    assert_eq!(
+        inbound_support::receive_with(&missing, b"Subject: x\r\n\r\ny").0,
+        75
+    );
     // A store path that is a directory cannot be opened.
     let cfg = std::fs::read_to_string(&world.config_path).expect("config");
     let bad = world.dir.path().join("bad.toml");
     std::fs::create_dir_all(world.dir.path().join("dir.sqlite")).expect("dir");
-    std::fs::write(&bad, cfg.replace("path = \"digestd.sqlite\"", "path = \"dir.sqlite\""))
-        .expect("write");
+    std::fs::write(
+        &bad,
+        cfg.replace("path = \"digestd.sqlite\"", "path = \"dir.sqlite\""),
+    )
+    .expect("write");
     let (code, err) = inbound_support::receive_with(&bad, b"Subject: x\r\n\r\ny");
     assert_eq!(code, 75, "{err}");
 }
@@ -269,7 +297,11 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
     assert_eq!(last_status(&world).1.as_deref(), Some("digest-as-whole"));
     let answers = sink.wait_for(1, Duration::from_secs(10));
-    let text = answers[0].parsed().body_text(0).unwrap_or_default().to_string();
+    let text = answers[0]
+        .parsed()
+        .body_text(0)
+        .unwrap_or_default()
+        .to_string();
     assert!(text.contains("Budget 2025"), "{text}");
     assert!(
         text.contains(&format!("reply+{}@reply.test.example", token.as_str())),

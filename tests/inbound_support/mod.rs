@@ -186,7 +186,8 @@ locale = "nl"
 
     /// Number of posts in the seeded thread (the seed post included).
     pub fn posts_in_thread(&self) -> usize {
-        let forum = LocalForum::open(&self.config.store_path, &self.config.forum_url).expect("forum");
+        let forum =
+            LocalForum::open(&self.config.store_path, &self.config.forum_url).expect("forum");
         let id: i64 = self.remote_thread.parse().expect("local id");
         forum
             .local_thread(id)
@@ -225,7 +226,11 @@ pub fn fixture(name: &str, token: Option<&ReplyToken>) -> Vec<u8> {
         .join("tests/fixtures/inbound")
         .join(name);
     let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    replace(&raw, b"@TOKEN@", token.map(|t| t.as_str()).unwrap_or("").as_bytes())
+    replace(
+        &raw,
+        b"@TOKEN@",
+        token.map(|t| t.as_str()).unwrap_or("").as_bytes(),
+    )
 }
 
 /// Replaces every `from` in `raw` with `to` (bytes; fixtures need not be UTF-8).

@@ -11,6 +11,7 @@
 //! - [`free_port`].
 #![allow(dead_code)]
 
+pub mod dovecot;
 mod fake_smtp;
 mod smtp_sink;
 

@@ -1,0 +1,228 @@
+//! A real Dovecot IMAP server on 127.0.0.1 for the tests: its own config, passwd-file, Maildirs,
+//! sockets and log in a temp dir, plain-text login (loopback only, `ssl = no`). Stopped (SIGTERM
+//! to the master, SIGKILL if it lingers) when dropped.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{ensure_deps, find_program, free_port, is_root};
+
+/// A running Dovecot with one user.
+pub struct Dovecot {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    user: String,
+    password: String,
+    /// uid/gid owning the mail (nobody when the tests run as root, else the current user).
+    owner: Option<(u32, u32)>,
+}
+
+impl Dovecot {
+    /// Starts Dovecot with user `user` / `password`; waits (at most 10 s) until it accepts
+    /// connections. Panics with the log when it does not come up.
+    pub fn start(user: &str, password: &str) -> Dovecot {
+        ensure_deps();
+        let program = find_program("dovecot").expect("dovecot is installed (.ci/install-deps)");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mail = root.join("mail");
+        std::fs::create_dir_all(&mail).expect("mail dir");
+        std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let (owner, login_user, internal_user, mail_user) = if is_root() {
+            (
+                Some((65534, 65534)),
+                "dovenull".to_string(),
+                "dovecot".to_string(),
+                "uid=65534 gid=65534".to_string(),
+            )
+        } else {
+            let me = current_user();
+            let ids = format!("uid={} gid={}", me.1, me.2);
+            (None, me.0.clone(), me.0, ids)
+        };
+        let passwd = root.join("passwd");
+        std::fs::write(&passwd, format!("{user}:{{PLAIN}}{password}::::::\n")).expect("passwd");
+        std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let port = free_port();
+        let conf = root.join("dovecot.conf");
+        let r = root.display();
+        std::fs::write(
+            &conf,
+            format!(
+                r#"protocols = imap
+listen = 127.0.0.1
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+info_log_path = {r}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 0
+mail_location = maildir:{r}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {r}/passwd
+}}
+userdb {{
+  driver = static
+  args = {mail_user} home={r}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+"#
+            ),
+        )
+        .expect("dovecot.conf");
+        let child = Command::new(program)
+            .arg("-F")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dovecot");
+        let mut d = Dovecot {
+            child,
+            port,
+            dir,
+            user: user.into(),
+            password: password.into(),
+            owner,
+        };
+        let start = Instant::now();
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = d.child.try_wait() {
+                panic!("dovecot exited ({status}):\n{}", d.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "dovecot did not listen on {port}:\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    /// The IMAP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The user's login.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The user's password.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The user's Maildir root (INBOX); folders are `.<name>` inside it.
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("mail").join(&self.user)
+    }
+
+    /// Delivers `raw` into the user's INBOX (`new/`), as an MDA would.
+    pub fn deliver(&self, name: &str, raw: &[u8]) {
+        let md = self.maildir();
+        for sub in ["", "tmp", "new", "cur"] {
+            let d = md.join(sub);
+            std::fs::create_dir_all(&d).expect("maildir");
+            self.own(&d);
+        }
+        let tmp = md.join("tmp").join(name);
+        std::fs::write(&tmp, raw).expect("write");
+        self.own(&tmp);
+        std::fs::rename(&tmp, md.join("new").join(name)).expect("rename");
+    }
+
+    /// Number of messages in folder `folder` (`""` for INBOX), new and cur, not flagged
+    /// deleted (`T`).
+    pub fn count(&self, folder: &str) -> usize {
+        let md = if folder.is_empty() {
+            self.maildir()
+        } else {
+            self.maildir().join(format!(".{folder}"))
+        };
+        ["new", "cur"]
+            .iter()
+            .filter_map(|s| std::fs::read_dir(md.join(s)).ok())
+            .flat_map(|d| d.flatten())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                !n.rsplit_once(":2,").is_some_and(|(_, f)| f.contains('T'))
+            })
+            .count()
+    }
+
+    /// Dovecot's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+
+    fn own(&self, path: &Path) {
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        // SIGTERM lets the master stop its children; SIGKILL if it does not go within 5 s.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (name, uid, gid) of this process.
+fn current_user() -> (String, u32, u32) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |key: &str| -> u32 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let uid = field("Uid:");
+    let gid = field("Gid:");
+    let name = std::env::var("USER").unwrap_or_else(|_| uid.to_string());
+    (name, uid, gid)
+}
