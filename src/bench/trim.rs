@@ -18,8 +18,8 @@ const MAX_PASSES: usize = 10_000;
 pub fn run(corpora: &[PathBuf], failures: bool) -> anyhow::Result<()> {
     anyhow::ensure!(!corpora.is_empty(), "no corpus given (--corpus DIR)");
     for dir in corpora {
-        let cases = corpus::load_dir(dir)
-            .with_context(|| format!("reading corpus {}", dir.display()))?;
+        let cases =
+            corpus::load_dir(dir).with_context(|| format!("reading corpus {}", dir.display()))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -18,6 +18,84 @@ use super::headers;
 /// Input larger than this is cut before parsing (a reply is never this long).
 const MAX_HTML_BYTES: usize = 4 * 1024 * 1024;
 
+/// Deepest tag nesting parsed as a tree; deeper input is only stripped of its tags.
+const MAX_NESTING: usize = 1_000;
+
+/// Rough maximum nesting depth of the markup (opening minus closing tags, void tags ignored).
+fn nesting_estimate(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = memchr_lt(&bytes[i..]) {
+        i += off + 1;
+        match bytes.get(i) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(c) if c.is_ascii_alphabetic() => {
+                let name: Vec<u8> = bytes[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .map(u8::to_ascii_lowercase)
+                    .collect();
+                let void = matches!(
+                    name.as_slice(),
+                    b"br"
+                        | b"hr"
+                        | b"img"
+                        | b"meta"
+                        | b"link"
+                        | b"input"
+                        | b"wbr"
+                        | b"col"
+                        | b"area"
+                        | b"base"
+                        | b"source"
+                );
+                if !void {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Position of the next `<`.
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'<')
+}
+
+/// Fallback for hostile markup: drops tags, turns block tags into line breaks.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[open + 1..open + close]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        if ["br", "p", "div", "li", "tr", "h"]
+            .iter()
+            .any(|t| tag.starts_with(t))
+        {
+            out.push('\n');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
 /// Classes whose element (and content) is a quote or a client signature.
 const SKIP_CLASSES: &[&str] = &[
     "gmail_quote",
@@ -95,6 +173,10 @@ pub fn html_to_reply_text(html: &str) -> String {
     } else {
         html
     };
+    if nesting_estimate(html) > MAX_NESTING {
+        // The tree builder is quadratic in nesting depth: hostile input gets plain stripping.
+        return strip_tags(html);
+    }
     let dom = html5ever::parse_document(RcDom::default(), Default::default()).one(html);
     let mut r = Renderer::default();
     r.walk(&dom.document);
@@ -162,7 +244,7 @@ fn attr(handle: &Handle, name: &str) -> Option<String> {
         attrs
             .borrow()
             .iter()
-            .find(|a| (&*a.name.local).eq_ignore_ascii_case(name))
+            .find(|a| str::eq_ignore_ascii_case(&a.name.local, name))
             .map(|a| a.value.to_string())
     } else {
         None
@@ -193,7 +275,7 @@ impl Renderer {
                         }
                     }
                     NodeData::Element { name, .. } => {
-                        let tag = (&*name.local).to_ascii_lowercase();
+                        let tag = name.local.to_ascii_lowercase();
                         let Some(exit) = self.enter(&node, &tag) else {
                             continue;
                         };
@@ -296,14 +378,12 @@ impl Renderer {
         if tag == "div" && style.contains("border-top") && style.contains("solid") {
             self.mark_separator();
         }
-        if tag == "p" || tag == "div" {
-            if class.split_whitespace().any(|c| c.starts_with("Mso")) {
-                self.want(Break::Line);
-                self.resolve();
-                return Some(Exit::MsoParagraph {
-                    lines_before: self.lines.len(),
-                });
-            }
+        if (tag == "p" || tag == "div") && class.split_whitespace().any(|c| c.starts_with("Mso")) {
+            self.want(Break::Line);
+            self.resolve();
+            return Some(Exit::MsoParagraph {
+                lines_before: self.lines.len(),
+            });
         }
         if PARAGRAPHS.contains(&tag) {
             self.want(Break::Paragraph);
@@ -533,6 +613,8 @@ mod tests {
     #[test]
     fn deep_nesting_does_not_overflow() {
         let html = "<div>".repeat(50_000) + "deep" + &"</div>".repeat(50_000);
+        assert_eq!(html_to_reply_text(&html), "deep");
+        let html = "<div>".repeat(900) + "deep" + &"</div>".repeat(900);
         assert_eq!(html_to_reply_text(&html), "deep");
     }
 }

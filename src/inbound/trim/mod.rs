@@ -78,3 +78,144 @@ pub fn trim_text(body: &str) -> Trimmed {
 pub fn extract_reply(message: &mail_parser::Message<'_>) -> ExtractedReply {
     body::extract(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn top_posted_reply_drops_attribution_and_quote() {
+        let t = trim_text(
+            r#"Sounds good, see you then.
+
+On Mon, Jan 1, 2024 at 10:00 AM Bob <bob@example.org> wrote:
+> Shall we meet on Friday?
+"#,
+        );
+        assert_eq!(t.text, "Sounds good, see you then.");
+        assert!(t.removed_quote);
+    }
+
+    #[test]
+    fn wrapped_attribution_in_dutch() {
+        let t = trim_text(
+            "Prima!\n\nOp 16 aug. 2014 05:13 schreef \"Bob\" <bob@example.org> het\nvolgende geschreven:\n\n> Vraag\n",
+        );
+        assert_eq!(t.text, "Prima!");
+    }
+
+    #[test]
+    fn outlook_header_block_in_german() {
+        let t = trim_text(
+            "Danke!\n\nVon: Bob <bob@example.org>\nGesendet: Montag, 1. Januar 2024 10:00\nAn: Alice\nBetreff: Frage\n\nalte Nachricht\n",
+        );
+        assert_eq!(t.text, "Danke!");
+    }
+
+    #[test]
+    fn original_message_separator() {
+        let t = trim_text("Yes.\n\n-----Original Message-----\nFrom: x\n\nold\n");
+        assert_eq!(t.text, "Yes.");
+    }
+
+    #[test]
+    fn signatures_and_signoffs() {
+        let t = trim_text("Fine by me.\n\n-- \nAlice\nACME Corp\n");
+        assert_eq!(t.text, "Fine by me.");
+        assert!(t.removed_signature);
+        let t = trim_text("Fine by me.\n\nVerzonden vanaf mijn iPhone\n");
+        assert_eq!(t.text, "Fine by me.");
+        let t = trim_text("Fine.\n\nSent from my desk, is much easier then my mobile phone.");
+        assert_eq!(
+            t.text,
+            "Fine.\n\nSent from my desk, is much easier then my mobile phone."
+        );
+    }
+
+    #[test]
+    fn interleaved_reply_keeps_the_quotes_it_answers() {
+        let t = trim_text(
+            r#"Hi,
+
+On Mon, Jan 1, 2024 at 10:00 AM Bob <bob@example.org> wrote:
+> Can you come on Friday?
+
+Yes.
+
+> And bring the report?
+
+Of course.
+
+> Bob
+"#,
+        );
+        assert_eq!(
+            t.text,
+            "Hi,\n\nOn Mon, Jan 1, 2024 at 10:00 AM Bob <bob@example.org> wrote:\n> Can you come on Friday?\n\nYes.\n\n> And bring the report?\n\nOf course."
+        );
+    }
+
+    #[test]
+    fn bottom_posted_reply_keeps_only_the_answer() {
+        let t = trim_text(
+            "On Mon, Jan 1, 2024 at 10:00 AM Bob <bob@example.org> wrote:\n> Question?\n\nAnswer.\n",
+        );
+        assert_eq!(t.text, "Answer.");
+    }
+
+    #[test]
+    fn lists_survive() {
+        let body = "Steps:\n\n1. open\n2. close\n\n- a\n- b\n* c\n";
+        assert_eq!(trim_text(body).text, body.trim_end());
+    }
+
+    #[test]
+    fn quote_only_keeps_the_quote() {
+        assert_eq!(trim_text("> only a quote\n").text, "> only a quote");
+    }
+
+    #[test]
+    fn trailing_blank_lines_and_crlf() {
+        assert_eq!(trim_text("a\r\nb\r\n\r\n\r\n").text, "a\nb");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn trim_text_never_panics(s in "\\PC{0,400}") {
+            let _ = trim_text(&s);
+        }
+
+        #[test]
+        fn trim_text_never_panics_on_mail_like_text(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("> quoted".to_string()),
+                    Just("On Mon, 1 Jan 2024 at 10:00, Bob <b@x.org> wrote:".to_string()),
+                    Just("-- ".to_string()),
+                    Just("From: x".to_string()),
+                    Just("```".to_string()),
+                    Just(String::new()),
+                    "\\PC{0,40}",
+                ],
+                0..30,
+            )
+        ) {
+            let _ = trim_text(&lines.join("\n"));
+        }
+
+        #[test]
+        fn html_to_reply_text_never_panics(s in "\\PC{0,400}") {
+            let _ = html_to_reply_text(&s);
+        }
+
+        #[test]
+        fn html_from_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let s = String::from_utf8_lossy(&bytes);
+            let _ = html_to_reply_text(&s);
+            let _ = trim_text(&s);
+        }
+    }
+}

@@ -120,7 +120,7 @@ pub fn is_signoff(line: &str) -> bool {
             let device = head
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|w| DEVICE_WORDS.contains(&w));
-            return short && (device || words.len() <= 4) || device;
+            return device || short && words.len() <= 4;
         }
         let device = rest
             .split(|c: char| !c.is_alphanumeric())
