@@ -2,6 +2,7 @@
 //! against in the same run (bare Handlebars, Postfix's smtp-source, bare mail-parser).
 
 pub mod digest;
+pub mod inbound;
 pub mod send;
 pub mod trim;
 
@@ -15,6 +16,7 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
             concurrency,
         } => send::run(messages, concurrency),
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
+        BenchCommand::Inbound { messages } => inbound::run(messages),
         other => anyhow::bail!("benchmark {other:?} is not implemented yet"),
     }
 }

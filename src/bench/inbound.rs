@@ -1,0 +1,294 @@
+//! `digestd bench inbound`: synthetic replies through the whole inbound path (intake with
+//! SHA-256 → store → parse → classify → trim → authorise → post into an in-memory forum →
+//! status recorded) against a temporary store, beside the bare `mail-parser` parse rate of the
+//! same messages, which bounds what any pipeline over that parser can do.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{Duration, Utc};
+
+use crate::config::{Config, DigestConfig, InboundConfig, MailConfig, TransportConfig};
+use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
+use crate::inbound::answer::Answerer;
+use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
+use crate::inbound::receive::{prepare_bytes, store_intake};
+use crate::model::{
+    BodyFormat, ForumKind, Frequency, Group, Person, Post, ReplyGrant, ReplyToken, Thread,
+};
+use crate::store::Store;
+
+/// A forum in memory: posts are counted, idempotent on the key.
+#[derive(Debug, Default)]
+pub struct MemoryForum {
+    posts: Mutex<HashMap<String, Posted>>,
+}
+
+impl MemoryForum {
+    /// Posts accepted so far.
+    pub fn len(&self) -> usize {
+        self.posts.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// True when nothing was posted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn add(&self, thread: &str, key: &str) -> Result<Posted, ForumError> {
+        let mut posts = self
+            .posts
+            .lock()
+            .map_err(|_| ForumError::Unavailable("poisoned".into()))?;
+        let n = posts.len();
+        Ok(posts
+            .entry(key.to_string())
+            .or_insert_with(|| Posted {
+                remote_post_id: n.to_string(),
+                remote_thread_id: thread.to_string(),
+                url: format!("memory://{thread}/{n}"),
+            })
+            .clone())
+    }
+}
+
+impl Forum for MemoryForum {
+    fn fetch_since(
+        &self,
+        _group: &Group,
+        cursor: Option<&Cursor>,
+        _limit: usize,
+    ) -> Result<FetchBatch, ForumError> {
+        Ok(FetchBatch {
+            next_cursor: cursor.cloned().unwrap_or_default(),
+            ..FetchBatch::default()
+        })
+    }
+
+    fn post_reply(
+        &self,
+        _group: &Group,
+        thread_remote_id: &str,
+        _author: &Author,
+        _body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        self.add(thread_remote_id, idempotency_key)
+    }
+
+    fn create_thread(
+        &self,
+        _group: &Group,
+        _author: &Author,
+        title: &str,
+        _body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        self.add(title, idempotency_key)
+    }
+}
+
+const PEOPLE: usize = 200;
+
+fn config(store_path: PathBuf) -> Config {
+    let people = (0..PEOPLE)
+        .map(|i| Person {
+            email: format!("person{i}@example.org"),
+            name: format!("Person {i}"),
+            roles: vec!["staff".into()],
+            time_zone: chrono_tz::UTC,
+            locale: if i % 2 == 0 { "en" } else { "nl" }.into(),
+            frequency: Frequency::Weekly,
+        })
+        .collect();
+    Config {
+        source: PathBuf::from("bench.toml"),
+        store_path,
+        templates_dir: PathBuf::from("templates"),
+        organisation: "Bench".into(),
+        forum_url: "https://forum.bench.example".into(),
+        mail: MailConfig {
+            from: "Digests <digest@bench.example>".into(),
+            reply_domain: "reply.bench.example".into(),
+            list_id: "digest.bench.example".into(),
+            transport: TransportConfig::Maildir {
+                path: PathBuf::from("outbox"),
+            },
+            concurrency: 1,
+        },
+        digest: DigestConfig::default(),
+        inbound: InboundConfig {
+            maildir: None,
+            trusted_authserv_ids: Vec::new(),
+            bounce_threshold: 3,
+            max_message_bytes: 10 * 1024 * 1024,
+        },
+        groups: vec![Group {
+            id: "general".into(),
+            name: "General".into(),
+            forum: ForumKind::Local,
+        }],
+        roles: Vec::new(),
+        people,
+    }
+}
+
+/// One synthetic reply: plain text with a quoted digest, or Gmail-style multipart/alternative.
+fn reply(i: usize, token: &ReplyToken) -> Vec<u8> {
+    let person = i % PEOPLE;
+    let quote: String = (0..12)
+        .map(|l| format!("> Line {l} of the digest item, with the excerpt of what was said.\r\n"))
+        .collect();
+    let head = format!(
+        "Return-Path: <person{person}@example.org>\r\nReceived: from mail.example.org by mx.bench.example; Mon, 23 Nov 2026 10:00:00 +0100\r\nFrom: \"Person {person}\" <Person{person}@Example.org>\r\nTo: reply+{}@reply.bench.example\r\nSubject: Re: Budget 2025\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <bench-{i}@mail.example.org>\r\nIn-Reply-To: <digest-{person}@bench.example>\r\nMIME-Version: 1.0\r\n",
+        token.as_str()
+    );
+    let text = format!(
+        "Thanks for raising this. I think option {i} is the better one,\r\nbecause it keeps the budget within limits.\r\n\r\nOn Mon, 23 Nov 2026 at 07:30, Digests <digest@bench.example> wrote:\r\n{quote}\r\n-- \r\nPerson {person}\r\nTeam lead\r\n"
+    );
+    if i % 3 == 0 {
+        let html = format!(
+            "<div dir=\"ltr\">Thanks for raising this. I think option {i} is the better one,<br>because it keeps the budget within limits.</div><br><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, 23 Nov 2026 at 07:30, Digests wrote:<br></div><blockquote class=\"gmail_quote\">{}</blockquote></div>",
+            quote.replace("> ", "").replace("\r\n", "<br>")
+        );
+        format!(
+            "{head}Content-Type: multipart/alternative; boundary=\"b{i}\"\r\n\r\n--b{i}\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n--b{i}\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n{html}\r\n--b{i}--\r\n"
+        )
+        .into_bytes()
+    } else {
+        format!("{head}Content-Type: text/plain; charset=UTF-8\r\n\r\n{text}").into_bytes()
+    }
+}
+
+/// Runs `messages` replies through the inbound path and prints both rates and their ratio.
+pub fn run(messages: usize) -> anyhow::Result<()> {
+    let messages = messages.max(1);
+    let dir = std::env::temp_dir().join(format!(
+        "digestd-bench-inbound-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).context("bench directory")?;
+    let result = run_in(&dir, messages);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
+    let config = config(dir.join("bench.sqlite"));
+    let mut store = Store::open(&config.store_path).context("bench store")?;
+    store.sync_people(&config.people)?;
+    store.sync_groups(&config.groups)?;
+    let group = &config.groups[0];
+    let now = Utc::now();
+    let thread = Thread {
+        id: 0,
+        group_id: group.id.clone(),
+        remote_id: "t1".into(),
+        title: "Budget 2025".into(),
+        url: "https://forum.bench.example/t/1".into(),
+        created: now - Duration::days(1),
+    };
+    let seed = Post {
+        id: 0,
+        thread_id: 0,
+        group_id: group.id.clone(),
+        remote_id: "p1".into(),
+        author_email: "person0@example.org".into(),
+        author_name: "Person 0".into(),
+        created: now - Duration::days(1),
+        body: "What do we think?".into(),
+        body_format: BodyFormat::Markdown,
+        tags: Vec::new(),
+        likes: 0,
+        reply_count: 0,
+        best_answer: false,
+        url: "https://forum.bench.example/t/1#p1".into(),
+    };
+    store.store_batch(
+        group,
+        &FetchBatch {
+            threads: vec![thread.clone()],
+            posts: vec![FetchedPost {
+                thread_remote_id: "t1".into(),
+                post: seed,
+            }],
+            next_cursor: Cursor("1".into()),
+            more: false,
+        },
+    )?;
+    let (threads, _) = store.load_activity(
+        std::slice::from_ref(&group.id),
+        now - Duration::days(30),
+        &[],
+        now,
+    )?;
+    let thread_id = threads.first().context("seeded thread")?.id;
+    let tokens: Vec<ReplyToken> = (0..PEOPLE)
+        .map(|i| {
+            let token = ReplyToken::generate();
+            store
+                .insert_grant(&ReplyGrant {
+                    token: token.clone(),
+                    person_email: format!("person{i}@example.org"),
+                    thread_id: Some(thread_id),
+                    expires: now + Duration::days(90),
+                })
+                .map(|()| token)
+        })
+        .collect::<Result<_, _>>()?;
+    let mails: Vec<Vec<u8>> = (0..messages)
+        .map(|i| reply(i, &tokens[i % PEOPLE]))
+        .collect();
+    let bytes: usize = mails.iter().map(Vec::len).sum();
+
+    // The limit: bare parsing of the same messages.
+    let parser = mail_parser::MessageParser::default();
+    let t = Instant::now();
+    let mut parsed = 0usize;
+    for m in &mails {
+        if parser.parse(m).is_some() {
+            parsed += 1;
+        }
+    }
+    let bare = t.elapsed();
+
+    let forum = MemoryForum::default();
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let t = Instant::now();
+    let mut posted = 0usize;
+    for m in &mails {
+        let intake = prepare_bytes(m.clone());
+        let inserted = store_intake(&mut store, &intake, "bench")?;
+        if let Outcome::Posted { .. } = pipeline.process(&mut store, inserted.id, Utc::now())? {
+            posted += 1;
+        }
+    }
+    let full = t.elapsed();
+
+    let rate = |d: std::time::Duration| messages as f64 / d.as_secs_f64().max(1e-9);
+    let (full_rate, bare_rate) = (rate(full), rate(bare));
+    println!(
+        "inbound: {messages} messages ({:.1} KiB average), {posted} posted, {parsed} parsed",
+        bytes as f64 / messages as f64 / 1024.0
+    );
+    println!(
+        "  receive → store → classify → trim → authorise → post: {full_rate:>10.0} msg/s ({:.3} s)",
+        full.as_secs_f64()
+    );
+    println!(
+        "  bare mail-parser parse (the limit):                   {bare_rate:>10.0} msg/s ({:.3} s)",
+        bare.as_secs_f64()
+    );
+    println!(
+        "  ratio: {:.2} (target ≥ 0.30)",
+        full_rate / bare_rate.max(1e-9)
+    );
+    anyhow::ensure!(posted == messages, "only {posted} of {messages} posted");
+    anyhow::ensure!(forum.len() == messages, "forum holds {}", forum.len());
+    Ok(())
+}
