@@ -352,8 +352,12 @@ port = 70000
         let doc = p.value.expect("deserialized after removals");
         assert_eq!(doc.roles.len(), 2);
         assert_eq!(doc.roles[0].groups, vec!["x".to_string()]);
+        assert_eq!(doc.roles[1].name.as_deref(), Some("b"));
+        let mail = doc.mail.expect("mail kept");
+        assert_eq!((mail.from.as_deref(), mail.port), (Some("x@y"), None));
         assert!(p.removed.contains("mail.port"));
-        assert!(p.problems[1].message.starts_with("unknown key `bogus`"));
+        let bogus = p.problems.iter().find(|p| p.key == "roles[1].bogus");
+        assert!(bogus.is_some_and(|p| p.message.starts_with("unknown key `bogus`")));
     }
 
     #[test]

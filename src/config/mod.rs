@@ -337,3 +337,210 @@ impl Config {
         self.people.iter().find(|p| p.email == email)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Frequency;
+
+    /// A directory with `config/`, `templates/` (digest + en/nl strings) and the given files.
+    fn setup(toml: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for (path, text) in [
+            ("templates/digest.html.hbs", "<p></p>"),
+            ("templates/digest.txt.hbs", ""),
+            ("templates/i18n/en.toml", ""),
+            ("templates/i18n/nl.toml", ""),
+            ("config/digestd.toml", toml),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&p, text).expect("write");
+        }
+        let cfg = root.join("config/digestd.toml");
+        (dir, cfg)
+    }
+
+    const MINIMAL: &str = r#"
+[organisation]
+name = "Test"
+forum_url = "https://forum.test.example/"
+
+[store]
+path = "../state/digestd.sqlite"
+
+[mail]
+from = "digest@test.example"
+reply_domain = "Reply.Test.Example"
+
+[mail.transport]
+kind = "sendmail"
+
+[[groups]]
+id = "general"
+name = "General"
+
+[[roles]]
+name = "staff"
+groups = ["general", "general"]
+training_tags = ["Training"]
+schedule = "0  0 7 * * *"
+
+[[people]]
+email = " Anna@Test.Example "
+name = "Anna"
+roles = ["staff"]
+"#;
+
+    #[test]
+    fn example_config_and_people_load() {
+        let (_dir, path) = setup(EXAMPLE_TOML, &[("config/people.csv", EXAMPLE_PEOPLE_CSV)]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.organisation, "Gemeente Demodam");
+        assert_eq!(cfg.groups.len(), 7);
+        assert!(cfg.roles.len() >= 4);
+        assert_eq!(cfg.people.len(), 20);
+        assert!(cfg
+            .roles
+            .iter()
+            .all(|r| r.groups.contains(&"all-staff".into())));
+        let base = path.parent().expect("config dir");
+        assert_eq!(cfg.store_path, base.join("../digestd.sqlite"));
+        assert_eq!(cfg.templates_dir, base.join("../templates"));
+        assert_eq!(
+            cfg.mail.transport,
+            TransportConfig::Maildir {
+                path: base.join("../outbox")
+            }
+        );
+        let anna = cfg.person("A.Jansen@demodam.example").expect("anna");
+        assert_eq!(anna.frequency, Frequency::Daily);
+        assert_eq!(anna.time_zone, chrono_tz::Europe::Amsterdam);
+        assert!(cfg.people.iter().any(|p| p.frequency == Frequency::Off));
+        assert!(cfg.people.iter().any(|p| p.locale == "en"));
+        assert!(cfg.role("social-worker").is_some());
+        assert!(cfg.group("all-staff").is_some());
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let (_dir, path) = setup(MINIMAL, &[]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.forum_url, "https://forum.test.example");
+        assert_eq!(cfg.mail.reply_domain, "reply.test.example");
+        assert_eq!(cfg.mail.list_id, "digest.reply.test.example");
+        assert_eq!(cfg.mail.concurrency, 4);
+        assert_eq!(
+            cfg.mail.transport,
+            TransportConfig::Sendmail {
+                command: PathBuf::from(DEFAULT_SENDMAIL)
+            }
+        );
+        assert_eq!(cfg.digest, DigestConfig::default());
+        assert_eq!(cfg.inbound.bounce_threshold, 3);
+        assert_eq!(cfg.inbound.max_message_bytes, 10 * 1024 * 1024);
+        let role = &cfg.roles[0];
+        assert_eq!(role.groups, vec!["general".to_string()]);
+        assert_eq!(role.training_tags, vec!["training".to_string()]);
+        assert_eq!(role.schedule.cron, "0 0 7 * * *");
+        assert_eq!(role.schedule.time_zone, chrono_tz::UTC);
+        assert_eq!(role.template, None);
+        let p = &cfg.people[0];
+        assert_eq!(p.email, "anna@test.example");
+        assert_eq!((p.locale.as_str(), p.frequency), ("en", Frequency::Weekly));
+        assert_eq!(cfg.groups[0].forum, crate::model::ForumKind::Local);
+    }
+
+    #[test]
+    fn smtp_password_comes_from_its_file_and_tls_changes_the_port() {
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"127.0.0.1\"\ntls = \"tls\"\nuser = \"u\"\npassword_file = \"secret\"",
+        );
+        let (_dir, path) = setup(&toml, &[("config/secret", "s3cret\n")]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.mail.transport,
+            TransportConfig::Smtp {
+                host: "127.0.0.1".into(),
+                port: 465,
+                tls: TlsMode::Tls,
+                user: Some("u".into()),
+                password: Some("s3cret".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn keys_of_another_transport_kind_are_refused() {
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"maildir\"\npath = \"out\"\nhost = \"x\"",
+        );
+        let (_dir, path) = setup(&toml, &[]);
+        let err = Config::load(&path).expect_err("host with maildir");
+        let p = &err.problems[0];
+        assert_eq!(p.key, "mail.transport.host");
+        assert!(p.message.contains("kind = \"maildir\""), "{}", p.message);
+    }
+
+    #[test]
+    fn csv_people_merge_with_inline_and_duplicates_point_back() {
+        let toml = format!("people_csv = \"people.csv\"\n{MINIMAL}");
+        let csv = "email,name,roles,time_zone,locale,frequency\n\
+                   b@test.example,B,staff,Europe/Amsterdam,nl,daily\n\
+                   ANNA@test.example,Anna twice,staff,,,\n";
+        let (_dir, path) = setup(&toml, &[("config/people.csv", csv)]);
+        let err = Config::load(&path).expect_err("duplicate");
+        assert_eq!(err.problems.len(), 1, "{err}");
+        let p = &err.problems[0];
+        assert!(p.file.ends_with("people.csv"));
+        assert_eq!((p.line, p.key.as_str()), (3, "email"));
+        assert!(p.message.contains("digestd.toml:28"), "{}", p.message);
+    }
+
+    #[test]
+    fn missing_sections_and_keys_are_named() {
+        let (_dir, path) = setup("[[groups]]\nid = \"g\"\n", &[]);
+        let err = Config::load(&path).expect_err("incomplete");
+        let keys: Vec<&str> = err.problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["organisation", "store", "mail", "groups[0].name"]
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.contains("digestd.toml: organisation: missing table [organisation]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("digestd.toml:1: groups[0].name: missing key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_reported_once_not_again_as_missing() {
+        let toml = MINIMAL.replace("name = \"Anna\"", "name = 42");
+        let (_dir, path) = setup(&toml, &[]);
+        let err = Config::load(&path).expect_err("bad type");
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].key, "people[0].name");
+        assert_eq!(err.problems[0].line, 28);
+    }
+
+    #[test]
+    fn problem_display_is_file_line_key_message() {
+        let p = ConfigProblem {
+            file: PathBuf::from("c.toml"),
+            line: 3,
+            key: "mail.from".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(p.to_string(), "c.toml:3: mail.from: bad");
+    }
+}

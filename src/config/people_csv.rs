@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::doc::DocProblem;
+use super::doc::{DocProblem, LineIndex};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,14 @@ pub(crate) const COLUMNS: [&str; 6] =
 pub(crate) fn parse_people_csv(text: &str, file: PathBuf) -> (Vec<PersonIn>, Vec<DocProblem>) {
     let mut people = Vec::new();
     let mut problems = Vec::new();
+    // The reader's positions point before any comment or blank lines it skipped to reach a
+    // record, and its line count ignores comment lines: skip those lines ourselves.
+    let lines = LineIndex::new(text);
+    let line_of = |pos: Option<&csv::Position>| {
+        pos.map_or(0, |p| {
+            lines.line(skip_blank_and_comments(text, p.byte() as usize))
+        })
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
@@ -56,11 +64,11 @@ pub(crate) fn parse_people_csv(text: &str, file: PathBuf) -> (Vec<PersonIn>, Vec
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            problems.push(csv_error(&e, "header"));
+            problems.push(csv_error(&e, "header", &lines));
             return (people, problems);
         }
     };
-    let header_line = headers.position().map_or(1, |p| p.line() as usize);
+    let header_line = line_of(headers.position()).max(1);
     let mut column_of = [None; COLUMNS.len()];
     for (i, name) in headers.iter().enumerate() {
         match COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
@@ -95,11 +103,11 @@ pub(crate) fn parse_people_csv(text: &str, file: PathBuf) -> (Vec<PersonIn>, Vec
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                problems.push(csv_error(&e, "row"));
+                problems.push(csv_error(&e, "row", &lines));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = line_of(record.position());
         if record.len() > headers.len() {
             problems.push(DocProblem {
                 line,
@@ -152,9 +160,22 @@ pub(crate) fn parse_people_csv(text: &str, file: PathBuf) -> (Vec<PersonIn>, Vec
     (people, problems)
 }
 
-fn csv_error(e: &csv::Error, key: &str) -> DocProblem {
+/// The offset of the first line at or after `offset` that is neither blank nor a `#` comment.
+fn skip_blank_and_comments(text: &str, mut offset: usize) -> usize {
+    while let Some(rest) = text.get(offset..) {
+        let line = rest.split_inclusive('\n').next().unwrap_or_default();
+        let content = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() || !(content.is_empty() || content.starts_with('#')) {
+            break;
+        }
+        offset += line.len();
+    }
+    offset
+}
+
+fn csv_error(e: &csv::Error, key: &str, lines: &LineIndex) -> DocProblem {
     DocProblem {
-        line: e.position().map_or(0, |p| p.line() as usize),
+        line: e.position().map_or(0, |p| lines.line(p.byte() as usize)),
         key: key.to_string(),
         message: format!("CSV: {e}"),
     }
@@ -172,12 +193,13 @@ mod tests {
     fn reads_rows_with_lines_and_empty_cells() {
         let text = "email,name,roles,time_zone,locale,frequency\n\
                     # a comment\n\
+                    \n\
                     a@x.example,Anna,social-worker;all-staff,,nl,daily\n\
                     b@x.example,\"Bakker, B.\",hr-advisor,Europe/Amsterdam,,\n";
         let (people, problems) = parse(text);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(people.len(), 2);
-        assert_eq!(people[0].line, 3);
+        assert_eq!(people[0].line, 4);
         let roles: Vec<&str> = people[0]
             .roles
             .as_ref()
@@ -189,7 +211,7 @@ mod tests {
             people[1].name.as_ref().map(|n| n.value.as_str()),
             Some("Bakker, B.")
         );
-        assert_eq!(people[1].line, 4);
+        assert_eq!(people[1].line, 5);
         assert!(people[1].frequency.is_none());
     }
 
