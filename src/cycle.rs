@@ -29,6 +29,8 @@ use crate::store::{NewDelivery, PersonState, Store};
 const WEEKLY_GAP: Duration = Duration::hours(6 * 24 + 12);
 /// How far back training highlights reach (older tagged posts not yet sent to a person).
 const HIGHLIGHT_LOOKBACK: Duration = Duration::days(30);
+/// The longest period a digest covers (a person back after a long pause gets the last month).
+const MAX_PERIOD: Duration = Duration::days(30);
 /// Digests prepared (and recorded as pending) before their batch is sent.
 const BATCH: usize = 64;
 
@@ -229,7 +231,7 @@ impl Engine {
         }
         let states = store.all_person_states()?;
         let last_sent = store.last_sent_all(schedule_key)?;
-        let oldest = now - Duration::days(7);
+        let oldest = now - MAX_PERIOD;
         let groups: Vec<String> = roles
             .iter()
             .flat_map(|r| r.groups.iter().cloned())
@@ -482,10 +484,12 @@ pub fn is_due(frequency: Frequency, last: Option<DateTime<Utc>>, now: DateTime<U
     }
 }
 
-/// The period a digest covers: since the last one, at most one frequency window back.
+/// The period a digest covers: back to the last digest or one frequency window, whichever is
+/// earlier, so posts collected late (a forum that was down) are still found. Posts already
+/// delivered are excluded by selection, so a long period never repeats anything.
 pub fn period_for(frequency: Frequency, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Period {
     let window_start = now - frequency.window();
-    let start = last.map_or(window_start, |l| l.max(window_start));
+    let start = last.map_or(window_start, |l| l.min(window_start).max(now - MAX_PERIOD));
     Period { start, end: now }
 }
 
@@ -566,12 +570,8 @@ pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<Stri
             .iter()
             .flat_map(|r| r.groups.iter().cloned())
             .collect();
-        let (threads, posts) = store.load_activity(
-            &groups,
-            now - Duration::days(7),
-            &tags,
-            now - HIGHLIGHT_LOOKBACK,
-        )?;
+        let (threads, posts) =
+            store.load_activity(&groups, period.start, &tags, now - HIGHLIGHT_LOOKBACK)?;
         let activity = Activity::new(threads, posts);
         let delivered = store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?;
         let digest = select(

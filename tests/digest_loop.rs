@@ -1,0 +1,621 @@
+//! The outbound half of the loop, end to end: the real binary, a real SQLite file, Postfix's
+//! `smtp-sink` on 127.0.0.1; messages parsed with mail-parser.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Age, Utc};
+use mail_parser::{HeaderValue, MimeHeaders};
+use support::{bin, ensure_deps, repo_root, SinkOptions, SmtpSink, SunkMessage};
+
+/// Writes a config for a small organisation sending through `port`; returns its path.
+fn write_org(dir: &Path, port: u16, schedule: &str, people: &str) -> PathBuf {
+    let templates = repo_root().join("templates");
+    let config = format!(
+        r#"
+[organisation]
+name = "Gemeente Testdam"
+forum_url = "https://forum.testdam.example"
+
+[store]
+path = "state/digestd.sqlite"
+
+[mail]
+from = "Testdam Groups <digest@testdam.example>"
+reply_domain = "reply.testdam.example"
+concurrency = 4
+
+[mail.transport]
+kind = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+
+[digest]
+templates = "{templates}"
+max_threads = 10
+max_highlights = 5
+
+[defaults]
+time_zone = "Europe/Amsterdam"
+locale = "en"
+frequency = "weekly"
+
+[[groups]]
+id = "social-work"
+name = "Social work"
+
+[[groups]]
+id = "it-support"
+name = "IT support"
+
+[[groups]]
+id = "all-staff"
+name = "All staff"
+
+[[roles]]
+name = "social-worker"
+groups = ["social-work", "all-staff"]
+training_tags = ["training"]
+schedule = "{schedule}"
+
+[[roles]]
+name = "it-support"
+groups = ["it-support", "all-staff"]
+training_tags = ["howto"]
+schedule = "{schedule}"
+
+{people}
+"#,
+        templates = templates.display()
+    );
+    let path = dir.join("digestd.toml");
+    std::fs::write(&path, config).expect("writing the config");
+    path
+}
+
+fn person(email: &str, name: &str, role: &str, extra: &str) -> String {
+    format!("[[people]]\nemail = \"{email}\"\nname = \"{name}\"\nroles = [\"{role}\"]\n{extra}\n")
+}
+
+fn digestd(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running digestd")
+}
+
+fn import(config: &Path, lines: &[String]) {
+    let file = config.with_file_name("posts.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("writing posts");
+    let out = Command::new(bin())
+        .arg("import")
+        .arg("-c")
+        .arg(config)
+        .arg(&file)
+        .output()
+        .expect("import");
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn post(
+    group: &str,
+    thread: &str,
+    author: &str,
+    hours_ago: i64,
+    body: &str,
+    tags: &[&str],
+) -> String {
+    serde_json::json!({
+        "group": group,
+        "thread": thread,
+        "title": format!("Thread {thread}"),
+        "author": author,
+        "created": (Utc::now() - Age::hours(hours_ago) - Age::minutes(1)).to_rfc3339(),
+        "body": body,
+        "tags": tags,
+    })
+    .to_string()
+}
+
+fn by_recipient(messages: &[SunkMessage]) -> HashMap<String, Vec<SunkMessage>> {
+    let mut map: HashMap<String, Vec<SunkMessage>> = HashMap::new();
+    for m in messages {
+        for r in &m.rcpt_to {
+            map.entry(r.to_lowercase()).or_default().push(m.clone());
+        }
+    }
+    map
+}
+
+/// The unfolded value of the first header `name` in the raw message.
+fn raw_header(m: &SunkMessage, name: &str) -> String {
+    let text = String::from_utf8_lossy(&m.raw).replace("\r\n", "\n");
+    let head = text
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .replace("\n ", " ")
+        .replace("\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn header_text(m: &mail_parser::Message<'_>, name: &str) -> String {
+    match m.header(name) {
+        Some(HeaderValue::Text(t)) => t.to_string(),
+        Some(HeaderValue::TextList(l)) => l.join(", "),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+#[test]
+fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
+    ensure_deps();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = [
+        person(
+            "alice@testdam.example",
+            "Alice Aalders",
+            "social-worker",
+            "",
+        ),
+        person(
+            "bob@testdam.example",
+            "Bob Bos",
+            "social-worker",
+            "locale = \"nl\"",
+        ),
+        person("carol@testdam.example", "Carol Claes", "it-support", ""),
+        person(
+            "dave@testdam.example",
+            "Dave Dekker",
+            "social-worker",
+            "frequency = \"off\"",
+        ),
+    ]
+    .join("\n");
+    let config = write_org(dir.path(), sink.port(), "0 0 7 * * Mon-Fri", &people);
+    import(
+        &config,
+        &[
+            post(
+                "social-work",
+                "a",
+                "alice@testdam.example",
+                30,
+                "Who handles debt referrals?",
+                &[],
+            ),
+            post(
+                "social-work",
+                "a",
+                "bob@testdam.example",
+                20,
+                "We book the follow-up at intake.",
+                &[],
+            ),
+            post(
+                "social-work",
+                "d",
+                "alice@testdam.example",
+                10,
+                "A thread only Alice wrote in.",
+                &[],
+            ),
+            post(
+                "it-support",
+                "b",
+                "carol@testdam.example",
+                15,
+                "VPN profile needs a reboot at the office.",
+                &[],
+            ),
+            post(
+                "all-staff",
+                "c",
+                "dave@testdam.example",
+                5,
+                "Drill on Friday at 14:00.",
+                &[],
+            ),
+            post(
+                "social-work",
+                "t",
+                "bob@testdam.example",
+                60,
+                "Checklist for home visits in winter.",
+                &["training"],
+            ),
+        ],
+    );
+
+    let out = digestd(&config, &["send-now"]);
+    assert!(
+        out.status.success(),
+        "send-now failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = sink.wait_for(3, Duration::from_secs(20));
+    let by = by_recipient(&messages);
+    assert_eq!(
+        by.keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        [
+            "alice@testdam.example",
+            "bob@testdam.example",
+            "carol@testdam.example"
+        ]
+        .map(String::from)
+        .into_iter()
+        .collect(),
+        "dave opted out (frequency off); everyone else gets one"
+    );
+
+    for (to, list) in &by {
+        assert_eq!(list.len(), 1, "{to} got {} digests", list.len());
+        let m = list[0].parsed();
+        assert_eq!(list[0].mail_from, "digest@testdam.example");
+        assert!(
+            m.message_id()
+                .is_some_and(|id| id.ends_with("@reply.testdam.example")),
+            "Message-ID"
+        );
+        assert!(m.date().is_some(), "Date");
+        let list_id = raw_header(&list[0], "List-Id");
+        assert!(
+            list_id.ends_with("<digest.reply.testdam.example>"),
+            "List-Id: {list_id}"
+        );
+        let unsub = raw_header(&list[0], "List-Unsubscribe");
+        assert!(
+            unsub.contains("mailto:unsubscribe+"),
+            "List-Unsubscribe: {unsub}"
+        );
+        assert_eq!(header_text(&m, "Auto-Submitted"), "auto-generated");
+        assert_eq!(header_text(&m, "X-Auto-Response-Suppress"), "All");
+        assert!(
+            m.content_type()
+                .is_some_and(|ct| ct.subtype() == Some("alternative")),
+            "multipart/alternative"
+        );
+        let subject = m.subject().unwrap_or_default();
+        assert!(
+            !subject.is_empty() && !subject.contains(['\r', '\n']),
+            "subject {subject:?}"
+        );
+        assert!(
+            m.body_text(0).is_some() && m.body_html(0).is_some(),
+            "both parts for {to}"
+        );
+    }
+
+    let alice = by["alice@testdam.example"][0].parsed();
+    let text = alice.body_text(0).unwrap_or_default().to_string();
+    let html = alice.body_html(0).unwrap_or_default().to_string();
+    assert!(
+        text.contains("We book the follow-up"),
+        "Bob's reply in Alice's thread:\n{text}"
+    );
+    assert!(
+        text.contains("Drill on Friday"),
+        "all-staff thread:\n{text}"
+    );
+    assert!(
+        !text.contains("only Alice wrote"),
+        "a thread with only her own post is left out:\n{text}"
+    );
+    assert!(
+        !text.contains("VPN profile"),
+        "IT group is not followed by social workers:\n{text}"
+    );
+    assert!(
+        text.contains("Checklist for home visits"),
+        "training highlight:\n{text}"
+    );
+    let token_link =
+        regex::Regex::new(r"mailto:reply\+[0-9a-f]{40}@reply\.testdam\.example").expect("regex");
+    assert!(
+        token_link.is_match(&html),
+        "reply link with a 160-bit token in the HTML part"
+    );
+    assert!(!html.contains("<script"), "no scripts");
+
+    let carol = by["carol@testdam.example"][0].parsed();
+    let text = carol.body_text(0).unwrap_or_default().to_string();
+    assert!(
+        text.contains("Drill on Friday"),
+        "all-staff reaches IT:\n{text}"
+    );
+    assert!(
+        !text.contains("debt referrals") && !text.contains("follow-up at intake"),
+        "no social work for IT:\n{text}"
+    );
+
+    // A second cycle finds nothing new for anyone and sends nothing.
+    let out = digestd(&config, &["send-now"]);
+    assert!(
+        out.status.success(),
+        "second send-now: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        sink.messages().len(),
+        messages.len(),
+        "nothing is sent twice"
+    );
+
+    // Weekly people get one digest a week; an explicit send-now for one person sends the news.
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "bob@testdam.example",
+            0,
+            "One more idea: SMS reminders.",
+            &[],
+        )],
+    );
+    let out = digestd(&config, &["send-now", "--person", "alice@testdam.example"]);
+    assert!(
+        out.status.success(),
+        "send-now --person: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = sink.wait_for(messages.len() + 1, Duration::from_secs(20));
+    let alice_all = &by_recipient(&after)["alice@testdam.example"];
+    assert_eq!(alice_all.len(), 2);
+    let newest = alice_all
+        .iter()
+        .map(|m| m.parsed().body_text(0).unwrap_or_default().to_string())
+        .find(|t| t.contains("SMS reminders"));
+    let newest = newest.expect("the new reply is in Alice's second digest");
+    assert!(
+        !newest.contains("We book the follow-up"),
+        "already delivered posts are not repeated:\n{newest}"
+    );
+}
+
+#[test]
+fn preview_records_and_sends_nothing() {
+    ensure_deps();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = [
+        person(
+            "alice@testdam.example",
+            "Alice Aalders",
+            "social-worker",
+            "",
+        ),
+        person("bob@testdam.example", "Bob Bos", "social-worker", ""),
+    ]
+    .join("\n");
+    let config = write_org(dir.path(), sink.port(), "0 0 7 * * Mon-Fri", &people);
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "bob@testdam.example",
+            3,
+            "Preview me <script>alert(1)</script>",
+            &[],
+        )],
+    );
+    for args in [
+        &["preview", "--person", "alice@testdam.example"][..],
+        &["preview", "--person", "alice@testdam.example", "--html"],
+    ] {
+        let out = digestd(&config, args);
+        assert!(
+            out.status.success(),
+            "preview: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("Preview me"), "{shown}");
+        assert!(!shown.contains("<script>"), "sanitised: {shown}");
+    }
+    let out = digestd(&config, &["preview", "--person", "nobody@testdam.example"]);
+    assert!(!out.status.success(), "unknown person is an error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody@testdam.example"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.messages().is_empty(), "preview sends nothing");
+    // And records nothing: the real cycle still sends Alice her digest.
+    let out = digestd(&config, &["send-now"]);
+    assert!(out.status.success());
+    let sent = sink.wait_for(1, Duration::from_secs(20));
+    assert_eq!(
+        sent.len(),
+        1,
+        "Alice gets Bob's post; Bob has nothing but his own"
+    );
+    assert_eq!(sent[0].rcpt_to, vec!["alice@testdam.example".to_owned()]);
+}
+
+#[test]
+fn smtp_server_down_keeps_digests_pending_and_sends_them_later() {
+    ensure_deps();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = support::free_port();
+    let people = person(
+        "alice@testdam.example",
+        "Alice Aalders",
+        "social-worker",
+        "",
+    );
+    let config = write_org(dir.path(), port, "0 0 7 * * Mon-Fri", &people);
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "bob@testdam.example",
+            3,
+            "Anyone there?",
+            &[],
+        )],
+    );
+    let out = digestd(&config, &["send-now"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("deferred 1"),
+        "the digest is kept pending: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server comes up on that port: the next cycle resends the stored message.
+    let sink = SmtpSink::start();
+    let config = write_org(dir.path(), sink.port(), "0 0 7 * * Mon-Fri", &people);
+    let out = digestd(&config, &["send-now"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resumed 1"));
+    assert_eq!(sink.wait_for(1, Duration::from_secs(20)).len(), 1);
+}
+
+/// SIGKILL in the middle of a run of many digests; after a restart everyone has exactly one.
+#[test]
+fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
+    ensure_deps();
+    const PEOPLE: usize = 40;
+    // smtp-sink waits a second before answering each DATA, so the kill lands mid-run.
+    let sink = SmtpSink::start_with(SinkOptions {
+        data_delay_secs: Some(1),
+        ..SinkOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut people: Vec<String> = (0..PEOPLE)
+        .map(|i| {
+            person(
+                &format!("p{i:03}@testdam.example"),
+                &format!("Person {i}"),
+                "social-worker",
+                "",
+            )
+        })
+        .collect();
+    people.push(person(
+        "author@testdam.example",
+        "Ann Author",
+        "social-worker",
+        "frequency = \"off\"",
+    ));
+    // Every second: the daemon's own schedule starts the run.
+    let config = write_org(dir.path(), sink.port(), "* * * * * *", &people.join("\n"));
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "author@testdam.example",
+            2,
+            "News for everyone.",
+            &[],
+        )],
+    );
+
+    let mut daemon = Command::new(bin())
+        .arg("run")
+        .arg("-c")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().len() < 6 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = sink.messages().len();
+    assert!(
+        before >= 6 && before < PEOPLE,
+        "killed mid-run ({before} of {PEOPLE} sent)"
+    );
+    daemon.kill().expect("SIGKILL");
+    let _ = daemon.wait();
+
+    let mut daemon = Command::new(bin())
+        .arg("run")
+        .arg("-c")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart daemon");
+    let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
+    // Give a duplicate the chance to show up.
+    std::thread::sleep(Duration::from_secs(3));
+    let messages = if sink.messages().len() > messages.len() {
+        sink.messages()
+    } else {
+        messages
+    };
+    // SIGTERM: clean stop, exit 0.
+    let pid = daemon.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let stop_deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > stop_deadline {
+            let _ = daemon.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let by = by_recipient(&messages);
+    for i in 0..PEOPLE {
+        let to = format!("p{i:03}@testdam.example");
+        assert_eq!(
+            by.get(&to).map_or(0, Vec::len),
+            1,
+            "{to}: exactly one digest (sent before the kill: {before})"
+        );
+    }
+    assert_eq!(messages.len(), PEOPLE, "no duplicates, nobody else");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM stops the daemon with exit 0: {status:?}"
+    );
+}
+
+#[test]
+fn unknown_role_or_person_for_send_now_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_org(
+        dir.path(),
+        9,
+        "0 0 7 * * Mon-Fri",
+        &person("alice@testdam.example", "Alice", "social-worker", ""),
+    );
+    let out = digestd(&config, &["send-now", "--role", "astronaut"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("astronaut"));
+}
