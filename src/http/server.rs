@@ -191,15 +191,28 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Verifies a token or says why not, as a response.
-fn check_token(state: &AppState, token: &str) -> Result<UnsubscribeClaim, Response> {
+/// Why a token was refused, as the page to show.
+struct Refusal {
+    status: StatusCode,
+    title: &'static str,
+    text: &'static str,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        page(self.status, self.title, self.text)
+    }
+}
+
+/// Verifies a token or says why not.
+fn check_token(state: &AppState, token: &str) -> Result<UnsubscribeClaim, Refusal> {
     let Some(secret) = &state.secret else {
-        return Err(page(
-            StatusCode::NOT_FOUND,
-            "Not available",
-            "One-click unsubscribe is not configured here. Reply to a digest with \
+        return Err(Refusal {
+            status: StatusCode::NOT_FOUND,
+            title: "Not available",
+            text: "One-click unsubscribe is not configured here. Reply to a digest with \
              <code>unsubscribe</code> instead.",
-        ));
+        });
     };
     token::verify(secret, token, chrono::Utc::now(), state.max_age).map_err(|e| {
         let (status, text) = match e {
@@ -212,7 +225,11 @@ fn check_token(state: &AppState, token: &str) -> Result<UnsubscribeClaim, Respon
             ),
         };
         tracing::info!(reason = %e, "unsubscribe link refused");
-        page(status, "Link not valid", text)
+        Refusal {
+            status,
+            title: "Link not valid",
+            text,
+        }
     })
 }
 
@@ -222,7 +239,7 @@ async fn unsubscribe_page(
 ) -> Response {
     let claim = match check_token(&state, &token) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let nonce = claim.nonce.clone();
     match with_store(&state, move |s| ledger::is_used(s, &nonce)).await {
@@ -260,7 +277,7 @@ async fn unsubscribe_post(
     }
     let claim = match check_token(&state, &token) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let for_store = claim.clone();
     match with_store(&state, move |s| ledger::redeem(s, &for_store)).await {
