@@ -127,6 +127,11 @@ pub(crate) fn parse_document<T: DeserializeOwned>(text: &str, lines: &LineIndex)
                 match (shown, here) {
                     (Some(shown), Some(here)) => {
                         let key = path_string(&shown);
+                        let message = if key.ends_with(".people_csv") {
+                            format!("{message} (people_csv must stand above the first [table])")
+                        } else {
+                            message
+                        };
                         parsed.problems.push(DocProblem {
                             line,
                             key: key.clone(),
@@ -366,6 +371,13 @@ port = 70000
         let p = parse(text);
         let keys: Vec<&str> = p.problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, vec!["roles[0].name", "roles[1].name"]);
+    }
+
+    #[test]
+    fn people_csv_below_a_table_gets_a_hint() {
+        let p = parse("[mail]\nfrom = \"a@b\"\npeople_csv = \"p.csv\"\n");
+        assert_eq!(p.problems[0].key, "mail.people_csv");
+        assert!(p.problems[0].message.contains("above the first [table]"));
     }
 
     #[test]

@@ -864,7 +864,11 @@ impl Validator<'_> {
                     file: self.ctx.file.to_path_buf(),
                     line,
                     key: key.clone(),
-                    needed_by: format!("template `{name}` of role {}", users.join(", ")),
+                    needed_by: format!(
+                        "template `{name}` of {} {}",
+                        if users.len() == 1 { "role" } else { "roles" },
+                        users.join(", ")
+                    ),
                 });
             }
         }
