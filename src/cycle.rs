@@ -92,6 +92,8 @@ pub struct Engine {
     pub retry: RetryPolicy,
     /// Set to stop after the messages in flight.
     pub stop: Arc<AtomicBool>,
+    /// systemd notifications: a watchdog ping after each batch keeps a long run alive.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Engine {
@@ -108,6 +110,7 @@ impl Engine {
             outbound: Arc::new(outbound),
             retry: RetryPolicy::default(),
             stop: Arc::new(AtomicBool::new(false)),
+            notifier: crate::notify::Notifier::disabled(),
         })
     }
 
@@ -448,6 +451,9 @@ impl Engine {
             }
         }
         report.deferred += queue.len();
+        if crate::notify::watchdog_interval().is_some() {
+            let _ = self.notifier.watchdog();
+        }
         Ok(())
     }
 }

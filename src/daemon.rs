@@ -15,7 +15,12 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::cycle::{open_synced_store, Audience, Engine};
-use crate::schedule::{Firing, Scheduler};
+use crate::notify::Notifier;
+use crate::schedule::{distinct_schedules, next_fire, Firing, Scheduler};
+
+/// How long SIGTERM may take: after this the process exits anyway. Nothing is lost by that:
+/// digests not yet sent are pending in the store and go out at the next start.
+pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(30);
 
 /// What the signal task tells the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,13 +46,21 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     let mut store = open_synced_store(&config)?;
     let mut engine = Engine::new(config)?;
 
+    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "NOTIFY_SOCKET unusable; not notifying systemd");
+        Notifier::disabled()
+    });
+    engine.notifier = notifier.clone();
     let (control_tx, mut control_rx) = watch::channel(Control::Run);
     let stop_flag = engine.stop.clone();
-    tokio::spawn(watch_signals(control_tx, stop_flag));
+    tokio::spawn(watch_signals(control_tx, stop_flag, notifier.clone()));
+    let watchdog_every = crate::notify::watchdog_interval().map(|d| d / 2);
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
 
     let (fire_tx, mut fire_rx) = mpsc::channel::<Firing>(16);
     let mut scheduler = Some(Scheduler::start(&engine.config, fire_tx.clone()).await?);
     tracing::info!(config = %config_path.display(), "digestd running");
+    let _ = notifier.ready_with_status(&next_digest_status(&engine.config));
 
     // A crash may have left digests recorded but unsent: send them before anything else.
     let (resumed, failed) = engine.resume_pending(&mut store).await?;
@@ -72,6 +85,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     Control::Stop => break,
                     Control::Reload(n) if n != last_reload => {
                         last_reload = n;
+                        let _ = notifier.reloading();
                         match reload(&config_path, &engine) {
                             Ok(new_engine) => {
                                 if let Some(s) = scheduler.take() { s.shutdown().await; }
@@ -81,7 +95,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                                         new_engine.stop.store(false, Ordering::SeqCst);
                                         store.sync_groups(&new_engine.config.groups)?;
                                         store.sync_people(&new_engine.config.people)?;
-                                        engine = Engine { stop: engine.stop.clone(), ..new_engine };
+                                        engine = Engine { stop: engine.stop.clone(), notifier: notifier.clone(), ..new_engine };
                                         tracing::info!("configuration reloaded");
                                     }
                                     Err(e) => {
@@ -92,9 +106,13 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                             }
                             Err(e) => tracing::error!("reload refused, the previous configuration stays in force: {e:#}"),
                         }
+                        let _ = notifier.ready_with_status(&next_digest_status(&engine.config));
                     }
                     _ => {}
                 }
+            }
+            _ = watchdog.tick(), if watchdog_every.is_some() => {
+                let _ = notifier.watchdog();
             }
             Some(firing) = fire_rx.recv() => {
                 tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
@@ -103,13 +121,17 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     Err(e) => tracing::error!("collection failed, digests use what the store has: {e:#}"),
                 }
                 let audience = Audience { schedule: Some(firing.schedule.clone()), ..Audience::default() };
+                let _ = notifier.status(&format!("sending digests for {}", firing.schedule));
                 if let Err(e) = engine.run(&mut store, &audience, firing.at).await {
                     tracing::error!(schedule = %firing.schedule, "digest cycle failed: {e:#}");
                 }
+                let _ = notifier.status(&next_digest_status(&engine.config));
             }
         }
     }
     tracing::info!("stopping");
+    let _ = notifier.stopping();
+    engine.outbound.close().await;
     if let Some(s) = scheduler.take() {
         s.shutdown().await;
     }
@@ -125,10 +147,34 @@ fn reload(config_path: &Path, _old: &Engine) -> anyhow::Result<Engine> {
     Engine::new(config)
 }
 
+/// `STATUS=` text: when the next digest goes out.
+fn next_digest_status(config: &Config) -> String {
+    let now = chrono::Utc::now();
+    let next = distinct_schedules(config)
+        .iter()
+        .filter_map(|s| next_fire(s, now).ok().flatten().map(|t| (t, s.key())))
+        .min();
+    match next {
+        Some((at, key)) => format!("next digest {} ({key})", at.format("%Y-%m-%d %H:%M UTC")),
+        None => "no digest scheduled".into(),
+    }
+}
+
+/// Exits the process if a stop takes longer than [`SHUTDOWN_BOUND`]. Safe: unsent digests are
+/// pending in the store and resent at the next start.
+fn arm_shutdown_bound() {
+    std::thread::spawn(|| {
+        std::thread::sleep(SHUTDOWN_BOUND);
+        tracing::error!(bound = ?SHUTDOWN_BOUND, "stop took too long; exiting, unsent digests stay pending");
+        std::process::exit(0);
+    });
+}
+
 /// Turns SIGTERM/SIGINT into Stop (and sets the engine's stop flag), SIGHUP into Reload.
 async fn watch_signals(
     tx: watch::Sender<Control>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    notifier: Notifier,
 ) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -140,11 +186,21 @@ async fn watch_signals(
     };
     let mut reloads = 0u64;
     loop {
-        tokio::select! {
-            _ = term.recv() => { stop.store(true, Ordering::SeqCst); let _ = tx.send(Control::Stop); tracing::info!("SIGTERM: finishing the message in flight"); }
-            _ = int.recv() => { stop.store(true, Ordering::SeqCst); let _ = tx.send(Control::Stop); tracing::info!("SIGINT: finishing the message in flight"); }
-            _ = hup.recv() => { reloads += 1; let _ = tx.send(Control::Reload(reloads)); tracing::info!("SIGHUP: reloading"); }
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => {
+                reloads += 1;
+                tracing::info!("SIGHUP: reloading configuration and templates");
+                let _ = tx.send(Control::Reload(reloads));
+                continue;
+            }
+        };
+        tracing::info!("{name}: finishing the message in flight, then stopping");
+        stop.store(true, Ordering::SeqCst);
+        let _ = notifier.stopping();
+        arm_shutdown_bound();
+        let _ = tx.send(Control::Stop);
+        return;
     }
 }
