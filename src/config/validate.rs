@@ -236,7 +236,7 @@ impl Validator<'_> {
     }
 
     fn path(&self, s: &str) -> PathBuf {
-        self.ctx.base_dir.join(s.trim())
+        lexical_normalize(&self.ctx.base_dir.join(s.trim()))
     }
 
     fn table_missing(&mut self, key: &str) {
@@ -1038,5 +1038,45 @@ impl Validator<'_> {
             });
         }
         people
+    }
+}
+
+/// `a/config/../outbox` → `a/outbox`, without touching the file system (the path may not exist
+/// yet). A leading `..` that cannot be resolved is kept.
+pub fn lexical_normalize(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod normalize_tests {
+    use super::lexical_normalize;
+    use std::path::Path;
+
+    #[test]
+    fn parent_components_are_resolved_lexically() {
+        assert_eq!(
+            lexical_normalize(Path::new("/a/config/../outbox")),
+            Path::new("/a/outbox")
+        );
+        assert_eq!(
+            lexical_normalize(Path::new("config/./../x")),
+            Path::new("x")
+        );
+        assert_eq!(lexical_normalize(Path::new("../x")), Path::new("../x"));
     }
 }

@@ -19,10 +19,6 @@ use crate::cycle::{self, open_synced_store};
 use crate::forum::local::{import_records, ImportRecord};
 use crate::model::Person;
 
-/// The example configuration (also the demo's), compiled in.
-const CONFIG_TOML: &str = include_str!("../../config/digestd.toml");
-/// The example people list, compiled in.
-const PEOPLE_CSV: &str = include_str!("../../config/people.csv");
 /// The templates, compiled in.
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 /// Marks a demo folder whose forum posts are loaded.
@@ -62,8 +58,11 @@ fn write_files(dir: &Path) -> anyhow::Result<PathBuf> {
     fs::create_dir_all(&config_dir)
         .with_context(|| format!("creating {}", config_dir.display()))?;
     let config_path = config_dir.join("digestd.toml");
-    write_if_missing(&config_path, CONFIG_TOML.as_bytes())?;
-    write_if_missing(&config_dir.join("people.csv"), PEOPLE_CSV.as_bytes())?;
+    write_if_missing(&config_path, crate::config::EXAMPLE_TOML.as_bytes())?;
+    write_if_missing(
+        &config_dir.join("people.csv"),
+        crate::config::EXAMPLE_PEOPLE_CSV.as_bytes(),
+    )?;
     let templates = dir.join("templates");
     extract_missing(&TEMPLATES, &templates)?;
     Ok(config_path)
