@@ -91,7 +91,7 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
     Value::Object(m)
 }
 
-fn latest<'a>(dt: &'a DigestThread) -> Option<&'a Post> {
+fn latest(dt: &DigestThread) -> Option<&Post> {
     dt.new_posts.iter().max_by_key(|p| (p.created, p.id))
 }
 
