@@ -189,6 +189,19 @@ pub fn main_exit_code() -> i32 {
     }
 }
 
+/// The installed log filter's handle, and whether the command line or RUST_LOG chose the filter
+/// (then the config's `[daemon] log_filter` does not override it).
+static LOG: std::sync::OnceLock<(crate::logging::LogHandle, bool)> = std::sync::OnceLock::new();
+
+/// Applies the config's `[daemon] log_filter` unless `--log`/`RUST_LOG` chose one.
+pub fn apply_config_log_filter(filter: &str) {
+    if let Some((handle, false)) = LOG.get() {
+        if let Err(e) = handle.set_filter(filter) {
+            tracing::error!(%filter, error = %e, "log filter from the config refused; keeping the current one");
+        }
+    }
+}
+
 /// Installs logging. Interactive one-shot commands log warnings only unless asked; the daemon,
 /// the MTA pipe and send-now log at info.
 fn init_logging(format: LogFormat, filter: Option<&str>, command: &Command) {
@@ -196,13 +209,19 @@ fn init_logging(format: LogFormat, filter: Option<&str>, command: &Command) {
         Command::Run(_) | Command::Receive(_) | Command::SendNow { .. } => "info",
         _ => "warn",
     };
-    let filter = filter
+    let explicit = filter
         .map(str::to_owned)
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| default.to_owned());
-    if let Err(e) = crate::logging::init(format, &filter) {
-        eprintln!("digestd: bad log filter {filter:?} ({e}); logging at {default}");
-        let _ = crate::logging::init(format, default);
+        .or_else(|| std::env::var("RUST_LOG").ok());
+    let chosen = explicit.clone().unwrap_or_else(|| default.to_owned());
+    let handle = match crate::logging::init(format, &chosen) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("digestd: bad log filter {chosen:?} ({e}); logging at {default}");
+            crate::logging::init(format, default).ok()
+        }
+    };
+    if let Some(h) = handle {
+        let _ = LOG.set((h, explicit.is_some()));
     }
 }
 

@@ -94,6 +94,8 @@ pub struct Engine {
     pub stop: Arc<AtomicBool>,
     /// systemd notifications: a watchdog ping after each batch keeps a long run alive.
     pub notifier: crate::notify::Notifier,
+    /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
+    pub one_click: Option<(String, Arc<crate::http::Secret>)>,
 }
 
 impl Engine {
@@ -104,6 +106,7 @@ impl Engine {
         })?;
         let outbound =
             Outbound::from_config(&config.mail).context("preparing the mail transport")?;
+        let one_click = one_click_settings(&config)?;
         Ok(Engine {
             config,
             renderer,
@@ -111,6 +114,7 @@ impl Engine {
             retry: RetryPolicy::default(),
             stop: Arc::new(AtomicBool::new(false)),
             notifier: crate::notify::Notifier::disabled(),
+            one_click,
         })
     }
 
@@ -185,7 +189,17 @@ impl Engine {
             report.failed += part.failed;
             report.deferred += part.deferred;
         }
-        tracing::info!(%report, "digest cycle finished");
+        crate::http::METRICS.run_finished();
+        tracing::info!(
+            people = report.people,
+            sent = report.sent,
+            resumed = report.resumed,
+            empty = report.empty,
+            skipped = report.skipped,
+            failed = report.failed,
+            deferred = report.deferred,
+            "digest cycle finished"
+        );
         Ok(report)
     }
 
@@ -373,6 +387,9 @@ impl Engine {
             template,
         };
         let rendered = self.renderer.render(digest, &ctx)?;
+        let one_click_url = self.one_click.as_ref().map(|(base, secret)| {
+            crate::http::unsubscribe_url(base, secret, &digest.person.email, &digest.schedule)
+        });
         let message_id = outbound::new_message_id(&cfg.mail.reply_domain);
         let built = outbound::build_digest(&outbound::DigestMessage {
             from: &cfg.mail.from,
@@ -387,7 +404,7 @@ impl Engine {
             list_id: &cfg.mail.list_id,
             list_name: &cfg.organisation,
             list_unsubscribe_mailto: &unsubscribe_address,
-            list_unsubscribe_url: None,
+            list_unsubscribe_url: one_click_url.as_deref(),
             reply_to: None,
         })?;
         Ok(Prepared {
@@ -425,7 +442,12 @@ impl Engine {
                 let retry = self.retry.clone();
                 let from = from.clone();
                 tasks.spawn(async move {
+                    let started = std::time::Instant::now();
                     let result = outbound.send_with_retry(&from, &to, &raw, &retry).await;
+                    match &result {
+                        Ok(()) => crate::http::METRICS.digest_sent(started.elapsed()),
+                        Err(_) => crate::http::METRICS.digest_failed(started.elapsed()),
+                    }
                     (id, to, result)
                 });
             }
@@ -466,6 +488,25 @@ pub struct Prepared {
     pub html: String,
     /// The ledger row to write before sending.
     pub delivery: NewDelivery,
+}
+
+/// The one-click unsubscribe base URL and key, when `[http]` has an https `public_url` and a
+/// `secret_file` (RFC 8058 requires https; without them digests carry only the mailto).
+fn one_click_settings(
+    config: &Config,
+) -> anyhow::Result<Option<(String, Arc<crate::http::Secret>)>> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let Some(secret) = http.load_secret().context("reading [http] secret_file")? else {
+        return Ok(None);
+    };
+    let base = http.public_base();
+    if !base.starts_with("https://") {
+        tracing::warn!(%base, "[http] public_url is not https: digests carry only the mailto unsubscribe");
+        return Ok(None);
+    }
+    Ok(Some((base, Arc::new(secret))))
 }
 
 /// The bare address of a mailbox such as `Digests <digest@example.org>` (envelope sender).

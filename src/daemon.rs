@@ -6,7 +6,7 @@
 //! for the next start.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,9 +18,10 @@ use crate::cycle::{open_synced_store, Audience, Engine};
 use crate::notify::Notifier;
 use crate::schedule::{distinct_schedules, next_fire, Firing, Scheduler};
 
-/// How long SIGTERM may take: after this the process exits anyway. Nothing is lost by that:
-/// digests not yet sent are pending in the store and go out at the next start.
-pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(30);
+/// How long SIGTERM may take (`[daemon] shutdown_timeout_secs`, default 30): after this the
+/// process exits anyway. Nothing is lost by that: digests not yet sent are pending in the store
+/// and go out at the next start.
+static SHUTDOWN_SECS: AtomicU64 = AtomicU64::new(30);
 
 /// What the signal task tells the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
 async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     let config =
         Config::load(&config_path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    apply_daemon_settings(&config);
     let mut store = open_synced_store(&config)?;
     let mut engine = Engine::new(config)?;
 
@@ -56,6 +58,26 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     tokio::spawn(watch_signals(control_tx, stop_flag, notifier.clone()));
     let watchdog_every = crate::notify::watchdog_interval().map(|d| d / 2);
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+
+    if let Some(http) = engine.config.http.clone() {
+        let server =
+            crate::http::Server::bind(&http, &engine.config.store_path, &crate::http::METRICS)
+                .await
+                .with_context(|| format!("starting the HTTP endpoint on {}", http.listen))?;
+        let mut stop_rx = control_rx.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                while *stop_rx.borrow_and_update() != Control::Stop {
+                    if stop_rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            };
+            if let Err(e) = server.run(stopped).await {
+                tracing::error!(error = %e, "HTTP endpoint failed");
+            }
+        });
+    }
 
     let (fire_tx, mut fire_rx) = mpsc::channel::<Firing>(16);
     let mut scheduler = Some(Scheduler::start(&engine.config, fire_tx.clone()).await?);
@@ -93,6 +115,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                                     Ok(s) => {
                                         scheduler = Some(s);
                                         new_engine.stop.store(false, Ordering::SeqCst);
+                                        apply_daemon_settings(&new_engine.config);
                                         store.sync_groups(&new_engine.config.groups)?;
                                         store.sync_people(&new_engine.config.people)?;
                                         engine = Engine { stop: engine.stop.clone(), notifier: notifier.clone(), ..new_engine };
@@ -147,6 +170,12 @@ fn reload(config_path: &Path, _old: &Engine) -> anyhow::Result<Engine> {
     Engine::new(config)
 }
 
+/// Applies the `[daemon]` settings that take effect without a restart.
+fn apply_daemon_settings(config: &Config) {
+    crate::cli::apply_config_log_filter(&config.daemon.log_filter);
+    SHUTDOWN_SECS.store(config.daemon.shutdown_timeout_secs, Ordering::SeqCst);
+}
+
 /// `STATUS=` text: when the next digest goes out.
 fn next_digest_status(config: &Config) -> String {
     let now = chrono::Utc::now();
@@ -160,12 +189,16 @@ fn next_digest_status(config: &Config) -> String {
     }
 }
 
-/// Exits the process if a stop takes longer than [`SHUTDOWN_BOUND`]. Safe: unsent digests are
+/// Exits the process if a stop takes longer than `[daemon] shutdown_timeout_secs`. Safe: unsent digests are
 /// pending in the store and resent at the next start.
 fn arm_shutdown_bound() {
     std::thread::spawn(|| {
-        std::thread::sleep(SHUTDOWN_BOUND);
-        tracing::error!(bound = ?SHUTDOWN_BOUND, "stop took too long; exiting, unsent digests stay pending");
+        let bound = Duration::from_secs(SHUTDOWN_SECS.load(Ordering::SeqCst));
+        std::thread::sleep(bound);
+        tracing::error!(
+            ?bound,
+            "stop took too long; exiting, unsent digests stay pending"
+        );
         std::process::exit(0);
     });
 }

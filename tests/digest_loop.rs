@@ -551,7 +551,7 @@ fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
     }
     let before = sink.messages().len();
     assert!(
-        before >= 6 && before < PEOPLE,
+        (6..PEOPLE).contains(&before),
         "killed mid-run ({before} of {PEOPLE} sent)"
     );
     daemon.kill().expect("SIGKILL");

@@ -126,6 +126,8 @@ fn config(store_path: PathBuf) -> Config {
             bounce_threshold: 3,
             max_message_bytes: 10 * 1024 * 1024,
         },
+        daemon: Default::default(),
+        http: None,
         groups: vec![Group {
             id: "general".into(),
             name: "General".into(),

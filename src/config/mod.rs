@@ -50,6 +50,10 @@ pub struct Config {
     pub digest: DigestConfig,
     /// Inbound (reply) settings.
     pub inbound: InboundConfig,
+    /// `[daemon]`: logging and timing of `digestd run`.
+    pub daemon: DaemonConfig,
+    /// `[http]`: the optional endpoint (health, metrics, one-click unsubscribe); off when absent.
+    pub http: Option<crate::http::HttpConfig>,
     /// Groups, in config order.
     pub groups: Vec<Group>,
     /// Roles, in config order.
@@ -137,6 +141,27 @@ impl Default for DigestConfig {
             send_empty: false,
             token_days: 90,
             excerpt_chars: 280,
+        }
+    }
+}
+
+/// `[daemon]`: how `digestd run` logs and paces itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// Log filter in RUST_LOG syntax (default `info`); reloaded on SIGHUP.
+    pub log_filter: String,
+    /// SIGTERM exits within this many seconds even if a send hangs (default 30).
+    pub shutdown_timeout_secs: u64,
+    /// How often the inbound Maildir / IMAP folder is polled (default 30).
+    pub inbound_poll_secs: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            log_filter: "info".into(),
+            shutdown_timeout_secs: 30,
+            inbound_poll_secs: 30,
         }
     }
 }

@@ -25,12 +25,23 @@ pub(crate) struct RawConfig {
     pub digest: Option<Spanned<RawDigest>>,
     pub inbound: Option<Spanned<RawInbound>>,
     pub defaults: Option<Spanned<RawDefaults>>,
+    pub daemon: Option<Spanned<RawDaemon>>,
+    pub http: Option<Spanned<crate::http::HttpConfig>>,
     #[serde(default)]
     pub groups: Vec<Spanned<RawGroup>>,
     #[serde(default)]
     pub roles: Vec<Spanned<RawRole>>,
     #[serde(default)]
     pub people: Vec<Spanned<RawPerson>>,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub log_filter: Option<Str>,
+    pub shutdown_timeout_secs: Option<Int>,
+    pub inbound_poll_secs: Option<Int>,
 }
 
 /// `[organisation]`.

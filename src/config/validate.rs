@@ -4,6 +4,7 @@
 //! Pure: file existence (templates, locale strings, password file) is not checked here but
 //! returned as [`Requirement`]s for the caller to check, so this stays testable without a disk.
 
+use crate::config::DaemonConfig;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -90,6 +91,8 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
     let mail = v.mail(raw.mail.as_ref());
     let (digest, templates_dir) = v.digest(raw.digest.as_ref());
     let inbound = v.inbound(raw.inbound.as_ref());
+    let daemon = v.daemon(raw.daemon.as_ref());
+    let http = v.http(raw.http.as_ref());
     let defaults = v.defaults(raw.defaults.as_ref());
     let (groups, group_ids) = v.groups(&raw.groups);
     let (roles, role_names) = v.roles(&raw.roles, &group_ids, &defaults, &templates_dir, &raw);
@@ -115,6 +118,8 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
                 mail,
                 digest,
                 inbound,
+                daemon,
+                http,
                 groups,
                 roles,
                 people,
@@ -574,6 +579,78 @@ impl Validator<'_> {
             ) as usize,
         };
         (cfg, templates)
+    }
+
+    fn daemon(&mut self, t: Option<&Spanned<raw::RawDaemon>>) -> DaemonConfig {
+        let d = DaemonConfig::default();
+        let Some(t) = t else { return d };
+        let r = t.get_ref();
+        let log_filter = match r.log_filter.as_ref() {
+            None => d.log_filter,
+            Some(f) => {
+                let at = self.at(f, "daemon.log_filter".to_owned());
+                if let Err(e) = crate::logging::parse_filter(&at.value) {
+                    self.problem(
+                        at.line,
+                        &at.key,
+                        format!(
+                            "not a log filter (RUST_LOG syntax, e.g. \"info,digestd=debug\"): {e}"
+                        ),
+                    );
+                }
+                at.value
+            }
+        };
+        DaemonConfig {
+            log_filter,
+            shutdown_timeout_secs: self.int(
+                r.shutdown_timeout_secs.as_ref(),
+                "daemon.shutdown_timeout_secs",
+                d.shutdown_timeout_secs as i64,
+                1,
+                3600,
+            ) as u64,
+            inbound_poll_secs: self.int(
+                r.inbound_poll_secs.as_ref(),
+                "daemon.inbound_poll_secs",
+                d.inbound_poll_secs as i64,
+                1,
+                86_400,
+            ) as u64,
+        }
+    }
+
+    fn http(
+        &mut self,
+        t: Option<&Spanned<crate::http::HttpConfig>>,
+    ) -> Option<crate::http::HttpConfig> {
+        let t = t?;
+        let mut h = t.get_ref().clone();
+        h.resolve_paths(self.ctx.base_dir);
+        if let Some(secret) = &h.secret_file {
+            if !secret.is_file() {
+                let line = self.line(t);
+                self.problem(
+                    line,
+                    "http.secret_file",
+                    format!(
+                        "{} does not exist (create it: head -c 32 /dev/urandom > {0})",
+                        secret.display()
+                    ),
+                );
+            }
+        }
+        if let Some(url) = &h.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                let line = self.line(t);
+                self.problem(
+                    line,
+                    "http.public_url",
+                    "must start with https:// (or http:// for tests)",
+                );
+            }
+        }
+        Some(h)
     }
 
     fn inbound(&mut self, t: Option<&Spanned<raw::RawInbound>>) -> InboundConfig {

@@ -9,7 +9,7 @@
 //! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
 //! - [`free_port`].
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod dovecot;
 mod fake_smtp;
