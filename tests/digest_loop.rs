@@ -619,3 +619,109 @@ fn unknown_role_or_person_for_send_now_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("astronaut"));
 }
+
+/// SIGTERM in the middle of a run: the messages in flight finish, the daemon exits 0, and every
+/// digest is either sent once or left pending for the next run — never lost, never twice.
+#[test]
+fn sigterm_mid_run_finishes_in_flight_and_leaves_the_rest_for_the_next_run() {
+    ensure_deps();
+    const PEOPLE: usize = 40;
+    let sink = SmtpSink::start_with(SinkOptions {
+        data_delay_secs: Some(1),
+        ..SinkOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut people: Vec<String> = (0..PEOPLE)
+        .map(|i| {
+            person(
+                &format!("p{i:03}@testdam.example"),
+                &format!("Person {i}"),
+                "social-worker",
+                "",
+            )
+        })
+        .collect();
+    people.push(person(
+        "author@testdam.example",
+        "Ann Author",
+        "social-worker",
+        "frequency = \"off\"",
+    ));
+    let config = write_org(dir.path(), sink.port(), "* * * * * *", &people.join("\n"));
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "author@testdam.example",
+            2,
+            "News for everyone.",
+            &[],
+        )],
+    );
+
+    let mut daemon = Command::new(bin())
+        .arg("run")
+        .arg("-c")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = daemon.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let stop_deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > stop_deadline {
+            let _ = daemon.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 after SIGTERM: {status:?}"
+    );
+    let sent_before = sink.wait_for(0, Duration::from_secs(2)).len();
+    assert!(
+        sent_before < PEOPLE,
+        "stopped mid-run ({sent_before} of {PEOPLE})"
+    );
+
+    // The ledger agrees with the server: every row marked sent arrived; no row is half-done.
+    let out = digestd(&config, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+    let pending = status["deliveries_pending"].as_u64().unwrap_or_default() as usize;
+    assert!(
+        sent_before + pending <= PEOPLE,
+        "sent {sent_before} + pending {pending}"
+    );
+
+    // The next run sends the rest; everyone ends with exactly one.
+    let out = digestd(&config, &["send-now"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
+    let by = by_recipient(&messages);
+    for i in 0..PEOPLE {
+        let to = format!("p{i:03}@testdam.example");
+        assert_eq!(
+            by.get(&to).map_or(0, Vec::len),
+            1,
+            "{to}: exactly one digest"
+        );
+    }
+}
