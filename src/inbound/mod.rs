@@ -77,3 +77,41 @@ pub fn run_inbound_once(
     }
     report
 }
+
+/// The daemon's inbound loop: every `every`, one [`run_inbound_once`] round on a blocking
+/// thread (fresh store, forum and transport each round, so a failure never wedges the loop),
+/// until `stop` turns true. Errors are logged; the loop goes on.
+pub async fn watch_inbound(
+    config: std::sync::Arc<Config>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let cfg = config.clone();
+        let round = tokio::task::spawn_blocking(move || -> anyhow::Result<InboundRunReport> {
+            let mut store = Store::open(&cfg.store_path)?;
+            let forum = wiring::open_forum(&cfg)?;
+            let answers = wiring::OutboundAnswers::from_config(&cfg)?;
+            Ok(run_inbound_once(&cfg, &mut store, forum.as_ref(), &answers))
+        })
+        .await;
+        match round {
+            Ok(Ok(r)) => {
+                for e in &r.errors {
+                    tracing::warn!("inbound: {e}");
+                }
+                tracing::debug!(?r, "inbound round done");
+            }
+            Ok(Err(e)) => tracing::warn!("inbound round failed: {e:#}"),
+            Err(e) => tracing::error!("inbound round panicked: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
