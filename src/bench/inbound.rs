@@ -13,7 +13,11 @@ use chrono::{Duration, Utc};
 
 use crate::config::{Config, DigestConfig, InboundConfig, MailConfig, TransportConfig};
 use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
+use crate::inbound::address::{self, Addresses};
 use crate::inbound::answer::Answerer;
+use crate::inbound::authorise::{authorise_reply, Decision, ReplyEvidence};
+use crate::inbound::body::reply_body;
+use crate::inbound::classify::{classify, Class};
 use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use crate::inbound::receive::{prepare_bytes, store_intake};
 use crate::model::{
@@ -259,7 +263,7 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
     let bare = t.elapsed();
 
     // The pure steps alone (parse → classify → trim → authorise), to show where time goes.
-    let addresses = crate::inbound::address::Addresses::from_config(&config);
+    let addresses = Addresses::from_config(&config);
     let grants: HashMap<String, ReplyGrant> = tokens
         .iter()
         .enumerate()
@@ -280,29 +284,25 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
     let mut allowed = 0usize;
     for m in &mails {
         let Some(msg) = parser.parse(m) else { continue };
-        let crate::inbound::classify::Class::Reply { token } =
-            crate::inbound::classify::classify(&msg, &addresses)
-        else {
+        let Class::Reply { token } = classify(&msg, &addresses) else {
             continue;
         };
-        let sender = crate::inbound::address::sender(&msg);
+        let sender = address::sender(&msg);
         let tt = Instant::now();
-        let body = crate::inbound::body::reply_body(&msg);
+        let body = reply_body(&msg);
         trim_time += tt.elapsed();
-        let decision = crate::inbound::authorise::authorise_reply(
-            &crate::inbound::authorise::ReplyEvidence {
-                token: &token,
-                grant: grants.get(token.as_str()),
-                from: sender.as_ref().map(|s| s.email.as_str()).unwrap_or(""),
-                now,
-                auth_results: &[],
-                trusted_authserv_ids: &[],
-                size: m.len(),
-                max_size: config.inbound.max_message_bytes,
-                empty_after_trim: body.is_empty(),
-            },
-        );
-        if matches!(decision, crate::inbound::authorise::Decision::Post { .. }) {
+        let decision = authorise_reply(&ReplyEvidence {
+            token: &token,
+            grant: grants.get(token.as_str()),
+            from: sender.as_ref().map(|s| s.email.as_str()).unwrap_or(""),
+            now,
+            auth_results: &[],
+            trusted_authserv_ids: &[],
+            size: m.len(),
+            max_size: config.inbound.max_message_bytes,
+            empty_after_trim: body.is_empty(),
+        });
+        if matches!(decision, Decision::Post { .. }) {
             allowed += 1;
         }
     }
