@@ -42,12 +42,21 @@ pub fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
         ours.as_secs_f64()
     );
 
-    let limit = smtp_source(sink.port, &msg, messages, concurrency)?;
+    // Two runs of smtp-source: the very same message (-F) and a generated body of the same
+    // size (-l). It writes -F files line by line, so -l is usually faster; the faster one is the
+    // limit.
+    let same_file = smtp_source(sink.port, &msg, messages, concurrency, Payload::SameMessage)?;
+    let same_size = smtp_source(sink.port, &msg, messages, concurrency, Payload::SameSize)?;
+    for (label, t) in [("-F same message", same_file), ("-l same size", same_size)] {
+        println!(
+            "smtp-source -d {label:<16} {:>9.0} msgs/s  ({:.2} s)",
+            messages as f64 / t.as_secs_f64(),
+            t.as_secs_f64()
+        );
+    }
+    let limit = same_file.min(same_size);
     let limit_rate = messages as f64 / limit.as_secs_f64();
-    println!(
-        "smtp-source -d (the limit):            {limit_rate:>9.0} msgs/s  ({:.2} s)",
-        limit.as_secs_f64()
-    );
+    println!("limit (the faster smtp-source):        {limit_rate:>9.0} msgs/s");
     println!(
         "ratio: {:.2} (target >= 0.80)",
         ours_rate / limit_rate.max(f64::MIN_POSITIVE)
@@ -89,12 +98,22 @@ async fn send_all(
     Ok(elapsed)
 }
 
-/// Runs smtp-source against the sink with the same message; returns the wall time.
+/// What smtp-source sends.
+#[derive(Debug, Clone, Copy)]
+enum Payload {
+    /// The digest itself (`-F file`).
+    SameMessage,
+    /// A generated body of the digest's size (`-l bytes`).
+    SameSize,
+}
+
+/// Runs smtp-source against the sink; returns the wall time.
 fn smtp_source(
     port: u16,
     msg: &BuiltMessage,
     n: usize,
     concurrency: usize,
+    payload: Payload,
 ) -> anyhow::Result<Duration> {
     let program = find_program("smtp-source")
         .context("smtp-source not found: install Postfix (.ci/install-deps)")?;
@@ -102,13 +121,16 @@ fn smtp_source(
     let file = std::env::temp_dir().join(format!("digestd-bench-{}.eml", std::process::id()));
     let text = String::from_utf8_lossy(&msg.raw).replace("\r\n", "\n");
     std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
-    let start = Instant::now();
-    let out = Command::new(program)
-        .arg("-d")
+    let mut cmd = Command::new(program);
+    cmd.arg("-d")
         .args(["-s", &concurrency.to_string()])
-        .args(["-m", &n.to_string()])
-        .arg("-F")
-        .arg(&file)
+        .args(["-m", &n.to_string()]);
+    match payload {
+        Payload::SameMessage => cmd.arg("-F").arg(&file),
+        Payload::SameSize => cmd.args(["-l", &msg.raw.len().to_string()]),
+    };
+    let start = Instant::now();
+    let out = cmd
         .args(["-f", &msg.envelope_from, "-t", &msg.envelope_to])
         .arg(format!("127.0.0.1:{port}"))
         .output();
@@ -131,7 +153,7 @@ fn sample_digest() -> anyhow::Result<BuiltMessage> {
     let mut html = String::from(
         "<html><body><table role=\"presentation\" width=\"100%\" style=\"font-family:Arial,sans-serif\">",
     );
-    for i in 1..=12 {
+    for i in 1..=15 {
         let title = format!("Wijkteam Noord — case review {i}: housing support after discharge");
         let excerpt = "We tried the new intake form with three families this week; the questions \
                        about income were clearer, but the section on debts still confuses people. \
@@ -156,7 +178,7 @@ fn sample_digest() -> anyhow::Result<BuiltMessage> {
         envelope_from: None,
         to_name: "Ana de Vries",
         to_email: "ana@example.org",
-        subject: "Your weekly digest: 12 threads, 2 training highlights",
+        subject: "Your weekly digest: 15 threads, 2 training highlights",
         text: &text,
         html: &html,
         message_id: &id,
