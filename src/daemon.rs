@@ -79,6 +79,8 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
         });
     }
 
+    let mut inbound = InboundWatcher::start(&engine.config);
+
     let (fire_tx, mut fire_rx) = mpsc::channel::<Firing>(16);
     let mut scheduler = Some(Scheduler::start(&engine.config, fire_tx.clone()).await?);
     tracing::info!(config = %config_path.display(), "digestd running");
@@ -116,6 +118,8 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                                         scheduler = Some(s);
                                         new_engine.stop.store(false, Ordering::SeqCst);
                                         apply_daemon_settings(&new_engine.config);
+                                        inbound.stop();
+                                        inbound = InboundWatcher::start(&new_engine.config);
                                         store.sync_groups(&new_engine.config.groups)?;
                                         store.sync_people(&new_engine.config.people)?;
                                         engine = Engine { stop: engine.stop.clone(), notifier: notifier.clone(), ..new_engine };
@@ -154,6 +158,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     }
     tracing::info!("stopping");
     let _ = notifier.stopping();
+    inbound.stop();
     engine.outbound.close().await;
     if let Some(s) = scheduler.take() {
         s.shutdown().await;
@@ -168,6 +173,30 @@ fn reload(config_path: &Path, _old: &Engine) -> anyhow::Result<Engine> {
     let config =
         Config::load(config_path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     Engine::new(config)
+}
+
+/// The inbound loop (Maildir / IMAP polling and retries of queued replies) on its own task.
+struct InboundWatcher {
+    stop: watch::Sender<bool>,
+}
+
+impl InboundWatcher {
+    /// Starts polling every `[daemon] inbound_poll_secs`.
+    fn start(config: &Config) -> InboundWatcher {
+        let (stop, stop_rx) = watch::channel(false);
+        let every = Duration::from_secs(config.daemon.inbound_poll_secs.max(1));
+        tokio::spawn(crate::inbound::watch_inbound(
+            std::sync::Arc::new(config.clone()),
+            every,
+            stop_rx,
+        ));
+        InboundWatcher { stop }
+    }
+
+    /// Asks the loop to stop after its current round.
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 /// Applies the `[daemon]` settings that take effect without a restart.
