@@ -49,11 +49,29 @@ impl Default for SelectLimits {
     }
 }
 
+/// Bit of [`PostMeta::tags`] set for a best answer.
+const BEST_ANSWER_BIT: u64 = 1 << 63;
+/// Bit of [`PostMeta::tags`] set when the post has a tag beyond the 62 that get their own bit.
+const OVERFLOW_BIT: u64 = 1 << 62;
+
+/// What selection checks for every post, packed small and contiguous (the posts themselves are
+/// only touched for what goes into a digest).
+#[derive(Debug, Clone, Copy)]
+struct PostMeta {
+    id: PostId,
+    /// Interned author address.
+    author: u32,
+    /// One bit per interned tag, plus [`OVERFLOW_BIT`] and [`BEST_ANSWER_BIT`].
+    tags: u64,
+}
+
 /// The posts of one group, oldest first, with the positions of the tagged ones.
 #[derive(Debug, Default)]
 struct GroupPosts {
     /// Sorted by (created, id).
     posts: Vec<Post>,
+    /// `meta[i]` describes `posts[i]`.
+    meta: Vec<PostMeta>,
     /// Indices into `posts` of posts with a tag or marked best answer.
     tagged: Vec<usize>,
 }
@@ -88,6 +106,10 @@ pub struct Activity {
     threads: HashMap<ThreadId, Thread>,
     group_index: HashMap<GroupId, usize>,
     groups: Vec<GroupPosts>,
+    /// Interned author addresses (normalised).
+    authors: HashMap<String, u32>,
+    /// Interned tags: bit position in [`PostMeta::tags`] (below 62).
+    tag_bits: HashMap<String, u32>,
     windows: RwLock<HashMap<WindowKey, Arc<Window>>>,
 }
 
@@ -112,9 +134,38 @@ impl Activity {
             };
             groups[idx].posts.push(post);
         }
+        let mut authors: HashMap<String, u32> = HashMap::new();
+        let mut tag_bits: HashMap<String, u32> = HashMap::new();
         for g in &mut groups {
             g.posts
                 .sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+            g.meta = g
+                .posts
+                .iter()
+                .map(|p| {
+                    let email = normalize_email(&p.author_email);
+                    let next = authors.len() as u32;
+                    let author = *authors.entry(email).or_insert(next);
+                    let mut tags = if p.best_answer { BEST_ANSWER_BIT } else { 0 };
+                    for t in &p.tags {
+                        let next = tag_bits.len() as u32;
+                        let bit = match tag_bits.get(t.as_str()) {
+                            Some(&b) => Some(b),
+                            None if next < 62 => {
+                                tag_bits.insert(t.clone(), next);
+                                Some(next)
+                            }
+                            None => None,
+                        };
+                        tags |= bit.map_or(OVERFLOW_BIT, |b| 1 << b);
+                    }
+                    PostMeta {
+                        id: p.id,
+                        author,
+                        tags,
+                    }
+                })
+                .collect();
             g.tagged = g
                 .posts
                 .iter()
@@ -127,6 +178,8 @@ impl Activity {
             threads,
             group_index,
             groups,
+            authors,
+            tag_bits,
             windows: RwLock::new(HashMap::new()),
         }
     }
@@ -232,9 +285,25 @@ impl Activity {
     }
 }
 
-/// Is `p` news for the reader `me`?
-fn is_new_for(p: &Post, me: &str, delivered: &HashSet<PostId>) -> bool {
-    p.author_email != me && !delivered.contains(&p.id)
+/// Is the post described by `m` news for the reader `me` (interned; `None`: never posted)?
+fn is_new_for(m: &PostMeta, me: Option<u32>, delivered: &HashSet<PostId>) -> bool {
+    Some(m.author) != me && (delivered.is_empty() || !delivered.contains(&m.id))
+}
+
+impl Activity {
+    /// The tag mask of a role's training tags (see [`PostMeta::tags`]).
+    fn role_mask(&self, tags: &[String]) -> u64 {
+        let mut mask = OVERFLOW_BIT;
+        for t in tags {
+            if t == BEST_ANSWER_TAG {
+                mask |= BEST_ANSWER_BIT;
+            }
+            if let Some(&b) = self.tag_bits.get(t.as_str()) {
+                mask |= 1 << b;
+            }
+        }
+        mask
+    }
 }
 
 /// The tag of `p` that makes it a highlight for a role with `tags`, if any.
@@ -264,7 +333,10 @@ pub fn select(
     delivered: &HashSet<PostId>,
     limits: &SelectLimits,
 ) -> Digest {
-    let me = normalize_email(&person.email);
+    let me = activity
+        .authors
+        .get(normalize_email(&person.email).as_str())
+        .copied();
 
     // The groups followed by any role, once each, with their windows.
     let mut followed: Vec<usize> = Vec::new();
@@ -306,12 +378,12 @@ pub fn select(
         }
         let Some((w, wt)) = best else { break };
         heads[w] += 1;
-        let gposts = &activity.groups[windows[w].0].posts;
+        let group = &activity.groups[windows[w].0];
         if threads.len() >= limits.max_threads {
             if wt
                 .posts
                 .iter()
-                .any(|&i| is_new_for(&gposts[i], &me, delivered))
+                .any(|&i| is_new_for(&group.meta[i], me, delivered))
             {
                 more_threads += 1;
             }
@@ -320,9 +392,8 @@ pub fn select(
         let new_posts: Vec<Post> = wt
             .posts
             .iter()
-            .map(|&i| &gposts[i])
-            .filter(|p| is_new_for(p, &me, delivered))
-            .cloned()
+            .filter(|&&i| is_new_for(&group.meta[i], me, delivered))
+            .map(|&i| group.posts[i].clone())
             .collect();
         if new_posts.is_empty() {
             continue;
@@ -351,6 +422,7 @@ pub fn select(
         if role.training_tags.is_empty() {
             continue;
         }
+        let mask = activity.role_mask(&role.training_tags);
         for g in &role.groups {
             let Some(&gi) = activity.group_index.get(g.as_str()) else {
                 continue;
@@ -358,12 +430,13 @@ pub fn select(
             let Some((_, window)) = windows.iter().find(|(wgi, _)| *wgi == gi) else {
                 continue;
             };
-            let gposts = &activity.groups[gi].posts;
+            let group = &activity.groups[gi];
             for &(i, score) in &window.highlights {
-                let post = &gposts[i];
-                if !is_new_for(post, &me, delivered) || seen.contains(&post.id) {
+                let m = &group.meta[i];
+                if m.tags & mask == 0 || !is_new_for(m, me, delivered) || seen.contains(&m.id) {
                     continue;
                 }
+                let post = &group.posts[i];
                 let Some(tag) = matching_tag(post, &role.training_tags) else {
                     continue;
                 };
