@@ -13,6 +13,23 @@ use digestd::store::InboundStatus;
 use inbound_support::{fixture, simple_reply, Transport, World};
 use support::dovecot::Dovecot;
 
+/// `[inbound.imap]` for the test server, the password in a file as in production.
+fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
+    let password_file = world.dir.path().join("imap-password");
+    std::fs::write(&password_file, format!("{password}\n")).expect("password file");
+    ImapConfig {
+        host: "127.0.0.1".into(),
+        port: dovecot.port(),
+        tls: TlsMode::None,
+        user: dovecot.user().into(),
+        password_file,
+        folder: "INBOX".into(),
+        processed_folder: "Processed".into(),
+        poll_seconds: 60,
+        ca_file: None,
+    }
+}
+
 #[test]
 fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
     let dovecot = Dovecot::start("replies", "s3cret");
@@ -47,13 +64,7 @@ fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
     let answerer = Answerer::new(None);
     let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
     let mut store = world.store();
-    let mut imap = ImapConfig::new(
-        "127.0.0.1",
-        dovecot.port(),
-        dovecot.user(),
-        dovecot.password(),
-    );
-    imap.tls = TlsMode::None;
+    let mut imap = imap_config(&world, &dovecot, dovecot.password());
     imap.processed_folder = "digestd-done".into();
 
     let report = poll_imap_once(&imap, &mut store, &pipeline)
@@ -108,10 +119,56 @@ fn wrong_password_is_an_error_and_touches_nothing() {
     let answerer = Answerer::new(None);
     let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
     let mut store = world.store();
-    let mut imap = ImapConfig::new("127.0.0.1", dovecot.port(), "replies", "wrong");
-    imap.tls = TlsMode::None;
+    let imap = imap_config(&world, &dovecot, "wrong");
     let err = poll_imap_once(&imap, &mut store, &pipeline).expect_err("login fails");
     assert!(err.to_string().contains("LOGIN"), "{err}");
     assert_eq!(dovecot.count(""), 1);
     assert!(world.inbound_rows().is_empty());
+}
+
+#[test]
+fn configured_imap_mailbox_is_polled_by_run_inbound_once() {
+    let dovecot = Dovecot::start("replies", "s3cret");
+    let probe = World::new(Transport::Maildir, "");
+    let password_file = probe.dir.path().join("imap-password");
+    std::fs::write(&password_file, "s3cret\n").expect("password file");
+    let world = World::new(
+        Transport::Maildir,
+        &format!(
+            "\n[inbound.imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"replies\"\npassword_file = \"{}\"\nprocessed_folder = \"Done\"\n",
+            dovecot.port(),
+            password_file.display()
+        ),
+    );
+    let imap = world
+        .config
+        .inbound
+        .imap
+        .clone()
+        .expect("[inbound.imap] parsed");
+    assert_eq!((imap.folder.as_str(), imap.poll_seconds), ("INBOX", 60));
+    let token = world.grant("ann@example.org", 90);
+    dovecot.deliver(
+        "1700000000.1.host",
+        &simple_reply(
+            &token,
+            "ann@example.org",
+            "cfg-1@x",
+            "Via the configured mailbox.",
+        ),
+    );
+    let forum = LocalForum::open(&world.config.store_path, &world.config.forum_url).expect("forum");
+    let mut store = world.store();
+    let report =
+        digestd::inbound::run_inbound_once(&world.config, &mut store, &forum, &DiscardAnswers);
+    assert!(
+        report.errors.is_empty(),
+        "{:?}\n{}",
+        report.errors,
+        dovecot.log()
+    );
+    let imap_report = report.imap.expect("imap polled");
+    assert_eq!((imap_report.stored, imap_report.moved), (1, 1));
+    assert_eq!(dovecot.count("Done"), 1);
+    assert!(world.thread_text().contains("Via the configured mailbox."));
 }

@@ -129,6 +129,7 @@ fn config(store_path: PathBuf) -> Config {
             trusted_authserv_ids: Vec::new(),
             bounce_threshold: 3,
             max_message_bytes: 10 * 1024 * 1024,
+            imap: None,
         },
         daemon: Default::default(),
         http: None,

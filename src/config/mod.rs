@@ -177,6 +177,32 @@ pub struct InboundConfig {
     pub bounce_threshold: u32,
     /// Largest message accepted for posting, bytes (default 10 MiB).
     pub max_message_bytes: usize,
+    /// `[inbound.imap]`: a mailbox polled by the daemon, if any.
+    pub imap: Option<ImapConfig>,
+}
+
+/// `[inbound.imap]`: an IMAP mailbox the daemon polls for replies (see
+/// `crate::inbound::receive::imap`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    /// Server host name (also the TLS server name).
+    pub host: String,
+    /// Port (default 993 with `tls`, else 143).
+    pub port: u16,
+    /// `none` (loopback only), `starttls`, or `tls` (the default).
+    pub tls: TlsMode,
+    /// Login user.
+    pub user: String,
+    /// File holding the password (read at each poll, so it can be rotated without a restart).
+    pub password_file: PathBuf,
+    /// Folder polled (default `INBOX`).
+    pub folder: String,
+    /// Folder processed messages are moved to (default `Processed`; created when missing).
+    pub processed_folder: String,
+    /// Seconds between polls (default 60).
+    pub poll_seconds: u64,
+    /// Extra PEM CA bundle trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why a configuration was refused: every problem found, each naming file, line and key.

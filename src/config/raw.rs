@@ -115,6 +115,22 @@ pub(crate) struct RawInbound {
     pub trusted_authserv_ids: Vec<Str>,
     pub bounce_threshold: Option<Int>,
     pub max_message_bytes: Option<Int>,
+    pub imap: Option<Spanned<RawImap>>,
+}
+
+/// `[inbound.imap]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImap {
+    pub host: Option<Str>,
+    pub port: Option<Int>,
+    pub tls: Option<Spanned<TlsMode>>,
+    pub user: Option<Str>,
+    pub password_file: Option<Str>,
+    pub folder: Option<Str>,
+    pub processed_folder: Option<Str>,
+    pub poll_seconds: Option<Int>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[defaults]`.

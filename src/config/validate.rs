@@ -661,6 +661,7 @@ impl Validator<'_> {
                 trusted_authserv_ids: Vec::new(),
                 bounce_threshold: threshold,
                 max_message_bytes: max_bytes,
+                imap: None,
             };
         };
         let r = t.get_ref();
@@ -694,7 +695,52 @@ impl Validator<'_> {
                 1024,
                 1 << 30,
             ) as usize,
+            imap: r.imap.as_ref().and_then(|i| self.imap(i)),
         }
+    }
+
+    fn imap(&mut self, t: &Spanned<raw::RawImap>) -> Option<super::ImapConfig> {
+        let line = self.line(t);
+        let r = t.get_ref();
+        let host = self.required_str(
+            r.host.as_ref(),
+            line,
+            "inbound.imap.host",
+            "the IMAP server",
+        );
+        let user = self.required_str(r.user.as_ref(), line, "inbound.imap.user", "the login");
+        let password_file = self.required_str(
+            r.password_file.as_ref(),
+            line,
+            "inbound.imap.password_file",
+            "a file holding the password",
+        );
+        let tls = r.tls.as_ref().map(|t| *t.get_ref()).unwrap_or(TlsMode::Tls);
+        let default_port = if tls == TlsMode::Tls { 993 } else { 143 };
+        let port = self.int(r.port.as_ref(), "inbound.imap.port", default_port, 1, 65535) as u16;
+        let poll_seconds = self.int(
+            r.poll_seconds.as_ref(),
+            "inbound.imap.poll_seconds",
+            60,
+            5,
+            86_400,
+        ) as u64;
+        let name = |v: Option<&raw::Str>, default: &str| {
+            v.map(|s| s.get_ref().trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        Some(super::ImapConfig {
+            host: host?.value,
+            port,
+            tls,
+            user: user?.value,
+            password_file: self.path(&password_file?.value),
+            folder: name(r.folder.as_ref(), "INBOX"),
+            processed_folder: name(r.processed_folder.as_ref(), "Processed"),
+            poll_seconds,
+            ca_file: r.ca_file.as_ref().map(|p| self.path(p.get_ref())),
+        })
     }
 
     fn time_zone(&mut self, file: &Path, at: &At<String>) -> Option<Tz> {

@@ -47,13 +47,16 @@ pub fn process_stored(config: &Config, store: &mut Store, id: i64) -> anyhow::Re
 pub struct InboundRunReport {
     /// Taken from the Maildir, if one is configured.
     pub maildir: Option<receive::maildir::MaildirReport>,
+    /// Polled from IMAP, if configured.
+    pub imap: Option<receive::imap::ImapReport>,
     /// Retries of queued messages (forum failures, earlier crashes).
     pub retried: Report,
     /// Problems met (the run goes on past each).
     pub errors: Vec<String>,
 }
 
-/// One round of inbound work for the daemon: drain the configured Maildir, then retry every
+/// One round of inbound work for the daemon: drain the configured Maildir, poll the configured
+/// IMAP mailbox (blocking; see [`receive::imap`]), then retry every
 /// queued message whose time has come (stdin deliveries the forum refused for now, crashes).
 /// Blocking; the daemon calls it on a timer from `spawn_blocking`.
 pub fn run_inbound_once(
@@ -68,6 +71,12 @@ pub fn run_inbound_once(
     if let Some(dir) = &config.inbound.maildir {
         match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
             Ok(r) => report.maildir = Some(r),
+            Err(e) => report.errors.push(e.to_string()),
+        }
+    }
+    if let Some(imap) = &config.inbound.imap {
+        match receive::imap::poll_imap_once(imap, store, &pipeline) {
+            Ok(r) => report.imap = Some(r),
             Err(e) => report.errors.push(e.to_string()),
         }
     }

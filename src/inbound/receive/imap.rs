@@ -11,7 +11,6 @@
 //! `spawn_blocking`, never from async code directly.
 
 use std::fmt::Debug;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,48 +24,10 @@ use crate::config::TlsMode;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
 use crate::store::{InboundStatus, Store, StoreError};
 
-/// `[inbound.imap]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapConfig {
-    /// Server host name (also the TLS server name).
-    pub host: String,
-    /// Port (143 for none/starttls, 993 for tls).
-    pub port: u16,
-    /// TLS mode: `none` (loopback only), `starttls`, `tls`.
-    pub tls: TlsMode,
-    /// Login user.
-    pub user: String,
-    /// Password (read from `password_file` at load time).
-    pub password: String,
-    /// Folder polled (default `INBOX`).
-    pub folder: String,
-    /// Folder processed messages are moved to (default `Processed`; created when missing).
-    pub processed_folder: String,
-    /// Seconds between polls (default 60).
-    pub poll_seconds: u64,
-    /// Messages taken per poll (default 200).
-    pub batch: usize,
-    /// Extra PEM CA bundle trusted besides the system roots (optional).
-    pub ca_file: Option<PathBuf>,
-}
+pub use crate::config::ImapConfig;
 
-impl ImapConfig {
-    /// A config with the defaults for everything but the server and login.
-    pub fn new(host: &str, port: u16, user: &str, password: &str) -> Self {
-        ImapConfig {
-            host: host.into(),
-            port,
-            tls: TlsMode::Tls,
-            user: user.into(),
-            password: password.into(),
-            folder: "INBOX".into(),
-            processed_folder: "Processed".into(),
-            poll_seconds: 60,
-            batch: 200,
-            ca_file: None,
-        }
-    }
-}
+/// Messages taken per poll; the rest wait for the next one.
+pub const BATCH: usize = 200;
 
 /// Why a poll failed (messages not yet moved stay in the folder).
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +75,16 @@ pub fn poll_imap_once(
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
+    let password = std::fs::read_to_string(&cfg.password_file)
+        .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
+        .map_err(|source| ImapError::Io {
+            host: format!(
+                "{} (password file {})",
+                cfg.host,
+                cfg.password_file.display()
+            ),
+            source,
+        })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,19 +93,23 @@ pub fn poll_imap_once(
             source,
         })?;
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(300), poll(cfg, store, pipeline))
-            .await
-            .unwrap_or_else(|_| {
-                Err(ImapError::Protocol {
-                    host: cfg.host.clone(),
-                    message: "poll timed out after 300 s".into(),
-                })
+        tokio::time::timeout(
+            Duration::from_secs(300),
+            poll(cfg, &password, store, pipeline),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(ImapError::Protocol {
+                host: cfg.host.clone(),
+                message: "poll timed out after 300 s".into(),
             })
+        })
     })
 }
 
 async fn poll(
     cfg: &ImapConfig,
+    password: &str,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
@@ -159,13 +134,13 @@ async fn poll(
         TlsMode::None => {
             let mut client = async_imap::Client::new(tcp);
             greeting(&mut client, cfg).await?;
-            session(client, cfg, store, pipeline).await
+            session(client, cfg, password, store, pipeline).await
         }
         TlsMode::Tls => {
             let tls = tls_connect(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tls);
             greeting(&mut client, cfg).await?;
-            session(client, cfg, store, pipeline).await
+            session(client, cfg, password, store, pipeline).await
         }
         TlsMode::Starttls => {
             let mut client = async_imap::Client::new(tcp);
@@ -175,7 +150,7 @@ async fn poll(
                 .await
                 .map_err(|e| proto(cfg, "STARTTLS", e))?;
             let tls = tls_connect(cfg, client.into_inner()).await?;
-            session(async_imap::Client::new(tls), cfg, store, pipeline).await
+            session(async_imap::Client::new(tls), cfg, password, store, pipeline).await
         }
     }
 }
@@ -263,6 +238,7 @@ fn rustls_pki_certs(pem: &[u8]) -> Vec<tokio_rustls::rustls::pki_types::Certific
 async fn session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
+    password: &str,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError>
@@ -270,7 +246,7 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
     let mut s = client
-        .login(&cfg.user, &cfg.password)
+        .login(&cfg.user, password)
         .await
         .map_err(|(e, _)| proto(cfg, "LOGIN", e))?;
     let caps = s
@@ -291,7 +267,7 @@ where
         .into_iter()
         .collect();
     uids.sort_unstable();
-    uids.truncate(cfg.batch.max(1));
+    uids.truncate(BATCH);
     let mut report = ImapReport::default();
     for uid in uids {
         let fetches: Vec<async_imap::types::Fetch> = s
