@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
@@ -167,7 +167,6 @@ impl Engine {
         audience: &Audience,
         now: DateTime<Utc>,
     ) -> anyhow::Result<RunReport> {
-        let now = now.trunc_subsecs(0);
         let mut report = RunReport::default();
         let (resumed, resumed_failed) = self.resume_pending(store).await?;
         report.resumed = resumed;
@@ -593,7 +592,7 @@ pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<Stri
     let mut store = open_synced_store(config)?;
     crate::collect::collect_all(config, &mut store)?;
     let engine = Engine::new(config.clone())?;
-    let now = Utc::now().trunc_subsecs(0);
+    let now = Utc::now();
     let mut out = String::new();
     let mut schedules = engine.schedules(&Audience::default());
     schedules.retain(|(_, roles)| roles.iter().any(|r| person.roles.contains(&r.name)));
