@@ -390,6 +390,8 @@ impl Engine {
             crate::http::unsubscribe_url(base, secret, &digest.person.email, &digest.schedule)
         });
         let message_id = outbound::new_message_id(&cfg.mail.reply_domain);
+        // A reply to the digest as a whole reaches digestd, which answers with the item links.
+        let reply_to = format!("digest@{}", cfg.mail.reply_domain);
         let built = outbound::build_digest(&outbound::DigestMessage {
             from: &cfg.mail.from,
             envelope_from: None,
@@ -404,7 +406,7 @@ impl Engine {
             list_name: &cfg.organisation,
             list_unsubscribe_mailto: &unsubscribe_address,
             list_unsubscribe_url: one_click_url.as_deref(),
-            reply_to: None,
+            reply_to: Some(&reply_to),
         })?;
         Ok(Prepared {
             text: rendered.text,
