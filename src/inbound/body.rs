@@ -74,3 +74,26 @@ fn human_size(n: usize) -> String {
         format!("{} KB", n.div_ceil(1024))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachments_are_listed_by_name_never_inlined() {
+        let b = ReplyBody {
+            text: "See the plan.\n\n".into(),
+            attachments: vec![format!(
+                "{} ({})",
+                clean_name("plan[1]`<script>.pdf\r\n"),
+                human_size(3 * 1024 * 1024)
+            )],
+        };
+        assert_eq!(
+            b.to_markdown(),
+            "See the plan.\n\nAttachments:\n- plan1script.pdf (3.0 MB)\n"
+        );
+        assert_eq!(clean_name(" \u{7} "), "unnamed attachment");
+        assert!(ReplyBody::default().is_empty());
+    }
+}

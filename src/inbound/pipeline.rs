@@ -668,3 +668,29 @@ pub fn thread_title(subject: Option<&str>, body: &ReplyBody) -> String {
     }
     s.chars().take(120).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_and_caps_at_six_hours() {
+        assert_eq!(backoff(0), chrono::Duration::minutes(1));
+        assert_eq!(backoff(1), chrono::Duration::minutes(2));
+        assert_eq!(backoff(5), chrono::Duration::minutes(32));
+        assert_eq!(backoff(9), chrono::Duration::hours(6));
+        assert_eq!(backoff(u32::MAX), chrono::Duration::hours(6));
+    }
+
+    #[test]
+    fn thread_titles_drop_forward_prefixes_and_fall_back_to_the_body() {
+        let body = ReplyBody {
+            text: "\n  First line here\nsecond".into(),
+            attachments: vec![],
+        };
+        assert_eq!(thread_title(Some("Fwd: RE: Parking\r\n"), &body), "Parking");
+        assert_eq!(thread_title(Some("  "), &body), "First line here");
+        assert_eq!(thread_title(None, &ReplyBody::default()), "(no subject)");
+        assert_eq!(thread_title(Some(&"x".repeat(300)), &body).len(), 120);
+    }
+}
