@@ -307,4 +307,15 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
         text.contains(&format!("reply+{}@reply.test.example", token.as_str())),
         "{text}"
     );
+    // The same reply sent to the command address (Reply-To of some digests) is no "unknown
+    // command": it gets the item list too (already answered today, so recorded only).
+    let to_command = raw
+        .replace("To: digest@test.example", "To: digest@reply.test.example")
+        .replace("whole@mail", "whole-2@mail");
+    assert_eq!(world.receive(to_command.as_bytes()).0, 0);
+    let (_, reason) = last_status(&world);
+    assert!(
+        reason.unwrap_or_default().starts_with("digest-as-whole"),
+        "not an unknown-command answer"
+    );
 }

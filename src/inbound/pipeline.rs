@@ -460,6 +460,12 @@ impl<'a> Pipeline<'a> {
         let cmd =
             commands::parse(c.msg.subject(), &text).or_else(|| token.map(|_| Command::Unsubscribe));
         let Some(cmd) = cmd else {
+            // "Thanks!" to the command address in answer to a digest: list its items instead.
+            if token.is_none() {
+                if let Some(outcome) = self.digest_reply(store, c)? {
+                    return Ok(outcome);
+                }
+            }
             return self.answer(store, c, &person, Reason::UnknownCommand.key(), actx);
         };
         match cmd {
@@ -494,12 +500,25 @@ impl<'a> Pipeline<'a> {
     }
 
     fn unknown(&self, store: &mut Store, c: &Ctx<'_>) -> Result<Outcome, InboundError> {
+        Ok(self
+            .digest_reply(store, c)?
+            .unwrap_or_else(|| ignored("not addressed to any digestd address")))
+    }
+
+    /// A reply to a digest as a whole (In-Reply-To/References name a digest digestd sent): the
+    /// answer lists that digest's items with their reply addresses. `None` when no digest is
+    /// referenced.
+    fn digest_reply(
+        &self,
+        store: &mut Store,
+        c: &Ctx<'_>,
+    ) -> Result<Option<Outcome>, InboundError> {
         for mid in address::referenced_ids(c.msg) {
             let Some(delivery) = store.delivery_by_message_id(&mid)? else {
                 continue;
             };
             if normalize_email(&delivery.person_email) != c.sender.email {
-                return Ok(ignored("reply to a digest sent to someone else"));
+                return Ok(Some(ignored("reply to a digest sent to someone else")));
             }
             let mut items = Vec::new();
             for g in store.grants_of_delivery(delivery.id)? {
@@ -519,9 +538,11 @@ impl<'a> Pipeline<'a> {
             }
             let mut actx = self.context(c);
             actx.items = items;
-            return self.answer(store, c, c.sender, Reason::DigestAsWhole.key(), actx);
+            return self
+                .answer(store, c, c.sender, Reason::DigestAsWhole.key(), actx)
+                .map(Some);
         }
-        Ok(ignored("not addressed to any digestd address"))
+        Ok(None)
     }
 
     /// Sends the answer `key` to `to`, within the RFC 3834 and once-a-day limits.
