@@ -319,3 +319,22 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
         "not an unknown-command answer"
     );
 }
+
+#[test]
+fn digest_now_by_email_sends_the_digest_and_confirms() {
+    let (world, sink) = world_with_sink();
+    let raw = String::from_utf8_lossy(&fixture("command-pause.eml", None))
+        .replace("Subject: pause", "Subject: digest now")
+        .replace("cmd-pause@", "cmd-now@");
+    let (code, err) = world.receive(raw.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(last_status(&world).1.as_deref(), Some("command-digest-now"));
+    let mails = sink.wait_for(2, Duration::from_secs(20));
+    assert_eq!(mails.len(), 2, "the digest and the confirmation: {err}");
+    let digest = mails
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.raw).contains("Auto-Submitted: auto-generated"))
+        .expect("a digest");
+    assert_eq!(digest.rcpt_to, vec!["ann@example.org".to_string()]);
+    assert!(String::from_utf8_lossy(&digest.raw).contains("Budget 2025"));
+}

@@ -38,8 +38,18 @@ pub fn process_stored(config: &Config, store: &mut Store, id: i64) -> anyhow::Re
     let forum = wiring::open_forum(config)?;
     let answers = wiring::OutboundAnswers::from_config(config)?;
     let answerer = answer::Answerer::new(Some(&config.templates_dir));
-    let pipeline = Pipeline::new(config, forum.as_ref(), &answers, &answerer);
+    let digest_now = |email: &str| send_digest_now(config, email);
+    let pipeline =
+        Pipeline::new(config, forum.as_ref(), &answers, &answerer).with_digest_now(&digest_now);
     Ok(pipeline.process_guarded(store, id, Utc::now())?)
+}
+
+/// `digest now` by email: the person's digest, sent now through the normal cycle (ledger and
+/// all), so a second `digest now` in the same period sends nothing twice.
+fn send_digest_now(config: &Config, email: &str) -> Result<(), String> {
+    crate::cycle::send_now(config, None, Some(email))
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// What one [`run_inbound_once`] did.
@@ -66,7 +76,8 @@ pub fn run_inbound_once(
     answers: &dyn AnswerSink,
 ) -> InboundRunReport {
     let answerer = answer::Answerer::new(Some(&config.templates_dir));
-    let pipeline = Pipeline::new(config, forum, answers, &answerer);
+    let digest_now = |email: &str| send_digest_now(config, email);
+    let pipeline = Pipeline::new(config, forum, answers, &answerer).with_digest_now(&digest_now);
     let mut report = InboundRunReport::default();
     if let Some(dir) = &config.inbound.maildir {
         match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
