@@ -121,8 +121,8 @@ pub fn sender(msg: &Message<'_>) -> Option<Sender> {
     Some(Sender { email, name })
 }
 
-/// Every recipient address in To, Cc, Delivered-To and X-Original-To, normalised, in that order,
-/// without duplicates.
+/// Every recipient address in To, Cc, Delivered-To, X-Original-To and Envelope-To (Exim's
+/// `envelope_to_add`), normalised, in that order, without duplicates.
 pub fn recipients(msg: &Message<'_>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |a: &str| {
@@ -135,7 +135,10 @@ pub fn recipients(msg: &Message<'_>) -> Vec<String> {
         push_address_list(list, &mut push);
     }
     for (name, value) in msg.headers_raw() {
-        if name.eq_ignore_ascii_case("Delivered-To") || name.eq_ignore_ascii_case("X-Original-To") {
+        if name.eq_ignore_ascii_case("Delivered-To")
+            || name.eq_ignore_ascii_case("X-Original-To")
+            || name.eq_ignore_ascii_case("Envelope-To")
+        {
             for part in value.split(',') {
                 push(part.trim());
             }
@@ -227,7 +230,7 @@ mod tests {
     #[test]
     fn reads_all_recipient_headers_and_sender() {
         let raw = format!(
-            "From: \"Ann Example\" <Ann@Example.ORG>\r\nTo: someone@x.org\r\nCc: group+planning@reply.example.org\r\nDelivered-To: reply+{TOKEN}@reply.example.org\r\nX-Original-To: other@x.org\r\nSubject: hi\r\n\r\nbody\r\n"
+            "From: \"Ann Example\" <Ann@Example.ORG>\r\nTo: someone@x.org\r\nCc: group+planning@reply.example.org\r\nDelivered-To: reply+{TOKEN}@reply.example.org\r\nX-Original-To: other@x.org\r\nEnvelope-To: digest@reply.example.org\r\nSubject: hi\r\n\r\nbody\r\n"
         );
         let msg = MessageParser::default()
             .parse(raw.as_bytes())
@@ -236,9 +239,10 @@ mod tests {
         assert_eq!(s.email, "ann@example.org");
         assert_eq!(s.name, "Ann Example");
         let t = targets(&addrs(), &msg);
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.len(), 3);
         assert_eq!(t[0], Target::Group("planning".into()));
         assert!(matches!(t[1], Target::Reply(_)));
+        assert_eq!(t[2], Target::Command(None));
     }
 
     #[test]
