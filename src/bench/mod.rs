@@ -17,6 +17,6 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
         } => send::run(messages, concurrency),
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
         BenchCommand::Inbound { messages } => inbound::run(messages),
-        other => anyhow::bail!("benchmark {other:?} is not implemented yet"),
+        BenchCommand::Digest { people, posts } => digest::run(people, posts),
     }
 }
