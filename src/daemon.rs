@@ -143,6 +143,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
             }
             Some(firing) = fire_rx.recv() => {
                 tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
+                refresh_people(&config_path, &mut engine, &mut store);
                 match crate::collect::collect_all(&engine.config, &mut store) {
                     Ok(report) => tracing::info!(%report, "collected"),
                     Err(e) => tracing::error!("collection failed, digests use what the store has: {e:#}"),
@@ -196,6 +197,29 @@ impl InboundWatcher {
     /// Asks the loop to stop after its current round.
     fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+}
+
+/// Re-reads the people list before a digest run, so edits to people (inline or CSV) take effect
+/// at the next digest without a restart or reload. Other changes wait for SIGHUP; an invalid
+/// file leaves the loaded configuration in force.
+fn refresh_people(config_path: &Path, engine: &mut Engine, store: &mut crate::store::Store) {
+    match Config::load(config_path) {
+        Ok(fresh) if fresh.people != engine.config.people => {
+            if let Err(e) = store.sync_people(&fresh.people) {
+                tracing::error!(error = %e, "storing the new people list failed; keeping the old one");
+                return;
+            }
+            tracing::info!(
+                people = fresh.people.len(),
+                "people list changed on disk; using it from this digest on"
+            );
+            engine.config.people = fresh.people;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!("configuration on disk is invalid, the loaded one stays in force:\n{e}")
+        }
     }
 }
 

@@ -182,3 +182,77 @@ fn run_with_a_broken_config_exits_1_naming_the_problem() {
         "{stderr}"
     );
 }
+
+/// Editing the people list takes effect at the next digest, without a restart or SIGHUP.
+#[test]
+fn people_added_on_disk_get_the_next_digest_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("digestd.toml");
+    std::fs::write(&config, config_text("* * * * * *", "Social work")).expect("config");
+    let posts = dir.path().join("posts.jsonl");
+    std::fs::write(
+        &posts,
+        r#"{"group":"social-work","thread":"t","title":"Winter visits","author":"author@testdam.example","body":"Checklist, anyone?"}"#,
+    )
+    .expect("posts");
+    let out = Command::new(bin())
+        .args(["import", "-c"])
+        .arg(&config)
+        .arg(&posts)
+        .output()
+        .expect("import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = Command::new(bin())
+        .args(["run", "-c"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    let outbox = dir.path().join("outbox/new");
+    let digests_to = |who: &str| -> usize {
+        std::fs::read_dir(&outbox)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path())
+                            .is_ok_and(|t| t.contains(&format!("<{who}>")))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while digests_to("alice@testdam.example") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(digests_to("alice@testdam.example"), 1, "Alice's digest");
+
+    let with_carol = format!(
+        "{}\n[[people]]\nemail = \"carol@testdam.example\"\nname = \"Carol Claes\"\nroles = [\"social-worker\"]\n",
+        config_text("* * * * * *", "Social work")
+    );
+    std::fs::write(&config, with_carol).expect("config with Carol");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while digests_to("carol@testdam.example") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal(&child, "-TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(
+        digests_to("carol@testdam.example"),
+        1,
+        "Carol, added on disk, got the next digest"
+    );
+    assert_eq!(
+        digests_to("alice@testdam.example"),
+        1,
+        "Alice still has exactly one"
+    );
+    assert!(status.is_some_and(|s| s.success()));
+}
