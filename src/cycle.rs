@@ -145,6 +145,7 @@ impl Engine {
                 }
                 Err(SendError::Permanent(e)) => {
                     store.mark_failed(d.id, &e)?;
+                    self.count_bounce(store, &d.person_email)?;
                     failed += 1;
                 }
                 Err(e) => {
@@ -154,6 +155,15 @@ impl Engine {
             }
         }
         Ok((sent, failed))
+    }
+
+    /// A permanent refusal counts as a bounce: after `[inbound] bounce_threshold` of them the
+    /// address is marked bouncing and gets no more digests until it is fixed.
+    fn count_bounce(&self, store: &mut Store, email: &str) -> anyhow::Result<()> {
+        if store.record_bounce(email, self.config.inbound.bounce_threshold)? {
+            tracing::warn!(person = %email, "address marked bouncing: no more digests until it is fixed");
+        }
+        Ok(())
     }
 
     fn envelope_from(&self) -> String {
@@ -464,6 +474,7 @@ impl Engine {
                 Err(SendError::Permanent(e)) => {
                     tracing::warn!(person = %to, error = %e, "digest refused for good");
                     store.mark_failed(id, &e)?;
+                    self.count_bounce(store, &to)?;
                     report.failed += 1;
                 }
                 Err(e) => {

@@ -725,3 +725,78 @@ fn sigterm_mid_run_finishes_in_flight_and_leaves_the_rest_for_the_next_run() {
         );
     }
 }
+
+/// A permanently refused address is recorded as failed for that person only; the run goes on
+/// and everyone else gets theirs. (A scripted responder: smtp-sink cannot refuse one recipient.)
+#[test]
+fn one_bad_address_never_stops_a_run() {
+    let smtp = support::FakeSmtp::start(support::FakeRules {
+        rcpt_replies: vec![(
+            "gone@".into(),
+            "550 5.1.1 <gone@testdam.example>: no such user".into(),
+        )],
+        ..support::FakeRules::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = [
+        person(
+            "alice@testdam.example",
+            "Alice Aalders",
+            "social-worker",
+            "",
+        ),
+        person("gone@testdam.example", "Gone Person", "social-worker", ""),
+        person("bob@testdam.example", "Bob Bos", "social-worker", ""),
+    ]
+    .join("\n");
+    let config = write_org(dir.path(), smtp.port(), "0 0 7 * * Mon-Fri", &people);
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "author@testdam.example",
+            3,
+            "Hello all.",
+            &[],
+        )],
+    );
+    let out = digestd(&config, &["send-now"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("sent 2") && stdout.contains("failed 1"),
+        "{stdout}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "send-now reports the failure in its exit code"
+    );
+    let mut to: Vec<String> = smtp
+        .accepted()
+        .iter()
+        .flat_map(|m| m.rcpt_to.clone())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["alice@testdam.example", "bob@testdam.example"]);
+    // Each refusal counts as a bounce; at the threshold (3) the address is marked bouncing and
+    // is not tried again.
+    for _ in 0..4 {
+        let out = digestd(&config, &["send-now"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("resumed 0"));
+    }
+    let tries = smtp
+        .rcpt_attempts()
+        .iter()
+        .filter(|r| r.contains("gone@"))
+        .count();
+    assert_eq!(
+        tries, 3,
+        "tried until the bounce threshold, then never again"
+    );
+    let out = digestd(&config, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("gone@testdam.example"),
+        "listed as bouncing"
+    );
+}
