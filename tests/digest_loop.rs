@@ -129,6 +129,71 @@ fn post(
     .to_string()
 }
 
+/// `people` people of one role (weekly) and an author who opted out, with one new post, on a
+/// schedule firing every second: the daemon's own schedule starts the run.
+fn crowd_org(sink: &SmtpSink, people: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut list: Vec<String> = (0..people)
+        .map(|i| {
+            person(
+                &format!("p{i:03}@testdam.example"),
+                &format!("Person {i}"),
+                "social-worker",
+                "",
+            )
+        })
+        .collect();
+    list.push(person(
+        "author@testdam.example",
+        "Ann Author",
+        "social-worker",
+        "frequency = \"off\"",
+    ));
+    let config = write_org(dir.path(), sink.port(), "* * * * * *", &list.join("\n"));
+    import(
+        &config,
+        &[post(
+            "social-work",
+            "a",
+            "author@testdam.example",
+            2,
+            "News for everyone.",
+            &[],
+        )],
+    );
+    (dir, config)
+}
+
+fn start_daemon(config: &Path) -> std::process::Child {
+    Command::new(bin())
+        .args(["run", "-c"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemon")
+}
+
+/// SIGTERM, then wait (bounded) for the exit status; `None` if it did not stop in time.
+fn stop_daemon(daemon: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    let pid = daemon.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = daemon.try_wait().expect("wait") {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = daemon.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn by_recipient(messages: &[SunkMessage]) -> HashMap<String, Vec<SunkMessage>> {
     let mut map: HashMap<String, Vec<SunkMessage>> = HashMap::new();
     for m in messages {
@@ -506,45 +571,9 @@ fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
         data_delay_secs: Some(1),
         ..SinkOptions::default()
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut people: Vec<String> = (0..PEOPLE)
-        .map(|i| {
-            person(
-                &format!("p{i:03}@testdam.example"),
-                &format!("Person {i}"),
-                "social-worker",
-                "",
-            )
-        })
-        .collect();
-    people.push(person(
-        "author@testdam.example",
-        "Ann Author",
-        "social-worker",
-        "frequency = \"off\"",
-    ));
-    // Every second: the daemon's own schedule starts the run.
-    let config = write_org(dir.path(), sink.port(), "* * * * * *", &people.join("\n"));
-    import(
-        &config,
-        &[post(
-            "social-work",
-            "a",
-            "author@testdam.example",
-            2,
-            "News for everyone.",
-            &[],
-        )],
-    );
+    let (_dir, config) = crowd_org(&sink, PEOPLE);
 
-    let mut daemon = Command::new(bin())
-        .arg("run")
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = start_daemon(&config);
     let deadline = Instant::now() + Duration::from_secs(60);
     while sink.messages().len() < 6 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -557,14 +586,7 @@ fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
     daemon.kill().expect("SIGKILL");
     let _ = daemon.wait();
 
-    let mut daemon = Command::new(bin())
-        .arg("run")
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("restart daemon");
+    let mut daemon = start_daemon(&config);
     let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
     // Give a duplicate the chance to show up.
     std::thread::sleep(Duration::from_secs(3));
@@ -574,22 +596,7 @@ fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
         messages
     };
     // SIGTERM: clean stop, exit 0.
-    let pid = daemon.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    let stop_deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = daemon.try_wait().expect("wait") {
-            break Some(s);
-        }
-        if Instant::now() > stop_deadline {
-            let _ = daemon.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = stop_daemon(&mut daemon);
     let by = by_recipient(&messages);
     for i in 0..PEOPLE {
         let to = format!("p{i:03}@testdam.example");
@@ -630,64 +637,14 @@ fn sigterm_mid_run_finishes_in_flight_and_leaves_the_rest_for_the_next_run() {
         data_delay_secs: Some(1),
         ..SinkOptions::default()
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut people: Vec<String> = (0..PEOPLE)
-        .map(|i| {
-            person(
-                &format!("p{i:03}@testdam.example"),
-                &format!("Person {i}"),
-                "social-worker",
-                "",
-            )
-        })
-        .collect();
-    people.push(person(
-        "author@testdam.example",
-        "Ann Author",
-        "social-worker",
-        "frequency = \"off\"",
-    ));
-    let config = write_org(dir.path(), sink.port(), "* * * * * *", &people.join("\n"));
-    import(
-        &config,
-        &[post(
-            "social-work",
-            "a",
-            "author@testdam.example",
-            2,
-            "News for everyone.",
-            &[],
-        )],
-    );
+    let (_dir, config) = crowd_org(&sink, PEOPLE);
 
-    let mut daemon = Command::new(bin())
-        .arg("run")
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon");
+    let mut daemon = start_daemon(&config);
     let deadline = Instant::now() + Duration::from_secs(60);
     while sink.messages().len() < 4 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let pid = daemon.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    let stop_deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = daemon.try_wait().expect("wait") {
-            break Some(s);
-        }
-        if Instant::now() > stop_deadline {
-            let _ = daemon.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = stop_daemon(&mut daemon);
     assert!(
         status.is_some_and(|s| s.success()),
         "exit 0 after SIGTERM: {status:?}"
