@@ -16,6 +16,14 @@ const VERBS: &str = r"wrote|writes|said|says|a\s+écrit|nous\s+a\s+dit|ha\s+scri
 /// Words opening an attribution ("On <date>, <name> wrote:").
 const LEADS: &str = r"on|at|in\s+message|le|am|op|el|il|em|den|dne|dňa|dnia|w\s+dniu|pada|vào|på|dana|u|в|στις|pe|kl\.";
 
+/// Any attribution verb anywhere in the text: every verb-based attribution pattern below needs
+/// one, so this cheap unanchored search (a literal prefilter) rules most lines out before the
+/// costly anchored patterns run.
+static ANY_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)"))
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
 /// Attribution opened by a lead word; the verb ends the line, or is followed by a name and a colon.
 static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -150,15 +158,21 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
     if s.is_empty() || s.chars().count() > MAX_ATTRIBUTION_CHARS {
         return None;
     }
-    let has_digit = s.chars().any(|c| c.is_ascii_digit());
-    if has_digit && (LEAD_ATTRIBUTION.is_match(s) || CJK_ATTRIBUTION.is_match(s)) {
+    // Prefilters: each pattern runs only on text holding what it cannot match without.
+    let has_digit = s.bytes().any(|b| b.is_ascii_digit());
+    let has_verb = ANY_VERB.is_match(s);
+    if has_digit && has_verb && (LEAD_ATTRIBUTION.is_match(s) || CJK_ATTRIBUTION.is_match(s)) {
         return Some(Strength::Strong);
     }
-    if DATE_START.is_match(first) && DIGIT_GROUP.find_iter(s).take(2).count() >= 2 {
-        if DATE_ATTRIBUTION.is_match(s) {
+    if has_digit && DATE_START.is_match(first) && DIGIT_GROUP.find_iter(s).take(2).count() >= 2 {
+        if has_verb && DATE_ATTRIBUTION.is_match(s) {
             return Some(Strength::Strong);
         }
-        if let Some(c) = DATE_NAME_ADDRESS.captures(s) {
+        if let Some(c) = s
+            .contains('@')
+            .then(|| DATE_NAME_ADDRESS.captures(s))
+            .flatten()
+        {
             let colon = c.get(1).is_some_and(|m| !m.as_str().is_empty());
             let iso_start = s.len() >= 4 && s.as_bytes()[..4].iter().all(u8::is_ascii_digit);
             let has_year = s.split(|c: char| !c.is_ascii_digit()).any(|g| g.len() == 4);
@@ -167,8 +181,11 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
             }
         }
     }
-    if ISO_DATE_NAME.is_match(s) {
+    if s.contains(" GMT") && ISO_DATE_NAME.is_match(s) {
         return Some(Strength::Strong);
+    }
+    if !has_verb {
+        return None;
     }
     if (first.contains('@') || first.contains('<')) && NAME_ADDRESS_WROTE.is_match(s) {
         return Some(Strength::Strong);
