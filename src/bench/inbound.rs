@@ -19,7 +19,7 @@ use crate::inbound::authorise::{authorise_reply, Decision, ReplyEvidence};
 use crate::inbound::body::reply_body;
 use crate::inbound::classify::{classify, Class};
 use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
-use crate::inbound::receive::{prepare_bytes, store_intake};
+use crate::inbound::receive::prepare_bytes;
 use crate::model::{
     BodyFormat, ForumKind, Frequency, Group, Person, Post, ReplyGrant, ReplyToken, Thread,
 };
@@ -96,6 +96,9 @@ impl Forum for MemoryForum {
 }
 
 const PEOPLE: usize = 200;
+
+/// Messages per batch, as a Maildir drain stores and finishes them.
+const BATCH: usize = 64;
 
 fn config(store_path: PathBuf) -> Config {
     let people = (0..PEOPLE)
@@ -314,11 +317,14 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
     let t = Instant::now();
     let mut posted = 0usize;
-    for m in &mails {
-        let intake = prepare_bytes(m.clone());
-        let inserted = store_intake(&mut store, &intake, "bench")?;
-        if let Outcome::Posted { .. } = pipeline.process(&mut store, inserted.id, Utc::now())? {
-            posted += 1;
+    let mut mails = mails.into_iter().peekable();
+    while mails.peek().is_some() {
+        // Received as a Maildir drain takes them: a batch stored in one transaction.
+        let batch: Vec<_> = mails.by_ref().take(BATCH).map(prepare_bytes).collect();
+        for (_, outcome) in pipeline.receive_batch(&mut store, batch, "bench", Utc::now())? {
+            if let Outcome::Posted { .. } = outcome {
+                posted += 1;
+            }
         }
     }
     let full = t.elapsed();

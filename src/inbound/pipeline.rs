@@ -6,6 +6,7 @@
 //! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use chrono::{DateTime, Utc};
@@ -21,9 +22,11 @@ use crate::inbound::authorise::{
 use crate::inbound::body::{self, ReplyBody};
 use crate::inbound::classify::{classify, Class};
 use crate::inbound::commands::{self, Command};
+use crate::inbound::receive::Intake;
 use crate::model::{normalize_email, Frequency, Group, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
-use crate::store::{InboundRow, InboundStatus, Store, StoreError};
+use crate::store::inbound::{InboundEnd, NewInbound};
+use crate::store::{InboundRow, InboundStatus, InsertedInbound, Store, StoreError};
 
 /// Header digestd adds to a message it stored only in part (the value is the original size).
 pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
@@ -214,11 +217,7 @@ impl<'a> Pipeline<'a> {
         match catch_unwind(AssertUnwindSafe(|| self.process(store, id, now))) {
             Ok(r) => r,
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic".into());
+                let what = panic_text(panic.as_ref());
                 tracing::error!(id, "processing inbound message panicked: {what}");
                 let attempts = store.inbound(id)?.map(|r| r.attempts).unwrap_or(0);
                 let next_attempt = now + backoff(attempts);
@@ -242,10 +241,7 @@ impl<'a> Pipeline<'a> {
         if row.status != InboundStatus::Queued {
             return Ok(Outcome::AlreadyDone(row.status));
         }
-        let outcome = match MessageParser::default().parse(&row.raw) {
-            Some(msg) => self.handle(store, &row, &msg, now)?,
-            None => ignored("not parseable as a mail message"),
-        };
+        let outcome = self.outcome(store, &row, now)?;
         match &outcome {
             Outcome::Posted { remote_post_id } => store.set_inbound_posted(id, remote_post_id)?,
             Outcome::Answered { reason } => {
@@ -260,7 +256,136 @@ impl<'a> Pipeline<'a> {
             } => store.defer_inbound(id, *next_attempt, error)?,
             Outcome::AlreadyDone(_) => {}
         }
-        tracing::info!(id, message_id = ?row.message_id, ?outcome, "inbound message processed");
+        Ok(outcome)
+    }
+
+    /// Stores `intakes` from `source` in one transaction, then processes each message that is
+    /// new or still queued, and records where they all ended in one more transaction (a
+    /// Maildir drain, the benchmark). Every message is stored before anything else happens to
+    /// it; a message whose processing panics is deferred. Duplicates (stored before, or earlier
+    /// in the batch) are processed at most once. Results come in input order.
+    ///
+    /// When processing hits a store error, the outcomes reached so far are still recorded
+    /// before the error is returned; the rest stays queued for the next run.
+    pub fn receive_batch(
+        &self,
+        store: &mut Store,
+        intakes: Vec<Intake>,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
+        let new: Vec<NewInbound<'_>> = intakes
+            .iter()
+            .map(|i| NewInbound {
+                raw: &i.raw,
+                message_id: i.message_id.as_deref(),
+                sha256: &i.sha256,
+            })
+            .collect();
+        let inserted = store.insert_inbound_batch(&new, source)?;
+        drop(new);
+        let mut done: Vec<(InsertedInbound, Outcome)> = Vec::with_capacity(inserted.len());
+        let mut seen: HashMap<i64, InboundStatus> = HashMap::new();
+        let mut failure = None;
+        for (ins, intake) in inserted.into_iter().zip(intakes) {
+            if let Some(status) = seen.get(&ins.id) {
+                done.push((ins, Outcome::AlreadyDone(*status)));
+                continue;
+            }
+            let row = if ins.duplicate {
+                match store.inbound(ins.id) {
+                    Ok(Some(row)) => row,
+                    Ok(None) => {
+                        failure = Some(InboundError::Missing(ins.id));
+                        break;
+                    }
+                    Err(e) => {
+                        failure = Some(e.into());
+                        break;
+                    }
+                }
+            } else {
+                InboundRow {
+                    id: ins.id,
+                    message_id: intake
+                        .message_id
+                        .as_deref()
+                        .map(crate::store::deliveries::bare_message_id)
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string),
+                    sha256: intake.sha256,
+                    raw: intake.raw,
+                    received: now,
+                    source: source.to_string(),
+                    status: InboundStatus::Queued,
+                    reason: None,
+                    attempts: 0,
+                    next_attempt: None,
+                    posted_remote_id: None,
+                }
+            };
+            if row.status != InboundStatus::Queued {
+                seen.insert(ins.id, row.status);
+                done.push((ins, Outcome::AlreadyDone(row.status)));
+                continue;
+            }
+            let outcome = match catch_unwind(AssertUnwindSafe(|| self.outcome(store, &row, now))) {
+                Ok(Ok(o)) => o,
+                Ok(Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(panic) => {
+                    let what = panic_text(panic.as_ref());
+                    tracing::error!(id = row.id, "processing inbound message panicked: {what}");
+                    Outcome::Deferred {
+                        next_attempt: now + backoff(row.attempts),
+                        error: format!("internal error: {what}"),
+                    }
+                }
+            };
+            seen.insert(ins.id, status_after(&outcome));
+            done.push((ins, outcome));
+        }
+        let ends: Vec<(i64, InboundEnd<'_>)> = done
+            .iter()
+            .filter_map(|(ins, o)| {
+                let end = match o {
+                    Outcome::Posted { remote_post_id } => InboundEnd::Posted(remote_post_id),
+                    Outcome::Answered { reason } => {
+                        InboundEnd::Done(InboundStatus::Answered, Some(reason))
+                    }
+                    Outcome::Ignored { reason } => {
+                        InboundEnd::Done(InboundStatus::Ignored, Some(reason))
+                    }
+                    Outcome::Deferred {
+                        next_attempt,
+                        error,
+                    } => InboundEnd::Deferred(*next_attempt, error),
+                    Outcome::AlreadyDone(_) => return None,
+                };
+                Some((ins.id, end))
+            })
+            .collect();
+        store.finish_inbound_batch(&ends)?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done),
+        }
+    }
+
+    /// Parses and handles one queued message: where it ends (nothing recorded yet).
+    fn outcome(
+        &self,
+        store: &mut Store,
+        row: &InboundRow,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, InboundError> {
+        let outcome = match MessageParser::default().parse(&row.raw) {
+            Some(msg) => self.handle(store, row, &msg, now)?,
+            None => ignored("not parseable as a mail message"),
+        };
+        tracing::info!(id = row.id, message_id = ?row.message_id, ?outcome, "inbound message processed");
         Ok(outcome)
     }
 
@@ -629,6 +754,26 @@ struct Ctx<'m> {
     msg: &'m Message<'m>,
     sender: &'m Sender,
     now: DateTime<Utc>,
+}
+
+/// The status a message has after `outcome` is recorded.
+fn status_after(outcome: &Outcome) -> InboundStatus {
+    match outcome {
+        Outcome::Posted { .. } => InboundStatus::Posted,
+        Outcome::Answered { .. } => InboundStatus::Answered,
+        Outcome::Ignored { .. } => InboundStatus::Ignored,
+        Outcome::Deferred { .. } => InboundStatus::Queued,
+        Outcome::AlreadyDone(s) => *s,
+    }
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn ignored(reason: &str) -> Outcome {

@@ -69,6 +69,28 @@ pub struct InsertedInbound {
     pub duplicate: bool,
 }
 
+/// A received message to store with [`Store::insert_inbound_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewInbound<'a> {
+    /// Bytes to store.
+    pub raw: &'a [u8],
+    /// Message-ID (brackets allowed), if the message has one.
+    pub message_id: Option<&'a str>,
+    /// SHA-256 (hex) of the message as received.
+    pub sha256: &'a str,
+}
+
+/// Where a processed message ends, for [`Store::finish_inbound_batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundEnd<'a> {
+    /// Posted; the forum's id of the post.
+    Posted(&'a str),
+    /// Answered, ignored or failed, with the reason.
+    Done(InboundStatus, Option<&'a str>),
+    /// Still queued, not to be retried before the instant; the reason.
+    Deferred(DateTime<Utc>, &'a str),
+}
+
 /// One stored inbound message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundRow {
@@ -98,6 +120,12 @@ pub struct InboundRow {
 
 const INBOUND_COLUMNS: &str = "id, message_id, sha256, raw, received, source, status, reason, \
      attempts, next_attempt, posted_remote_id";
+
+const SET_STATUS: &str = "UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1";
+const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason = NULL,
+     posted_remote_id = ?2, next_attempt = NULL WHERE id = ?1";
+const DEFER: &str = "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
+     next_attempt = ?2, reason = ?3 WHERE id = ?1";
 
 fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<(InboundRow, String)> {
     Ok((
@@ -136,33 +164,92 @@ impl Store {
         sha256: &str,
         source: &str,
     ) -> Result<InsertedInbound, StoreError> {
-        let mid = message_id.map(bare_message_id).filter(|m| !m.is_empty());
+        let one = NewInbound {
+            raw,
+            message_id,
+            sha256,
+        };
+        let mut done = self.insert_inbound_batch(&[one], source)?;
+        done.pop().ok_or(StoreError::BadValue {
+            column: "inbound_messages.id",
+            value: "no row stored".into(),
+        })
+    }
+
+    /// Stores many received messages in one transaction, each as [`Store::insert_inbound`]
+    /// would (a duplicate of a stored row, or of an earlier message of the batch, is not
+    /// inserted). The results come back in input order. All or nothing: when this fails,
+    /// none of the batch is stored.
+    pub fn insert_inbound_batch(
+        &mut self,
+        messages: &[NewInbound<'_>],
+        source: &str,
+    ) -> Result<Vec<InsertedInbound>, StoreError> {
         let tx = self.write_tx()?;
-        let existing: Option<i64> = tx
-            .prepare_cached(
+        let received = now_db();
+        let mut out = Vec::with_capacity(messages.len());
+        {
+            let mut find = tx.prepare_cached(
                 "SELECT id FROM inbound_messages
                  WHERE sha256 = ?1 OR (?2 IS NOT NULL AND message_id = ?2)
                  ORDER BY id LIMIT 1",
-            )?
-            .query_row(params![sha256, mid], |r| r.get(0))
-            .optional()?;
-        if let Some(id) = existing {
-            return Ok(InsertedInbound {
-                id,
-                duplicate: true,
-            });
-        }
-        let id: i64 = tx
-            .prepare_cached(
+            )?;
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO inbound_messages (message_id, sha256, raw, received, source, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'queued') RETURNING id",
-            )?
-            .query_row(params![mid, sha256, raw, now_db(), source], |r| r.get(0))?;
+            )?;
+            for m in messages {
+                let mid = m.message_id.map(bare_message_id).filter(|m| !m.is_empty());
+                let existing: Option<i64> = find
+                    .query_row(params![m.sha256, mid], |r| r.get(0))
+                    .optional()?;
+                out.push(match existing {
+                    Some(id) => InsertedInbound {
+                        id,
+                        duplicate: true,
+                    },
+                    None => InsertedInbound {
+                        id: insert
+                            .query_row(params![mid, m.sha256, m.raw, received, source], |r| {
+                                r.get(0)
+                            })?,
+                        duplicate: false,
+                    },
+                });
+            }
+        }
         tx.commit()?;
-        Ok(InsertedInbound {
-            id,
-            duplicate: false,
-        })
+        Ok(out)
+    }
+
+    /// Records where many processed messages ended, in one transaction (see
+    /// [`Store::set_inbound_posted`], [`Store::set_inbound_status`], [`Store::defer_inbound`]).
+    pub fn finish_inbound_batch(
+        &mut self,
+        ends: &[(i64, InboundEnd<'_>)],
+    ) -> Result<(), StoreError> {
+        if ends.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write_tx()?;
+        {
+            let mut posted = tx.prepare_cached(SET_POSTED)?;
+            let mut status = tx.prepare_cached(SET_STATUS)?;
+            let mut defer = tx.prepare_cached(DEFER)?;
+            for (id, end) in ends {
+                match *end {
+                    InboundEnd::Posted(remote) => posted.execute(params![id, remote])?,
+                    InboundEnd::Done(s, reason) => {
+                        status.execute(params![id, s.as_str(), reason])?
+                    }
+                    InboundEnd::Deferred(at, reason) => {
+                        defer.execute(params![id, to_db(at)?, reason])?
+                    }
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Moves a message to `status`, recording `reason`.
@@ -173,7 +260,7 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1")?
+            .prepare_cached(SET_STATUS)?
             .execute(params![id, status.as_str(), reason])?;
         Ok(())
     }
@@ -181,10 +268,7 @@ impl Store {
     /// Marks a message posted, keeping the forum's id of the new post.
     pub fn set_inbound_posted(&self, id: i64, remote_post_id: &str) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached(
-                "UPDATE inbound_messages SET status = 'posted', reason = NULL,
-                    posted_remote_id = ?2, next_attempt = NULL WHERE id = ?1",
-            )?
+            .prepare_cached(SET_POSTED)?
             .execute(params![id, remote_post_id])?;
         Ok(())
     }
@@ -197,10 +281,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached(
-                "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
-                    next_attempt = ?2, reason = ?3 WHERE id = ?1",
-            )?
+            .prepare_cached(DEFER)?
             .execute(params![id, to_db(next_attempt)?, reason])?;
         Ok(())
     }
@@ -298,6 +379,69 @@ mod tests {
         assert_eq!(row.status, InboundStatus::Posted);
         assert_eq!(row.posted_remote_id.as_deref(), Some("17"));
         assert_eq!(row.message_id.as_deref(), Some("m1@x"));
+    }
+
+    #[test]
+    fn batches_store_once_and_finish_together() {
+        let (_d, mut store) = temp_store();
+        let first = store
+            .insert_inbound(b"old", Some("<old@x>"), "h0", "stdin")
+            .expect("old");
+        let new = |raw: &'static [u8], mid: Option<&'static str>, sha: &'static str| NewInbound {
+            raw,
+            message_id: mid,
+            sha256: sha,
+        };
+        let got = store
+            .insert_inbound_batch(
+                &[
+                    new(b"a", Some("<a@x>"), "h1"),
+                    new(b"old again", Some("old@x"), "h9"),
+                    new(b"a via cc", Some("a@x"), "h2"),
+                    new(b"b", None, "h3"),
+                ],
+                "maildir",
+            )
+            .expect("batch");
+        assert_eq!(got.len(), 4);
+        assert!(!got[0].duplicate && !got[3].duplicate);
+        assert_eq!(
+            got[1],
+            InsertedInbound {
+                id: first.id,
+                duplicate: true
+            }
+        );
+        assert_eq!(
+            got[2],
+            InsertedInbound {
+                id: got[0].id,
+                duplicate: true
+            }
+        );
+        assert_eq!(store.queued_inbound().expect("q").len(), 3);
+
+        let later = Utc::now();
+        store
+            .finish_inbound_batch(&[
+                (got[0].id, InboundEnd::Posted("7")),
+                (got[3].id, InboundEnd::Deferred(later, "forum down")),
+                (
+                    first.id,
+                    InboundEnd::Done(InboundStatus::Ignored, Some("auto-reply")),
+                ),
+            ])
+            .expect("finish");
+        let a = store.inbound(got[0].id).expect("a").expect("some");
+        assert_eq!(
+            (a.status, a.posted_remote_id.as_deref()),
+            (InboundStatus::Posted, Some("7"))
+        );
+        let b = store.inbound(got[3].id).expect("b").expect("some");
+        assert_eq!((b.status, b.attempts), (InboundStatus::Queued, 1));
+        let old = store.inbound(first.id).expect("old").expect("some");
+        assert_eq!(old.reason.as_deref(), Some("auto-reply"));
+        store.finish_inbound_batch(&[]).expect("empty");
     }
 
     #[test]

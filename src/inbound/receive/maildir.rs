@@ -1,5 +1,6 @@
-//! A Maildir watched by the daemon (`[inbound] maildir = PATH`): each message in `new/` is
-//! stored, processed, then moved to `cur/` with the Seen flag (`:2,S`).
+//! A Maildir watched by the daemon (`[inbound] maildir = PATH`): the messages in `new/` are
+//! stored (a batch of them in one transaction), processed (their ends recorded in one more
+//! transaction), then moved to `cur/` with the Seen flag (`:2,S`).
 //!
 //! **Invariant:** a message is moved out of `new/` only after it is stored. A crash between
 //! storing and moving leaves it in `new/`; the next drain finds it already stored (same bytes)
@@ -9,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use super::{prepare_bytes, store_intake};
+use super::prepare_bytes;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
-use crate::store::{InboundStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
+
+/// Messages stored in one transaction and finished in one more.
+const BATCH: usize = 64;
 
 /// Errors that stop a drain (the messages not yet taken stay in `new/`).
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +49,8 @@ pub struct MaildirReport {
     pub processed: Report,
 }
 
-/// Takes up to `limit` messages from `dir/new`, stores and processes each, moves it to `cur/`.
+/// Takes up to `limit` messages from `dir/new`, stores and processes them in batches, and moves
+/// each batch to `cur/` once it is stored and processed.
 pub fn drain_maildir(
     dir: &Path,
     store: &mut Store,
@@ -67,33 +72,41 @@ pub fn drain_maildir(
     // Oldest first: Maildir unique names start with the delivery time.
     entries.sort();
     let mut report = MaildirReport::default();
-    for (id, path) in entries.into_iter().take(limit) {
-        let raw = match std::fs::read(&path) {
-            Ok(raw) => raw,
-            Err(err) => {
-                tracing::warn!("maildir message {}: {err}", path.display());
-                report.left += 1;
-                continue;
+    let entries: Vec<(String, PathBuf)> = entries.into_iter().take(limit).collect();
+    for chunk in entries.chunks(BATCH) {
+        let mut read: Vec<&str> = Vec::with_capacity(chunk.len());
+        let mut intakes = Vec::with_capacity(chunk.len());
+        for (id, path) in chunk {
+            match std::fs::read(path) {
+                Ok(raw) => {
+                    read.push(id);
+                    intakes.push(prepare_bytes(raw));
+                }
+                Err(err) => {
+                    tracing::warn!("maildir message {}: {err}", path.display());
+                    report.left += 1;
+                }
             }
-        };
-        let intake = prepare_bytes(raw);
-        // A store failure stops the drain: the rest stays in new/ for the next one.
-        let inserted = store_intake(store, &intake, "maildir")?;
-        if inserted.duplicate {
-            report.duplicates += 1;
         }
-        let still_queued = store
-            .inbound(inserted.id)?
-            .is_some_and(|r| r.status == InboundStatus::Queued);
-        if still_queued {
-            let outcome = pipeline.process_guarded(store, inserted.id, Utc::now())?;
-            report.processed.count(&outcome);
+        if intakes.is_empty() {
+            continue;
         }
-        match md.move_new_to_cur_with_flags(&id, "S") {
-            Ok(()) => report.taken += 1,
-            Err(err) => {
-                tracing::warn!("maildir: moving {id} to cur/: {err}");
-                report.left += 1;
+        // A store failure stops the drain, and the batch stays in new/: the next drain finds
+        // what was stored (same bytes) and only finishes it.
+        let done = pipeline.receive_batch(store, intakes, "maildir", Utc::now())?;
+        for (inserted, outcome) in &done {
+            if inserted.duplicate {
+                report.duplicates += 1;
+            }
+            report.processed.count(outcome);
+        }
+        for id in read {
+            match md.move_new_to_cur_with_flags(id, "S") {
+                Ok(()) => report.taken += 1,
+                Err(err) => {
+                    tracing::warn!("maildir: moving {id} to cur/: {err}");
+                    report.left += 1;
+                }
             }
         }
     }
