@@ -98,7 +98,7 @@ impl Forum for MemoryForum {
 const PEOPLE: usize = 200;
 
 /// Messages per batch, as a Maildir drain stores and finishes them.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
 fn config(store_path: PathBuf) -> Config {
     let people = (0..PEOPLE)

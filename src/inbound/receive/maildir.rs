@@ -14,8 +14,10 @@ use super::prepare_bytes;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
 use crate::store::{Store, StoreError};
 
-/// Messages stored in one transaction and finished in one more.
-const BATCH: usize = 64;
+/// Most messages stored in one transaction and finished in one more.
+const BATCH: usize = 256;
+/// A batch is closed once its messages hold this many bytes (at most one more message over).
+const BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Errors that stop a drain (the messages not yet taken stay in `new/`).
 #[derive(Debug, thiserror::Error)]
@@ -72,15 +74,22 @@ pub fn drain_maildir(
     // Oldest first: Maildir unique names start with the delivery time.
     entries.sort();
     let mut report = MaildirReport::default();
-    let entries: Vec<(String, PathBuf)> = entries.into_iter().take(limit).collect();
-    for chunk in entries.chunks(BATCH) {
-        let mut read: Vec<&str> = Vec::with_capacity(chunk.len());
-        let mut intakes = Vec::with_capacity(chunk.len());
-        for (id, path) in chunk {
-            match std::fs::read(path) {
+    let mut pending = entries.into_iter().take(limit).peekable();
+    while pending.peek().is_some() {
+        // One batch: up to BATCH messages or BATCH_BYTES of them, whichever comes first.
+        let mut read: Vec<String> = Vec::new();
+        let mut intakes = Vec::new();
+        let mut bytes = 0usize;
+        while read.len() < BATCH && bytes < BATCH_BYTES {
+            let Some((id, path)) = pending.next() else {
+                break;
+            };
+            match std::fs::read(&path) {
                 Ok(raw) => {
+                    let intake = prepare_bytes(raw);
+                    bytes += intake.raw.len();
                     read.push(id);
-                    intakes.push(prepare_bytes(raw));
+                    intakes.push(intake);
                 }
                 Err(err) => {
                     tracing::warn!("maildir message {}: {err}", path.display());
@@ -101,7 +110,7 @@ pub fn drain_maildir(
             report.processed.count(outcome);
         }
         for id in read {
-            match md.move_new_to_cur_with_flags(id, "S") {
+            match md.move_new_to_cur_with_flags(&id, "S") {
                 Ok(()) => report.taken += 1,
                 Err(err) => {
                     tracing::warn!("maildir: moving {id} to cur/: {err}");
