@@ -5,6 +5,7 @@
 //! [`ReplyToken`]. These are plain data: no I/O, no database handles.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -211,10 +212,13 @@ impl Period {
 /// One thread in a digest, with the new posts that put it there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DigestThread {
-    /// The thread.
-    pub thread: Thread,
-    /// New posts in the period, oldest first, none by the recipient, none already delivered.
-    pub new_posts: Vec<Post>,
+    /// The thread (shared with the run's `Activity`, not copied per digest).
+    #[serde(serialize_with = "shared::one")]
+    pub thread: Arc<Thread>,
+    /// New posts in the period, oldest first, none by the recipient, none already delivered
+    /// (shared with the run's `Activity`).
+    #[serde(serialize_with = "shared::many")]
+    pub new_posts: Vec<Arc<Post>>,
     /// Distinct display names of everyone who posted in the period (recipient included).
     pub participants: Vec<String>,
     /// Activity score used for ranking (higher first).
@@ -224,16 +228,33 @@ pub struct DigestThread {
 /// A post nominated as training material for one of the recipient's roles.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Highlight {
-    /// The post.
-    pub post: Post,
-    /// Its thread.
-    pub thread: Thread,
+    /// The post (shared with the run's `Activity`).
+    #[serde(serialize_with = "shared::one")]
+    pub post: Arc<Post>,
+    /// Its thread (shared with the run's `Activity`).
+    #[serde(serialize_with = "shared::one")]
+    pub thread: Arc<Thread>,
     /// The role whose training tags matched.
     pub role: String,
     /// The tag that matched (or `best-answer`).
     pub tag: String,
     /// Ranking score (higher first).
     pub score: f64,
+}
+
+/// Serializing shared values as the values themselves (without serde's `rc` feature).
+mod shared {
+    use std::sync::Arc;
+
+    use serde::{Serialize, Serializer};
+
+    pub(super) fn one<T: Serialize, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+        T::serialize(v, s)
+    }
+
+    pub(super) fn many<T: Serialize, S: Serializer>(v: &[Arc<T>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| &**x))
+    }
 }
 
 /// What one person gets for one schedule and period. Built by `digest::select`, pure data.

@@ -68,8 +68,8 @@ struct PostMeta {
 /// The posts of one group, oldest first, with the positions of the tagged ones.
 #[derive(Debug, Default)]
 struct GroupPosts {
-    /// Sorted by (created, id).
-    posts: Vec<Post>,
+    /// Sorted by (created, id); shared with the digests that show them.
+    posts: Vec<Arc<Post>>,
     /// `meta[i]` describes `posts[i]`.
     meta: Vec<PostMeta>,
     /// Indices into `posts` of posts with a tag or marked best answer.
@@ -103,7 +103,7 @@ type WindowKey = (usize, DateTime<Utc>, DateTime<Utc>);
 /// every person of the run (`Sync`).
 #[derive(Debug, Default)]
 pub struct Activity {
-    threads: HashMap<ThreadId, Thread>,
+    threads: HashMap<ThreadId, Arc<Thread>>,
     group_index: HashMap<GroupId, usize>,
     groups: Vec<GroupPosts>,
     /// Interned author addresses (normalised).
@@ -117,7 +117,8 @@ impl Activity {
     /// Indexes `threads` and `posts` (any order; posts of unknown threads are kept for nothing
     /// and ignored).
     pub fn new(threads: Vec<Thread>, posts: Vec<Post>) -> Activity {
-        let threads: HashMap<ThreadId, Thread> = threads.into_iter().map(|t| (t.id, t)).collect();
+        let threads: HashMap<ThreadId, Arc<Thread>> =
+            threads.into_iter().map(|t| (t.id, Arc::new(t))).collect();
         let mut group_index: HashMap<GroupId, usize> = HashMap::new();
         let mut groups: Vec<GroupPosts> = Vec::new();
         for post in posts {
@@ -132,7 +133,7 @@ impl Activity {
                     groups.len() - 1
                 }
             };
-            groups[idx].posts.push(post);
+            groups[idx].posts.push(Arc::new(post));
         }
         let mut authors: HashMap<String, u32> = HashMap::new();
         let mut tag_bits: HashMap<String, u32> = HashMap::new();
@@ -186,7 +187,7 @@ impl Activity {
 
     /// The thread with store id `id`.
     pub fn thread(&self, id: ThreadId) -> Option<&Thread> {
-        self.threads.get(&id)
+        self.threads.get(&id).map(|t| &**t)
     }
 
     /// Number of posts indexed.
@@ -389,11 +390,11 @@ pub fn select(
             }
             continue;
         }
-        let new_posts: Vec<Post> = wt
+        let new_posts: Vec<Arc<Post>> = wt
             .posts
             .iter()
             .filter(|&&i| is_new_for(&group.meta[i], me, delivered))
-            .map(|&i| group.posts[i].clone())
+            .map(|&i| Arc::clone(&group.posts[i]))
             .collect();
         if new_posts.is_empty() {
             continue;
@@ -402,7 +403,7 @@ pub fn select(
             continue;
         };
         threads.push(DigestThread {
-            thread: thread.clone(),
+            thread: Arc::clone(thread),
             new_posts,
             participants: wt.participants.clone(),
             score: wt.score,
@@ -411,7 +412,7 @@ pub fn select(
 
     // Highlights: per role, its tags in its groups; each post once.
     struct Candidate<'a> {
-        post: &'a Post,
+        post: &'a Arc<Post>,
         role: &'a str,
         tag: &'a str,
         score: f64,
@@ -462,8 +463,8 @@ pub fn select(
         .filter_map(|c| {
             let thread = activity.threads.get(&c.post.thread_id)?;
             Some(Highlight {
-                post: c.post.clone(),
-                thread: thread.clone(),
+                post: Arc::clone(c.post),
+                thread: Arc::clone(thread),
                 role: c.role.to_string(),
                 tag: c.tag.to_string(),
                 score: c.score,

@@ -92,7 +92,10 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
 }
 
 fn latest(dt: &DigestThread) -> Option<&Post> {
-    dt.new_posts.iter().max_by_key(|p| (p.created, p.id))
+    dt.new_posts
+        .iter()
+        .map(|p| &**p)
+        .max_by_key(|p| (p.created, p.id))
 }
 
 fn thread_item(

@@ -445,6 +445,8 @@ fn render_error(template: &str, part: &str, e: &handlebars::RenderError) -> Rend
 mod sample {
     //! A small digest with every section filled, for checking templates at load time.
 
+    use std::sync::Arc;
+
     use chrono::{Duration, TimeZone, Utc};
 
     use crate::model::{
@@ -495,15 +497,15 @@ mod sample {
                 end,
             },
             threads: vec![DigestThread {
-                thread: thread.clone(),
-                new_posts: vec![post.clone()],
+                thread: Arc::new(thread.clone()),
+                new_posts: vec![Arc::new(post.clone())],
                 participants: vec!["A. Sample".into()],
                 score: 1.0,
             }],
             more_threads: 1,
             highlights: vec![Highlight {
-                post,
-                thread,
+                post: Arc::new(post),
+                thread: Arc::new(thread),
                 role: "sample".into(),
                 tag: "training".into(),
                 score: 1.0,

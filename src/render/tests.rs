@@ -102,21 +102,21 @@ fn normal_digest(locale: &str) -> Digest {
         locale,
         vec![
             DigestThread {
-                thread: t1.clone(),
-                new_posts: vec![p1.clone()],
+                thread: t1.clone().into(),
+                new_posts: vec![p1.clone().into()],
                 participants: vec!["Bob Jansen".into(), "Ann de Vries".into(), "Dee".into()],
                 score: 3.0,
             },
             DigestThread {
-                thread: t2,
-                new_posts: vec![p2],
+                thread: t2.into(),
+                new_posts: vec![p2.into()],
                 participants: vec!["Cy".into()],
                 score: 1.0,
             },
         ],
         vec![Highlight {
-            post: p1,
-            thread: t1,
+            post: p1.into(),
+            thread: t1.into(),
             role: "social-worker".into(),
             tag: "training".into(),
             score: 2.0,
@@ -276,14 +276,14 @@ fn hostile_content_is_neutralised() {
     let d = digest(
         "en",
         vec![DigestThread {
-            thread: t.clone(),
-            new_posts: vec![md, p.clone()],
+            thread: t.clone().into(),
+            new_posts: vec![md.into(), p.clone().into()],
             participants: vec!["<i>Eve</i>\r\n".into()],
             score: 1.0,
         }],
         vec![Highlight {
-            post: p,
-            thread: t,
+            post: p.into(),
+            thread: t.into(),
             role: "social-worker\r\nX: y".into(),
             tag: "training".into(),
             score: 1.0,
