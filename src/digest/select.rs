@@ -381,14 +381,20 @@ pub fn select(
         heads[w] += 1;
         let group = &activity.groups[windows[w].0];
         if threads.len() >= limits.max_threads {
-            if wt
-                .posts
-                .iter()
-                .any(|&i| is_new_for(&group.meta[i], me, delivered))
-            {
-                more_threads += 1;
+            // Full: the rest is only counted, and counting needs no rank order.
+            heads[w] -= 1;
+            for (w, (gi, window)) in windows.iter().enumerate() {
+                let group = &activity.groups[*gi];
+                more_threads += window.threads[heads[w].min(window.threads.len())..]
+                    .iter()
+                    .filter(|t| {
+                        t.posts
+                            .iter()
+                            .any(|&i| is_new_for(&group.meta[i], me, delivered))
+                    })
+                    .count();
             }
-            continue;
+            break;
         }
         let new_posts: Vec<Arc<Post>> = wt
             .posts

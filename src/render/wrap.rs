@@ -11,7 +11,7 @@ pub fn wrap(text: &str, width: usize) -> String {
         } else {
             line.trim_end_matches([' ', '\r', '\t'])
         };
-        if line.chars().count() <= width {
+        if line.len() <= width || line.chars().count() <= width {
             out.push_str(line);
             out.push('\n');
             continue;
