@@ -136,6 +136,7 @@ pub fn collect_group(
     for page in 0..MAX_PAGES {
         let batch = forum.fetch_since(group, cursor.as_ref(), PAGE_SIZE)?;
         new_posts += store.store_batch(group, &batch)?;
+        crate::heartbeat::beat();
         if !batch.more {
             return Ok(new_posts);
         }

@@ -92,7 +92,8 @@ pub struct Engine {
     pub retry: RetryPolicy,
     /// Set to stop after the messages in flight.
     pub stop: Arc<AtomicBool>,
-    /// systemd notifications: a watchdog ping after each batch keeps a long run alive.
+    /// systemd notifications (the watchdog itself follows [`crate::heartbeat`], which every
+    /// send beats).
     pub notifier: crate::notify::Notifier,
     /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
     pub one_click: Option<(String, Arc<crate::http::Secret>)>,
@@ -134,11 +135,10 @@ impl Engine {
                 break;
             }
             let from = self.envelope_from();
-            match self
-                .outbound
-                .send_with_retry(&from, &d.person_email, &d.raw, &self.retry)
-                .await
-            {
+            let sending =
+                self.outbound
+                    .send_with_retry(&from, &d.person_email, &d.raw, &self.retry);
+            match crate::heartbeat::while_pending(sending).await {
                 Ok(()) => {
                     store.mark_sent(d.id)?;
                     sent += 1;
@@ -454,7 +454,8 @@ impl Engine {
                 let from = from.clone();
                 tasks.spawn(async move {
                     let started = std::time::Instant::now();
-                    let result = outbound.send_with_retry(&from, &to, &raw, &retry).await;
+                    let sending = outbound.send_with_retry(&from, &to, &raw, &retry);
+                    let result = crate::heartbeat::while_pending(sending).await;
                     match &result {
                         Ok(()) => crate::http::METRICS.digest_sent(started.elapsed()),
                         Err(_) => crate::http::METRICS.digest_failed(started.elapsed()),
@@ -485,9 +486,7 @@ impl Engine {
             }
         }
         report.deferred += queue.len();
-        if crate::notify::watchdog_interval().is_some() {
-            let _ = self.notifier.watchdog();
-        }
+        crate::heartbeat::beat();
         Ok(())
     }
 }

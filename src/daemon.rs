@@ -56,8 +56,15 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     let (control_tx, mut control_rx) = watch::channel(Control::Run);
     let stop_flag = engine.stop.clone();
     tokio::spawn(watch_signals(control_tx, stop_flag, notifier.clone()));
-    let watchdog_every = crate::notify::watchdog_interval().map(|d| d / 2);
-    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    // The loop's tick only records progress; the watchdog thread pings while progress is recent
+    // (see `heartbeat`), so a long cycle that keeps sending is not killed and a hung loop is.
+    let watchdog_interval = crate::notify::watchdog_interval();
+    if let Some(interval) = watchdog_interval.filter(|_| notifier.is_enabled()) {
+        crate::heartbeat::spawn_watchdog(notifier.clone(), interval)
+            .context("starting the watchdog thread")?;
+    }
+    let tick_every = watchdog_interval.map_or(Duration::from_secs(3600), |d| d / 4);
+    let mut tick = tokio::time::interval(tick_every.max(Duration::from_millis(10)));
 
     if let Some(http) = engine.config.http.clone() {
         let server =
@@ -138,9 +145,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     _ => {}
                 }
             }
-            _ = watchdog.tick(), if watchdog_every.is_some() => {
-                let _ = notifier.watchdog();
-            }
+            _ = tick.tick() => crate::heartbeat::beat(),
             Some(firing) = fire_rx.recv() => {
                 tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
                 refresh_people(&config_path, &mut engine, &mut store);

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod demo;
 pub mod digest;
 pub mod forum;
+pub mod heartbeat;
 pub mod http;
 pub mod inbound;
 pub mod logging;

@@ -1,155 +1,76 @@
 //! `digestd run` as systemd runs it: the notify protocol on a real datagram socket
-//! (READY=1, WATCHDOG=1 at the configured interval, RELOADING/READY on SIGHUP, STOPPING=1),
-//! SIGHUP with a valid and with a broken config, SIGTERM → exit 0.
+//! (READY=1, WATCHDOG=1 at the configured interval and during a long cycle, RELOADING/READY on
+//! SIGHUP, STOPPING=1), SIGHUP with a valid and with a broken config, SIGTERM → exit 0.
 
 mod support;
 
-use std::io::Read;
-use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use support::bin;
+use support::daemon::{import_posts, post_line, Daemon, NotifySocket, Spec};
+use support::{bin, SinkOptions, SmtpSink};
 
-fn config_text(schedule: &str, group_name: &str) -> String {
-    format!(
-        r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-
-[mail.transport]
-kind = "maildir"
-path = "outbox"
-
-[digest]
-templates = "{templates}"
-
-[[groups]]
-id = "social-work"
-name = "{group_name}"
-
-[[roles]]
-name = "social-worker"
-groups = ["social-work"]
-schedule = "{schedule}"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "alice@testdam.example"
-name = "Alice Aalders"
-roles = ["social-worker"]
-"#,
-        templates = support::repo_root().join("templates").display(),
-    )
+fn watchdog_pings(seen: &[String]) -> usize {
+    seen.iter().filter(|m| m.contains("WATCHDOG=1")).count()
 }
 
-/// Reads datagrams until one contains `needle` (bounded by `timeout`); returns all read.
-fn wait_for(sock: &UnixDatagram, needle: &str, timeout: Duration) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while Instant::now() < deadline {
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        if let Ok(n) = sock.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            let hit = msg.contains(needle);
-            seen.push(msg);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    panic!("no {needle:?} within {timeout:?}; got {seen:?}");
+/// Starts the daemon with `NOTIFY_SOCKET` and `WATCHDOG_USEC`; returns it once READY=1 came.
+fn start_notified(config: &Path, sock: &NotifySocket, watchdog_usec: &str) -> (Daemon, String) {
+    let path = sock.path().to_string_lossy().into_owned();
+    let daemon = Daemon::start(
+        config,
+        &[("NOTIFY_SOCKET", &path), ("WATCHDOG_USEC", watchdog_usec)],
+    );
+    let seen = sock.wait_for("READY=1", Duration::from_secs(20));
+    let ready = seen.last().cloned().unwrap_or_default();
+    (daemon, ready)
 }
 
-fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    None
+fn config_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("digestd.toml")
 }
 
 #[test]
 fn notify_protocol_reload_and_clean_stop() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("digestd.toml");
-    std::fs::write(&config, config_text("0 0 7 * * Mon-Fri", "Social work")).expect("config");
-    let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
-
-    let mut child = Command::new(bin())
-        .args(["run", "-c"])
-        .arg(&config)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "400000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start daemon");
-
-    let seen = wait_for(&sock, "READY=1", Duration::from_secs(20));
-    let ready = seen.last().expect("ready");
+    let config = config_path(&dir);
+    Spec::default().write(&config);
+    let sock = NotifySocket::bind(dir.path());
+    let (mut daemon, ready) = start_notified(&config, &sock, "400000");
     assert!(
         ready.contains("STATUS=next digest"),
         "READY carries the next digest time: {ready}"
     );
 
-    // Two watchdog pings within about one interval each (400 ms; pings at half of it).
-    wait_for(&sock, "WATCHDOG=1", Duration::from_secs(3));
-    wait_for(&sock, "WATCHDOG=1", Duration::from_secs(3));
+    // Pings at about half of the 400 ms interval: ~15 in 3 s; generous bounds either side.
+    let pings = watchdog_pings(&sock.collect_for(Duration::from_secs(3)));
+    assert!((5..=60).contains(&pings), "{pings} pings in 3 s");
 
     // SIGHUP with a valid new config: RELOADING=1, then READY=1 again.
-    std::fs::write(
-        &config,
-        config_text("0 0 8 * * Mon-Fri", "Social work and care"),
-    )
-    .expect("config");
-    signal(&child, "-HUP");
-    wait_for(&sock, "RELOADING=1", Duration::from_secs(10));
-    wait_for(&sock, "READY=1", Duration::from_secs(10));
+    Spec {
+        schedule: "0 0 8 * * Mon-Fri".into(),
+        group_name: "Social work and care".into(),
+        ..Spec::default()
+    }
+    .write(&config);
+    daemon.signal("-HUP");
+    sock.wait_for("RELOADING=1", Duration::from_secs(10));
+    sock.wait_for("READY=1", Duration::from_secs(10));
 
     // SIGHUP with a broken config: the daemon keeps running on the old one.
     std::fs::write(&config, "[organisation\nname = ").expect("broken config");
-    signal(&child, "-HUP");
-    wait_for(&sock, "RELOADING=1", Duration::from_secs(10));
-    wait_for(&sock, "READY=1", Duration::from_secs(10));
-    assert!(
-        child.try_wait().expect("try_wait").is_none(),
-        "still running after a broken reload"
-    );
-    wait_for(&sock, "WATCHDOG=1", Duration::from_secs(3));
+    daemon.signal("-HUP");
+    sock.wait_for("RELOADING=1", Duration::from_secs(10));
+    sock.wait_for("READY=1", Duration::from_secs(10));
+    assert!(daemon.is_running(), "still running after a broken reload");
+    sock.wait_for("WATCHDOG=1", Duration::from_secs(3));
 
     // SIGTERM: STOPPING=1 and exit 0.
-    signal(&child, "-TERM");
-    wait_for(&sock, "STOPPING=1", Duration::from_secs(10));
-    let status = wait_exit(&mut child, Duration::from_secs(30));
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
+    daemon.signal("-TERM");
+    sock.wait_for("STOPPING=1", Duration::from_secs(10));
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    let stderr = daemon.stderr();
     assert!(
         status.is_some_and(|s| s.success()),
         "exit 0 on SIGTERM: {status:?}\n{stderr}"
@@ -164,11 +85,54 @@ fn notify_protocol_reload_and_clean_stop() {
     );
 }
 
+/// A cycle far longer than the watchdog interval (8 digests, each DATA answered after 1 s, one
+/// connection) keeps the pings coming: the sends are progress.
+#[test]
+fn watchdog_pings_continue_during_a_long_cycle() {
+    let sink = SmtpSink::start_with(SinkOptions {
+        data_delay_secs: Some(1),
+        ..SinkOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_path(&dir);
+    Spec {
+        schedule: "* * * * * *".into(),
+        transport: Spec::smtp(sink.port()),
+        mail_extra: "concurrency = 1".into(),
+        people: Spec::numbered_people(8),
+        ..Spec::default()
+    }
+    .write(&config);
+    import_posts(
+        &config,
+        &[post_line("t", "Winter visits", "Checklist, anyone?")],
+    );
+    let sock = NotifySocket::bind(dir.path());
+    // A 2 s watchdog: the cycle (>= 8 s) is four times longer.
+    let (mut daemon, _) = start_notified(&config, &sock, "2000000");
+    sock.wait_for("STATUS=sending digests", Duration::from_secs(20));
+    let during = sock.wait_for("STATUS=next digest", Duration::from_secs(120));
+    let pings = watchdog_pings(&during);
+    assert_eq!(sink.wait_for(8, Duration::from_secs(10)).len(), 8);
+    assert!(
+        pings >= 3,
+        "pings keep coming during an 8 s cycle with a 2 s watchdog: {pings} in {during:?}"
+    );
+    daemon.signal("-TERM");
+    assert!(daemon
+        .wait_exit(Duration::from_secs(30))
+        .is_some_and(|s| s.success()));
+}
+
 #[test]
 fn run_with_a_broken_config_exits_1_naming_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("digestd.toml");
-    std::fs::write(&config, config_text("not a cron", "Social work")).expect("config");
+    let config = config_path(&dir);
+    Spec {
+        schedule: "not a cron".into(),
+        ..Spec::default()
+    }
+    .write(&config);
     let out = Command::new(bin())
         .args(["run", "-c"])
         .arg(&config)
@@ -183,74 +147,64 @@ fn run_with_a_broken_config_exits_1_naming_the_problem() {
     );
 }
 
+/// Files in the Maildir outbox addressed to `who`.
+fn digests_to(outbox: &Path, who: &str) -> usize {
+    std::fs::read_dir(outbox)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&format!("<{who}>")))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Waits (bounded) until `who` has at least one digest in the outbox.
+fn wait_digest(outbox: &Path, who: &str, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while digests_to(outbox, who) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Editing the people list takes effect at the next digest, without a restart or SIGHUP.
 #[test]
 fn people_added_on_disk_get_the_next_digest_without_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("digestd.toml");
-    std::fs::write(&config, config_text("* * * * * *", "Social work")).expect("config");
-    let posts = dir.path().join("posts.jsonl");
-    std::fs::write(
-        &posts,
-        r#"{"group":"social-work","thread":"t","title":"Winter visits","author":"author@testdam.example","body":"Checklist, anyone?"}"#,
-    )
-    .expect("posts");
-    let out = Command::new(bin())
-        .args(["import", "-c"])
-        .arg(&config)
-        .arg(&posts)
-        .output()
-        .expect("import");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let mut child = Command::new(bin())
-        .args(["run", "-c"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon");
-    let outbox = dir.path().join("outbox/new");
-    let digests_to = |who: &str| -> usize {
-        std::fs::read_dir(&outbox)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter(|e| {
-                        std::fs::read_to_string(e.path())
-                            .is_ok_and(|t| t.contains(&format!("<{who}>")))
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
+    let config = config_path(&dir);
+    let mut spec = Spec {
+        schedule: "* * * * * *".into(),
+        ..Spec::default()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while digests_to("alice@testdam.example") == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(digests_to("alice@testdam.example"), 1, "Alice's digest");
-
-    let with_carol = format!(
-        "{}\n[[people]]\nemail = \"carol@testdam.example\"\nname = \"Carol Claes\"\nroles = [\"social-worker\"]\n",
-        config_text("* * * * * *", "Social work")
+    spec.write(&config);
+    import_posts(
+        &config,
+        &[post_line("t", "Winter visits", "Checklist, anyone?")],
     );
-    std::fs::write(&config, with_carol).expect("config with Carol");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while digests_to("carol@testdam.example") == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    signal(&child, "-TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(30));
+
+    let mut daemon = Daemon::start(&config, &[]);
+    let outbox = dir.path().join("outbox/new");
+    wait_digest(&outbox, "alice@testdam.example", Duration::from_secs(30));
     assert_eq!(
-        digests_to("carol@testdam.example"),
+        digests_to(&outbox, "alice@testdam.example"),
+        1,
+        "Alice's digest"
+    );
+
+    spec.people
+        .push(("carol@testdam.example".into(), "Carol Claes".into()));
+    spec.write(&config);
+    wait_digest(&outbox, "carol@testdam.example", Duration::from_secs(30));
+    daemon.signal("-TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(
+        digests_to(&outbox, "carol@testdam.example"),
         1,
         "Carol, added on disk, got the next digest"
     );
     assert_eq!(
-        digests_to("alice@testdam.example"),
+        digests_to(&outbox, "alice@testdam.example"),
         1,
         "Alice still has exactly one"
     );

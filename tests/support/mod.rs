@@ -8,9 +8,12 @@
 //!   refusing commands) — the real SMTP server of the tests;
 //! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
+//! - [`daemon`]: `digestd run` as a child with a written config, a real `NOTIFY_SOCKET` and
+//!   its stderr collected;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+pub mod daemon;
 pub mod dovecot;
 mod fake_smtp;
 mod smtp_sink;
