@@ -634,7 +634,7 @@ impl Validator<'_> {
                     line,
                     "http.secret_file",
                     format!(
-                        "{} does not exist (create it: head -c 32 /dev/urandom > {0})",
+                        "{} does not exist (create it: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {0})",
                         secret.display()
                     ),
                 );

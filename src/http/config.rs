@@ -4,7 +4,7 @@
 //! [http]
 //! listen = "127.0.0.1:8025"                 # default; loopback unless you mean otherwise
 //! public_url = "https://digests.example.org" # base of the links in List-Unsubscribe
-//! secret_file = "/etc/digestd/http.key"       # >= 32 bytes: head -c 32 /dev/urandom > http.key
+//! secret_file = "/etc/digestd/http.key"       # text (hex/base64, trimmed) or raw binary, >= 32 bytes
 //! token_max_age_days = 365                    # older unsubscribe links are refused
 //! ```
 
@@ -92,7 +92,7 @@ pub enum SecretError {
         source: std::io::Error,
     },
     /// Fewer than [`Secret::MIN_BYTES`] bytes.
-    #[error("the HTTP secret {} has {len} bytes, needs at least {}: head -c 32 /dev/urandom > FILE", .path.display(), Secret::MIN_BYTES)]
+    #[error("the HTTP secret {} has {len} bytes, needs at least {}: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > FILE", .path.display(), Secret::MIN_BYTES)]
     TooShort {
         /// The file.
         path: PathBuf,
@@ -120,16 +120,21 @@ impl Secret {
         Secret(bytes.to_vec())
     }
 
-    /// Reads a key file; surrounding whitespace is dropped (so a hex or base64 text file works,
-    /// its text being the key).
+    /// Reads a key file. Two forms, told apart by content:
+    ///
+    /// - **text** (every byte printable ASCII or whitespace, e.g. 64 hex digits as the Debian
+    ///   package writes, or base64): surrounding whitespace is dropped and the text itself is the
+    ///   key (at least [`Secret::MIN_BYTES`] characters);
+    /// - **binary** (any other byte, e.g. `head -c 32 /dev/urandom`): the bytes are the key as
+    ///   they are, nothing trimmed (at least [`Secret::MIN_BYTES`] bytes).
     pub fn from_file(path: &Path) -> Result<Secret, SecretError> {
         let raw = std::fs::read(path).map_err(|source| SecretError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let trimmed = raw.trim_ascii().to_vec();
-        let len = trimmed.len();
-        Secret::new(trimmed).ok_or_else(|| SecretError::TooShort {
+        let key = key_bytes(raw);
+        let len = key.len();
+        Secret::new(key).ok_or_else(|| SecretError::TooShort {
             path: path.to_path_buf(),
             len,
         })
@@ -138,6 +143,18 @@ impl Secret {
     /// The key bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
+    }
+}
+
+/// The key in a key file's bytes: a text key trimmed, a binary key untouched.
+fn key_bytes(raw: Vec<u8>) -> Vec<u8> {
+    let is_text = raw
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if is_text {
+        raw.trim_ascii().to_vec()
+    } else {
+        raw
     }
 }
 
@@ -176,6 +193,21 @@ mod tests {
         std::fs::write(&good, format!("{}\n", "k".repeat(40))).expect("write");
         assert_eq!(Secret::from_file(&good).expect("ok").bytes().len(), 40);
         assert_eq!(format!("{:?}", Secret::generate()), "Secret(..)");
+        // A raw binary key whose bytes begin and end with whitespace bytes is kept whole.
+        let mut raw = vec![b'\n', b' ', 0x00, 0xff];
+        raw.extend([0x80u8; 26]);
+        raw.extend([b'\t', b'\r']);
+        assert_eq!(raw.len(), 32);
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, &raw).expect("write");
+        assert_eq!(Secret::from_file(&binary).expect("ok").bytes(), &raw[..]);
+        // A hex text key with a newline: the 64 characters are the key.
+        let hex = dir.path().join("hex");
+        std::fs::write(&hex, format!(" {}\n", "ab".repeat(32))).expect("write");
+        assert_eq!(
+            Secret::from_file(&hex).expect("ok").bytes(),
+            "ab".repeat(32).as_bytes()
+        );
         let mut c = HttpConfig {
             secret_file: Some("good".into()),
             ..HttpConfig::default()
