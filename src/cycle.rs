@@ -45,7 +45,8 @@ pub struct RunReport {
     pub resumed: usize,
     /// Empty digests not sent.
     pub empty: usize,
-    /// People skipped (opted out, paused, bouncing, weekly and not due yet).
+    /// People skipped (opted out of everything or of this schedule, paused, bouncing, weekly
+    /// and not due yet).
     pub skipped: usize,
     /// Digests refused for good.
     pub failed: usize,
@@ -256,6 +257,7 @@ impl Engine {
             return Ok(report);
         }
         let states = store.all_person_states()?;
+        let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
         let groups: Vec<String> = roles
@@ -286,7 +288,7 @@ impl Engine {
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
-            if !is_reachable(frequency, state) {
+            if !is_reachable(frequency, state) || opted_out.contains(&person.email) {
                 report.skipped += 1;
                 continue;
             }

@@ -61,6 +61,8 @@ pub struct ScheduleStatus {
     pub last_run: Option<RunStatus>,
     /// The next firing, if the expression ever fires again.
     pub next_run: Option<DateTime<Utc>>,
+    /// Addresses opted out of this schedule only (one-click unsubscribe), sorted.
+    pub opted_out: Vec<String>,
 }
 
 /// One digest run as the store logged it.
@@ -116,6 +118,7 @@ pub fn status_at(
     now: DateTime<Utc>,
 ) -> Result<Status, StatusError> {
     let runs = store.last_runs()?;
+    let optouts = store.all_schedule_optouts()?;
     let schedules = crate::schedule::distinct_schedules(config)
         .into_iter()
         .map(|s| {
@@ -135,6 +138,11 @@ pub fn status_at(
             });
             // An expression the config accepted parses; if not, show no next run.
             let next_run = crate::schedule::next_fire(&s, now).ok().flatten();
+            let opted_out = optouts
+                .iter()
+                .filter(|(_, schedule)| *schedule == key)
+                .map(|(email, _)| email.clone())
+                .collect();
             ScheduleStatus {
                 key,
                 cron: s.cron,
@@ -142,6 +150,7 @@ pub fn status_at(
                 roles,
                 last_run,
                 next_run,
+                opted_out,
             }
         })
         .collect();
@@ -253,6 +262,9 @@ impl fmt::Display for Status {
             match s.next_run {
                 Some(t) => writeln!(f, "    next run:  {}", in_zone(t, s.time_zone))?,
                 None => writeln!(f, "    next run:  never")?,
+            }
+            if !s.opted_out.is_empty() {
+                writeln!(f, "    opted out: {}", s.opted_out.join(", "))?;
             }
         }
         writeln!(f)?;

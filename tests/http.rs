@@ -91,12 +91,26 @@ impl TestServer {
         Store::open(&self.store_path).expect("store")
     }
 
+    /// True when Ann is opted out of [`SCHEDULE`]; the link never unsubscribes her from
+    /// everything.
     fn unsubscribed(&self) -> bool {
-        self.store()
-            .person_state(ANN)
-            .expect("state")
-            .expect("ann exists")
-            .unsubscribed
+        let store = self.store();
+        let state = store.person_state(ANN).expect("state").expect("ann exists");
+        assert!(
+            !state.unsubscribed,
+            "one-click opts out of one schedule only"
+        );
+        let opted_out = store.schedule_optouts(SCHEDULE).expect("optouts");
+        assert!(store
+            .schedule_optouts("some other schedule")
+            .expect("optouts")
+            .is_empty());
+        opted_out.contains(ANN)
+    }
+
+    fn sql(&self, statement: &str) {
+        let conn = rusqlite::Connection::open(&self.store_path).expect("conn");
+        conn.execute_batch(statement).expect("sql");
     }
 
     fn used_tokens(&self) -> i64 {
@@ -288,10 +302,7 @@ fn one_click_post_unsubscribes_once_and_a_replay_is_refused() {
     assert_eq!(server.used_tokens(), 1);
 
     // Resubscribe by hand, then replay the same token: refused, nothing changes.
-    server
-        .store()
-        .set_unsubscribed(ANN, false)
-        .expect("resubscribe");
+    server.sql("DELETE FROM schedule_optouts");
     let r = request(server.addr, "POST", path, Some(ONE_CLICK));
     assert_eq!(r.status, 410, "{}", r.body);
     assert!(!server.unsubscribed());

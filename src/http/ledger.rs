@@ -3,10 +3,9 @@
 //!
 //! **Coupling:** this module owns one table in the store's SQLite file,
 //! `unsubscribe_tokens_used`, created with `CREATE TABLE IF NOT EXISTS` by [`ensure_schema`]
-//! (outside the store's numbered migrations, so it never changes `user_version`). It writes the
-//! person through [`Store::set_unsubscribed`]. The store keeps one `unsubscribed` flag per
-//! person, so a one-click unsubscribe stops all of that person's digests; the schedule the link
-//! came from is kept in this table for the record.
+//! (outside the store's numbered migrations, so it never changes `user_version`). It opts the
+//! person out of the one schedule the link came from through [`Store::opt_out_of_schedule`]
+//! (the store's `schedule_optouts` table): their other schedules' digests keep coming.
 
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
@@ -32,7 +31,7 @@ pub fn ensure_schema(store: &Store) -> Result<(), StoreError> {
 /// What redeeming a (verified) token did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redeemed {
-    /// The person is now unsubscribed and the token used up.
+    /// The person is now opted out of the token's schedule and the token used up.
     Unsubscribed,
     /// The token was used before: nothing changed.
     AlreadyUsed,
@@ -53,7 +52,7 @@ pub fn is_used(store: &Store, nonce: &str) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// Uses up a verified token and unsubscribes its person, all or nothing.
+/// Uses up a verified token and opts its person out of its schedule, all or nothing.
 pub fn redeem(store: &Store, claim: &UnsubscribeClaim) -> Result<Redeemed, StoreError> {
     let tx = store.conn.unchecked_transaction()?;
     let inserted = tx.execute(
@@ -70,7 +69,7 @@ pub fn redeem(store: &Store, claim: &UnsubscribeClaim) -> Result<Redeemed, Store
     if inserted == 0 {
         return Ok(Redeemed::AlreadyUsed);
     }
-    if !store.set_unsubscribed(&claim.email, true)? {
+    if !Store::opt_out_of_schedule(&tx, &claim.email, &claim.schedule)? {
         return Ok(Redeemed::UnknownPerson);
     }
     tx.commit()?;

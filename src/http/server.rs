@@ -246,16 +246,18 @@ async fn unsubscribe_page(
         Ok(true) => page(
             StatusCode::GONE,
             "Already used",
-            "This link has already been used: you are unsubscribed.",
+            "This link has already been used: you are unsubscribed from these digests.",
         ),
         Ok(false) => page(
             StatusCode::OK,
             "Unsubscribe",
             &format!(
-                "Stop sending digests to <strong>{}</strong>?\
+                "Stop sending these digests (<code>{}</code>) to <strong>{}</strong>? \
+                 Digests on other schedules keep coming.\
                  <form method=\"post\" action=\"\">\
                  <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
                  <button type=\"submit\">Unsubscribe</button></form>",
+                escape_html(&claim.schedule),
                 escape_html(&claim.email)
             ),
         ),
@@ -292,8 +294,9 @@ async fn unsubscribe_post(
                 StatusCode::OK,
                 "Unsubscribed",
                 &format!(
-                    "<strong>{}</strong> will get no more digests.",
-                    escape_html(&claim.email)
+                    "<strong>{}</strong> will get no more of these digests (<code>{}</code>).",
+                    escape_html(&claim.email),
+                    escape_html(&claim.schedule)
                 ),
             )
         }

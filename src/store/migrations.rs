@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: the whole first schema.
 const V1: &str = r#"
@@ -172,4 +172,15 @@ CREATE TABLE local_posts (
 );
 CREATE INDEX local_posts_group ON local_posts(group_id, id);
 CREATE INDEX local_posts_thread ON local_posts(thread_id, id);
+"#;
+
+/// Version 2: opt-outs of one schedule (a one-click unsubscribe names the schedule its digest
+/// came from; the person keeps getting their other schedules' digests).
+const V2: &str = r#"
+CREATE TABLE schedule_optouts (
+    email     TEXT NOT NULL,
+    schedule  TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    PRIMARY KEY (email, schedule)
+) WITHOUT ROWID;
 "#;

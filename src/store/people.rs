@@ -3,8 +3,9 @@
 //! **Invariant:** config is the source of truth for name, roles, locale, time zone and configured
 //! frequency; [`Store::sync_people`] overwrites those. What people change by email (pause,
 //! unsubscribe, daily/weekly) and what bounces do (bouncing) lives only here and survives a sync.
+//! So do opt-outs of one schedule (`schedule_optouts`, from one-click unsubscribe links).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -182,6 +183,53 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Opts a person out of one schedule (its digests only; other schedules keep coming), in the
+    /// caller's transaction or on its own. Returns false when the person is not in the store.
+    pub fn opt_out_of_schedule(
+        conn: &rusqlite::Connection,
+        email: &str,
+        schedule: &str,
+    ) -> Result<bool, StoreError> {
+        let email = crate::model::normalize_email(email);
+        let inserted = conn
+            .prepare_cached(
+                "INSERT INTO schedule_optouts (email, schedule, created)
+             SELECT email, ?2, ?3 FROM people WHERE email = ?1
+             ON CONFLICT(email, schedule) DO NOTHING",
+            )?
+            .execute(params![
+                email,
+                schedule,
+                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            ])?;
+        if inserted > 0 {
+            return Ok(true);
+        }
+        let known: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM people WHERE email = ?1")?
+            .query_row([email], |r| r.get(0))
+            .optional()?;
+        Ok(known.is_some())
+    }
+
+    /// Addresses opted out of `schedule`.
+    pub fn schedule_optouts(&self, schedule: &str) -> Result<HashSet<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT email FROM schedule_optouts WHERE schedule = ?1")?;
+        let rows = st.query_map([schedule], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every (address, schedule) opt-out, sorted.
+    pub fn all_schedule_optouts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT email, schedule FROM schedule_optouts ORDER BY email, schedule",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Roles the store holds for a person (as last synced from config), sorted.
     pub fn person_roles(&self, email: &str) -> Result<Vec<String>, StoreError> {
         let email = crate::model::normalize_email(email);
@@ -237,6 +285,27 @@ mod tests {
         );
         assert!(store.person_roles("b@x.org").expect("roles").is_empty());
         assert_eq!(store.person_state("c@x.org").expect("c"), None);
+    }
+
+    #[test]
+    fn schedule_optouts_are_per_schedule() {
+        let (_d, mut store) = temp_store();
+        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+        assert!(Store::opt_out_of_schedule(&store.conn, "A@x.org", "s1").expect("opt out"));
+        assert!(Store::opt_out_of_schedule(&store.conn, "a@x.org", "s1").expect("again"));
+        assert!(!Store::opt_out_of_schedule(&store.conn, "b@x.org", "s1").expect("unknown"));
+        assert!(store
+            .schedule_optouts("s1")
+            .expect("s1")
+            .contains("a@x.org"));
+        assert!(store.schedule_optouts("s2").expect("s2").is_empty());
+        store
+            .sync_people(&[person("a@x.org", &[])])
+            .expect("resync");
+        assert_eq!(
+            store.all_schedule_optouts().expect("all"),
+            vec![("a@x.org".to_string(), "s1".to_string())]
+        );
     }
 
     #[test]
