@@ -139,7 +139,7 @@ impl Engine {
             let sending =
                 self.outbound
                     .send_with_retry(&from, &d.person_email, &d.raw, &self.retry);
-            match crate::heartbeat::while_pending(sending).await {
+            match send_observed(sending).await {
                 Ok(()) => {
                     store.mark_sent(d.id)?;
                     sent += 1;
@@ -455,13 +455,8 @@ impl Engine {
                 let retry = self.retry.clone();
                 let from = from.clone();
                 tasks.spawn(async move {
-                    let started = std::time::Instant::now();
-                    let sending = outbound.send_with_retry(&from, &to, &raw, &retry);
-                    let result = crate::heartbeat::while_pending(sending).await;
-                    match &result {
-                        Ok(()) => crate::http::METRICS.digest_sent(started.elapsed()),
-                        Err(_) => crate::http::METRICS.digest_failed(started.elapsed()),
-                    }
+                    let result =
+                        send_observed(outbound.send_with_retry(&from, &to, &raw, &retry)).await;
                     (id, to, result)
                 });
             }
@@ -491,6 +486,23 @@ impl Engine {
         crate::heartbeat::beat();
         Ok(())
     }
+}
+
+/// Runs one send (with its retries) as progress for the watchdog, and counts it in the metrics:
+/// sent, or failed permanently or transiently, with its latency.
+async fn send_observed(
+    sending: impl std::future::Future<Output = Result<(), SendError>>,
+) -> Result<(), SendError> {
+    use crate::http::{FailureKind, METRICS};
+    let started = std::time::Instant::now();
+    let result = crate::heartbeat::while_pending(sending).await;
+    let took = started.elapsed();
+    match &result {
+        Ok(()) => METRICS.digest_sent(took),
+        Err(SendError::Permanent(_)) => METRICS.digest_failed(took, FailureKind::Permanent),
+        Err(_) => METRICS.digest_failed(took, FailureKind::Transient),
+    }
+    result
 }
 
 /// A rendered digest ready to record and send.

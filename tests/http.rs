@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use digestd::http::token::{sign, UnsubscribeClaim};
-use digestd::http::{unsubscribe_url, HttpConfig, Metrics, Secret, Server};
+use digestd::http::{unsubscribe_url, FailureKind, HttpConfig, Metrics, Secret, Server};
 use digestd::model::{Frequency, Person};
 use digestd::store::Store;
 
@@ -221,7 +221,7 @@ fn metrics_are_prometheus_text() {
     let metrics = leak_metrics();
     metrics.digest_sent(Duration::from_millis(20));
     metrics.digest_sent(Duration::from_millis(300));
-    metrics.digest_failed(Duration::from_millis(5));
+    metrics.digest_failed(Duration::from_millis(5), FailureKind::Permanent);
     metrics.inbound("posted");
     metrics.poll("social-work", true);
     let server = TestServer::start(metrics);
@@ -232,7 +232,8 @@ fn metrics_are_prometheus_text() {
         .is_some_and(|c| c.starts_with("text/plain; version=0.0.4")));
     for line in [
         "digestd_digests_sent_total 2",
-        "digestd_digests_failed_total 1",
+        "digestd_digests_failed_total{kind=\"permanent\"} 1",
+        "digestd_digests_failed_total{kind=\"transient\"} 0",
         "digestd_send_latency_seconds_bucket{le=\"0.025\"} 2",
         "digestd_send_latency_seconds_bucket{le=\"+Inf\"} 3",
         "digestd_send_latency_seconds_count 3",

@@ -77,11 +77,21 @@ impl Default for Histogram {
     }
 }
 
+/// Whether a failed send is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Refused for good (5xx): the digest is marked failed.
+    Permanent,
+    /// Failed for now (4xx, network, timeout): the digest stays pending.
+    Transient,
+}
+
 /// Counters of one daemon process.
 #[derive(Debug, Default)]
 pub struct Metrics {
     digests_sent: AtomicU64,
-    digests_failed: AtomicU64,
+    digests_failed_permanent: AtomicU64,
+    digests_failed_transient: AtomicU64,
     send_latency: Histogram,
     runs: AtomicU64,
     unsubscribes: AtomicU64,
@@ -94,7 +104,8 @@ impl Metrics {
     pub const fn new() -> Metrics {
         Metrics {
             digests_sent: AtomicU64::new(0),
-            digests_failed: AtomicU64::new(0),
+            digests_failed_permanent: AtomicU64::new(0),
+            digests_failed_transient: AtomicU64::new(0),
             send_latency: Histogram::new(),
             runs: AtomicU64::new(0),
             unsubscribes: AtomicU64::new(0),
@@ -109,9 +120,14 @@ impl Metrics {
         self.send_latency.observe(latency);
     }
 
-    /// A digest failed for good after `latency`.
-    pub fn digest_failed(&self, latency: Duration) {
-        self.digests_failed.fetch_add(1, Ordering::Relaxed);
+    /// A send of a digest failed after `latency`: `kind` says whether for good (the digest is
+    /// marked failed) or for now (it stays pending and is retried by a later cycle).
+    pub fn digest_failed(&self, latency: Duration, kind: FailureKind) {
+        match kind {
+            FailureKind::Permanent => &self.digests_failed_permanent,
+            FailureKind::Transient => &self.digests_failed_transient,
+        }
+        .fetch_add(1, Ordering::Relaxed);
         self.send_latency.observe(latency);
     }
 
@@ -120,11 +136,18 @@ impl Metrics {
         self.runs.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An inbound message reached an outcome (`posted`, `answered`, `ignored`, `failed`,
-    /// `deferred`, ...).
+    /// An inbound message reached an outcome (`posted`, `answered`, `ignored`, `deferred`, ...).
     pub fn inbound(&self, outcome: &str) {
+        self.inbound_n(outcome, 1);
+    }
+
+    /// `n` inbound messages reached `outcome` (nothing recorded for 0).
+    pub fn inbound_n(&self, outcome: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
         if let Ok(mut m) = self.inbound.lock() {
-            *m.entry(outcome.to_string()).or_insert(0) += 1;
+            *m.entry(outcome.to_string()).or_insert(0) += n;
         }
     }
 
@@ -145,9 +168,10 @@ impl Metrics {
         self.digests_sent.load(Ordering::Relaxed)
     }
 
-    /// Digests failed so far.
+    /// Failed sends of digests so far (both kinds).
     pub fn failed(&self) -> u64 {
-        self.digests_failed.load(Ordering::Relaxed)
+        self.digests_failed_permanent.load(Ordering::Relaxed)
+            + self.digests_failed_transient.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition of these counters plus `gauges`.
@@ -159,12 +183,23 @@ impl Metrics {
             "Digests accepted by the mail transport.",
             self.sent(),
         );
-        counter(
+        header(
             &mut out,
             "digestd_digests_failed_total",
-            "Digests refused for good.",
-            self.failed(),
+            "counter",
+            "Failed sends of digests: kind=\"permanent\" refused for good (marked failed), \
+             kind=\"transient\" failed for now (left pending, retried by a later cycle).",
         );
+        for (kind, n) in [
+            ("permanent", &self.digests_failed_permanent),
+            ("transient", &self.digests_failed_transient),
+        ] {
+            let _ = writeln!(
+                out,
+                "digestd_digests_failed_total{{kind=\"{kind}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         header(
             &mut out,
             "digestd_send_latency_seconds",
@@ -329,7 +364,7 @@ mod tests {
         let m = Metrics::new();
         m.digest_sent(Duration::from_millis(3));
         m.digest_sent(Duration::from_millis(40));
-        m.digest_failed(Duration::from_secs(100));
+        m.digest_failed(Duration::from_secs(100), FailureKind::Transient);
         m.inbound("posted");
         m.inbound("posted");
         m.inbound("ign\"ored");
@@ -341,7 +376,8 @@ mod tests {
         });
         for line in [
             "digestd_digests_sent_total 2",
-            "digestd_digests_failed_total 1",
+            "digestd_digests_failed_total{kind=\"permanent\"} 0",
+            "digestd_digests_failed_total{kind=\"transient\"} 1",
             "digestd_send_latency_seconds_bucket{le=\"0.005\"} 1",
             "digestd_send_latency_seconds_bucket{le=\"0.025\"} 1",
             "digestd_send_latency_seconds_bucket{le=\"0.05\"} 2",

@@ -16,6 +16,6 @@ pub mod server;
 pub mod token;
 
 pub use config::{HttpConfig, Secret};
-pub use metrics::{Metrics, METRICS};
+pub use metrics::{FailureKind, Metrics, METRICS};
 pub use server::{serve, HttpError, Server};
 pub use token::{unsubscribe_url, LIST_UNSUBSCRIBE_POST};

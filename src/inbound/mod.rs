@@ -95,7 +95,32 @@ pub fn run_inbound_once(
         Ok(r) => report.retried = r,
         Err(e) => report.errors.push(e.to_string()),
     }
+    report.count_in_metrics();
     report
+}
+
+impl InboundRunReport {
+    /// Everything processed this round, from every source.
+    pub fn processed(&self) -> Report {
+        let mut all = self.retried;
+        if let Some(m) = &self.maildir {
+            all.add(m.processed);
+        }
+        if let Some(i) = &self.imap {
+            all.add(i.processed);
+        }
+        all
+    }
+
+    /// Adds this round's outcomes to `digestd_inbound_messages_total{outcome=…}`.
+    fn count_in_metrics(&self) {
+        let all = self.processed();
+        let m = &crate::http::METRICS;
+        m.inbound_n("posted", all.posted as u64);
+        m.inbound_n("answered", all.answered as u64);
+        m.inbound_n("ignored", all.ignored as u64);
+        m.inbound_n("deferred", all.deferred as u64);
+    }
 }
 
 /// The daemon's inbound loop: every `every`, one [`run_inbound_once`] round on a blocking
