@@ -26,8 +26,10 @@ pub struct Spec {
     pub digest_extra: String,
     /// The templates directory (default: the repository's `templates/`).
     pub templates: PathBuf,
-    /// People: (email, name), all in the one role.
+    /// People: (email, name), all with [`Spec::person_roles`].
     pub people: Vec<(String, String)>,
+    /// The roles every person holds (default: the one role, `social-worker`).
+    pub person_roles: Vec<String>,
     /// Raw TOML appended at the end (e.g. `[daemon]`, `[http]`, `[inbound]` tables).
     pub tail: String,
 }
@@ -42,6 +44,7 @@ impl Default for Spec {
             digest_extra: String::new(),
             templates: repo_root().join("templates"),
             people: vec![("alice@testdam.example".into(), "Alice Aalders".into())],
+            person_roles: vec!["social-worker".into()],
             tail: String::new(),
         }
     }
@@ -100,9 +103,15 @@ time_zone = "Europe/Amsterdam"
             group_name = self.group_name,
             schedule = self.schedule,
         );
+        let roles = self
+            .person_roles
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         for (email, name) in &self.people {
             out.push_str(&format!(
-                "\n[[people]]\nemail = \"{email}\"\nname = \"{name}\"\nroles = [\"social-worker\"]\nfrequency = \"daily\"\n"
+                "\n[[people]]\nemail = \"{email}\"\nname = \"{name}\"\nroles = [{roles}]\nfrequency = \"daily\"\n"
             ));
         }
         out.push('\n');
@@ -302,8 +311,13 @@ pub fn digestd(config: &Path, args: &[&str]) -> std::process::Output {
 
 /// One post line for `digestd import` in group `social-work`, thread `thread`.
 pub fn post_line(thread: &str, title: &str, body: &str) -> String {
+    post_line_in("social-work", thread, title, body)
+}
+
+/// One post line for `digestd import` in `group`, thread `thread`.
+pub fn post_line_in(group: &str, thread: &str, title: &str, body: &str) -> String {
     format!(
-        r#"{{"group":"social-work","thread":"{thread}","title":"{title}","author":"author@testdam.example","body":"{body}"}}"#
+        r#"{{"group":"{group}","thread":"{thread}","title":"{title}","author":"author@testdam.example","body":"{body}"}}"#
     )
 }
 

@@ -10,12 +10,14 @@
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
 //! - [`daemon`]: `digestd run` as a child with a written config, a real `NOTIFY_SOCKET` and
 //!   its stderr collected;
+//! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
 pub mod daemon;
 pub mod dovecot;
 mod fake_smtp;
+pub mod http_client;
 mod smtp_sink;
 
 use std::path::{Path, PathBuf};
