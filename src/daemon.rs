@@ -117,29 +117,8 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     Control::Reload(n) if n != last_reload => {
                         last_reload = n;
                         let _ = notifier.reloading();
-                        match reload(&config_path, &engine) {
-                            Ok(new_engine) => {
-                                if let Some(s) = scheduler.take() { s.shutdown().await; }
-                                match Scheduler::start(&new_engine.config, fire_tx.clone()).await {
-                                    Ok(s) => {
-                                        scheduler = Some(s);
-                                        new_engine.stop.store(false, Ordering::SeqCst);
-                                        apply_daemon_settings(&new_engine.config);
-                                        inbound.stop();
-                                        inbound = InboundWatcher::start(&new_engine.config);
-                                        store.sync_groups(&new_engine.config.groups)?;
-                                        store.sync_people(&new_engine.config.people)?;
-                                        engine = Engine { stop: engine.stop.clone(), notifier: notifier.clone(), ..new_engine };
-                                        tracing::info!("configuration reloaded");
-                                    }
-                                    Err(e) => {
-                                        tracing::error!(error = %e, "new schedules failed; keeping the old ones");
-                                        scheduler = Some(Scheduler::start(&engine.config, fire_tx.clone()).await?);
-                                    }
-                                }
-                            }
-                            Err(e) => tracing::error!("reload refused, the previous configuration stays in force: {e:#}"),
-                        }
+                        let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store };
+                        live.reload(&config_path, &fire_tx, &notifier).await;
                         let _ = notifier.ready_with_status(&next_digest_status(&engine.config));
                     }
                     _ => {}
@@ -175,10 +154,86 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
 }
 
 /// Loads the config again and builds a new engine; the old one stays if anything is wrong.
-fn reload(config_path: &Path, _old: &Engine) -> anyhow::Result<Engine> {
+fn reload(config_path: &Path) -> anyhow::Result<Engine> {
     let config =
         Config::load(config_path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     Engine::new(config)
+}
+
+/// What a reload swaps: the engine (config, templates, transport), the schedules, the inbound
+/// watcher, and the store's groups and people.
+struct Live<'a> {
+    engine: &'a mut Engine,
+    scheduler: &'a mut Option<Scheduler>,
+    inbound: &'a mut InboundWatcher,
+    store: &'a mut crate::store::Store,
+}
+
+impl Live<'_> {
+    /// SIGHUP: brings in the config on disk, or logs why not and keeps everything as it was.
+    /// Never fails: a daemon that cannot reload keeps running on the old configuration.
+    async fn reload(
+        &mut self,
+        config_path: &Path,
+        fire_tx: &mpsc::Sender<Firing>,
+        notifier: &Notifier,
+    ) {
+        let new_engine = match reload(config_path) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!("reload refused, the previous configuration stays in force: {e:#}");
+                return;
+            }
+        };
+        if let Err(e) = sync_store(self.store, &new_engine.config) {
+            tracing::error!("reload refused, storing the new groups and people failed; the previous configuration stays in force: {e:#}");
+            if let Err(e) = sync_store(self.store, &self.engine.config) {
+                tracing::error!("restoring the previous groups and people failed: {e:#}");
+            }
+            return;
+        }
+        if let Some(s) = self.scheduler.take() {
+            s.shutdown().await;
+        }
+        match Scheduler::start(&new_engine.config, fire_tx.clone()).await {
+            Ok(s) => *self.scheduler = Some(s),
+            Err(e) => {
+                tracing::error!(
+                    "reload refused, the new schedules failed; keeping the old ones: {e:#}"
+                );
+                if let Err(e) = sync_store(self.store, &self.engine.config) {
+                    tracing::error!("restoring the previous groups and people failed: {e:#}");
+                }
+                match Scheduler::start(&self.engine.config, fire_tx.clone()).await {
+                    Ok(s) => *self.scheduler = Some(s),
+                    Err(e) => tracing::error!("restarting the old schedules failed; no digest is scheduled until the next reload: {e:#}"),
+                }
+                return;
+            }
+        }
+        new_engine.stop.store(false, Ordering::SeqCst);
+        apply_daemon_settings(&new_engine.config);
+        self.inbound.stop();
+        *self.inbound = InboundWatcher::start(&new_engine.config);
+        let stop = self.engine.stop.clone();
+        *self.engine = Engine {
+            stop,
+            notifier: notifier.clone(),
+            ..new_engine
+        };
+        tracing::info!("configuration reloaded");
+    }
+}
+
+/// Brings the store's groups and people in line with `config`.
+fn sync_store(store: &mut crate::store::Store, config: &Config) -> anyhow::Result<()> {
+    store
+        .sync_groups(&config.groups)
+        .context("storing the groups")?;
+    store
+        .sync_people(&config.people)
+        .context("storing the people")?;
+    Ok(())
 }
 
 /// The inbound loop (Maildir / IMAP polling and retries of queued replies) on its own task.

@@ -56,13 +56,23 @@ fn notify_protocol_reload_and_clean_stop() {
     .write(&config);
     daemon.signal("-HUP");
     sock.wait_for("RELOADING=1", Duration::from_secs(10));
-    sock.wait_for("READY=1", Duration::from_secs(10));
+    let ready = sock.wait_for("READY=1", Duration::from_secs(10));
+    let status = ready.last().cloned().unwrap_or_default();
+    assert!(
+        status.contains("STATUS=next digest") && status.contains("(0 0 8 * * Mon-Fri@"),
+        "the STATUS= line shows the new schedule's next time: {status}"
+    );
 
     // SIGHUP with a broken config: the daemon keeps running on the old one.
     std::fs::write(&config, "[organisation\nname = ").expect("broken config");
     daemon.signal("-HUP");
     sock.wait_for("RELOADING=1", Duration::from_secs(10));
-    sock.wait_for("READY=1", Duration::from_secs(10));
+    let ready = sock.wait_for("READY=1", Duration::from_secs(10));
+    let status = ready.last().cloned().unwrap_or_default();
+    assert!(
+        status.contains("(0 0 8 * * Mon-Fri@"),
+        "still the last good schedule: {status}"
+    );
     assert!(daemon.is_running(), "still running after a broken reload");
     sock.wait_for("WATCHDOG=1", Duration::from_secs(3));
 
@@ -209,4 +219,107 @@ fn people_added_on_disk_get_the_next_digest_without_a_restart() {
         "Alice still has exactly one"
     );
     assert!(status.is_some_and(|s| s.success()));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// SIGHUP and wait (bounded) for the reload to finish.
+fn reload(daemon: &Daemon, sock: &NotifySocket) {
+    daemon.signal("-HUP");
+    sock.wait_for("RELOADING=1", Duration::from_secs(10));
+    sock.wait_for("READY=1", Duration::from_secs(10));
+}
+
+/// Text of every digest in the outbox, oldest first.
+fn outbox_texts(outbox: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(outbox)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    files
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+fn wait_count(outbox: &Path, count: usize, timeout: Duration) -> Vec<String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let texts = outbox_texts(outbox);
+        if texts.len() >= count || std::time::Instant::now() > deadline {
+            return texts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A template edited on disk is used from the next digest after SIGHUP; after a broken config
+/// the last good schedule keeps firing.
+#[test]
+fn reload_brings_in_templates_and_a_broken_config_keeps_the_schedule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_path(&dir);
+    let templates = dir.path().join("templates");
+    copy_dir(&support::repo_root().join("templates"), &templates);
+    let spec = Spec {
+        schedule: "* * * * * *".into(),
+        templates: templates.clone(),
+        ..Spec::default()
+    };
+    spec.write(&config);
+    import_posts(
+        &config,
+        &[post_line("t1", "Winter visits", "Checklist, anyone?")],
+    );
+    let sock = NotifySocket::bind(dir.path());
+    let (mut daemon, _) = start_notified(&config, &sock, "0");
+    let outbox = dir.path().join("outbox/new");
+    let texts = wait_count(&outbox, 1, Duration::from_secs(30));
+    assert_eq!(texts.len(), 1, "{}", daemon.stderr());
+    assert!(!texts[0].contains("TEMPLATE-V2"));
+
+    let txt = templates.join("digest.txt.hbs");
+    let mut body = std::fs::read_to_string(&txt).expect("template");
+    body.push_str("\nTEMPLATE-V2\n");
+    std::fs::write(&txt, body).expect("edit template");
+    reload(&daemon, &sock);
+    import_posts(
+        &config,
+        &[post_line("t2", "Holiday rota", "Who is on call?")],
+    );
+    let texts = wait_count(&outbox, 2, Duration::from_secs(30));
+    assert_eq!(texts.len(), 2, "{}", daemon.stderr());
+    assert!(
+        texts[1].contains("TEMPLATE-V2"),
+        "the edited template is used"
+    );
+
+    std::fs::write(&config, "[organisation\nname = ").expect("broken config");
+    reload(&daemon, &sock);
+    // `import` needs a valid config: a copy of the good one, same store.
+    let good = dir.path().join("good.toml");
+    spec.write(&good);
+    import_posts(&good, &[post_line("t3", "Hearing dates", "Next Tuesday.")]);
+    let texts = wait_count(&outbox, 3, Duration::from_secs(30));
+    assert_eq!(
+        texts.len(),
+        3,
+        "the old schedule still fires: {}",
+        daemon.stderr()
+    );
+    assert!(daemon.stderr().contains("reload refused"));
+    daemon.signal("-TERM");
+    assert!(daemon
+        .wait_exit(Duration::from_secs(30))
+        .is_some_and(|s| s.success()));
 }
