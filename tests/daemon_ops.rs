@@ -6,10 +6,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use support::daemon::{import_posts, post_line, Daemon, NotifySocket, Spec};
-use support::{bin, SinkOptions, SmtpSink};
+use support::daemon::{digestd, import_posts, post_line, Daemon, NotifySocket, Spec};
+use support::{bin, FakeRules, FakeSmtp, SinkOptions, SmtpSink};
 
 fn watchdog_pings(seen: &[String]) -> usize {
     seen.iter().filter(|m| m.contains("WATCHDOG=1")).count()
@@ -322,4 +322,73 @@ fn reload_brings_in_templates_and_a_broken_config_keeps_the_schedule() {
     assert!(daemon
         .wait_exit(Duration::from_secs(30))
         .is_some_and(|s| s.success()));
+}
+
+/// SIGTERM while a send hangs (the server never answers DATA): STOPPING=1, exit 0 within
+/// `[daemon] shutdown_timeout_secs` (2 s) plus slack; the digest stays pending and goes out,
+/// once, at the next start.
+#[test]
+fn sigterm_during_a_hung_send_exits_within_the_bound_and_keeps_the_digest() {
+    let hung = FakeSmtp::start(FakeRules {
+        hang_after_data: Some(Duration::from_secs(60)),
+        ..FakeRules::default()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config_path(&dir);
+    let mut spec = Spec {
+        schedule: "* * * * * *".into(),
+        transport: Spec::smtp(hung.port()),
+        tail: "[daemon]\nshutdown_timeout_secs = 2\n".into(),
+        ..Spec::default()
+    };
+    spec.write(&config);
+    import_posts(
+        &config,
+        &[post_line("t", "Winter visits", "Checklist, anyone?")],
+    );
+    let sock = NotifySocket::bind(dir.path());
+    let (mut daemon, _) = start_notified(&config, &sock, "0");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hung.data_attempts() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(hung.data_attempts(), 1, "{}", daemon.stderr());
+
+    let asked = Instant::now();
+    daemon.signal("-TERM");
+    sock.wait_for("STOPPING=1", Duration::from_secs(10));
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let took = asked.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 within the bound plus slack: {status:?} after {took:?}\n{}",
+        daemon.stderr()
+    );
+    assert!(
+        took >= Duration::from_secs(1),
+        "the bound, not an early exit: {took:?}"
+    );
+    let report = digestd(&config, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains("Deliveries pending: 1"),
+        "{}",
+        String::from_utf8_lossy(&report.stdout)
+    );
+
+    // Next start, on a server that answers: the pending digest is sent, once.
+    let sink = SmtpSink::start();
+    spec.transport = Spec::smtp(sink.port());
+    spec.write(&config);
+    let mut daemon = Daemon::start(&config, &[]);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(30)).len(), 1);
+    std::thread::sleep(Duration::from_secs(3));
+    daemon.signal("-TERM");
+    assert!(daemon
+        .wait_exit(Duration::from_secs(30))
+        .is_some_and(|s| s.success()));
+    let sent = sink.messages();
+    assert_eq!(sent.len(), 1, "sent once");
+    assert!(String::from_utf8_lossy(&sent[0].raw).contains("Winter visits"));
+    let report = digestd(&config, &["status"]);
+    assert!(String::from_utf8_lossy(&report.stdout).contains("Deliveries pending: 0"));
 }

@@ -2,7 +2,7 @@
 //!
 //! smtp-sink refuses a command for every client or none; these tests need finer answers: refuse
 //! one recipient but accept the next message, or fail the first N messages with a 4xx and then
-//! accept. The responder speaks just enough SMTP for lettre (greeting, EHLO, MAIL, RCPT, DATA,
+//! accept, or hang after DATA. The responder speaks just enough SMTP for lettre (greeting, EHLO, MAIL, RCPT, DATA,
 //! RSET, NOOP, QUIT), one thread per session, and counts sessions and attempts. Everything else
 //! in the tests talks to the real smtp-sink.
 
@@ -25,6 +25,9 @@ pub struct FakeRules {
     pub fail_first_messages: usize,
     /// The reply for those (default `451 4.3.0 try again later`).
     pub fail_reply: Option<String>,
+    /// After a message's final dot, answer nothing for this long, then close the connection
+    /// (a server that hangs in DATA).
+    pub hang_after_data: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -201,6 +204,10 @@ fn session(stream: TcpStream, rules: &FakeRules, state: &State) -> std::io::Resu
                     raw.extend_from_slice(l);
                 }
                 state.data_attempts.fetch_add(1, Ordering::SeqCst);
+                if let Some(hang) = rules.hang_after_data {
+                    std::thread::sleep(hang);
+                    return Ok(());
+                }
                 let fail = state
                     .fail_left
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
