@@ -192,6 +192,19 @@ impl Engine {
                 .run_schedule(store, audience, &schedule_key, &roles, now)
                 .await?;
             store.finish_run(run_id, part.sent, part.failed)?;
+            // The one summary line per digest run: ids (run, schedule, period end) and counts.
+            tracing::info!(
+                run = run_id,
+                schedule = %schedule_key,
+                period_end = %now.format("%Y-%m-%dT%H:%M:%SZ"),
+                people = part.people,
+                sent = part.sent,
+                empty = part.empty,
+                skipped = part.skipped,
+                failed = part.failed,
+                deferred = part.deferred,
+                "digest run finished"
+            );
             report.people += part.people;
             report.sent += part.sent;
             report.empty += part.empty;
@@ -200,16 +213,15 @@ impl Engine {
             report.deferred += part.deferred;
         }
         crate::http::METRICS.run_finished();
-        tracing::info!(
-            people = report.people,
-            sent = report.sent,
-            resumed = report.resumed,
-            empty = report.empty,
-            skipped = report.skipped,
-            failed = report.failed,
-            deferred = report.deferred,
-            "digest cycle finished"
-        );
+        if resumed + resumed_failed > 0 {
+            tracing::info!(
+                resumed,
+                failed = resumed_failed,
+                "resent digests left pending by an interrupted run"
+            );
+        }
+        // The per-run lines above are the summary; this total is for debugging.
+        tracing::debug!(%report, "digest cycle finished");
         Ok(report)
     }
 
