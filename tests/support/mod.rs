@@ -8,9 +8,12 @@
 //!   refusing commands) — the real SMTP server of the tests;
 //! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
+//! - [`start_daemon`] / [`stop_daemon`]: the real `digestd run`, stopped with SIGTERM (bounded);
+//! - [`wait_until`]: a bounded poll;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+mod daemon;
 pub mod dovecot;
 mod fake_smtp;
 mod smtp_sink;
@@ -18,6 +21,7 @@ mod smtp_sink;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub use daemon::{start_daemon, stop_daemon, wait_until};
 pub use fake_smtp::{FakeRules, FakeSmtp};
 pub use smtp_sink::{SinkOptions, SmtpSink, SunkMessage};
 
