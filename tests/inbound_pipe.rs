@@ -338,3 +338,40 @@ fn digest_now_by_email_sends_the_digest_and_confirms() {
     assert_eq!(digest.rcpt_to, vec!["ann@example.org".to_string()]);
     assert!(String::from_utf8_lossy(&digest.raw).contains("Budget 2025"));
 }
+
+#[test]
+fn an_answer_the_transport_refuses_for_now_stays_queued_and_goes_out_on_retry() {
+    // The relay answers the first message with 451, the next with 250.
+    let smtp = support::FakeSmtp::start(support::FakeRules {
+        fail_first_messages: 1,
+        ..support::FakeRules::default()
+    });
+    let world = World::new(Transport::Smtp(smtp.port()), "");
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("spoofed.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let row = world.inbound_rows().pop().expect("stored");
+    assert_eq!(row.status, InboundStatus::Queued, "{:?}", row.reason);
+    let next = row.next_attempt.expect("a retry is planned");
+    assert_eq!(smtp.data_attempts(), 1);
+    assert!(smtp.accepted().is_empty());
+
+    // The retry (as the daemon makes it) sends the answer: the day's slot was not used up.
+    let config = digestd::config::Config::load(&world.config_path).expect("config");
+    let forum = digestd::forum::local::LocalForum::open(&config.store_path, &config.forum_url)
+        .expect("forum");
+    let answers = digestd::inbound::wiring::OutboundAnswers::from_config(&config).expect("smtp");
+    let answerer = digestd::inbound::answer::Answerer::new(Some(&config.templates_dir));
+    let pipeline = digestd::inbound::Pipeline::new(&config, &forum, &answers, &answerer);
+    let report = pipeline
+        .process_queued(&mut world.store(), next, 10)
+        .expect("retry");
+    assert_eq!(report.answered, 1, "{report}");
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Answered);
+    assert_eq!(reason.as_deref(), Some("wrong-sender"));
+    let sent = smtp.accepted();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].mail_from, "", "null envelope sender");
+    assert_eq!(sent[0].rcpt_to, vec!["mallory@evil.example".to_string()]);
+}

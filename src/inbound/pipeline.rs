@@ -2,7 +2,8 @@
 //! answer or ignore, and record where the message ended.
 //!
 //! **Invariant:** every queued message ends `posted`, `answered`, or `ignored` with a reason, or
-//! stays `queued` with a later `next_attempt` when the forum failed for now. Nothing is dropped.
+//! stays `queued` with a later `next_attempt` when the forum or the answer transport failed for
+//! now (a failed answer gives its once-a-day slot back). Nothing is dropped.
 //! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
@@ -25,6 +26,7 @@ use crate::inbound::commands::{self, Command};
 use crate::inbound::receive::Intake;
 use crate::model::{normalize_email, Frequency, Group, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
+use crate::outbound::SendError;
 use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::{InboundRow, InboundStatus, InsertedInbound, Store, StoreError};
 
@@ -34,8 +36,9 @@ pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
 /// Sends an answer mail (built with a null envelope sender). Implemented by the outbound
 /// transport; tests use a recording sink.
 pub trait AnswerSink: Send + Sync {
-    /// Hands `msg` to the transport.
-    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String>;
+    /// Hands `msg` to the transport. A transient failure leaves the message queued for a
+    /// retry; a permanent one ends it ignored.
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), SendError>;
 }
 
 /// An [`AnswerSink`] that drops answers (logging them): for benchmarks and dry runs.
@@ -43,7 +46,7 @@ pub trait AnswerSink: Send + Sync {
 pub struct DiscardAnswers;
 
 impl AnswerSink for DiscardAnswers {
-    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String> {
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), SendError> {
         tracing::debug!(to = %msg.envelope_to, "answer discarded");
         Ok(())
     }
@@ -81,7 +84,8 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
-    /// The forum failed for now: still queued, retried from `next_attempt`.
+    /// The forum or the answer transport failed for now: still queued, retried from
+    /// `next_attempt`.
     Deferred {
         /// Earliest retry.
         next_attempt: DateTime<Utc>,
@@ -711,7 +715,20 @@ impl<'a> Pipeline<'a> {
         };
         match self.answers.send_answer(&built) {
             Ok(()) => Ok(Outcome::Answered { reason: key.into() }),
-            Err(e) => Ok(ignored(&format!("{key} (answer not sent: {e})"))),
+            Err(e @ SendError::Permanent(_)) => {
+                store.release_answer(&to.email, key, c.now.date_naive())?;
+                Ok(ignored(&format!("{key} (answer refused: {e})")))
+            }
+            Err(e) => {
+                // The transport failed for now: the message stays queued and the day's slot is
+                // given back, so the retry (with backoff) sends the answer.
+                store.release_answer(&to.email, key, c.now.date_naive())?;
+                tracing::warn!(id = c.row.id, "answer {key} not sent, retried later: {e}");
+                Ok(Outcome::Deferred {
+                    next_attempt: c.now + backoff(c.row.attempts),
+                    error: format!("{key}: answer not sent: {e}"),
+                })
+            }
         }
     }
 
