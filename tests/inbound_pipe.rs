@@ -375,3 +375,45 @@ fn an_answer_the_transport_refuses_for_now_stays_queued_and_goes_out_on_retry() 
     assert_eq!(sent[0].mail_from, "", "null envelope sender");
     assert_eq!(sent[0].rcpt_to, vec!["mallory@evil.example".to_string()]);
 }
+
+#[test]
+fn confirm_posts_mails_a_confirmation_for_each_post_and_is_off_by_default() {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "confirm_posts = true");
+    let token = world.grant("ann@example.org", 90);
+    for i in 0..2 {
+        let raw = simple_reply(
+            &token,
+            "Ann <ann@example.org>",
+            &format!("ok-{i}@x"),
+            "Yes.",
+        );
+        assert_eq!(world.receive(&raw).0, 0);
+        assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    }
+    let mails = sink.wait_for(2, Duration::from_secs(10));
+    assert_eq!(mails.len(), 2, "one confirmation per post, not one per day");
+    for m in &mails {
+        assert_eq!(m.mail_from, "", "null envelope sender");
+        assert_eq!(m.rcpt_to, vec!["ann@example.org".to_string()]);
+        let text = String::from_utf8_lossy(&m.raw);
+        assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+        let parsed = m.parsed();
+        assert_eq!(parsed.subject(), Some("Your reply was posted"));
+        let body = parsed.body_text(0).unwrap_or_default().to_string();
+        assert!(body.contains("was posted in \"Budget 2025\""), "{body}");
+    }
+
+    // Without the key, a post is not confirmed.
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    assert_eq!(
+        world
+            .receive(&simple_reply(&token, "ann@example.org", "q@x", "Hi."))
+            .0,
+        0
+    );
+    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.messages().is_empty());
+}

@@ -132,6 +132,7 @@ fn config(store_path: PathBuf) -> Config {
             trusted_authserv_ids: Vec::new(),
             bounce_threshold: 3,
             max_message_bytes: 10 * 1024 * 1024,
+            confirm_posts: false,
             imap: None,
         },
         daemon: Default::default(),

@@ -177,6 +177,8 @@ pub struct InboundConfig {
     pub bounce_threshold: u32,
     /// Largest message accepted for posting, bytes (default 10 MiB).
     pub max_message_bytes: usize,
+    /// Send the person a confirmation mail when their reply was posted (default false).
+    pub confirm_posts: bool,
     /// `[inbound.imap]`: a mailbox polled by the daemon, if any.
     pub imap: Option<ImapConfig>,
 }

@@ -535,9 +535,14 @@ impl<'a> Pipeline<'a> {
         actx: AnswerContext,
     ) -> Result<Outcome, InboundError> {
         match result {
-            Ok(p) => Ok(Outcome::Posted {
-                remote_post_id: p.remote_post_id,
-            }),
+            Ok(p) => {
+                if self.config.inbound.confirm_posts {
+                    self.confirm(c, actx);
+                }
+                Ok(Outcome::Posted {
+                    remote_post_id: p.remote_post_id,
+                })
+            }
             Err(e) if e.is_transient() => Ok(Outcome::Deferred {
                 next_attempt: c.now + backoff(c.row.attempts),
                 error: e.to_string(),
@@ -689,37 +694,16 @@ impl<'a> Pipeline<'a> {
         if !store.record_answer(&to.email, key, c.now.date_naive())? {
             return Ok(ignored(&format!("{key} (already answered today)")));
         }
-        let locale = self
-            .config
-            .person(&to.email)
-            .map(|p| p.locale.as_str())
-            .unwrap_or("en");
-        let mut actx = actx;
-        actx.name = self
-            .config
-            .person(&to.email)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| to.name.clone());
-        let built = self.answerer.render(locale, key, &actx).and_then(|text| {
-            answer::build(
-                &self.config.mail.from,
-                to,
-                &text,
-                c.msg,
-                &new_message_id(&self.addresses.reply_domain),
-            )
-        });
-        let built = match built {
-            Ok(b) => b,
-            Err(e) => return Ok(ignored(&format!("{key} (answer not built: {e})"))),
-        };
-        match self.answers.send_answer(&built) {
+        match self.send_mail(c, to, key, actx) {
             Ok(()) => Ok(Outcome::Answered { reason: key.into() }),
-            Err(e @ SendError::Permanent(_)) => {
+            Err(AnswerFailure::NotBuilt(e)) => {
+                Ok(ignored(&format!("{key} (answer not built: {e})")))
+            }
+            Err(AnswerFailure::Send(e @ SendError::Permanent(_))) => {
                 store.release_answer(&to.email, key, c.now.date_naive())?;
                 Ok(ignored(&format!("{key} (answer refused: {e})")))
             }
-            Err(e) => {
+            Err(AnswerFailure::Send(e)) => {
                 // The transport failed for now: the message stays queued and the day's slot is
                 // given back, so the retry (with backoff) sends the answer.
                 store.release_answer(&to.email, key, c.now.date_naive())?;
@@ -730,6 +714,52 @@ impl<'a> Pipeline<'a> {
                 })
             }
         }
+    }
+
+    /// `[inbound] confirm_posts`: tells the sender their reply was posted (the `posted` answer).
+    /// Within the RFC 3834 limits but not the once-a-day one (each post is confirmed once); a
+    /// confirmation that fails is logged, never retried: the post is what counts.
+    fn confirm(&self, c: &Ctx<'_>, actx: AnswerContext) {
+        if let Some(why) = answer::may_answer(c.msg, Some(c.sender), &self.addresses) {
+            tracing::debug!(id = c.row.id, "post not confirmed: {why}");
+            return;
+        }
+        if let Err(e) = self.send_mail(c, c.sender, "posted", actx) {
+            tracing::warn!(id = c.row.id, "confirmation of a post not sent: {e}");
+        }
+    }
+
+    /// Renders the answer `key` in `to`'s locale, builds it (null envelope sender,
+    /// Auto-Submitted: auto-replied) and hands it to the answer transport.
+    fn send_mail(
+        &self,
+        c: &Ctx<'_>,
+        to: &Sender,
+        key: &str,
+        actx: AnswerContext,
+    ) -> Result<(), AnswerFailure> {
+        let person = self.config.person(&to.email);
+        let locale = person.map(|p| p.locale.as_str()).unwrap_or("en");
+        let mut actx = actx;
+        actx.name = person
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| to.name.clone());
+        let built = self
+            .answerer
+            .render(locale, key, &actx)
+            .and_then(|text| {
+                answer::build(
+                    &self.config.mail.from,
+                    to,
+                    &text,
+                    c.msg,
+                    &new_message_id(&self.addresses.reply_domain),
+                )
+            })
+            .map_err(|e| AnswerFailure::NotBuilt(e.to_string()))?;
+        self.answers
+            .send_answer(&built)
+            .map_err(AnswerFailure::Send)
     }
 
     fn context(&self, c: &Ctx<'_>) -> AnswerContext {
@@ -763,6 +793,17 @@ impl<'a> Pipeline<'a> {
             name: one_line(&name),
         }
     }
+}
+
+/// Why an answer mail did not go out.
+#[derive(Debug, thiserror::Error)]
+enum AnswerFailure {
+    /// Rendering or building failed.
+    #[error("not built: {0}")]
+    NotBuilt(String),
+    /// The transport failed.
+    #[error("not sent: {0}")]
+    Send(SendError),
 }
 
 /// Per-message values handed between the steps.
