@@ -274,24 +274,9 @@ fn commands_new_threads_and_digest_replies() {
 #[test]
 fn reply_to_the_digest_as_a_whole_lists_its_items() {
     let (world, sink) = world_with_sink();
-    let token = digestd::model::ReplyToken::generate();
-    let mut store = world.store();
-    store
-        .insert_pending_delivery(&digestd::store::NewDelivery {
-            person_email: "ann@example.org".into(),
-            schedule: "0 0 7 * * *@Europe/Amsterdam".into(),
-            period_end: chrono::Utc::now(),
-            message_id: "digest-42@test.example".into(),
-            raw: b"Subject: digest\r\n\r\n...".to_vec(),
-            post_ids: vec![],
-            grants: vec![digestd::model::ReplyGrant {
-                token: token.clone(),
-                person_email: "ann@example.org".into(),
-                thread_id: Some(world.thread_id),
-                expires: chrono::Utc::now() + chrono::Duration::days(90),
-            }],
-        })
-        .expect("delivery");
+    let parking = world.add_thread("Parking at the town hall");
+    let tokens = world.digest_sent("digest-42@test.example", &[world.thread_id, parking]);
+    let token = &tokens[0];
     let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
         .replace("@DIGEST_MID@", "digest-42@test.example");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
@@ -303,10 +288,12 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
         .unwrap_or_default()
         .to_string();
     assert!(text.contains("Budget 2025"), "{text}");
+    assert!(text.contains("Parking at the town hall"), "{text}");
     assert!(
         text.contains(&format!("reply+{}@reply.test.example", token.as_str())),
         "{text}"
     );
+    assert_eq!(world.posts_in_thread(), 1, "nothing posted");
     // The same reply sent to the command address (Reply-To of some digests) is no "unknown
     // command": it gets the item list too (already answered today, so recorded only).
     let to_command = raw
@@ -416,4 +403,37 @@ fn confirm_posts_mails_a_confirmation_for_each_post_and_is_off_by_default() {
     assert_eq!(last_status(&world).0, InboundStatus::Posted);
     std::thread::sleep(Duration::from_millis(300));
     assert!(sink.messages().is_empty());
+}
+
+#[test]
+fn a_reply_to_a_digest_of_one_item_is_posted_through_its_references() {
+    let (world, sink) = world_with_sink();
+    world.digest_sent("digest-1@test.example", &[world.thread_id]);
+    // No token in the recipients: In-Reply-To names the digest, the digest holds one thread.
+    let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
+        .replace("@DIGEST_MID@", "digest-1@test.example");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Posted, "{reason:?}");
+    assert!(world.thread_text().contains("Thanks, interesting items."));
+    // The same through References only, to the command address.
+    let raw = raw
+        .replace(
+            "In-Reply-To: <digest-1@test.example>",
+            "References: <x@y> <digest-1@test.example>",
+        )
+        .replace("To: digest@test.example", "To: digest@reply.test.example")
+        .replace("whole@mail", "whole-2@mail")
+        .replace("Thanks, interesting", "Second, through References,");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert_eq!(world.posts_in_thread(), 3);
+    // Someone else replying to ann's one-item digest: the token's sender check refuses it.
+    let raw = raw
+        .replace("From: Ann@example.org", "From: bob@example.org")
+        .replace("whole-2@mail", "whole-3@mail");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(last_status(&world).1.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.posts_in_thread(), 3);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
 }

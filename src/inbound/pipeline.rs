@@ -639,9 +639,11 @@ impl<'a> Pipeline<'a> {
             .unwrap_or_else(|| ignored("not addressed to any digestd address")))
     }
 
-    /// A reply to a digest as a whole (In-Reply-To/References name a digest digestd sent): the
-    /// answer lists that digest's items with their reply addresses. `None` when no digest is
-    /// referenced.
+    /// A reply without a token in its recipients whose In-Reply-To/References name a digest
+    /// digestd sent. A digest of exactly one thread item stands for that item: its token is
+    /// used, and the normal checks (sender, expiry) apply. A digest of several items is a reply
+    /// to the digest as a whole: the answer lists its items with their reply addresses. `None`
+    /// when no digest is referenced.
     fn digest_reply(
         &self,
         store: &mut Store,
@@ -651,11 +653,20 @@ impl<'a> Pipeline<'a> {
             let Some(delivery) = store.delivery_by_message_id(&mid)? else {
                 continue;
             };
+            let grants = store.grants_of_delivery(delivery.id)?;
+            if let [only] = grants
+                .iter()
+                .filter(|g| g.thread_id.is_some())
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                return self.reply(store, c, &only.token).map(Some);
+            }
             if normalize_email(&delivery.person_email) != c.sender.email {
                 return Ok(Some(ignored("reply to a digest sent to someone else")));
             }
             let mut items = Vec::new();
-            for g in store.grants_of_delivery(delivery.id)? {
+            for g in grants {
                 let (Some(tid), true) = (g.thread_id, g.expires > c.now) else {
                     continue;
                 };
