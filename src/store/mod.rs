@@ -175,6 +175,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             continue;
         }
         tx.execute_batch(sql)
+            .and_then(|()| migrations::after(version, &tx))
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
             .map_err(|source| StoreError::Migration { version, source })?;
         tx.commit()?;
@@ -277,7 +278,10 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0))
             .expect("count");
         assert_eq!(n, 1);
-        assert_eq!(store.schema_version().expect("v"), 1);
+        assert_eq!(
+            store.schema_version().expect("v"),
+            migrations::MIGRATIONS.len() as i64
+        );
     }
 
     #[test]
