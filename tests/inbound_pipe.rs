@@ -437,3 +437,35 @@ fn a_reply_to_a_digest_of_one_item_is_posted_through_its_references() {
     assert_eq!(world.posts_in_thread(), 3);
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
 }
+
+#[test]
+fn attachments_are_listed_by_name_and_size_and_only_images_and_documents_under_the_cap_kept() {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "max_attachment_bytes = 2048");
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("reply-attachments.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let (status, reason) = last_status(&world);
+    assert_eq!(status, InboundStatus::Posted, "{reason:?}");
+    let thread = world.thread_text();
+    assert!(
+        thread.contains("Here are the photo, the minutes"),
+        "{thread}"
+    );
+    assert!(thread.contains("Attachments:"), "{thread}");
+    assert!(thread.contains("- photo.png (1 KB)\n"), "{thread}");
+    assert!(thread.contains("- minutes.pdf (1 KB)\n"), "{thread}");
+    assert!(
+        thread.contains("- setup.exe (1 KB, not kept: not an image or document)"),
+        "{thread}"
+    );
+    assert!(
+        thread.contains("- site-plan.jpg (3 KB, not kept: larger than 2 KB)"),
+        "{thread}"
+    );
+    assert!(
+        !thread.contains("This program cannot be run"),
+        "never inlined: {thread}"
+    );
+    assert!(!thread.contains("TVqQ"), "no base64 in the post: {thread}");
+}

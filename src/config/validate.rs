@@ -661,6 +661,7 @@ impl Validator<'_> {
                 trusted_authserv_ids: Vec::new(),
                 bounce_threshold: threshold,
                 max_message_bytes: max_bytes,
+                max_attachment_bytes: max_bytes,
                 confirm_posts: false,
                 imap: None,
             };
@@ -692,6 +693,13 @@ impl Validator<'_> {
             max_message_bytes: self.int(
                 r.max_message_bytes.as_ref(),
                 "inbound.max_message_bytes",
+                max_bytes as i64,
+                1024,
+                1 << 30,
+            ) as usize,
+            max_attachment_bytes: self.int(
+                r.max_attachment_bytes.as_ref(),
+                "inbound.max_attachment_bytes",
                 max_bytes as i64,
                 1024,
                 1 << 30,

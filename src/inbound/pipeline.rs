@@ -449,7 +449,7 @@ impl<'a> Pipeline<'a> {
         token: &ReplyToken,
     ) -> Result<Outcome, InboundError> {
         let grant = store.token(token)?;
-        let body = body::reply_body(c.msg);
+        let body = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes);
         let ar = auth_results(c.msg);
         let decision = authorise_reply(&ReplyEvidence {
             token,
@@ -498,7 +498,7 @@ impl<'a> Pipeline<'a> {
                     .is_some_and(|role| role.groups.iter().any(|g| g == group_id))
             })
         });
-        let body = body::reply_body(c.msg);
+        let body = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes);
         let ar = auth_results(c.msg);
         let mut actx = self.context(c);
         actx.group = Some(one_line(group_id));
@@ -590,7 +590,7 @@ impl<'a> Pipeline<'a> {
         {
             return self.answer(store, c, &person, Reason::NotAuthenticated.key(), actx);
         }
-        let text = body::reply_body(c.msg).text;
+        let text = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes).text;
         let cmd =
             commands::parse(c.msg.subject(), &text).or_else(|| token.map(|_| Command::Unsubscribe));
         let Some(cmd) = cmd else {
