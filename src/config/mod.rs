@@ -152,7 +152,8 @@ pub struct DaemonConfig {
     pub log_filter: String,
     /// SIGTERM exits within this many seconds even if a send hangs (default 30).
     pub shutdown_timeout_secs: u64,
-    /// How often the inbound Maildir / IMAP folder is polled (default 30).
+    /// How often the inbound Maildir is drained and queued replies retried (default 30; IMAP
+    /// follows `[inbound.imap] poll_seconds`).
     pub inbound_poll_secs: u64,
 }
 
