@@ -19,12 +19,6 @@ fn world_with_sink() -> (World, SmtpSink) {
     (world, sink)
 }
 
-fn last_status(world: &World) -> (InboundStatus, Option<String>) {
-    let rows = world.inbound_rows();
-    let row = rows.last().expect("a stored message");
-    (row.status, row.reason.clone())
-}
-
 #[test]
 fn plain_reply_is_posted_as_the_person_without_the_quote() {
     let (world, sink) = world_with_sink();
@@ -42,7 +36,7 @@ fn plain_reply_is_posted_as_the_person_without_the_quote() {
         thread.contains("ann@example.org") || thread.contains("Ann Example"),
         "{thread}"
     );
-    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
     assert!(sink.messages().is_empty(), "no answer for a good reply");
 }
 
@@ -67,7 +61,7 @@ fn odd_charsets_and_encodings_are_posted_readably() {
     ] {
         let (code, err) = world.receive(&fixture(file, Some(&token)));
         assert_eq!(code, 0, "{file}: {err}");
-        let (status, reason) = last_status(&world);
+        let (status, reason) = world.last_status();
         assert_eq!(status, InboundStatus::Posted, "{file}: {reason:?}");
         let thread = world.thread_text();
         assert!(thread.contains(expect), "{file}: {thread}");
@@ -80,7 +74,7 @@ fn broken_mime_never_fails_the_pipe() {
     let token = world.grant("ann@example.org", 90);
     let (code, err) = world.receive(&fixture("broken-mime.eml", Some(&token)));
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     // Whatever could be read is posted; if nothing could, the sender is told.
     assert!(
         matches!(status, InboundStatus::Posted | InboundStatus::Answered),
@@ -94,7 +88,7 @@ fn spoofed_sender_is_refused_and_answered_once() {
     let token = world.grant("ann@example.org", 90);
     let (code, err) = world.receive(&fixture("spoofed.eml", Some(&token)));
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered);
     assert_eq!(reason.as_deref(), Some("wrong-sender"));
     assert_eq!(world.posts_in_thread(), 1, "only the seed post");
@@ -115,7 +109,7 @@ fn spoofed_sender_is_refused_and_answered_once() {
         .replace("spoofed@evil.example>", "spoofed-2@evil.example>");
     let (code, _) = world.receive(again.as_bytes());
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason
         .unwrap_or_default()
@@ -131,17 +125,17 @@ fn foreign_and_expired_and_unknown_tokens_are_answered_in_the_persons_language()
     let bobs = world.grant("bob@example.org", 90);
     let (code, _) = world.receive(&simple_reply(&bobs, "ann@example.org", "foreign@x", "hi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.last_status().1.as_deref(), Some("wrong-sender"));
     // bob's own expired token → expired (answer in nl)
     let old = world.grant("bob@example.org", -1);
     let (code, _) = world.receive(&simple_reply(&old, "bob@example.org", "expired@x", "hoi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("expired"));
+    assert_eq!(world.last_status().1.as_deref(), Some("expired"));
     // a token nobody issued
     let never = digestd::model::ReplyToken::generate();
     let (code, _) = world.receive(&simple_reply(&never, "ann@example.org", "unknown@x", "hi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("unknown-token"));
+    assert_eq!(world.last_status().1.as_deref(), Some("unknown-token"));
     assert_eq!(world.posts_in_thread(), 1);
 
     let answers = sink.wait_for(3, Duration::from_secs(10));
@@ -160,13 +154,13 @@ fn auto_reply_and_bounce_are_ignored_never_answered() {
     let token = world.grant("ann@example.org", 90);
     let (code, _) = world.receive(&fixture("auto-reply.eml", Some(&token)));
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason.unwrap_or_default().starts_with("auto-reply"));
 
     let (code, _) = world.receive(&fixture("bounce-dsn.eml", None));
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason
         .unwrap_or_default()
@@ -239,7 +233,7 @@ fn mail_of_25_mb_is_stored_and_answered_too_large() {
     assert!(raw.len() > 25 * 1024 * 1024 - 200);
     let (code, err) = world.receive(&raw);
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered);
     assert_eq!(reason.as_deref(), Some("too-large"));
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
@@ -250,7 +244,7 @@ fn commands_new_threads_and_digest_replies() {
     let (world, sink) = world_with_sink();
     // pause
     assert_eq!(world.receive(&fixture("command-pause.eml", None)).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("command-pause"));
+    assert_eq!(world.last_status().1.as_deref(), Some("command-pause"));
     let state = world
         .store()
         .person_state("ann@example.org")
@@ -259,14 +253,14 @@ fn commands_new_threads_and_digest_replies() {
     assert!(state.paused);
     // a new thread in a group ann's role follows
     assert_eq!(world.receive(&fixture("new-thread.eml", None)).0, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Posted, "{reason:?}");
     // …and in one it does not
     let raw = String::from_utf8_lossy(&fixture("new-thread.eml", None))
         .replace("group+general@", "group+secret@")
         .replace("new-thread@", "new-thread-2@");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("not-member"));
+    assert_eq!(world.last_status().1.as_deref(), Some("not-member"));
     // two answers so far: pause confirmation, not-member
     assert_eq!(sink.wait_for(2, Duration::from_secs(10)).len(), 2);
 }
@@ -280,7 +274,7 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
     let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
         .replace("@DIGEST_MID@", "digest-42@test.example");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("digest-as-whole"));
+    assert_eq!(world.last_status().1.as_deref(), Some("digest-as-whole"));
     let answers = sink.wait_for(1, Duration::from_secs(10));
     let text = answers[0]
         .parsed()
@@ -300,7 +294,7 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
         .replace("To: digest@test.example", "To: digest@reply.test.example")
         .replace("whole@mail", "whole-2@mail");
     assert_eq!(world.receive(to_command.as_bytes()).0, 0);
-    let (_, reason) = last_status(&world);
+    let (_, reason) = world.last_status();
     assert!(
         reason.unwrap_or_default().starts_with("digest-as-whole"),
         "not an unknown-command answer"
@@ -315,7 +309,7 @@ fn digest_now_by_email_sends_the_digest_and_confirms() {
         .replace("cmd-pause@", "cmd-now@");
     let (code, err) = world.receive(raw.as_bytes());
     assert_eq!(code, 0, "{err}");
-    assert_eq!(last_status(&world).1.as_deref(), Some("command-digest-now"));
+    assert_eq!(world.last_status().1.as_deref(), Some("command-digest-now"));
     let mails = sink.wait_for(2, Duration::from_secs(20));
     assert_eq!(mails.len(), 2, "the digest and the confirmation: {err}");
     let digest = mails
@@ -354,7 +348,7 @@ fn an_answer_the_transport_refuses_for_now_stays_queued_and_goes_out_on_retry() 
         .process_queued(&mut world.store(), next, 10)
         .expect("retry");
     assert_eq!(report.answered, 1, "{report}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered);
     assert_eq!(reason.as_deref(), Some("wrong-sender"));
     let sent = smtp.accepted();
@@ -376,7 +370,7 @@ fn confirm_posts_mails_a_confirmation_for_each_post_and_is_off_by_default() {
             "Yes.",
         );
         assert_eq!(world.receive(&raw).0, 0);
-        assert_eq!(last_status(&world).0, InboundStatus::Posted);
+        assert_eq!(world.last_status().0, InboundStatus::Posted);
     }
     let mails = sink.wait_for(2, Duration::from_secs(10));
     assert_eq!(mails.len(), 2, "one confirmation per post, not one per day");
@@ -400,7 +394,7 @@ fn confirm_posts_mails_a_confirmation_for_each_post_and_is_off_by_default() {
             .0,
         0
     );
-    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
     std::thread::sleep(Duration::from_millis(300));
     assert!(sink.messages().is_empty());
 }
@@ -413,7 +407,7 @@ fn a_reply_to_a_digest_of_one_item_is_posted_through_its_references() {
     let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
         .replace("@DIGEST_MID@", "digest-1@test.example");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Posted, "{reason:?}");
     assert!(world.thread_text().contains("Thanks, interesting items."));
     // The same through References only, to the command address.
@@ -426,14 +420,14 @@ fn a_reply_to_a_digest_of_one_item_is_posted_through_its_references() {
         .replace("whole@mail", "whole-2@mail")
         .replace("Thanks, interesting", "Second, through References,");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
     assert_eq!(world.posts_in_thread(), 3);
     // Someone else replying to ann's one-item digest: the token's sender check refuses it.
     let raw = raw
         .replace("From: Ann@example.org", "From: bob@example.org")
         .replace("whole-2@mail", "whole-3@mail");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.last_status().1.as_deref(), Some("wrong-sender"));
     assert_eq!(world.posts_in_thread(), 3);
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
 }
@@ -445,7 +439,7 @@ fn attachments_are_listed_by_name_and_size_and_only_images_and_documents_under_t
     let token = world.grant("ann@example.org", 90);
     let (code, err) = world.receive(&fixture("reply-attachments.eml", Some(&token)));
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Posted, "{reason:?}");
     let thread = world.thread_text();
     assert!(

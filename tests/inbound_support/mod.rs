@@ -12,7 +12,7 @@ use digestd::config::Config;
 use digestd::forum::local::LocalForum;
 use digestd::forum::{Author, Forum};
 use digestd::model::{ReplyGrant, ReplyToken, ThreadId};
-use digestd::store::{InboundRow, NewDelivery, Store};
+use digestd::store::{InboundRow, InboundStatus, NewDelivery, Store};
 
 /// The reply domain of the test config.
 pub const REPLY_DOMAIN: &str = "reply.test.example";
@@ -165,6 +165,28 @@ locale = "nl"
         token
     }
 
+    /// A command token for `email` (no thread: what a digest's List-Unsubscribe address
+    /// carries), expiring in 90 days.
+    pub fn command_grant(&self, email: &str) -> ReplyToken {
+        let token = ReplyToken::generate();
+        self.store()
+            .insert_grant(&ReplyGrant {
+                token: token.clone(),
+                person_email: email.into(),
+                thread_id: None,
+                expires: Utc::now() + Duration::days(90),
+            })
+            .expect("grant");
+        token
+    }
+
+    /// Where the last stored message ended: (status, reason).
+    pub fn last_status(&self) -> (InboundStatus, Option<String>) {
+        let rows = self.inbound_rows();
+        let row = rows.last().expect("a stored message");
+        (row.status, row.reason.clone())
+    }
+
     /// Runs `digestd receive -c CONFIG` with `raw` on stdin: (exit code, stderr).
     pub fn receive(&self, raw: &[u8]) -> (i32, String) {
         receive_with(&self.config_path, raw)
@@ -291,9 +313,22 @@ pub fn replace(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 /// A plain reply from `from` to `reply+token@`, with `message_id` and `body`.
 pub fn simple_reply(token: &ReplyToken, from: &str, message_id: &str, body: &str) -> Vec<u8> {
+    let to = format!("reply+{}@{REPLY_DOMAIN}", token.as_str());
+    mail(from, &to, "Re: Budget 2025", message_id, "", body)
+}
+
+/// A mail from `from` to `to` with `subject`, Message-ID `<message_id>`, `headers` (each line
+/// ending in CRLF) and `body`.
+pub fn mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    message_id: &str,
+    headers: &str,
+    body: &str,
+) -> Vec<u8> {
     format!(
-        "From: {from}\r\nTo: reply+{}@{REPLY_DOMAIN}\r\nSubject: Re: Budget 2025\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        token.as_str()
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
 }
