@@ -242,7 +242,8 @@ struct InboundWatcher {
 }
 
 impl InboundWatcher {
-    /// Starts polling every `[daemon] inbound_poll_secs`.
+    /// Starts the loop: the Maildir every `[daemon] inbound_poll_secs`, IMAP every
+    /// `[inbound.imap] poll_seconds`.
     fn start(config: &Config) -> InboundWatcher {
         let (stop, stop_rx) = watch::channel(false);
         let every = Duration::from_secs(config.daemon.inbound_poll_secs.max(1));

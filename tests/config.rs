@@ -165,6 +165,13 @@ const CASES: &[(&str, &str, usize, &str, &str)] = &[
         "out of range",
     ),
     (
+        "attachment-cap-too-small.toml",
+        "attachment-cap-too-small.toml",
+        21,
+        "inbound.max_attachment_bytes",
+        "out of range: must be 1024 to",
+    ),
+    (
         "concurrency-zero.toml",
         "concurrency-zero.toml",
         11,

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Duration as Age, Utc};
 use mail_parser::{HeaderValue, MimeHeaders};
-use support::{bin, ensure_deps, repo_root, SinkOptions, SmtpSink, SunkMessage};
+use support::{
+    bin, ensure_deps, repo_root, start_daemon, stop_daemon, SinkOptions, SmtpSink, SunkMessage,
+};
 
 /// Writes a config for a small organisation sending through `port`; returns its path.
 fn write_org(dir: &Path, port: u16, schedule: &str, people: &str) -> PathBuf {
@@ -162,36 +164,6 @@ fn crowd_org(sink: &SmtpSink, people: usize) -> (tempfile::TempDir, PathBuf) {
         )],
     );
     (dir, config)
-}
-
-fn start_daemon(config: &Path) -> std::process::Child {
-    Command::new(bin())
-        .args(["run", "-c"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start daemon")
-}
-
-/// SIGTERM, then wait (bounded) for the exit status; `None` if it did not stop in time.
-fn stop_daemon(daemon: &mut std::process::Child) -> Option<std::process::ExitStatus> {
-    let pid = daemon.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(s) = daemon.try_wait().expect("wait") {
-            return Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = daemon.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn by_recipient(messages: &[SunkMessage]) -> HashMap<String, Vec<SunkMessage>> {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{bin, repo_root};
+use support::{bin, repo_root, start_daemon, stop_daemon};
 
 fn config_text() -> String {
     format!(
@@ -159,13 +159,7 @@ fn a_reply_to_a_digest_lands_in_the_thread_as_the_person() {
     }
     std::fs::write(inbox.join("new/1700000000.reply.test"), reply).expect("drop the reply");
 
-    let mut daemon = Command::new(bin())
-        .args(["run", "-c"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = start_daemon(&config);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut shown = String::new();
     while Instant::now() < deadline {
@@ -176,10 +170,7 @@ fn a_reply_to_a_digest_lands_in_the_thread_as_the_person() {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
+    let _ = stop_daemon(&mut daemon);
 
     assert!(
         shown.contains("The heating, the CO detector, and food for three days."),

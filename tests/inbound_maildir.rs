@@ -1,12 +1,13 @@
 //! The daemon side of inbound mail: a real Maildir on disk drained into the local forum, the
-//! retry queue when the forum is down, and a SIGKILL in the middle of 500 replies.
+//! retry queue when the forum is down, and `digestd run` killed (SIGKILL) in the middle of 500
+//! replies.
 
 mod inbound_support;
+mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use digestd::config::Config;
@@ -16,8 +17,9 @@ use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use digestd::inbound::receive::maildir::drain_maildir;
 use digestd::model::Group;
-use digestd::store::{InboundStatus, Store};
+use digestd::store::InboundStatus;
 use inbound_support::{simple_reply, Transport, World};
+use support::{start_daemon, stop_daemon, wait_until};
 
 /// Writes `raw` into `maildir/new` the way an MDA does (tmp/ then rename).
 fn deliver(maildir: &Path, name: &str, raw: &[u8]) {
@@ -194,46 +196,29 @@ fn forum_down_then_up_keeps_the_reply_queued_then_posts_it_once() {
         .contains("Posted once the forum is back."));
 }
 
-const CHILD_ENV: &str = "DIGESTD_TEST_MAILDIR_CHILD";
-
-/// Not a test on its own: the child process of the SIGKILL test (does nothing without its env).
-#[test]
-fn maildir_child_process() {
-    let Some(config_path) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let config = Config::load(Path::new(&config_path)).expect("config");
-    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-    let answerer = Answerer::new(None);
-    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
-    let mut store = Store::open(&config.store_path).expect("store");
-    let md = config.inbound.maildir.clone().expect("maildir configured");
-    // Small batches, as the daemon's timer would.
-    for _ in 0..1000 {
-        let r = drain_maildir(&md, &mut store, &pipeline, 10).expect("drain");
-        if r.taken == 0 && r.left == 0 {
-            break;
-        }
-    }
-    pipeline
-        .process_queued(&mut store, Utc::now() + chrono::Duration::days(1), 10_000)
-        .expect("retries");
-}
-
-fn spawn_child(config: &Path) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args(["maildir_child_process", "--exact", "--test-threads=1"])
-        .env(CHILD_ENV, config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child")
+/// Posts in the seeded thread, read straight from the SQLite file (the daemon may be writing).
+fn posts_now(world: &World) -> usize {
+    let forum = LocalForum::open(&world.config.store_path, &world.config.forum_url).expect("f");
+    forum
+        .local_thread(world.remote_thread.parse().expect("id"))
+        .ok()
+        .flatten()
+        .map_or(0, |t| t.posts.len())
 }
 
 #[test]
-fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
-    let (world, md) = maildir_world();
+fn sigkill_of_the_daemon_during_500_replies_still_makes_exactly_one_post_each() {
+    let world = World::new(
+        Transport::Maildir,
+        "maildir = \"replies\"\n\n[daemon]\ninbound_poll_secs = 1",
+    );
+    let md = world.dir.path().join("replies");
     let token = world.grant("ann@example.org", 90);
+    // A long quoted digest under each reply gives the trimmer real work, so the kill lands
+    // while the daemon is still working through the Maildir.
+    let quote: String = (0..400)
+        .map(|n| format!("> Line {n} of the digest this reply quotes.\r\n"))
+        .collect();
     for i in 0..500 {
         deliver(
             &md,
@@ -242,40 +227,37 @@ fn sigkill_during_500_replies_still_makes_exactly_one_post_each() {
                 &token,
                 "ann@example.org",
                 &format!("kill-{i}@x"),
-                &format!("Reply number {i} of 500."),
+                &format!("Reply number {i} of 500.\r\n\r\nOn Monday, digestd wrote:\r\n{quote}"),
             ),
         );
     }
-    let mut child = spawn_child(&world.config_path);
-    // Kill it once it is well into the work (or after 20 s at the most).
-    let start = Instant::now();
-    while count(&md.join("cur")) < 60 && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().expect("SIGKILL"); // std's kill sends SIGKILL on Unix
-    let status = child.wait().expect("wait");
-    assert!(!status.success(), "killed before it finished");
-    let done_at_kill = count(&md.join("cur"));
+    let mut daemon = start_daemon(&world.config_path);
+    // Kill it once 30 replies are posted (plus the seed post), at most 60 s from now.
+    let started = wait_until(Duration::from_secs(60), Duration::from_millis(2), || {
+        posts_now(&world) > 30
+    });
+    daemon.kill().expect("SIGKILL"); // std's kill sends SIGKILL on Unix
+    let status = daemon.wait().expect("wait");
+    assert!(started, "the daemon posted nothing within 60 s");
+    assert!(!status.success(), "killed, not exited");
+    let at_kill = posts_now(&world) - 1;
+    eprintln!("{at_kill} of 500 posted when the daemon was killed");
     assert!(
-        done_at_kill < 500,
-        "the kill came too late to test anything"
+        at_kill < 500,
+        "the kill came too late to test anything ({at_kill} posted)"
     );
 
-    // Restart and let it finish.
-    let mut again = spawn_child(&world.config_path);
-    let start = Instant::now();
-    loop {
-        if let Some(st) = again.try_wait().expect("try_wait") {
-            assert!(st.success(), "restarted child failed");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "restart took too long"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(count(&md.join("new")), 0);
+    // Restart; it finishes the Maildir, then stops cleanly on SIGTERM.
+    let mut daemon = start_daemon(&world.config_path);
+    let drained = wait_until(Duration::from_secs(300), Duration::from_millis(100), || {
+        count(&md.join("new")) == 0 && posts_now(&world) >= 501
+    });
+    let stopped = stop_daemon(&mut daemon);
+    assert!(
+        drained,
+        "restarted daemon did not finish the Maildir in 300 s"
+    );
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
     assert_eq!(count(&md.join("cur")), 500);
     let forum = LocalForum::open(&world.config.store_path, &world.config.forum_url).expect("f");
     let thread = forum

@@ -19,12 +19,6 @@ fn world_with_sink() -> (World, SmtpSink) {
     (world, sink)
 }
 
-fn last_status(world: &World) -> (InboundStatus, Option<String>) {
-    let rows = world.inbound_rows();
-    let row = rows.last().expect("a stored message");
-    (row.status, row.reason.clone())
-}
-
 #[test]
 fn plain_reply_is_posted_as_the_person_without_the_quote() {
     let (world, sink) = world_with_sink();
@@ -42,7 +36,7 @@ fn plain_reply_is_posted_as_the_person_without_the_quote() {
         thread.contains("ann@example.org") || thread.contains("Ann Example"),
         "{thread}"
     );
-    assert_eq!(last_status(&world).0, InboundStatus::Posted);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
     assert!(sink.messages().is_empty(), "no answer for a good reply");
 }
 
@@ -67,7 +61,7 @@ fn odd_charsets_and_encodings_are_posted_readably() {
     ] {
         let (code, err) = world.receive(&fixture(file, Some(&token)));
         assert_eq!(code, 0, "{file}: {err}");
-        let (status, reason) = last_status(&world);
+        let (status, reason) = world.last_status();
         assert_eq!(status, InboundStatus::Posted, "{file}: {reason:?}");
         let thread = world.thread_text();
         assert!(thread.contains(expect), "{file}: {thread}");
@@ -80,7 +74,7 @@ fn broken_mime_never_fails_the_pipe() {
     let token = world.grant("ann@example.org", 90);
     let (code, err) = world.receive(&fixture("broken-mime.eml", Some(&token)));
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     // Whatever could be read is posted; if nothing could, the sender is told.
     assert!(
         matches!(status, InboundStatus::Posted | InboundStatus::Answered),
@@ -94,7 +88,7 @@ fn spoofed_sender_is_refused_and_answered_once() {
     let token = world.grant("ann@example.org", 90);
     let (code, err) = world.receive(&fixture("spoofed.eml", Some(&token)));
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered);
     assert_eq!(reason.as_deref(), Some("wrong-sender"));
     assert_eq!(world.posts_in_thread(), 1, "only the seed post");
@@ -115,7 +109,7 @@ fn spoofed_sender_is_refused_and_answered_once() {
         .replace("spoofed@evil.example>", "spoofed-2@evil.example>");
     let (code, _) = world.receive(again.as_bytes());
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason
         .unwrap_or_default()
@@ -131,17 +125,17 @@ fn foreign_and_expired_and_unknown_tokens_are_answered_in_the_persons_language()
     let bobs = world.grant("bob@example.org", 90);
     let (code, _) = world.receive(&simple_reply(&bobs, "ann@example.org", "foreign@x", "hi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.last_status().1.as_deref(), Some("wrong-sender"));
     // bob's own expired token → expired (answer in nl)
     let old = world.grant("bob@example.org", -1);
     let (code, _) = world.receive(&simple_reply(&old, "bob@example.org", "expired@x", "hoi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("expired"));
+    assert_eq!(world.last_status().1.as_deref(), Some("expired"));
     // a token nobody issued
     let never = digestd::model::ReplyToken::generate();
     let (code, _) = world.receive(&simple_reply(&never, "ann@example.org", "unknown@x", "hi"));
     assert_eq!(code, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("unknown-token"));
+    assert_eq!(world.last_status().1.as_deref(), Some("unknown-token"));
     assert_eq!(world.posts_in_thread(), 1);
 
     let answers = sink.wait_for(3, Duration::from_secs(10));
@@ -160,13 +154,13 @@ fn auto_reply_and_bounce_are_ignored_never_answered() {
     let token = world.grant("ann@example.org", 90);
     let (code, _) = world.receive(&fixture("auto-reply.eml", Some(&token)));
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason.unwrap_or_default().starts_with("auto-reply"));
 
     let (code, _) = world.receive(&fixture("bounce-dsn.eml", None));
     assert_eq!(code, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Ignored);
     assert!(reason
         .unwrap_or_default()
@@ -239,7 +233,7 @@ fn mail_of_25_mb_is_stored_and_answered_too_large() {
     assert!(raw.len() > 25 * 1024 * 1024 - 200);
     let (code, err) = world.receive(&raw);
     assert_eq!(code, 0, "{err}");
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered);
     assert_eq!(reason.as_deref(), Some("too-large"));
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
@@ -250,7 +244,7 @@ fn commands_new_threads_and_digest_replies() {
     let (world, sink) = world_with_sink();
     // pause
     assert_eq!(world.receive(&fixture("command-pause.eml", None)).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("command-pause"));
+    assert_eq!(world.last_status().1.as_deref(), Some("command-pause"));
     let state = world
         .store()
         .person_state("ann@example.org")
@@ -259,14 +253,14 @@ fn commands_new_threads_and_digest_replies() {
     assert!(state.paused);
     // a new thread in a group ann's role follows
     assert_eq!(world.receive(&fixture("new-thread.eml", None)).0, 0);
-    let (status, reason) = last_status(&world);
+    let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Posted, "{reason:?}");
     // …and in one it does not
     let raw = String::from_utf8_lossy(&fixture("new-thread.eml", None))
         .replace("group+general@", "group+secret@")
         .replace("new-thread@", "new-thread-2@");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("not-member"));
+    assert_eq!(world.last_status().1.as_deref(), Some("not-member"));
     // two answers so far: pause confirmation, not-member
     assert_eq!(sink.wait_for(2, Duration::from_secs(10)).len(), 2);
 }
@@ -274,28 +268,13 @@ fn commands_new_threads_and_digest_replies() {
 #[test]
 fn reply_to_the_digest_as_a_whole_lists_its_items() {
     let (world, sink) = world_with_sink();
-    let token = digestd::model::ReplyToken::generate();
-    let mut store = world.store();
-    store
-        .insert_pending_delivery(&digestd::store::NewDelivery {
-            person_email: "ann@example.org".into(),
-            schedule: "0 0 7 * * *@Europe/Amsterdam".into(),
-            period_end: chrono::Utc::now(),
-            message_id: "digest-42@test.example".into(),
-            raw: b"Subject: digest\r\n\r\n...".to_vec(),
-            post_ids: vec![],
-            grants: vec![digestd::model::ReplyGrant {
-                token: token.clone(),
-                person_email: "ann@example.org".into(),
-                thread_id: Some(world.thread_id),
-                expires: chrono::Utc::now() + chrono::Duration::days(90),
-            }],
-        })
-        .expect("delivery");
+    let parking = world.add_thread("Parking at the town hall");
+    let tokens = world.digest_sent("digest-42@test.example", &[world.thread_id, parking]);
+    let token = &tokens[0];
     let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
         .replace("@DIGEST_MID@", "digest-42@test.example");
     assert_eq!(world.receive(raw.as_bytes()).0, 0);
-    assert_eq!(last_status(&world).1.as_deref(), Some("digest-as-whole"));
+    assert_eq!(world.last_status().1.as_deref(), Some("digest-as-whole"));
     let answers = sink.wait_for(1, Duration::from_secs(10));
     let text = answers[0]
         .parsed()
@@ -303,17 +282,19 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
         .unwrap_or_default()
         .to_string();
     assert!(text.contains("Budget 2025"), "{text}");
+    assert!(text.contains("Parking at the town hall"), "{text}");
     assert!(
         text.contains(&format!("reply+{}@reply.test.example", token.as_str())),
         "{text}"
     );
+    assert_eq!(world.posts_in_thread(), 1, "nothing posted");
     // The same reply sent to the command address (Reply-To of some digests) is no "unknown
     // command": it gets the item list too (already answered today, so recorded only).
     let to_command = raw
         .replace("To: digest@test.example", "To: digest@reply.test.example")
         .replace("whole@mail", "whole-2@mail");
     assert_eq!(world.receive(to_command.as_bytes()).0, 0);
-    let (_, reason) = last_status(&world);
+    let (_, reason) = world.last_status();
     assert!(
         reason.unwrap_or_default().starts_with("digest-as-whole"),
         "not an unknown-command answer"
@@ -328,7 +309,7 @@ fn digest_now_by_email_sends_the_digest_and_confirms() {
         .replace("cmd-pause@", "cmd-now@");
     let (code, err) = world.receive(raw.as_bytes());
     assert_eq!(code, 0, "{err}");
-    assert_eq!(last_status(&world).1.as_deref(), Some("command-digest-now"));
+    assert_eq!(world.last_status().1.as_deref(), Some("command-digest-now"));
     let mails = sink.wait_for(2, Duration::from_secs(20));
     assert_eq!(mails.len(), 2, "the digest and the confirmation: {err}");
     let digest = mails
@@ -337,4 +318,148 @@ fn digest_now_by_email_sends_the_digest_and_confirms() {
         .expect("a digest");
     assert_eq!(digest.rcpt_to, vec!["ann@example.org".to_string()]);
     assert!(String::from_utf8_lossy(&digest.raw).contains("Budget 2025"));
+}
+
+#[test]
+fn an_answer_the_transport_refuses_for_now_stays_queued_and_goes_out_on_retry() {
+    // The relay answers the first message with 451, the next with 250.
+    let smtp = support::FakeSmtp::start(support::FakeRules {
+        fail_first_messages: 1,
+        ..support::FakeRules::default()
+    });
+    let world = World::new(Transport::Smtp(smtp.port()), "");
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("spoofed.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let row = world.inbound_rows().pop().expect("stored");
+    assert_eq!(row.status, InboundStatus::Queued, "{:?}", row.reason);
+    let next = row.next_attempt.expect("a retry is planned");
+    assert_eq!(smtp.data_attempts(), 1);
+    assert!(smtp.accepted().is_empty());
+
+    // The retry (as the daemon makes it) sends the answer: the day's slot was not used up.
+    let config = digestd::config::Config::load(&world.config_path).expect("config");
+    let forum = digestd::forum::local::LocalForum::open(&config.store_path, &config.forum_url)
+        .expect("forum");
+    let answers = digestd::inbound::wiring::OutboundAnswers::from_config(&config).expect("smtp");
+    let answerer = digestd::inbound::answer::Answerer::new(Some(&config.templates_dir));
+    let pipeline = digestd::inbound::Pipeline::new(&config, &forum, &answers, &answerer);
+    let report = pipeline
+        .process_queued(&mut world.store(), next, 10)
+        .expect("retry");
+    assert_eq!(report.answered, 1, "{report}");
+    let (status, reason) = world.last_status();
+    assert_eq!(status, InboundStatus::Answered);
+    assert_eq!(reason.as_deref(), Some("wrong-sender"));
+    let sent = smtp.accepted();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].mail_from, "", "null envelope sender");
+    assert_eq!(sent[0].rcpt_to, vec!["mallory@evil.example".to_string()]);
+}
+
+#[test]
+fn confirm_posts_mails_a_confirmation_for_each_post_and_is_off_by_default() {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "confirm_posts = true");
+    let token = world.grant("ann@example.org", 90);
+    for i in 0..2 {
+        let raw = simple_reply(
+            &token,
+            "Ann <ann@example.org>",
+            &format!("ok-{i}@x"),
+            "Yes.",
+        );
+        assert_eq!(world.receive(&raw).0, 0);
+        assert_eq!(world.last_status().0, InboundStatus::Posted);
+    }
+    let mails = sink.wait_for(2, Duration::from_secs(10));
+    assert_eq!(mails.len(), 2, "one confirmation per post, not one per day");
+    for m in &mails {
+        assert_eq!(m.mail_from, "", "null envelope sender");
+        assert_eq!(m.rcpt_to, vec!["ann@example.org".to_string()]);
+        let text = String::from_utf8_lossy(&m.raw);
+        assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+        let parsed = m.parsed();
+        assert_eq!(parsed.subject(), Some("Your reply was posted"));
+        let body = parsed.body_text(0).unwrap_or_default().to_string();
+        assert!(body.contains("was posted in \"Budget 2025\""), "{body}");
+    }
+
+    // Without the key, a post is not confirmed.
+    let (world, sink) = world_with_sink();
+    let token = world.grant("ann@example.org", 90);
+    assert_eq!(
+        world
+            .receive(&simple_reply(&token, "ann@example.org", "q@x", "Hi."))
+            .0,
+        0
+    );
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.messages().is_empty());
+}
+
+#[test]
+fn a_reply_to_a_digest_of_one_item_is_posted_through_its_references() {
+    let (world, sink) = world_with_sink();
+    world.digest_sent("digest-1@test.example", &[world.thread_id]);
+    // No token in the recipients: In-Reply-To names the digest, the digest holds one thread.
+    let raw = String::from_utf8_lossy(&fixture("digest-as-whole.eml", None))
+        .replace("@DIGEST_MID@", "digest-1@test.example");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    let (status, reason) = world.last_status();
+    assert_eq!(status, InboundStatus::Posted, "{reason:?}");
+    assert!(world.thread_text().contains("Thanks, interesting items."));
+    // The same through References only, to the command address.
+    let raw = raw
+        .replace(
+            "In-Reply-To: <digest-1@test.example>",
+            "References: <x@y> <digest-1@test.example>",
+        )
+        .replace("To: digest@test.example", "To: digest@reply.test.example")
+        .replace("whole@mail", "whole-2@mail")
+        .replace("Thanks, interesting", "Second, through References,");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
+    assert_eq!(world.posts_in_thread(), 3);
+    // Someone else replying to ann's one-item digest: the token's sender check refuses it.
+    let raw = raw
+        .replace("From: Ann@example.org", "From: bob@example.org")
+        .replace("whole-2@mail", "whole-3@mail");
+    assert_eq!(world.receive(raw.as_bytes()).0, 0);
+    assert_eq!(world.last_status().1.as_deref(), Some("wrong-sender"));
+    assert_eq!(world.posts_in_thread(), 3);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+}
+
+#[test]
+fn attachments_are_listed_by_name_and_size_and_only_images_and_documents_under_the_cap_kept() {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), "max_attachment_bytes = 2048");
+    let token = world.grant("ann@example.org", 90);
+    let (code, err) = world.receive(&fixture("reply-attachments.eml", Some(&token)));
+    assert_eq!(code, 0, "{err}");
+    let (status, reason) = world.last_status();
+    assert_eq!(status, InboundStatus::Posted, "{reason:?}");
+    let thread = world.thread_text();
+    assert!(
+        thread.contains("Here are the photo, the minutes"),
+        "{thread}"
+    );
+    assert!(thread.contains("Attachments:"), "{thread}");
+    assert!(thread.contains("- photo.png (1 KB)\n"), "{thread}");
+    assert!(thread.contains("- minutes.pdf (1 KB)\n"), "{thread}");
+    assert!(
+        thread.contains("- setup.exe (1 KB, not kept: not an image or document)"),
+        "{thread}"
+    );
+    assert!(
+        thread.contains("- site-plan.jpg (3 KB, not kept: larger than 2 KB)"),
+        "{thread}"
+    );
+    assert!(
+        !thread.contains("This program cannot be run"),
+        "never inlined: {thread}"
+    );
+    assert!(!thread.contains("TVqQ"), "no base64 in the post: {thread}");
 }

@@ -24,7 +24,7 @@ fn run(raw: &[u8]) {
     let _ = answer::may_answer(&msg, sender.as_ref(), &addrs);
     let _ = answer::threading(&msg);
     let _ = address::referenced_ids(&msg);
-    let reply = body::reply_body(&msg);
+    let reply = body::reply_body(&msg, 10 * 1024 * 1024);
     let _ = commands::parse(msg.subject(), &reply.text);
     let _ = reply.to_markdown();
     if let Class::Reply { token } = class {

@@ -132,6 +132,8 @@ fn config(store_path: PathBuf) -> Config {
             trusted_authserv_ids: Vec::new(),
             bounce_threshold: 3,
             max_message_bytes: 10 * 1024 * 1024,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            confirm_posts: false,
             imap: None,
         },
         daemon: Default::default(),
@@ -293,7 +295,7 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
         };
         let sender = address::sender(&msg);
         let tt = Instant::now();
-        let body = reply_body(&msg);
+        let body = reply_body(&msg, 10 * 1024 * 1024);
         trim_time += tt.elapsed();
         let decision = authorise_reply(&ReplyEvidence {
             token: &token,

@@ -152,7 +152,8 @@ pub struct DaemonConfig {
     pub log_filter: String,
     /// SIGTERM exits within this many seconds even if a send hangs (default 30).
     pub shutdown_timeout_secs: u64,
-    /// How often the inbound Maildir / IMAP folder is polled (default 30).
+    /// How often the inbound Maildir is drained and queued replies retried (default 30; IMAP
+    /// follows `[inbound.imap] poll_seconds`).
     pub inbound_poll_secs: u64,
 }
 
@@ -177,6 +178,11 @@ pub struct InboundConfig {
     pub bounce_threshold: u32,
     /// Largest message accepted for posting, bytes (default 10 MiB).
     pub max_message_bytes: usize,
+    /// Attachments (images, documents) above this many bytes are listed as not kept (default
+    /// 10 MiB).
+    pub max_attachment_bytes: usize,
+    /// Send the person a confirmation mail when their reply was posted (default false).
+    pub confirm_posts: bool,
     /// `[inbound.imap]`: a mailbox polled by the daemon, if any.
     pub imap: Option<ImapConfig>,
 }
@@ -500,6 +506,8 @@ roles = ["staff"]
         assert_eq!(cfg.digest, DigestConfig::default());
         assert_eq!(cfg.inbound.bounce_threshold, 3);
         assert_eq!(cfg.inbound.max_message_bytes, 10 * 1024 * 1024);
+        assert_eq!(cfg.inbound.max_attachment_bytes, 10 * 1024 * 1024);
+        assert!(!cfg.inbound.confirm_posts);
         let role = &cfg.roles[0];
         assert_eq!(role.groups, vec!["general".to_string()]);
         assert_eq!(role.training_tags, vec!["training".to_string()]);

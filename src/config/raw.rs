@@ -115,6 +115,8 @@ pub(crate) struct RawInbound {
     pub trusted_authserv_ids: Vec<Str>,
     pub bounce_threshold: Option<Int>,
     pub max_message_bytes: Option<Int>,
+    pub max_attachment_bytes: Option<Int>,
+    pub confirm_posts: Option<bool>,
     pub imap: Option<Spanned<RawImap>>,
 }
 

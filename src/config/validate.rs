@@ -661,6 +661,8 @@ impl Validator<'_> {
                 trusted_authserv_ids: Vec::new(),
                 bounce_threshold: threshold,
                 max_message_bytes: max_bytes,
+                max_attachment_bytes: max_bytes,
+                confirm_posts: false,
                 imap: None,
             };
         };
@@ -695,6 +697,14 @@ impl Validator<'_> {
                 1024,
                 1 << 30,
             ) as usize,
+            max_attachment_bytes: self.int(
+                r.max_attachment_bytes.as_ref(),
+                "inbound.max_attachment_bytes",
+                max_bytes as i64,
+                1024,
+                1 << 30,
+            ) as usize,
+            confirm_posts: r.confirm_posts.unwrap_or(false),
             imap: r.imap.as_ref().and_then(|i| self.imap(i)),
         }
     }

@@ -3,7 +3,8 @@
 //! The pure steps ([`address`], [`classify`], [`authorise`], [`commands`], [`body`], [`trim`])
 //! take values and return values; [`pipeline`] drives them against the store, the forum and the
 //! answer transport; [`receive`] holds the edges (stdin for the MTA pipe, Maildir, IMAP);
-//! [`wiring`] builds the forum and answer transport a config describes.
+//! [`wiring`] builds the forum and answer transport a config describes; [`cadence`] says when
+//! the daemon drains the Maildir and when it polls IMAP.
 //!
 //! **Invariant:** an inbound message is stored (raw bytes, Message-ID, SHA-256) before anything
 //! else happens, and leaves the queue only as posted, answered or ignored with a reason.
@@ -12,6 +13,7 @@ pub mod address;
 pub mod answer;
 pub mod authorise;
 pub mod body;
+pub mod cadence;
 pub mod classify;
 pub mod commands;
 pub mod pipeline;
@@ -26,6 +28,7 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::forum::Forum;
 use crate::store::Store;
+use cadence::{Cadence, Due};
 pub use pipeline::{AnswerSink, Outcome, Pipeline, Report};
 
 /// `digestd receive`: reads one message on stdin; returns a sysexits code (0, 65, 75). Never panics.
@@ -75,25 +78,39 @@ pub fn run_inbound_once(
     forum: &dyn Forum,
     answers: &dyn AnswerSink,
 ) -> InboundRunReport {
+    run_inbound_round(config, store, forum, answers, Due::ALL)
+}
+
+/// [`run_inbound_once`] doing only what is `due`: the Maildir and the retries (`due.local`),
+/// the IMAP folder (`due.imap`).
+pub fn run_inbound_round(
+    config: &Config,
+    store: &mut Store,
+    forum: &dyn Forum,
+    answers: &dyn AnswerSink,
+    due: Due,
+) -> InboundRunReport {
     let answerer = answer::Answerer::new(Some(&config.templates_dir));
     let digest_now = |email: &str| send_digest_now(config, email);
     let pipeline = Pipeline::new(config, forum, answers, &answerer).with_digest_now(&digest_now);
     let mut report = InboundRunReport::default();
-    if let Some(dir) = &config.inbound.maildir {
+    if let Some(dir) = config.inbound.maildir.as_ref().filter(|_| due.local) {
         match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
             Ok(r) => report.maildir = Some(r),
             Err(e) => report.errors.push(e.to_string()),
         }
     }
-    if let Some(imap) = &config.inbound.imap {
+    if let Some(imap) = config.inbound.imap.as_ref().filter(|_| due.imap) {
         match receive::imap::poll_imap_once(imap, store, &pipeline) {
             Ok(r) => report.imap = Some(r),
             Err(e) => report.errors.push(e.to_string()),
         }
     }
-    match pipeline.process_queued(store, Utc::now(), 10_000) {
-        Ok(r) => report.retried = r,
-        Err(e) => report.errors.push(e.to_string()),
+    if due.local {
+        match pipeline.process_queued(store, Utc::now(), 10_000) {
+            Ok(r) => report.retried = r,
+            Err(e) => report.errors.push(e.to_string()),
+        }
     }
     report.count_in_metrics();
     report
@@ -123,21 +140,35 @@ impl InboundRunReport {
     }
 }
 
-/// The daemon's inbound loop: every `every`, one [`run_inbound_once`] round on a blocking
-/// thread (fresh store, forum and transport each round, so a failure never wedges the loop),
-/// until `stop` turns true. Errors are logged; the loop goes on.
+/// The daemon's inbound loop: the Maildir and the retries every `every`, the IMAP folder every
+/// `[inbound.imap] poll_seconds` (see [`cadence`]), each round on a blocking thread (fresh
+/// store, forum and transport each round, so a failure never wedges the loop), until `stop`
+/// turns true. Errors are logged; the loop goes on.
 pub async fn watch_inbound(
     config: std::sync::Arc<Config>,
     every: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let imap_every = config
+        .inbound
+        .imap
+        .as_ref()
+        .map(|i| std::time::Duration::from_secs(i.poll_seconds));
+    let mut cadence = Cadence::new(every, imap_every, tokio::time::Instant::now().into_std());
     loop {
+        let due = cadence.take_due(tokio::time::Instant::now().into_std());
         let cfg = config.clone();
         let round = tokio::task::spawn_blocking(move || -> anyhow::Result<InboundRunReport> {
             let mut store = Store::open(&cfg.store_path)?;
             let forum = wiring::open_forum(&cfg)?;
             let answers = wiring::OutboundAnswers::from_config(&cfg)?;
-            Ok(run_inbound_once(&cfg, &mut store, forum.as_ref(), &answers))
+            Ok(run_inbound_round(
+                &cfg,
+                &mut store,
+                forum.as_ref(),
+                &answers,
+                due,
+            ))
         })
         .await;
         match round {
@@ -151,7 +182,7 @@ pub async fn watch_inbound(
             Err(e) => tracing::error!("inbound round panicked: {e}"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep_until(cadence.next_wake().into()) => {}
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     return;

@@ -2,7 +2,8 @@
 //! answer or ignore, and record where the message ended.
 //!
 //! **Invariant:** every queued message ends `posted`, `answered`, or `ignored` with a reason, or
-//! stays `queued` with a later `next_attempt` when the forum failed for now. Nothing is dropped.
+//! stays `queued` with a later `next_attempt` when the forum or the answer transport failed for
+//! now (a failed answer gives its once-a-day slot back). Nothing is dropped.
 //! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
@@ -25,6 +26,7 @@ use crate::inbound::commands::{self, Command};
 use crate::inbound::receive::Intake;
 use crate::model::{normalize_email, Frequency, Group, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
+use crate::outbound::SendError;
 use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::{InboundRow, InboundStatus, InsertedInbound, Store, StoreError};
 
@@ -34,8 +36,9 @@ pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
 /// Sends an answer mail (built with a null envelope sender). Implemented by the outbound
 /// transport; tests use a recording sink.
 pub trait AnswerSink: Send + Sync {
-    /// Hands `msg` to the transport.
-    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String>;
+    /// Hands `msg` to the transport. A transient failure leaves the message queued for a
+    /// retry; a permanent one ends it ignored.
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), SendError>;
 }
 
 /// An [`AnswerSink`] that drops answers (logging them): for benchmarks and dry runs.
@@ -43,7 +46,7 @@ pub trait AnswerSink: Send + Sync {
 pub struct DiscardAnswers;
 
 impl AnswerSink for DiscardAnswers {
-    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String> {
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), SendError> {
         tracing::debug!(to = %msg.envelope_to, "answer discarded");
         Ok(())
     }
@@ -81,7 +84,8 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
-    /// The forum failed for now: still queued, retried from `next_attempt`.
+    /// The forum or the answer transport failed for now: still queued, retried from
+    /// `next_attempt`.
     Deferred {
         /// Earliest retry.
         next_attempt: DateTime<Utc>,
@@ -445,7 +449,7 @@ impl<'a> Pipeline<'a> {
         token: &ReplyToken,
     ) -> Result<Outcome, InboundError> {
         let grant = store.token(token)?;
-        let body = body::reply_body(c.msg);
+        let body = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes);
         let ar = auth_results(c.msg);
         let decision = authorise_reply(&ReplyEvidence {
             token,
@@ -494,7 +498,7 @@ impl<'a> Pipeline<'a> {
                     .is_some_and(|role| role.groups.iter().any(|g| g == group_id))
             })
         });
-        let body = body::reply_body(c.msg);
+        let body = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes);
         let ar = auth_results(c.msg);
         let mut actx = self.context(c);
         actx.group = Some(one_line(group_id));
@@ -531,9 +535,14 @@ impl<'a> Pipeline<'a> {
         actx: AnswerContext,
     ) -> Result<Outcome, InboundError> {
         match result {
-            Ok(p) => Ok(Outcome::Posted {
-                remote_post_id: p.remote_post_id,
-            }),
+            Ok(p) => {
+                if self.config.inbound.confirm_posts {
+                    self.confirm(c, actx);
+                }
+                Ok(Outcome::Posted {
+                    remote_post_id: p.remote_post_id,
+                })
+            }
             Err(e) if e.is_transient() => Ok(Outcome::Deferred {
                 next_attempt: c.now + backoff(c.row.attempts),
                 error: e.to_string(),
@@ -581,7 +590,7 @@ impl<'a> Pipeline<'a> {
         {
             return self.answer(store, c, &person, Reason::NotAuthenticated.key(), actx);
         }
-        let text = body::reply_body(c.msg).text;
+        let text = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes).text;
         let cmd =
             commands::parse(c.msg.subject(), &text).or_else(|| token.map(|_| Command::Unsubscribe));
         let Some(cmd) = cmd else {
@@ -630,9 +639,11 @@ impl<'a> Pipeline<'a> {
             .unwrap_or_else(|| ignored("not addressed to any digestd address")))
     }
 
-    /// A reply to a digest as a whole (In-Reply-To/References name a digest digestd sent): the
-    /// answer lists that digest's items with their reply addresses. `None` when no digest is
-    /// referenced.
+    /// A reply without a token in its recipients whose In-Reply-To/References name a digest
+    /// digestd sent. A digest of exactly one thread item stands for that item: its token is
+    /// used, and the normal checks (sender, expiry) apply. A digest of several items is a reply
+    /// to the digest as a whole: the answer lists its items with their reply addresses. `None`
+    /// when no digest is referenced.
     fn digest_reply(
         &self,
         store: &mut Store,
@@ -642,11 +653,20 @@ impl<'a> Pipeline<'a> {
             let Some(delivery) = store.delivery_by_message_id(&mid)? else {
                 continue;
             };
+            let grants = store.grants_of_delivery(delivery.id)?;
+            if let [only] = grants
+                .iter()
+                .filter(|g| g.thread_id.is_some())
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                return self.reply(store, c, &only.token).map(Some);
+            }
             if normalize_email(&delivery.person_email) != c.sender.email {
                 return Ok(Some(ignored("reply to a digest sent to someone else")));
             }
             let mut items = Vec::new();
-            for g in store.grants_of_delivery(delivery.id)? {
+            for g in grants {
                 let (Some(tid), true) = (g.thread_id, g.expires > c.now) else {
                     continue;
                 };
@@ -685,34 +705,72 @@ impl<'a> Pipeline<'a> {
         if !store.record_answer(&to.email, key, c.now.date_naive())? {
             return Ok(ignored(&format!("{key} (already answered today)")));
         }
-        let locale = self
-            .config
-            .person(&to.email)
-            .map(|p| p.locale.as_str())
-            .unwrap_or("en");
+        match self.send_mail(c, to, key, actx) {
+            Ok(()) => Ok(Outcome::Answered { reason: key.into() }),
+            Err(AnswerFailure::NotBuilt(e)) => {
+                Ok(ignored(&format!("{key} (answer not built: {e})")))
+            }
+            Err(AnswerFailure::Send(e @ SendError::Permanent(_))) => {
+                store.release_answer(&to.email, key, c.now.date_naive())?;
+                Ok(ignored(&format!("{key} (answer refused: {e})")))
+            }
+            Err(AnswerFailure::Send(e)) => {
+                // The transport failed for now: the message stays queued and the day's slot is
+                // given back, so the retry (with backoff) sends the answer.
+                store.release_answer(&to.email, key, c.now.date_naive())?;
+                tracing::warn!(id = c.row.id, "answer {key} not sent, retried later: {e}");
+                Ok(Outcome::Deferred {
+                    next_attempt: c.now + backoff(c.row.attempts),
+                    error: format!("{key}: answer not sent: {e}"),
+                })
+            }
+        }
+    }
+
+    /// `[inbound] confirm_posts`: tells the sender their reply was posted (the `posted` answer).
+    /// Within the RFC 3834 limits but not the once-a-day one (each post is confirmed once); a
+    /// confirmation that fails is logged, never retried: the post is what counts.
+    fn confirm(&self, c: &Ctx<'_>, actx: AnswerContext) {
+        if let Some(why) = answer::may_answer(c.msg, Some(c.sender), &self.addresses) {
+            tracing::debug!(id = c.row.id, "post not confirmed: {why}");
+            return;
+        }
+        if let Err(e) = self.send_mail(c, c.sender, "posted", actx) {
+            tracing::warn!(id = c.row.id, "confirmation of a post not sent: {e}");
+        }
+    }
+
+    /// Renders the answer `key` in `to`'s locale, builds it (null envelope sender,
+    /// Auto-Submitted: auto-replied) and hands it to the answer transport.
+    fn send_mail(
+        &self,
+        c: &Ctx<'_>,
+        to: &Sender,
+        key: &str,
+        actx: AnswerContext,
+    ) -> Result<(), AnswerFailure> {
+        let person = self.config.person(&to.email);
+        let locale = person.map(|p| p.locale.as_str()).unwrap_or("en");
         let mut actx = actx;
-        actx.name = self
-            .config
-            .person(&to.email)
+        actx.name = person
             .map(|p| p.name.clone())
             .unwrap_or_else(|| to.name.clone());
-        let built = self.answerer.render(locale, key, &actx).and_then(|text| {
-            answer::build(
-                &self.config.mail.from,
-                to,
-                &text,
-                c.msg,
-                &new_message_id(&self.addresses.reply_domain),
-            )
-        });
-        let built = match built {
-            Ok(b) => b,
-            Err(e) => return Ok(ignored(&format!("{key} (answer not built: {e})"))),
-        };
-        match self.answers.send_answer(&built) {
-            Ok(()) => Ok(Outcome::Answered { reason: key.into() }),
-            Err(e) => Ok(ignored(&format!("{key} (answer not sent: {e})"))),
-        }
+        let built = self
+            .answerer
+            .render(locale, key, &actx)
+            .and_then(|text| {
+                answer::build(
+                    &self.config.mail.from,
+                    to,
+                    &text,
+                    c.msg,
+                    &new_message_id(&self.addresses.reply_domain),
+                )
+            })
+            .map_err(|e| AnswerFailure::NotBuilt(e.to_string()))?;
+        self.answers
+            .send_answer(&built)
+            .map_err(AnswerFailure::Send)
     }
 
     fn context(&self, c: &Ctx<'_>) -> AnswerContext {
@@ -746,6 +804,17 @@ impl<'a> Pipeline<'a> {
             name: one_line(&name),
         }
     }
+}
+
+/// Why an answer mail did not go out.
+#[derive(Debug, thiserror::Error)]
+enum AnswerFailure {
+    /// Rendering or building failed.
+    #[error("not built: {0}")]
+    NotBuilt(String),
+    /// The transport failed.
+    #[error("not sent: {0}")]
+    Send(SendError),
 }
 
 /// Per-message values handed between the steps.

@@ -8,7 +8,7 @@ use crate::forum::local::LocalForum;
 use crate::forum::Forum;
 use crate::inbound::pipeline::AnswerSink;
 use crate::outbound::message::BuiltMessage;
-use crate::outbound::Outbound;
+use crate::outbound::{Outbound, SendError};
 
 /// The forum replies are posted into. Every group is `forum = local` today, so this is the
 /// built-in forum in the store file.
@@ -59,14 +59,13 @@ impl OutboundAnswers {
 }
 
 impl AnswerSink for OutboundAnswers {
-    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), String> {
+    fn send_answer(&self, msg: &BuiltMessage) -> Result<(), SendError> {
         let fut = self
             .outbound
             .send(&msg.envelope_from, &msg.envelope_to, &msg.raw);
-        let r = match &self.rt {
+        match &self.rt {
             Some(rt) => rt.block_on(fut),
             None => tokio::runtime::Handle::current().block_on(fut),
-        };
-        r.map_err(|e| e.to_string())
+        }
     }
 }

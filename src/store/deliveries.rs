@@ -136,8 +136,8 @@ impl Store {
             }
             let mut tok = tx.prepare_cached(
                 "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                    expires, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    expires, created, token_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for g in &d.grants {
                 let kind = if g.thread_id.is_some() {
@@ -152,7 +152,8 @@ impl Store {
                     kind,
                     id,
                     to_db(g.expires)?,
-                    now
+                    now,
+                    super::tokens::token_hash(g.token.as_str())
                 ])?;
             }
         }

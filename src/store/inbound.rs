@@ -315,17 +315,44 @@ impl Store {
         reason: &str,
         day: NaiveDate,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO answers_sent (address, reason, day) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![
-                crate::model::normalize_email(address),
-                reason,
-                day.format("%Y-%m-%d").to_string()
-            ])?
-            == 1)
+        self.answer_slot(
+            "INSERT OR IGNORE INTO answers_sent (address, reason, day) VALUES (?1, ?2, ?3)",
+            address,
+            reason,
+            day,
+        )
+    }
+
+    /// Gives back the slot [`Store::record_answer`] took, when the answer could not be sent:
+    /// the retry may answer the same day.
+    pub fn release_answer(
+        &self,
+        address: &str,
+        reason: &str,
+        day: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.answer_slot(
+            "DELETE FROM answers_sent WHERE address = ?1 AND reason = ?2 AND day = ?3",
+            address,
+            reason,
+            day,
+        )
+        .map(|_| ())
+    }
+
+    /// Runs `sql` on the (address, reason, day) slot; true when it changed one row.
+    fn answer_slot(
+        &self,
+        sql: &str,
+        address: &str,
+        reason: &str,
+        day: NaiveDate,
+    ) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached(sql)?.execute(params![
+            crate::model::normalize_email(address),
+            reason,
+            day.format("%Y-%m-%d").to_string()
+        ])? == 1)
     }
 }
 
@@ -453,5 +480,10 @@ mod tests {
         assert!(store.record_answer("a@x.org", "unknown", day).expect("3"));
         let next = day.succ_opt().expect("next");
         assert!(store.record_answer("a@x.org", "expired", next).expect("4"));
+        // A slot given back (the answer was not sent) can be taken again.
+        store
+            .release_answer("A@X.org", "expired", day)
+            .expect("release");
+        assert!(store.record_answer("a@x.org", "expired", day).expect("5"));
     }
 }

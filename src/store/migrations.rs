@@ -8,7 +8,23 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
+pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    match version {
+        3 => super::tokens::backfill_token_hashes(tx),
+        _ => Ok(()),
+    }
+}
+
+/// Version 3: reply tokens are looked up by the SHA-256 of the token (then the stored token is
+/// compared with the presented one in constant time), so no SQL compares secret text. Existing
+/// rows get their hash in [`after`].
+const V3: &str = r#"
+ALTER TABLE reply_tokens ADD COLUMN token_sha256 BLOB;
+CREATE UNIQUE INDEX reply_tokens_sha256 ON reply_tokens(token_sha256);
+"#;
 
 /// Version 1: the whole first schema.
 const V1: &str = r#"

@@ -175,6 +175,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             continue;
         }
         tx.execute_batch(sql)
+            .and_then(|()| migrations::after(version, &tx))
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {version}")))
             .map_err(|source| StoreError::Migration { version, source })?;
         tx.commit()?;

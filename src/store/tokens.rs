@@ -1,11 +1,13 @@
 //! Reply tokens: what each token found in a reply address grants.
 //!
 //! Tokens are written with their digest (see [`Store::insert_pending_delivery`]) and only read
-//! here. The lookup is by primary key; the caller checks expiry and the sender, and compares
-//! tokens with [`ReplyToken::ct_eq`].
+//! here. The lookup is by the SHA-256 of the token (no SQL compares the secret itself), then the
+//! stored token is compared with the presented one with [`ReplyToken::ct_eq`]. The caller checks
+//! expiry and the sender.
 
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension, Row};
+use sha2::{Digest, Sha256};
 
 use super::{from_db, to_db, Store, StoreError};
 use crate::model::{ReplyGrant, ReplyToken};
@@ -30,17 +32,38 @@ fn finish((text, person_email, thread_id, expires): TokenRow) -> Result<ReplyGra
     })
 }
 
+/// The lookup key of a token: SHA-256 of its text.
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Migration 2: gives every token row written before it its hash.
+pub(crate) fn backfill_token_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT rowid, token FROM reply_tokens WHERE token_sha256 IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE reply_tokens SET token_sha256 = ?1 WHERE rowid = ?2")?;
+    for (rowid, token) in rows {
+        update.execute(params![token_hash(&token), rowid])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// What `token` grants, if it was ever issued (expired ones included: the caller decides).
+    /// Found by the token's hash; the stored token must then equal `token` (constant time).
     pub fn token(&self, token: &ReplyToken) -> Result<Option<ReplyGrant>, StoreError> {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT token, person_email, thread_id, expires FROM reply_tokens WHERE token = ?1",
+                "SELECT token, person_email, thread_id, expires FROM reply_tokens
+                 WHERE token_sha256 = ?1",
             )?
-            .query_row([token.as_str()], token_row)
+            .query_row([token_hash(token.as_str())], token_row)
             .optional()?;
-        row.map(finish).transpose()
+        let grant = row.map(finish).transpose()?;
+        Ok(grant.filter(|g| g.token.ct_eq(token)))
     }
 
     /// The tokens a digest carried (its items' reply links and its command token), in thread
@@ -64,8 +87,8 @@ impl Store {
         self.conn
             .prepare_cached(
                 "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                    expires, created)
-                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
+                    expires, created, token_sha256)
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
             )?
             .execute(params![
                 grant.token.as_str(),
@@ -73,7 +96,8 @@ impl Store {
                 grant.thread_id,
                 kind,
                 to_db(grant.expires)?,
-                to_db(Utc::now())?
+                to_db(Utc::now())?,
+                token_hash(grant.token.as_str())
             ])?;
         Ok(())
     }
@@ -133,5 +157,59 @@ mod tests {
         };
         store.insert_grant(&loose).expect("grant");
         assert!(store.token(&loose.token).expect("lookup").is_some());
+    }
+
+    #[test]
+    fn a_row_whose_hash_matches_but_token_differs_is_not_a_match() {
+        let (_d, store) = temp_store();
+        let (real, other) = (ReplyToken::generate(), ReplyToken::generate());
+        store
+            .insert_grant(&ReplyGrant {
+                token: real.clone(),
+                person_email: "a@x.org".into(),
+                thread_id: Some(1),
+                expires: Utc::now() + Duration::days(1),
+            })
+            .expect("grant");
+        store
+            .conn
+            .execute(
+                "UPDATE reply_tokens SET token_sha256 = ?1",
+                [token_hash(other.as_str())],
+            )
+            .expect("tamper");
+        assert_eq!(store.token(&other).expect("lookup"), None);
+        assert_eq!(
+            store.token(&real).expect("lookup"),
+            None,
+            "found by hash only"
+        );
+    }
+
+    #[test]
+    fn migration_2_backfills_the_hash_of_tokens_written_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        let token = ReplyToken::generate();
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            conn.execute_batch(crate::store::migrations::MIGRATIONS[0])
+                .expect("v1");
+            conn.execute_batch("PRAGMA user_version = 1")
+                .expect("version");
+            conn.execute(
+                "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                    expires, created) VALUES (?1, 'a@x.org', 7, 'reply', NULL, ?2, 0)",
+                params![
+                    token.as_str(),
+                    to_db(Utc::now() + Duration::days(1)).expect("t")
+                ],
+            )
+            .expect("v1 row");
+        }
+        let store = Store::open(&path).expect("migrates");
+        assert!(store.schema_version().expect("v") >= 3);
+        let got = store.token(&token).expect("lookup").expect("found by hash");
+        assert_eq!(got.thread_id, Some(7));
     }
 }

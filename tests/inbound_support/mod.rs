@@ -12,7 +12,7 @@ use digestd::config::Config;
 use digestd::forum::local::LocalForum;
 use digestd::forum::{Author, Forum};
 use digestd::model::{ReplyGrant, ReplyToken, ThreadId};
-use digestd::store::{InboundRow, Store};
+use digestd::store::{InboundRow, InboundStatus, NewDelivery, Store};
 
 /// The reply domain of the test config.
 pub const REPLY_DOMAIN: &str = "reply.test.example";
@@ -102,38 +102,48 @@ locale = "nl"
         let config_path = dir.path().join("digestd.toml");
         std::fs::write(&config_path, toml).expect("write config");
         let config = Config::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
-        let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-        let group = config.group("general").expect("group").clone();
-        let posted = forum
-            .create_thread(
-                &group,
-                &Author {
-                    email: "bob@example.org".into(),
-                    name: "Bob Voorbeeld".into(),
-                },
-                "Budget 2025",
-                "What do we think of the proposal?",
-                "seed-thread",
-            )
-            .expect("seed thread");
         let mut store = Store::open(&config.store_path).expect("store");
         store.sync_people(&config.people).expect("sync people");
-        digestd::collect::collect_all(&config, &mut store).expect("collect");
-        let epoch = Utc::now() - Duration::days(3650);
-        let (threads, _) = store
-            .load_activity(&["general".to_string()], epoch, &[], epoch)
-            .expect("activity");
-        let thread = threads
-            .iter()
-            .find(|t| t.remote_id == posted.remote_thread_id)
-            .expect("collected thread");
+        drop(store);
+        let (thread_id, remote_thread) = seed_thread(&config, "Budget 2025", "seed-thread");
         World {
-            thread_id: thread.id,
-            remote_thread: posted.remote_thread_id.clone(),
+            thread_id,
+            remote_thread,
             dir,
             config_path,
             config,
         }
+    }
+
+    /// Another thread in group `general` (started by bob, collected into the store).
+    pub fn add_thread(&self, title: &str) -> ThreadId {
+        seed_thread(&self.config, title, &format!("seed-{title}")).0
+    }
+
+    /// Records a digest sent to ann with Message-ID `message_id`, carrying one reply token per
+    /// thread in `threads` (in order), and returns those tokens.
+    pub fn digest_sent(&self, message_id: &str, threads: &[ThreadId]) -> Vec<ReplyToken> {
+        let grants: Vec<ReplyGrant> = threads
+            .iter()
+            .map(|t| ReplyGrant {
+                token: ReplyToken::generate(),
+                person_email: "ann@example.org".into(),
+                thread_id: Some(*t),
+                expires: Utc::now() + Duration::days(90),
+            })
+            .collect();
+        self.store()
+            .insert_pending_delivery(&NewDelivery {
+                person_email: "ann@example.org".into(),
+                schedule: "0 0 7 * * *@Europe/Amsterdam".into(),
+                period_end: Utc::now(),
+                message_id: message_id.into(),
+                raw: b"Subject: digest\r\n\r\n...".to_vec(),
+                post_ids: vec![],
+                grants: grants.clone(),
+            })
+            .expect("delivery");
+        grants.into_iter().map(|g| g.token).collect()
     }
 
     /// Opens the store.
@@ -153,6 +163,28 @@ locale = "nl"
             })
             .expect("grant");
         token
+    }
+
+    /// A command token for `email` (no thread: what a digest's List-Unsubscribe address
+    /// carries), expiring in 90 days.
+    pub fn command_grant(&self, email: &str) -> ReplyToken {
+        let token = ReplyToken::generate();
+        self.store()
+            .insert_grant(&ReplyGrant {
+                token: token.clone(),
+                person_email: email.into(),
+                thread_id: None,
+                expires: Utc::now() + Duration::days(90),
+            })
+            .expect("grant");
+        token
+    }
+
+    /// Where the last stored message ended: (status, reason).
+    pub fn last_status(&self) -> (InboundStatus, Option<String>) {
+        let rows = self.inbound_rows();
+        let row = rows.last().expect("a stored message");
+        (row.status, row.reason.clone())
     }
 
     /// Runs `digestd receive -c CONFIG` with `raw` on stdin: (exit code, stderr).
@@ -195,6 +227,36 @@ locale = "nl"
             .map(|t| t.posts.len())
             .unwrap_or(0)
     }
+}
+
+/// Creates a thread `title` in group `general` of the local forum (bob's post, idempotency key
+/// `key`) and collects it: (store id, forum id).
+fn seed_thread(config: &Config, title: &str, key: &str) -> (ThreadId, String) {
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let group = config.group("general").expect("group").clone();
+    let posted = forum
+        .create_thread(
+            &group,
+            &Author {
+                email: "bob@example.org".into(),
+                name: "Bob Voorbeeld".into(),
+            },
+            title,
+            "What do we think of the proposal?",
+            key,
+        )
+        .expect("seed thread");
+    let mut store = Store::open(&config.store_path).expect("store");
+    digestd::collect::collect_all(config, &mut store).expect("collect");
+    let epoch = Utc::now() - Duration::days(3650);
+    let (threads, _) = store
+        .load_activity(&["general".to_string()], epoch, &[], epoch)
+        .expect("activity");
+    let thread = threads
+        .iter()
+        .find(|t| t.remote_id == posted.remote_thread_id)
+        .expect("collected thread");
+    (thread.id, posted.remote_thread_id)
 }
 
 /// Runs `digestd receive -c config` with `raw` on stdin: (exit code, stderr).
@@ -251,9 +313,22 @@ pub fn replace(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 /// A plain reply from `from` to `reply+token@`, with `message_id` and `body`.
 pub fn simple_reply(token: &ReplyToken, from: &str, message_id: &str, body: &str) -> Vec<u8> {
+    let to = format!("reply+{}@{REPLY_DOMAIN}", token.as_str());
+    mail(from, &to, "Re: Budget 2025", message_id, "", body)
+}
+
+/// A mail from `from` to `to` with `subject`, Message-ID `<message_id>`, `headers` (each line
+/// ending in CRLF) and `body`.
+pub fn mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    message_id: &str,
+    headers: &str,
+    body: &str,
+) -> Vec<u8> {
     format!(
-        "From: {from}\r\nTo: reply+{}@{REPLY_DOMAIN}\r\nSubject: Re: Budget 2025\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        token.as_str()
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
 }

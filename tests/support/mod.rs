@@ -9,7 +9,9 @@
 //! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
 //! - [`daemon`]: `digestd run` as a child with a written config, a real `NOTIFY_SOCKET` and
-//!   its stderr collected;
+//!   its stderr collected; also [`start_daemon`] / [`stop_daemon`] (SIGTERM, bounded) for tests
+//!   that need no notify socket;
+//! - [`wait_until`]: a bounded poll;
 //! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
@@ -23,6 +25,7 @@ mod smtp_sink;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub use daemon::{start_daemon, stop_daemon, wait_until};
 pub use fake_smtp::{FakeRules, FakeSmtp};
 pub use smtp_sink::{SinkOptions, SmtpSink, SunkMessage};
 

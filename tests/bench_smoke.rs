@@ -1,0 +1,61 @@
+//! The inbound benchmarks run and report their figures: `digestd bench trim --failures` on one
+//! shared corpus prints an accuracy percentage, `digestd bench inbound` (small, debug build)
+//! prints messages per second and the ratio to bare parsing. No figure is asserted: speed is
+//! the benchmark's business, not a test's.
+
+mod support;
+
+use std::process::Command;
+
+use support::{bin, repo_root};
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run digestd bench");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "digestd {args:?}: {text}");
+    text
+}
+
+#[test]
+fn bench_trim_prints_accuracy_and_the_misses() {
+    let corpus = repo_root().join("../shared/corpora/talon-html-replies");
+    if !corpus.is_dir() {
+        println!("note: {} absent, skipped", corpus.display());
+        return;
+    }
+    let corpus = corpus.to_string_lossy().into_owned();
+    let text = run(&["bench", "trim", "--corpus", &corpus, "--failures"]);
+    let accuracy = regex::Regex::new(r"accuracy (\d+(?:\.\d+)?)%")
+        .expect("regex")
+        .captures(&text)
+        .and_then(|c| c[1].parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no accuracy percentage in:\n{text}"));
+    assert!((0.0..=100.0).contains(&accuracy), "{text}");
+    assert!(text.contains("messages/s"), "{text}");
+    if accuracy < 100.0 {
+        assert!(
+            text.contains("--- miss "),
+            "--failures shows each miss:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn bench_inbound_prints_its_rate_and_the_ratio_to_bare_parsing() {
+    let text = run(&["bench", "inbound", "--messages", "200"]);
+    assert!(text.contains("200 messages"), "{text}");
+    assert!(text.contains("msg/s"), "{text}");
+    let ratio = regex::Regex::new(r"ratio: (\d+(?:\.\d+)?)")
+        .expect("regex")
+        .captures(&text)
+        .and_then(|c| c[1].parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no ratio in:\n{text}"));
+    assert!(ratio > 0.0, "{text}");
+}

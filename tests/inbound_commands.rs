@@ -1,0 +1,193 @@
+//! Email commands, the List-Unsubscribe address, the answers for mail that cannot be posted, and
+//! strict mode, end to end through `digestd receive`: the real binary, store and local forum in
+//! a temp dir, answers into a real smtp-sink. Settings are checked in the store.
+
+mod inbound_support;
+mod support;
+
+use std::time::Duration;
+
+use digestd::model::Frequency;
+use digestd::store::{InboundStatus, PersonState};
+use inbound_support::{mail, simple_reply, Transport, World, REPLY_DOMAIN};
+use support::SmtpSink;
+
+fn world_with_sink(extra_inbound: &str) -> (World, SmtpSink) {
+    let sink = SmtpSink::start();
+    let world = World::new(Transport::Smtp(sink.port()), extra_inbound);
+    (world, sink)
+}
+
+fn ann(world: &World) -> PersonState {
+    world
+        .store()
+        .person_state("ann@example.org")
+        .expect("state")
+        .expect("ann is known")
+}
+
+/// Mails `subject` to the command address as ann; returns the reason the message ended with.
+fn command(world: &World, subject: &str) -> Option<String> {
+    let to = format!("digest@{REPLY_DOMAIN}");
+    let id = format!("cmd-{}@mail.example.org", subject.replace(' ', "-"));
+    let (code, err) = world.receive(&mail("Ann@example.org", &to, subject, &id, "", ""));
+    assert_eq!(code, 0, "{subject}: {err}");
+    let (status, reason) = world.last_status();
+    assert_eq!(status, InboundStatus::Answered, "{subject}: {reason:?}");
+    reason
+}
+
+#[test]
+fn commands_change_the_persons_settings_and_are_confirmed() {
+    let (world, sink) = world_with_sink("");
+    assert_eq!(command(&world, "pause").as_deref(), Some("command-pause"));
+    assert!(ann(&world).paused);
+    assert_eq!(command(&world, "resume").as_deref(), Some("command-resume"));
+    assert!(!ann(&world).paused);
+    assert_eq!(command(&world, "daily").as_deref(), Some("command-daily"));
+    assert_eq!(ann(&world).frequency_override, Some(Frequency::Daily));
+    assert_eq!(command(&world, "weekly").as_deref(), Some("command-weekly"));
+    assert_eq!(ann(&world).frequency_override, Some(Frequency::Weekly));
+    assert_eq!(
+        command(&world, "unsubscribe").as_deref(),
+        Some("command-unsubscribe")
+    );
+    assert!(ann(&world).unsubscribed);
+    // resume also undoes an unsubscribe (a new reason for today: confirmed again)
+    let to = format!("digest@{REPLY_DOMAIN}");
+    let raw = mail("ann@example.org", &to, "Re: x", "resume-2@x", "", "resume");
+    assert_eq!(world.receive(&raw).0, 0);
+    let state = ann(&world);
+    assert!(!state.unsubscribed && !state.paused, "{state:?}");
+    let confirmations = sink.wait_for(5, Duration::from_secs(10));
+    assert_eq!(confirmations.len(), 5, "one confirmation per command");
+    assert!(confirmations
+        .iter()
+        .all(|m| m.mail_from.is_empty() && m.rcpt_to == vec!["ann@example.org".to_string()]));
+}
+
+#[test]
+fn mail_to_the_list_unsubscribe_address_unsubscribes_the_tokens_person() {
+    let (world, sink) = world_with_sink("");
+    let token = world.command_grant("ann@example.org");
+    let to = format!("unsubscribe+{}@{REPLY_DOMAIN}", token.as_str());
+    // A mail client's List-Unsubscribe mailto: often has an empty body and a fixed subject.
+    let raw = mail(
+        "Ann <ann@example.org>",
+        &to,
+        "Unsubscribe",
+        "lu-1@x",
+        "",
+        "",
+    );
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(
+        world.last_status(),
+        (
+            InboundStatus::Answered,
+            Some("command-unsubscribe".to_string())
+        )
+    );
+    assert!(ann(&world).unsubscribed);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+
+    // A token nobody issued changes nothing and answers nobody.
+    let fake = digestd::model::ReplyToken::generate();
+    let to = format!("unsubscribe+{}@{REPLY_DOMAIN}", fake.as_str());
+    let raw = mail("bob@example.org", &to, "Unsubscribe", "lu-2@x", "", "");
+    assert_eq!(world.receive(&raw).0, 0);
+    let (status, reason) = world.last_status();
+    assert_eq!(status, InboundStatus::Ignored);
+    assert!(reason.unwrap_or_default().contains("unknown token"));
+    let bob = world
+        .store()
+        .person_state("bob@example.org")
+        .expect("state");
+    assert!(!bob.is_some_and(|b| b.unsubscribed));
+}
+
+#[test]
+fn what_cannot_be_posted_is_answered_with_its_reason() {
+    let (world, sink) = world_with_sink("");
+    // A new thread for a group that does not exist.
+    let to = format!("group+no-such-group@{REPLY_DOMAIN}");
+    let raw = mail(
+        "ann@example.org",
+        &to,
+        "Parking",
+        "ng@x",
+        "",
+        "Where to park?",
+    );
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.last_status().1.as_deref(), Some("unknown-group"));
+    // A reply with nothing in it but blank lines. (A reply that is only a quote or only a
+    // signature keeps that, by the trimmer's design: nothing else would be left to post.)
+    let token = world.grant("ann@example.org", 90);
+    let raw = simple_reply(&token, "ann@example.org", "empty@x", "  \r\n\r\n \r\n");
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.last_status().1.as_deref(), Some("empty"));
+    // A reply to an address whose token names no thread (a command token).
+    let command = world.command_grant("ann@example.org");
+    let raw = simple_reply(&command, "ann@example.org", "no-thread@x", "Agreed.");
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.last_status().1.as_deref(), Some("no-thread"));
+
+    assert_eq!(world.posts_in_thread(), 1, "nothing posted");
+    let answers = sink.wait_for(3, Duration::from_secs(10));
+    assert_eq!(answers.len(), 3);
+    let subjects: Vec<String> = answers
+        .iter()
+        .map(|m| m.parsed().subject().unwrap_or("").to_string())
+        .collect();
+    assert!(subjects.iter().all(|s| !s.is_empty()), "{subjects:?}");
+}
+
+#[test]
+fn strict_mode_posts_only_with_dkim_pass_from_the_trusted_server() {
+    let (world, sink) = world_with_sink("trusted_authserv_ids = [\"mx.test.example\"]");
+    let token = world.grant("ann@example.org", 90);
+    let to = format!("reply+{}@{REPLY_DOMAIN}", token.as_str());
+    // No Authentication-Results, and one from a server that is not trusted: refused.
+    let untrusted =
+        "Authentication-Results: mx.elsewhere.example; dkim=pass header.d=example.org\r\n";
+    for (id, headers) in [("s-1@x", ""), ("s-2@x", untrusted)] {
+        let raw = mail(
+            "ann@example.org",
+            &to,
+            "Re: Budget",
+            id,
+            headers,
+            "Unsigned.",
+        );
+        assert_eq!(world.receive(&raw).0, 0);
+        assert_ne!(world.last_status().0, InboundStatus::Posted, "{id}");
+    }
+    let reasons: Vec<Option<String>> = world.inbound_rows().into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons[0].as_deref(), Some("not-authenticated"));
+    assert!(
+        reasons[1]
+            .as_deref()
+            .is_some_and(|r| r.starts_with("not-authenticated")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        sink.wait_for(1, Duration::from_secs(10)).len(),
+        1,
+        "answered once"
+    );
+    // dkim=pass for the sender's domain from the trusted server: posted.
+    let trusted = "Authentication-Results: mx.test.example; dkim=pass header.d=example.org\r\n";
+    let raw = mail(
+        "ann@example.org",
+        &to,
+        "Re: Budget",
+        "s-3@x",
+        trusted,
+        "Signed.",
+    );
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
+    assert!(world.thread_text().contains("Signed."));
+    assert_eq!(world.posts_in_thread(), 2);
+}
