@@ -103,6 +103,10 @@ fn demo_writes_complete_digests_once_and_says_where_to_look() {
             && summary.contains("--html"),
         "how to preview one in a browser:\n{summary}"
     );
+    let preview_line = summary
+        .lines()
+        .find(|l| l.contains("digestd preview"))
+        .unwrap_or_default();
 
     let people = demo_people(&dir);
     assert_eq!(people.len(), 20, "twenty people in the demo");
@@ -218,4 +222,29 @@ fn demo_writes_complete_digests_once_and_says_where_to_look() {
         "posts are not loaded twice:\n{again}"
     );
     assert_eq!(outbox(&dir).len(), files.len(), "no new file in the outbox");
+
+    // The preview the summary suggests shows a real digest (not "nothing new"), even though
+    // that person's digest was just sent, and sends nothing.
+    let args: Vec<&str> = preview_line
+        .split_whitespace()
+        .skip_while(|w| *w != "preview")
+        .take_while(|w| *w != ">")
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the suggested preview");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{args:?}: {html}");
+    assert!(
+        html.contains("mailto:reply+"),
+        "threads in the preview: {html}"
+    );
+    assert_eq!(outbox(&dir).len(), files.len(), "a preview sends nothing");
 }

@@ -25,7 +25,7 @@ use crate::model::{
     BodyFormat, ForumKind, Frequency, Group, Period, Person, Post, ReplyToken, Role, Schedule,
     Thread, ThreadId,
 };
-use crate::render::{RenderContext, Renderer, DEFAULT_TEMPLATE};
+use crate::render::{ExcerptCache, RenderContext, Renderer, DEFAULT_TEMPLATE};
 use crate::store::Store;
 
 /// Contexts kept for the bare-Handlebars run.
@@ -326,6 +326,8 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
         .map(|r| r.schedule.key())
         .unwrap_or_default();
     let stride = (people / SAMPLE).max(1);
+    // As in a digest run: each post's excerpts (text, sanitised HTML) made once per run.
+    let excerpts = ExcerptCache::new();
 
     // (a) select + render, every person.
     let (mut t_select, mut t_context, mut t_render) =
@@ -368,6 +370,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             reply_tokens: &tokens,
             unsubscribe_mailto: &unsubscribe,
             excerpt_chars,
+            excerpts: Some(&excerpts),
             template: DEFAULT_TEMPLATE,
         };
         let value = renderer.context_value(&digest, &ctx);
