@@ -166,7 +166,7 @@ impl Engine {
         Ok(())
     }
 
-    fn envelope_from(&self) -> String {
+    pub(crate) fn envelope_from(&self) -> String {
         envelope_address(&self.config.mail.from)
     }
 
