@@ -415,7 +415,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             &roles,
             &schedule_key,
             period,
-            &activity,
+            activity,
             &delivered,
             &limits,
         );
