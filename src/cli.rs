@@ -153,7 +153,7 @@ pub enum BenchCommand {
     },
     /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
     Send {
-        /// Messages to send.
+        /// Digests to send (up to 2,000 distinct ones, then they go round again).
         #[arg(long, default_value_t = 2_000)]
         messages: usize,
         /// Connections used at once.
