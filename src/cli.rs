@@ -78,6 +78,10 @@ pub enum Command {
         /// Print the HTML part instead of the text part.
         #[arg(long)]
         html: bool,
+        /// Show the person's last period (one day or week) as if nothing had been sent to them
+        /// yet, posts already delivered included (e.g. right after `digestd demo`).
+        #[arg(long)]
+        include_sent: bool,
     },
     /// Validate the configuration; exit 1 with file:line: key: problem lines on error.
     CheckConfig(ConfigArg),
@@ -149,7 +153,7 @@ pub enum BenchCommand {
     },
     /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
     Send {
-        /// Messages to send.
+        /// Digests to send (up to 2,000 distinct ones, then they go round again).
         #[arg(long, default_value_t = 2_000)]
         messages: usize,
         /// Connections used at once.
@@ -244,9 +248,10 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             config,
             person,
             html,
+            include_sent,
         } => {
             let cfg = config.load()?;
-            let out = crate::cycle::preview(&cfg, &person, html)?;
+            let out = crate::cycle::preview(&cfg, &person, html, include_sent)?;
             print!("{out}");
             Ok(0)
         }

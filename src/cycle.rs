@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::digest::select::{select, Activity, SelectLimits};
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
-use crate::render::{RenderContext, Renderer};
+use crate::render::{ExcerptCache, RenderContext, Renderer};
 use crate::store::{NewDelivery, PersonState, Store};
 
 /// A weekly person is due again once this much time has passed since their last digest
@@ -167,7 +167,7 @@ impl Engine {
         Ok(())
     }
 
-    fn envelope_from(&self) -> String {
+    pub(crate) fn envelope_from(&self) -> String {
         envelope_address(&self.config.mail.from)
     }
 
@@ -287,6 +287,8 @@ impl Engine {
         let (threads, posts) =
             store.load_activity(&groups, oldest, &tags, now - HIGHLIGHT_LOOKBACK)?;
         let activity = Activity::new(threads, posts);
+        // Each post's excerpts are made once for the whole run, not once per person.
+        let excerpts = ExcerptCache::new();
         let delivered_all = store.delivered_posts_all(now - HIGHLIGHT_LOOKBACK)?;
         let empty_set = HashSet::new();
 
@@ -332,7 +334,7 @@ impl Engine {
                 .iter()
                 .find_map(|r| r.template.clone())
                 .unwrap_or_else(|| "digest".into());
-            let prepared = self.prepare(&digest, &template, now)?;
+            let prepared = self.prepare(&digest, &template, now, Some(&excerpts))?;
             let Some(id) = store.insert_pending_delivery(&prepared.delivery)? else {
                 // Already recorded for this (person, schedule, period): never twice.
                 report.skipped += 1;
@@ -355,11 +357,13 @@ impl Engine {
     }
 
     /// Renders `digest` into a complete message with fresh reply tokens (nothing stored).
+    /// `excerpts` is the run's excerpt cache (`None`: made for this digest only).
     pub fn prepare(
         &self,
         digest: &Digest,
         template: &str,
         now: DateTime<Utc>,
+        excerpts: Option<&ExcerptCache>,
     ) -> anyhow::Result<Prepared> {
         let cfg = &self.config;
         let expires = now + Duration::days(cfg.digest.token_days);
@@ -407,6 +411,7 @@ impl Engine {
             reply_tokens: &reply_tokens,
             unsubscribe_mailto: &unsubscribe_mailto,
             excerpt_chars: cfg.digest.excerpt_chars,
+            excerpts,
             template,
         };
         let rendered = self.renderer.render(digest, &ctx)?;
@@ -621,9 +626,16 @@ pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Renders what `person` would get now (text, or HTML), recording and sending nothing.
-/// Reply links in a preview carry tokens that are not stored, so they do not work.
-pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<String> {
+/// Renders what `person` would get now (text, or HTML), recording and sending nothing. With
+/// `include_sent`, as if nothing had been sent to them yet: their last frequency window, posts
+/// already delivered included. Reply links in a preview carry tokens that are not stored, so they
+/// do not work.
+pub fn preview(
+    config: &Config,
+    person: &str,
+    html: bool,
+    include_sent: bool,
+) -> anyhow::Result<String> {
     let person = config
         .person(person)
         .with_context(|| format!("no person {person:?} in {}", config.source.display()))?;
@@ -639,7 +651,11 @@ pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<Stri
             .iter()
             .filter(|r| person.roles.contains(&r.name))
             .collect();
-        let last = store.last_sent(&person.email, &key)?;
+        let last = if include_sent {
+            None
+        } else {
+            store.last_sent(&person.email, &key)?
+        };
         let frequency = if person.frequency == Frequency::Off {
             Frequency::Weekly
         } else {
@@ -657,7 +673,11 @@ pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<Stri
         let (threads, posts) =
             store.load_activity(&groups, period.start, &tags, now - HIGHLIGHT_LOOKBACK)?;
         let activity = Activity::new(threads, posts);
-        let delivered = store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?;
+        let delivered = if include_sent {
+            HashSet::new()
+        } else {
+            store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?
+        };
         let digest = select(
             person,
             &person_roles,
@@ -671,7 +691,7 @@ pub fn preview(config: &Config, person: &str, html: bool) -> anyhow::Result<Stri
             .iter()
             .find_map(|r| r.template.clone())
             .unwrap_or_else(|| "digest".into());
-        let prepared = engine.prepare(&digest, &template, now)?;
+        let prepared = engine.prepare(&digest, &template, now, None)?;
         out.push_str(if html { &prepared.html } else { &prepared.text });
     }
     Ok(out)

@@ -192,6 +192,27 @@ fn raw_header(m: &SunkMessage, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The text part's section under `== heading ==`, up to the next section or the footer.
+fn section<'a>(text: &'a str, heading: &str) -> &'a str {
+    let marker = format!("== {heading} ==");
+    let Some(start) = text.find(&marker) else {
+        return "";
+    };
+    let rest = &text[start + marker.len()..];
+    let end = [rest.find("\n== "), rest.find("\n-- \n")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The HTML part from the `<h2>` holding `heading` on (the sections that follow it included).
+fn html_from<'a>(html: &'a str, heading: &str) -> &'a str {
+    html.find(&format!(">{heading}</h2>"))
+        .map_or("", |i| &html[i..])
+}
+
 fn header_text(m: &mail_parser::Message<'_>, name: &str) -> String {
     match m.header(name) {
         Some(HeaderValue::Text(t)) => t.to_string(),
@@ -280,6 +301,24 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
                 "Checklist for home visits in winter.",
                 &["training"],
             ),
+            // Ten days old: outside everyone's weekly period, never sent to anyone, tagged.
+            post(
+                "social-work",
+                "old",
+                "trainer@testdam.example",
+                240,
+                "Onboarding guide for **new** case workers.",
+                &["training"],
+            ),
+            // Also old, but not tagged: stays out.
+            post(
+                "social-work",
+                "stale",
+                "trainer@testdam.example",
+                200,
+                "An old question nobody answered.",
+                &[],
+            ),
         ],
     );
 
@@ -363,9 +402,47 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         !text.contains("VPN profile"),
         "IT group is not followed by social workers:\n{text}"
     );
+    let threads = section(&text, "Active threads");
+    let highlights = section(&text, "Training highlights");
     assert!(
-        text.contains("Checklist for home visits"),
-        "training highlight:\n{text}"
+        highlights.contains("Checklist for home visits")
+            && highlights.contains("For your role: social-worker"),
+        "the training post under the highlights heading:\n{text}"
+    );
+    assert!(
+        highlights.contains("Onboarding guide for new case workers"),
+        "an older tagged post never sent to her is a highlight:\n{text}"
+    );
+    assert!(
+        threads.contains("We book the follow-up"),
+        "the threads section:\n{text}"
+    );
+    assert!(
+        !threads.contains("Onboarding guide") && !threads.contains("Thread old"),
+        "the older post is outside the period: not an active thread:\n{text}"
+    );
+    assert!(
+        !text.contains("nobody answered"),
+        "an old untagged post is in neither section:\n{text}"
+    );
+    let html_highlights = html_from(&html, "Training highlights");
+    assert!(
+        html_highlights.contains("Checklist for home visits in winter.</p>")
+            && html_highlights.contains("For your role: social-worker"),
+        "the training post under the highlights heading in the HTML part"
+    );
+    assert!(
+        html_highlights.contains("Onboarding guide for <strong>new</strong> case workers."),
+        "the highlight's excerpt as sanitised HTML"
+    );
+    let html_threads = html_from(&html, "Active threads")
+        .split(">Training highlights</h2>")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        html_threads.contains("We book the follow-up")
+            && !html_threads.contains("Onboarding guide"),
+        "not among the HTML part's threads"
     );
     let token_link =
         regex::Regex::new(r"mailto:reply\+[0-9a-f]{40}@reply\.testdam\.example").expect("regex");
@@ -374,6 +451,42 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         "reply link with a 160-bit token in the HTML part"
     );
     assert!(!html.contains("<script"), "no scripts");
+
+    // Bob's locale is nl: Dutch from subject to footer, in both parts.
+    let bob_msg = by["bob@testdam.example"][0].parsed();
+    let subject = bob_msg.subject().unwrap_or_default().to_string();
+    assert!(
+        subject.ends_with("actieve discussies in uw groepen"),
+        "Dutch subject: {subject}"
+    );
+    let text = bob_msg.body_text(0).unwrap_or_default().to_string();
+    let html = bob_msg.body_html(0).unwrap_or_default().to_string();
+    for needle in [
+        "Beste Bob Bos,",
+        "Dit speelde er in uw groepen van",
+        "== Actieve discussies ==",
+        "Antwoord per e-mail",
+        "Voor uw rol: social-worker",
+    ] {
+        assert!(
+            text.contains(needle),
+            "Bob's text part lacks {needle:?}:\n{text}"
+        );
+    }
+    assert!(
+        section(&text, "Uitgelicht voor uw vak").contains("Onboarding guide"),
+        "Bob's highlights, in Dutch:\n{text}"
+    );
+    assert!(
+        !text.contains("Active threads") && !text.contains("Reply by email"),
+        "no English left in Bob's digest:\n{text}"
+    );
+    assert!(html.contains("lang=\"nl\"") && html.contains(">Uitgelicht voor uw vak</h2>"));
+    assert!(html.contains(">Antwoord per e-mail</a>") && !html.contains("Reply by email"));
+    assert!(
+        !section(&text, "Uitgelicht voor uw vak").contains("Checklist for home visits"),
+        "his own training post is not a highlight for him:\n{text}"
+    );
 
     let carol = by["carol@testdam.example"][0].parsed();
     let text = carol.body_text(0).unwrap_or_default().to_string();
@@ -430,6 +543,99 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         !newest.contains("We book the follow-up"),
         "already delivered posts are not repeated:\n{newest}"
     );
+    assert!(
+        !newest.contains("Onboarding guide") && !newest.contains("Checklist for home visits"),
+        "highlights already delivered are not repeated:\n{newest}"
+    );
+}
+
+/// An empty digest is not sent by default; with `send_empty = true` it is, and says so.
+#[test]
+fn empty_digests_are_sent_only_when_configured() {
+    ensure_deps();
+    let people = [
+        person(
+            "alice@testdam.example",
+            "Alice Aalders",
+            "social-worker",
+            "",
+        ),
+        person("bob@testdam.example", "Bob Bos", "social-worker", ""),
+    ]
+    .join("\n");
+    // Only Alice wrote: Bob has news, Alice has nothing but her own post.
+    let only_alice = [post(
+        "social-work",
+        "a",
+        "alice@testdam.example",
+        3,
+        "Anyone free on Thursday?",
+        &[],
+    )];
+
+    for send_empty in [false, true] {
+        let sink = SmtpSink::start();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = write_org(dir.path(), sink.port(), "0 0 7 * * Mon-Fri", &people);
+        if send_empty {
+            let toml = std::fs::read_to_string(&config).expect("config");
+            let toml = toml.replace(
+                "max_highlights = 5\n",
+                "max_highlights = 5\nsend_empty = true\n",
+            );
+            std::fs::write(&config, toml).expect("config");
+        }
+        import(&config, &only_alice);
+        let out = digestd(&config, &["send-now"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "send_empty = {send_empty}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = if send_empty { 2 } else { 1 };
+        let messages = sink.wait_for(expected, Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(300));
+        let messages = if sink.messages().len() > messages.len() {
+            sink.messages()
+        } else {
+            messages
+        };
+        let by = by_recipient(&messages);
+        assert_eq!(
+            messages.len(),
+            expected,
+            "send_empty = {send_empty}: {stdout}"
+        );
+        assert_eq!(by["bob@testdam.example"].len(), 1);
+        if send_empty {
+            assert!(
+                stdout.contains("sent 2") && stdout.contains("empty 0"),
+                "{stdout}"
+            );
+            let alice = by["alice@testdam.example"][0].parsed();
+            assert_eq!(alice.subject(), Some("Nothing new in your groups"));
+            let text = alice.body_text(0).unwrap_or_default().to_string();
+            assert!(
+                text.contains("Nothing new in your groups this time."),
+                "{text}"
+            );
+            assert!(!text.contains("== Active threads =="), "{text}");
+            assert!(
+                alice.body_html(0).is_some(),
+                "an empty digest has both parts too"
+            );
+        } else {
+            assert!(
+                stdout.contains("sent 1") && stdout.contains("empty 1"),
+                "{stdout}"
+            );
+            assert!(
+                !by.contains_key("alice@testdam.example"),
+                "no empty digest by default"
+            );
+        }
+    }
 }
 
 #[test]

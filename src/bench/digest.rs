@@ -25,7 +25,7 @@ use crate::model::{
     BodyFormat, ForumKind, Frequency, Group, Period, Person, Post, ReplyToken, Role, Schedule,
     Thread, ThreadId,
 };
-use crate::render::{RenderContext, Renderer, DEFAULT_TEMPLATE};
+use crate::render::{ExcerptCache, RenderContext, Renderer, DEFAULT_TEMPLATE};
 use crate::store::Store;
 
 /// Contexts kept for the bare-Handlebars run.
@@ -122,7 +122,7 @@ fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn templates_dir() -> PathBuf {
+pub(crate) fn templates_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DIGESTD_TEMPLATES") {
         return PathBuf::from(dir);
     }
@@ -135,10 +135,106 @@ fn templates_dir() -> PathBuf {
 }
 
 /// The synthetic organisation.
-struct Org {
-    groups: Vec<Group>,
-    roles: Vec<Role>,
-    people: Vec<Person>,
+pub(crate) struct Org {
+    pub(crate) groups: Vec<Group>,
+    pub(crate) roles: Vec<Role>,
+    pub(crate) people: Vec<Person>,
+}
+
+/// A synthetic organisation with a week of posts, stored and loaded back as a digest run loads
+/// them: what `bench digest` measures and what `bench send` takes its digests from.
+pub(crate) struct Synthetic {
+    /// Groups, roles and people.
+    pub(crate) org: Org,
+    /// The run's activity index, loaded from the store.
+    pub(crate) activity: Activity,
+    /// The period every digest covers (the week before a fixed Monday morning).
+    pub(crate) period: Period,
+    /// Threads written.
+    pub(crate) threads_made: usize,
+    /// Threads and posts loaded back.
+    pub(crate) loaded: (usize, usize),
+    /// Time spent writing the store, and loading + indexing it.
+    pub(crate) timings: (StdDuration, StdDuration),
+}
+
+impl Synthetic {
+    /// `people` people and `posts` posts over 24 groups and 12 roles, the same for a given
+    /// `seed`. The store lives in a temporary directory, dropped before returning.
+    pub(crate) fn build(people: usize, posts: usize, seed: u64) -> anyhow::Result<Synthetic> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let end = Utc
+            .with_ymd_and_hms(2025, 3, 10, 6, 30, 0)
+            .single()
+            .context("fixed benchmark date")?;
+        let period = Period {
+            start: end - Duration::days(7),
+            end,
+        };
+
+        let setup = Instant::now();
+        let org = organisation(people, &mut rng);
+        let dir = tempfile::tempdir().context("temporary directory for the bench store")?;
+        let mut store =
+            Store::open(&dir.path().join("bench.sqlite")).context("opening the store")?;
+        store.sync_groups(&org.groups)?;
+        let threads_made = fill_store(&mut store, &org, posts, end, &mut rng)?;
+        let stored = setup.elapsed();
+
+        let load = Instant::now();
+        let group_ids: Vec<String> = org.groups.iter().map(|g| g.id.clone()).collect();
+        let mut tags: Vec<String> = org
+            .roles
+            .iter()
+            .flat_map(|r| r.training_tags.iter().cloned())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        let (threads, loaded_posts) =
+            store.load_activity(&group_ids, period.start, &tags, end - Duration::days(90))?;
+        let loaded = (threads.len(), loaded_posts.len());
+        let activity = Activity::new(threads, loaded_posts);
+        let loaded_in = load.elapsed();
+        Ok(Synthetic {
+            org,
+            activity,
+            period,
+            threads_made,
+            loaded,
+            timings: (stored, loaded_in),
+        })
+    }
+
+    /// The roles of `person`.
+    pub(crate) fn roles_of(&self, person: &Person) -> Vec<&Role> {
+        self.org
+            .roles
+            .iter()
+            .filter(|r| person.roles.contains(&r.name))
+            .collect()
+    }
+
+    /// The key of the one schedule every role shares.
+    pub(crate) fn schedule_key(&self) -> String {
+        self.org
+            .roles
+            .first()
+            .map(|r| r.schedule.key())
+            .unwrap_or_default()
+    }
+
+    /// The digest of `person`, selected as a run selects it (nothing delivered yet).
+    pub(crate) fn select(&self, person: &Person, schedule_key: &str) -> crate::model::Digest {
+        select(
+            person,
+            &self.roles_of(person),
+            schedule_key,
+            self.period,
+            &self.activity,
+            &HashSet::new(),
+            &SelectLimits::default(),
+        )
+    }
 }
 
 fn organisation(people: usize, rng: &mut StdRng) -> Org {
@@ -275,39 +371,11 @@ fn secs(d: StdDuration) -> f64 {
 
 /// Runs the benchmark for `people` people and `posts` posts and prints its figures.
 pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
-    let mut rng = StdRng::seed_from_u64(0x5eed);
-    let end = Utc
-        .with_ymd_and_hms(2025, 3, 10, 6, 30, 0)
-        .single()
-        .context("fixed benchmark date")?;
-    let period = Period {
-        start: end - Duration::days(7),
-        end,
-    };
-
-    let setup = Instant::now();
-    let org = organisation(people, &mut rng);
-    let dir = tempfile::tempdir().context("temporary directory for the bench store")?;
-    let mut store = Store::open(&dir.path().join("bench.sqlite")).context("opening the store")?;
-    store.sync_groups(&org.groups)?;
-    let threads_made = fill_store(&mut store, &org, posts, end, &mut rng)?;
-    let stored = setup.elapsed();
-
-    let load = Instant::now();
-    let group_ids: Vec<String> = org.groups.iter().map(|g| g.id.clone()).collect();
-    let mut tags: Vec<String> = org
-        .roles
-        .iter()
-        .flat_map(|r| r.training_tags.iter().cloned())
-        .collect();
-    tags.sort();
-    tags.dedup();
-    let (threads, loaded_posts) =
-        store.load_activity(&group_ids, period.start, &tags, end - Duration::days(90))?;
-    let (n_threads, n_posts) = (threads.len(), loaded_posts.len());
-    let activity = Activity::new(threads, loaded_posts);
-    let loaded = load.elapsed();
-    drop(store);
+    let syn = Synthetic::build(people, posts, 0x5eed)?;
+    let (org, activity, period) = (&syn.org, &syn.activity, syn.period);
+    let threads_made = syn.threads_made;
+    let (n_threads, n_posts) = syn.loaded;
+    let (stored, loaded) = syn.timings;
 
     let renderer = Renderer::load(&templates_dir())?;
     let roles_by_name: HashMap<&str, &Role> =
@@ -326,6 +394,8 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
         .map(|r| r.schedule.key())
         .unwrap_or_default();
     let stride = (people / SAMPLE).max(1);
+    // As in a digest run: each post's excerpts (text, sanitised HTML) made once per run.
+    let excerpts = ExcerptCache::new();
 
     // (a) select + render, every person.
     let (mut t_select, mut t_context, mut t_render) =
@@ -345,7 +415,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             &roles,
             &schedule_key,
             period,
-            &activity,
+            activity,
             &delivered,
             &limits,
         );
@@ -368,6 +438,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             reply_tokens: &tokens,
             unsubscribe_mailto: &unsubscribe,
             excerpt_chars,
+            excerpts: Some(&excerpts),
             template: DEFAULT_TEMPLATE,
         };
         let value = renderer.context_value(&digest, &ctx);

@@ -186,9 +186,9 @@ fn print_summary(
         "  outbox (Maildir, one complete message per file): {}",
         outbox.join("new").display()
     );
-    println!("  preview one in a browser:");
+    println!("  preview one in a browser (--include-sent: as if it had not been sent yet):");
     println!(
-        "    digestd preview -c {} --person {example} --html > /tmp/digest.html && xdg-open /tmp/digest.html",
+        "    digestd preview -c {} --person {example} --include-sent --html > /tmp/digest.html && xdg-open /tmp/digest.html",
         config_path.display()
     );
     println!(

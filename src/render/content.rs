@@ -1,11 +1,9 @@
 //! Untrusted forum content made safe for a mail: plain text and excerpts of post bodies,
-//! sanitised HTML, header-safe text and link checks.
+//! header-safe text and link checks. (Sanitised HTML is in [`super::excerpt`].)
 //!
 //! Everything a forum sends (titles, bodies, names, links) is untrusted. The templates only ever
 //! receive plain text (which Handlebars escapes in the HTML part), links that passed
-//! [`safe_url`], and, where a template wants a whole body, HTML cleaned by [`body_html`].
-
-use std::sync::OnceLock;
+//! [`safe_url`], and HTML excerpts cleaned by the sanitiser of [`super::excerpt`].
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -90,37 +88,6 @@ pub fn body_text(post: &Post, width: usize) -> String {
         BodyFormat::Html => html2text::from_read(post.body.as_bytes(), width.max(20))
             .unwrap_or_else(|_| strip_html(&post.body)),
     }
-}
-
-/// The body of `post` as sanitised HTML: Markdown rendered with raw HTML shown as text, then
-/// (like forum HTML) cleaned by ammonia: no scripts, styles, event handlers or unsafe links;
-/// links get `rel="noopener noreferrer"`.
-pub fn body_html(post: &Post) -> String {
-    let html = match post.body_format {
-        BodyFormat::Markdown => {
-            let events =
-                Parser::new_ext(&post.body, Options::ENABLE_STRIKETHROUGH).map(|e| match e {
-                    Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
-                    other => other,
-                });
-            let mut out = String::with_capacity(post.body.len() * 3 / 2);
-            pulldown_cmark::html::push_html(&mut out, events);
-            out
-        }
-        BodyFormat::Html => post.body.clone(),
-    };
-    sanitizer().clean(&html).to_string()
-}
-
-fn sanitizer() -> &'static ammonia::Builder<'static> {
-    static B: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
-    B.get_or_init(|| {
-        let mut b = ammonia::Builder::default();
-        b.link_rel(Some("noopener noreferrer"))
-            .url_schemes(["http", "https", "mailto"].into_iter().collect())
-            .url_relative(ammonia::UrlRelative::Deny);
-        b
-    })
 }
 
 /// Markdown → its text (raw HTML in it reduced to its text too).
@@ -298,27 +265,6 @@ mod tests {
             BodyFormat::Html,
         );
         assert_eq!(t, "Caf&eacute; & tea done 'ok'");
-    }
-
-    #[test]
-    fn body_html_is_sanitised() {
-        let h = body_html(&post(
-            "<p onclick=\"x()\">Hi <a href=\"javascript:alert(1)\">x</a> <a href=\"https://ok.example\">ok</a></p><script>bad()</script><style>*{}</style><img src=\"https://t.example/p.gif\" onerror=\"alert(1)\">",
-            BodyFormat::Html,
-        ));
-        assert!(!h.contains("script"), "{h}");
-        assert!(!h.contains("onclick") && !h.contains("onerror"), "{h}");
-        assert!(!h.contains("javascript"), "{h}");
-        assert!(!h.contains("<style"), "{h}");
-        assert!(h.contains("rel=\"noopener noreferrer\""), "{h}");
-
-        let m = body_html(&post(
-            "Hello <script>alert(1)</script> [x](javascript:alert(1))",
-            BodyFormat::Markdown,
-        ));
-        assert!(!m.contains("<script"), "{m}");
-        assert!(m.contains("&lt;script&gt;"), "{m}");
-        assert!(!m.contains("javascript:"), "{m}");
     }
 
     #[test]

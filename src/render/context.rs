@@ -1,14 +1,18 @@
 //! Digest → the one JSON value both templates render from.
 //!
-//! Everything untrusted is reduced here to plain text (escaped by the HTML template) or to a
-//! checked link; the templates never see a raw body. Field names are the template contract,
-//! documented in `templates/README.md`.
+//! Everything untrusted is reduced here to plain text (escaped by the HTML template), to a
+//! checked link, or to an excerpt cleaned by the sanitiser (`excerpt_html`, the one field an
+//! HTML template inserts unescaped); the templates never see a raw body. Field names are the
+//! template contract, documented in `templates/README.md`.
+
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use crate::model::{Digest, DigestThread, Highlight, Post};
 
-use super::content::{header_safe, post_excerpt, safe_url};
+use super::content::{header_safe, safe_url};
+use super::excerpt::Excerpt;
 use super::i18n::LocaleTable;
 use super::mailto::{command_mailto, reply_mailto};
 use super::RenderContext;
@@ -91,6 +95,14 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
     Value::Object(m)
 }
 
+/// The excerpts of `post`: from the run's cache when there is one.
+fn excerpt_of(post: &Post, ctx: &RenderContext<'_>) -> Arc<Excerpt> {
+    match ctx.excerpts {
+        Some(cache) => cache.get(post, ctx.excerpt_chars),
+        None => Arc::new(Excerpt::of(post, ctx.excerpt_chars)),
+    }
+}
+
 fn latest(dt: &DigestThread) -> Option<&Post> {
     dt.new_posts
         .iter()
@@ -115,10 +127,12 @@ fn thread_item(
         .get(&th.id)
         .map(|tok| reply_mailto(tok, ctx.reply_domain, &th.title));
     let latest = latest(dt).map(|p| {
+        let excerpt = excerpt_of(p, ctx);
         json!({
             "author": header_safe(&p.author_name),
             "date": t.date(p.created, tz),
-            "excerpt": post_excerpt(p, ctx.excerpt_chars),
+            "excerpt": &excerpt.text,
+            "excerpt_html": &excerpt.html,
             "url": safe_url(&p.url),
         })
     });
@@ -152,6 +166,7 @@ fn highlight_item(
         .reply_tokens
         .get(&h.thread.id)
         .map(|tok| reply_mailto(tok, ctx.reply_domain, &h.thread.title));
+    let excerpt = excerpt_of(&h.post, ctx);
     json!({
         "role": header_safe(&h.role),
         "tag": header_safe(&h.tag),
@@ -159,7 +174,8 @@ fn highlight_item(
         "title": header_safe(&h.thread.title),
         "author": header_safe(&h.post.author_name),
         "date": t.date(h.post.created, tz),
-        "excerpt": post_excerpt(&h.post, ctx.excerpt_chars),
+        "excerpt": &excerpt.text,
+        "excerpt_html": &excerpt.html,
         "url": safe_url(&h.post.url).or_else(|| safe_url(&h.thread.url)),
         "thread_url": safe_url(&h.thread.url),
         "reply_url": reply_url,

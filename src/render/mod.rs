@@ -15,6 +15,7 @@
 
 pub mod content;
 pub mod context;
+pub mod excerpt;
 pub mod i18n;
 pub mod mailto;
 pub mod wrap;
@@ -31,6 +32,7 @@ use serde_json::Value;
 use crate::model::{Digest, GroupId, ReplyToken, ThreadId};
 
 pub use content::header_safe;
+pub use excerpt::{Excerpt, ExcerptCache};
 pub use i18n::Locales;
 pub use mailto::reply_mailto;
 
@@ -104,6 +106,9 @@ pub struct RenderContext<'a> {
     pub unsubscribe_mailto: &'a str,
     /// Characters of excerpt per post.
     pub excerpt_chars: usize,
+    /// Excerpts already made in this run (each post's made once, whoever's digest shows it);
+    /// `None` makes them for this digest only.
+    pub excerpts: Option<&'a ExcerptCache>,
     /// Template pair to use ([`DEFAULT_TEMPLATE`] unless the role names another).
     pub template: &'a str,
 }
@@ -387,6 +392,7 @@ impl Renderer {
                 reply_tokens: &tokens,
                 unsubscribe_mailto: "mailto:digest@replies.example.org?subject=unsubscribe",
                 excerpt_chars: 100,
+                excerpts: None,
                 template: name,
             };
             let value = self.context_value(&sample, &ctx);

@@ -152,6 +152,7 @@ impl Fixture {
             reply_tokens: &self.tokens,
             unsubscribe_mailto: "mailto:digest@replies.example.org?subject=unsubscribe",
             excerpt_chars: 120,
+            excerpts: None,
             template: DEFAULT_TEMPLATE,
         }
     }
@@ -220,6 +221,55 @@ fn english_digest_has_the_key_elements_in_both_parts() {
     }
     assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<style"));
     assert!(!html.contains("class="), "inline styles only");
+}
+
+#[test]
+fn html_part_shows_excerpts_as_sanitised_html_and_text_part_as_text() {
+    let r = renderer();
+    let f = Fixture::new();
+    let out = r
+        .render(&normal_digest("en"), &f.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Markdown emphasis as HTML in the HTML part (thread and highlight), plain in the text part.
+    assert_eq!(
+        out.html
+            .matches("Has anyone tried the <strong>new</strong> intake form? It asks for the <em>household</em>")
+            .count(),
+        2,
+        "{}",
+        out.html
+    );
+    assert!(out.html.contains("Permits are <b>free</b> for visits."));
+    assert!(!out.html.contains("&lt;strong&gt;") && !out.html.contains("**new**"));
+    assert!(out.text.contains("Has anyone tried the new intake form?"));
+    // Cut to the excerpt length (120) on a word, in both parts.
+    assert!(out.html.contains("we skip…</p>"), "{}", out.html);
+    assert!(out.text.contains("we skip…\""), "{}", out.text);
+}
+
+#[test]
+fn a_run_makes_each_posts_excerpt_once() {
+    let r = renderer();
+    let f = Fixture::new();
+    let cache = ExcerptCache::new();
+    let mut ctx = f.ctx();
+    ctx.excerpts = Some(&cache);
+    let first = r
+        .render(&normal_digest("en"), &ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cache.len(), 2, "two distinct posts (one shown twice)");
+    let again = r
+        .render(&normal_digest("nl"), &ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cache.len(), 2, "reused by the next digest");
+    let uncached = r
+        .render(&normal_digest("en"), &f.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        first.html, uncached.html,
+        "same output with or without the cache"
+    );
+    assert!(again.html.contains("<strong>new</strong>"));
 }
 
 #[test]
