@@ -53,12 +53,25 @@ fn commands_change_the_persons_settings_and_are_confirmed() {
         Some("command-unsubscribe")
     );
     assert!(ann(&world).unsubscribed);
-    // resume also undoes an unsubscribe (a new reason for today: confirmed again)
+    // A one-click unsubscribe from one schedule (the HTTP endpoint's opt-out).
+    let conn = rusqlite::Connection::open(&world.config.store_path).expect("open store");
+    assert!(
+        digestd::store::Store::opt_out_of_schedule(&conn, "ann@example.org", "weekly")
+            .expect("opt out")
+    );
+    drop(conn);
+    // resume also undoes an unsubscribe and every schedule opt-out (a new reason for today:
+    // confirmed again)
     let to = format!("digest@{REPLY_DOMAIN}");
     let raw = mail("ann@example.org", &to, "Re: x", "resume-2@x", "", "resume");
     assert_eq!(world.receive(&raw).0, 0);
     let state = ann(&world);
     assert!(!state.unsubscribed && !state.paused, "{state:?}");
+    assert!(world
+        .store()
+        .all_schedule_optouts()
+        .expect("opt-outs")
+        .is_empty());
     let confirmations = sink.wait_for(5, Duration::from_secs(10));
     assert_eq!(confirmations.len(), 5, "one confirmation per command");
     assert!(confirmations
@@ -121,10 +134,17 @@ fn what_cannot_be_posted_is_answered_with_its_reason() {
     );
     assert_eq!(world.receive(&raw).0, 0);
     assert_eq!(world.last_status().1.as_deref(), Some("unknown-group"));
-    // A reply with nothing in it but blank lines. (A reply that is only a quote or only a
-    // signature keeps that, by the trimmer's design: nothing else would be left to post.)
+    // A reply with nothing in it but blank lines.
     let token = world.grant("ann@example.org", 90);
     let raw = simple_reply(&token, "ann@example.org", "empty@x", "  \r\n\r\n \r\n");
+    assert_eq!(world.receive(&raw).0, 0);
+    assert_eq!(world.last_status().1.as_deref(), Some("empty"));
+    // A reply that only quotes (the digest sent back unchanged): the trimmer keeps the quote,
+    // but nothing of the sender's own is there, so it is answered as empty, not posted.
+    let token = world.grant("bob@example.org", 90);
+    let quote_only =
+        "On Mon, 1 Jan 2024, Digest wrote:\r\n> Where to park?\r\n> Reply: mailto:x\r\n";
+    let raw = simple_reply(&token, "bob@example.org", "quote-only@x", quote_only);
     assert_eq!(world.receive(&raw).0, 0);
     assert_eq!(world.last_status().1.as_deref(), Some("empty"));
     // A reply to an address whose token names no thread (a command token).
@@ -134,8 +154,8 @@ fn what_cannot_be_posted_is_answered_with_its_reason() {
     assert_eq!(world.last_status().1.as_deref(), Some("no-thread"));
 
     assert_eq!(world.posts_in_thread(), 1, "nothing posted");
-    let answers = sink.wait_for(3, Duration::from_secs(10));
-    assert_eq!(answers.len(), 3);
+    let answers = sink.wait_for(4, Duration::from_secs(10));
+    assert_eq!(answers.len(), 4);
     let subjects: Vec<String> = answers
         .iter()
         .map(|m| m.parsed().subject().unwrap_or("").to_string())

@@ -96,10 +96,19 @@ pub struct ReplyBody {
     pub attachments: Vec<String>,
 }
 
+/// A line the sender wrote: not blank and not a `>` quote.
+fn is_own_line(line: &str) -> bool {
+    let line = line.trim_start();
+    !line.is_empty() && !line.starts_with('>')
+}
+
 impl ReplyBody {
-    /// True when there is nothing to post.
+    /// True when there is nothing of the sender's own to post: no attachments and no line
+    /// that is neither blank nor quoted. The trimmer keeps a quote when a message holds nothing
+    /// else (so no text is lost in the trimmed view), but a reply that only quotes, typically
+    /// the digest sent back unchanged, is answered as empty rather than posted.
     pub fn is_empty(&self) -> bool {
-        self.text.trim().is_empty() && self.attachments.is_empty()
+        self.attachments.is_empty() && !self.text.lines().any(is_own_line)
     }
 
     /// The Markdown body of the post: the text, then a list of attachments.
@@ -160,6 +169,19 @@ fn human_size(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_of_only_quotes_and_blank_lines_is_empty() {
+        let body = |text: &str, attachments: Vec<String>| ReplyBody {
+            text: text.into(),
+            attachments,
+        };
+        assert!(body("", vec![]).is_empty());
+        assert!(body("> Email with only quote.\n>\n\n", vec![]).is_empty());
+        assert!(!body("Yes.\n> Will you come?", vec![]).is_empty());
+        assert!(!body("  I agree", vec![]).is_empty());
+        assert!(!body("> quote", vec!["plan.pdf (3 MB)".into()]).is_empty());
+    }
 
     #[test]
     fn attachments_are_listed_by_name_never_inlined() {

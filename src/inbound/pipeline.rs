@@ -609,6 +609,7 @@ impl<'a> Pipeline<'a> {
             Command::Resume => {
                 store.set_paused(&email, false)?;
                 store.set_unsubscribed(&email, false)?;
+                store.clear_schedule_optouts(&email)?;
             }
             Command::Unsubscribe => {
                 store.set_unsubscribed(&email, true)?;

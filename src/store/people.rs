@@ -212,6 +212,15 @@ impl Store {
         Ok(known.is_some())
     }
 
+    /// Takes back every schedule opt-out of a person (the `resume` command); the number removed.
+    pub fn clear_schedule_optouts(&self, email: &str) -> Result<usize, StoreError> {
+        let email = crate::model::normalize_email(email);
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM schedule_optouts WHERE email = ?1")?
+            .execute([email])?)
+    }
+
     /// Addresses opted out of `schedule`.
     pub fn schedule_optouts(&self, schedule: &str) -> Result<HashSet<String>, StoreError> {
         let mut st = self
@@ -306,6 +315,8 @@ mod tests {
             store.all_schedule_optouts().expect("all"),
             vec![("a@x.org".to_string(), "s1".to_string())]
         );
+        assert_eq!(store.clear_schedule_optouts("A@x.org").expect("clear"), 1);
+        assert!(store.all_schedule_optouts().expect("all").is_empty());
     }
 
     #[test]
