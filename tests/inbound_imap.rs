@@ -13,6 +13,14 @@ use digestd::store::InboundStatus;
 use inbound_support::{fixture, simple_reply, Transport, World};
 use support::dovecot::Dovecot;
 
+/// One Dovecot at a time in this file: parallel instances picking ports with `free_port` can
+/// race for the same port (seen once in CI as "connection refused" mid-test).
+static ONE_DOVECOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_dovecot() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DOVECOT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `[inbound.imap]` for the test server, the password in a file as in production.
 fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
     let password_file = world.dir.path().join("imap-password");
@@ -32,6 +40,7 @@ fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
 
 #[test]
 fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
+    let _serial = one_dovecot();
     let dovecot = Dovecot::start("replies", "s3cret");
     let world = World::new(Transport::Maildir, "");
     let token = world.grant("ann@example.org", 90);
@@ -111,6 +120,7 @@ fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
 
 #[test]
 fn wrong_password_is_an_error_and_touches_nothing() {
+    let _serial = one_dovecot();
     let dovecot = Dovecot::start("replies", "s3cret");
     let world = World::new(Transport::Maildir, "");
     dovecot.deliver("1700000000.1.host", b"Subject: x\r\n\r\ny\r\n");
@@ -128,6 +138,7 @@ fn wrong_password_is_an_error_and_touches_nothing() {
 
 #[test]
 fn configured_imap_mailbox_is_polled_by_run_inbound_once() {
+    let _serial = one_dovecot();
     let dovecot = Dovecot::start("replies", "s3cret");
     let probe = World::new(Transport::Maildir, "");
     let password_file = probe.dir.path().join("imap-password");
