@@ -21,6 +21,29 @@ fn one_dovecot() -> std::sync::MutexGuard<'static, ()> {
     ONE_DOVECOT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a pipeline over the world's store and local forum is made of.
+struct Parts {
+    config: Config,
+    forum: LocalForum,
+    answerer: Answerer,
+}
+
+impl Parts {
+    fn new(world: &World) -> Parts {
+        let config = Config::load(&world.config_path).expect("config");
+        let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+        Parts {
+            config,
+            forum,
+            answerer: Answerer::new(None),
+        }
+    }
+
+    fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(&self.config, &self.forum, &DiscardAnswers, &self.answerer)
+    }
+}
+
 /// `[inbound.imap]` for the test server, the password in a file as in production.
 fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
     let password_file = world.dir.path().join("imap-password");
@@ -68,10 +91,8 @@ fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
     );
     assert_eq!(dovecot.count(""), 3);
 
-    let config = Config::load(&world.config_path).expect("config");
-    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-    let answerer = Answerer::new(None);
-    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let parts = Parts::new(&world);
+    let pipeline = parts.pipeline();
     let mut store = world.store();
     let mut imap = imap_config(&world, &dovecot, dovecot.password());
     imap.processed_folder = "digestd-done".into();
@@ -124,10 +145,8 @@ fn wrong_password_is_an_error_and_touches_nothing() {
     let dovecot = Dovecot::start("replies", "s3cret");
     let world = World::new(Transport::Maildir, "");
     dovecot.deliver("1700000000.1.host", b"Subject: x\r\n\r\ny\r\n");
-    let config = Config::load(&world.config_path).expect("config");
-    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-    let answerer = Answerer::new(None);
-    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let parts = Parts::new(&world);
+    let pipeline = parts.pipeline();
     let mut store = world.store();
     let imap = imap_config(&world, &dovecot, "wrong");
     let err = poll_imap_once(&imap, &mut store, &pipeline).expect_err("login fails");
@@ -182,4 +201,70 @@ fn configured_imap_mailbox_is_polled_by_run_inbound_once() {
     assert_eq!((imap_report.stored, imap_report.moved), (1, 1));
     assert_eq!(dovecot.count("Done"), 1);
     assert!(world.thread_text().contains("Via the configured mailbox."));
+}
+
+#[test]
+fn imap_over_tls_and_starttls_checks_the_certificate_and_posts() {
+    let _serial = one_dovecot();
+    let dovecot = Dovecot::start_tls("replies", "s3cret");
+    let world = World::new(Transport::Maildir, "");
+    let token = world.grant("ann@example.org", 90);
+    dovecot.deliver(
+        "1700000000.1.host",
+        &simple_reply(
+            &token,
+            "ann@example.org",
+            "tls-1@x",
+            "Reply over implicit TLS.",
+        ),
+    );
+    let parts = Parts::new(&world);
+    let pipeline = parts.pipeline();
+    let mut store = world.store();
+    let mut imap = imap_config(&world, &dovecot, dovecot.password());
+    imap.tls = TlsMode::Tls;
+    imap.port = dovecot.imaps_port();
+
+    // A certificate from a CA the client does not trust: refused before LOGIN, nothing touched.
+    let err = poll_imap_once(&imap, &mut store, &pipeline).expect_err("untrusted certificate");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(world.inbound_rows().is_empty());
+    assert_eq!(dovecot.count(""), 1);
+
+    // Trusting the CA (`ca_file`): implicit TLS works end to end.
+    imap.ca_file = Some(dovecot.ca_file());
+    let report = poll_imap_once(&imap, &mut store, &pipeline)
+        .unwrap_or_else(|e| panic!("imaps poll: {e}\n{}", dovecot.log()));
+    assert_eq!(
+        (report.stored, report.processed.posted),
+        (1, 1),
+        "{report:?}"
+    );
+
+    // STARTTLS on the plain port.
+    dovecot.deliver(
+        "1700000001.2.host",
+        &simple_reply(&token, "ann@example.org", "tls-2@x", "Reply over STARTTLS."),
+    );
+    imap.tls = TlsMode::Starttls;
+    imap.port = dovecot.port();
+    let report = poll_imap_once(&imap, &mut store, &pipeline)
+        .unwrap_or_else(|e| panic!("starttls poll: {e}\n{}", dovecot.log()));
+    assert_eq!(
+        (report.stored, report.processed.posted),
+        (1, 1),
+        "{report:?}"
+    );
+    let thread = world.thread_text();
+    assert!(thread.contains("Reply over implicit TLS."), "{thread}");
+    assert!(thread.contains("Reply over STARTTLS."), "{thread}");
+    assert_eq!(dovecot.count(""), 0);
+    assert!(
+        dovecot.log().contains("TLS"),
+        "Dovecot saw TLS sessions:\n{}",
+        dovecot.log()
+    );
 }

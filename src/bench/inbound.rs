@@ -19,10 +19,11 @@ use crate::inbound::authorise::{authorise_reply, Decision, ReplyEvidence};
 use crate::inbound::body::reply_body;
 use crate::inbound::classify::{classify, Class};
 use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
-use crate::inbound::receive::prepare_bytes;
+use crate::inbound::receive::{prepare_bytes, Intake};
 use crate::model::{
     BodyFormat, ForumKind, Frequency, Group, Person, Post, ReplyGrant, ReplyToken, Thread,
 };
+use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::Store;
 
 /// A forum in memory: posts are counted, idempotent on the key.
@@ -148,6 +149,14 @@ fn config(store_path: PathBuf) -> Config {
     }
 }
 
+/// A Message-ID local part as mail clients make them: unique and in no order, so the
+/// Message-ID index takes random inserts as it does in real traffic.
+fn random_looking_id(i: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(i.to_le_bytes());
+    format!("CA{}", hex::encode(&hash[..18]))
+}
+
 /// One synthetic reply: plain text with a quoted digest, or Gmail-style multipart/alternative.
 fn reply(i: usize, token: &ReplyToken) -> Vec<u8> {
     let person = i % PEOPLE;
@@ -155,8 +164,9 @@ fn reply(i: usize, token: &ReplyToken) -> Vec<u8> {
         .map(|l| format!("> Line {l} of the digest item, with the excerpt of what was said.\r\n"))
         .collect();
     let head = format!(
-        "Return-Path: <person{person}@example.org>\r\nReceived: from mail.example.org by mx.bench.example; Mon, 23 Nov 2026 10:00:00 +0100\r\nFrom: \"Person {person}\" <Person{person}@Example.org>\r\nTo: reply+{}@reply.bench.example\r\nSubject: Re: Budget 2025\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <bench-{i}@mail.example.org>\r\nIn-Reply-To: <digest-{person}@bench.example>\r\nMIME-Version: 1.0\r\n",
-        token.as_str()
+        "Return-Path: <person{person}@example.org>\r\nReceived: from mail.example.org by mx.bench.example; Mon, 23 Nov 2026 10:00:00 +0100\r\nFrom: \"Person {person}\" <Person{person}@Example.org>\r\nTo: reply+{}@reply.bench.example\r\nSubject: Re: Budget 2025\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <{}@mail.example.org>\r\nIn-Reply-To: <digest-{person}@bench.example>\r\nMIME-Version: 1.0\r\n",
+        token.as_str(),
+        random_looking_id(i)
     );
     let text = format!(
         "Thanks for raising this. I think option {i} is the better one,\r\nbecause it keeps the budget within limits.\r\n\r\nOn Mon, 23 Nov 2026 at 07:30, Digests <digest@bench.example> wrote:\r\n{quote}\r\n-- \r\nPerson {person}\r\nTeam lead\r\n"
@@ -257,18 +267,19 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
         .collect();
     let bytes: usize = mails.iter().map(Vec::len).sum();
 
-    // The limit: bare parsing of the same messages.
+    // The limit: bare parsing of the same messages (the best of three passes, so a slow first
+    // pass does not flatter the ratio).
     let parser = mail_parser::MessageParser::default();
-    let t = Instant::now();
     let mut parsed = 0usize;
-    for m in &mails {
-        if parser.parse(m).is_some() {
-            parsed += 1;
-        }
+    let mut bare = std::time::Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        parsed = mails.iter().filter(|m| parser.parse(m).is_some()).count();
+        bare = bare.min(t.elapsed());
     }
-    let bare = t.elapsed();
 
-    // The pure steps alone (parse → classify → trim → authorise), to show where time goes.
+    // The same path without the store (parse → classify → trim → authorise → post into a
+    // forum in memory), to show where time goes.
     let addresses = Addresses::from_config(&config);
     let grants: HashMap<String, ReplyGrant> = tokens
         .iter()
@@ -285,6 +296,7 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
             )
         })
         .collect();
+    let memory = MemoryForum::default();
     let t = Instant::now();
     let mut trim_time = std::time::Duration::ZERO;
     let mut allowed = 0usize;
@@ -308,11 +320,39 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
             max_size: config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
         });
-        if matches!(decision, Decision::Post { .. }) {
+        if let Decision::Post { author, .. } = decision {
+            let author = Author {
+                name: sender.map(|s| s.name).unwrap_or_default(),
+                email: author,
+            };
+            let key = msg.message_id().unwrap_or_default();
+            memory.post_reply(group, "t1", &author, &body.to_markdown(), key)?;
             allowed += 1;
         }
     }
     let pure = t.elapsed();
+
+    // The store's share alone: the same messages stored and finished in batches, on a
+    // store of their own.
+    let (store_only, finish_only) = {
+        let mut own = Store::open(&dir.join("store-only.sqlite")).context("store-only store")?;
+        let intakes: Vec<_> = mails.iter().cloned().map(prepare_bytes).collect();
+        let (mut store_time, mut finish_time) = Default::default();
+        for chunk in intakes.chunks(BATCH) {
+            let new: Vec<NewInbound<'_>> = chunk.iter().map(Intake::as_new_inbound).collect();
+            let t = Instant::now();
+            let ins = own.insert_inbound_batch(&new, "bench")?;
+            store_time += t.elapsed();
+            let ends: Vec<_> = ins
+                .iter()
+                .map(|i| (i.id, InboundEnd::Posted("1")))
+                .collect();
+            let t = Instant::now();
+            own.finish_inbound_batch(&ends)?;
+            finish_time += t.elapsed();
+        }
+        (store_time, finish_time)
+    };
 
     let forum = MemoryForum::default();
     let answerer = Answerer::new(None);
@@ -338,21 +378,29 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
         bytes as f64 / messages as f64 / 1024.0
     );
     println!(
-        "  receive → store → classify → trim → authorise → post: {full_rate:>10.0} msg/s ({:.3} s)",
+        "  whole path: receive → store → classify → trim → authorise → post: {full_rate:>8.0} msg/s ({:.3} s)",
         full.as_secs_f64()
     );
     println!(
-        "  of which pure steps (parse → classify → trim → authorise): {:>6.0} msg/s; trim alone {:.0} msg/s ({allowed} allowed)",
+        "  the path without the store (parse → classify → trim → authorise → post in memory): {:.0} msg/s; trim alone {:.0} msg/s ({allowed} allowed)",
         rate(pure),
         rate(trim_time)
     );
     println!(
-        "  bare mail-parser parse (the limit):                   {bare_rate:>10.0} msg/s ({:.3} s)",
-        bare.as_secs_f64()
+        "  the store alone (batches of {BATCH}, SQLite WAL on disk): insert {:.0} msg/s, finish {:.0} msg/s",
+        rate(store_only),
+        rate(finish_only)
     );
     println!(
-        "  ratio: {:.2} (target ≥ 0.30)",
-        full_rate / bare_rate.max(1e-9)
+        "  bare mail-parser parse (the limit, best of 3):                    {bare_rate:>8.0} msg/s ({:.3} s)",
+        bare.as_secs_f64()
+    );
+    let ratio = |r: f64| r / bare_rate.max(1e-9);
+    println!(
+        "  ratio, whole path: {:.2} (target ≥ 0.30); without the store: {:.2}; the store's insert alone: {:.2} (a ceiling for the whole path)",
+        ratio(full_rate),
+        ratio(rate(pure)),
+        ratio(rate(store_only))
     );
     anyhow::ensure!(posted == messages, "only {posted} of {messages} posted");
     anyhow::ensure!(forum.len() == messages, "forum holds {}", forum.len());

@@ -172,6 +172,10 @@ pub fn classify(msg: &Message<'_>, addresses: &Addresses) -> Class {
 /// The auto-reply marker in `msg`'s headers or subject, if any.
 pub fn auto_reply(msg: &Message<'_>) -> Option<AutoReason> {
     for (name, value) in msg.headers_raw() {
+        // Only the few headers below matter; the rest is skipped before any allocation.
+        if !matches!(name.len(), 10 | 11 | 13 | 14 | 38) {
+            continue;
+        }
         let value = value.trim();
         let lower = value.to_ascii_lowercase();
         if name.eq_ignore_ascii_case("Auto-Submitted") {

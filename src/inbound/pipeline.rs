@@ -28,7 +28,7 @@ use crate::model::{normalize_email, Frequency, Group, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
 use crate::outbound::SendError;
 use crate::store::inbound::{InboundEnd, NewInbound};
-use crate::store::{InboundRow, InboundStatus, InsertedInbound, Store, StoreError};
+use crate::store::{InboundRow, InboundStatus, InsertedInbound, ReplyLookups, Store, StoreError};
 
 /// Header digestd adds to a message it stored only in part (the value is the original size).
 pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
@@ -269,6 +269,10 @@ impl<'a> Pipeline<'a> {
     /// it; a message whose processing panics is deferred. Duplicates (stored before, or earlier
     /// in the batch) are processed at most once. Results come in input order.
     ///
+    /// Processing goes in three steps: every message is parsed and classified; the grants and
+    /// threads the replies need are read in one read transaction; then each message is
+    /// authorised, posted or answered in turn.
+    ///
     /// When processing hits a store error, the outcomes reached so far are still recorded
     /// before the error is returned; the rest stays queued for the next run.
     pub fn receive_batch(
@@ -278,24 +282,21 @@ impl<'a> Pipeline<'a> {
         source: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
-        let new: Vec<NewInbound<'_>> = intakes
-            .iter()
-            .map(|i| NewInbound {
-                raw: &i.raw,
-                message_id: i.message_id.as_deref(),
-                sha256: &i.sha256,
-            })
-            .collect();
+        let new: Vec<NewInbound<'_>> = intakes.iter().map(Intake::as_new_inbound).collect();
         let inserted = store.insert_inbound_batch(&new, source)?;
         drop(new);
-        let mut done: Vec<(InsertedInbound, Outcome)> = Vec::with_capacity(inserted.len());
-        let mut seen: HashMap<i64, InboundStatus> = HashMap::new();
+
+        // Which rows to process, and what the others are.
+        let mut slots: Vec<(InsertedInbound, Slot)> = Vec::with_capacity(inserted.len());
+        let mut rows: Vec<InboundRow> = Vec::new();
+        let mut first_slot: HashMap<i64, usize> = HashMap::new();
         let mut failure = None;
         for (ins, intake) in inserted.into_iter().zip(intakes) {
-            if let Some(status) = seen.get(&ins.id) {
-                done.push((ins, Outcome::AlreadyDone(*status)));
+            if let Some(&first) = first_slot.get(&ins.id) {
+                slots.push((ins, Slot::SameAs(first)));
                 continue;
             }
+            first_slot.insert(ins.id, slots.len());
             let row = if ins.duplicate {
                 match store.inbound(ins.id) {
                     Ok(Some(row)) => row,
@@ -329,27 +330,80 @@ impl<'a> Pipeline<'a> {
                 }
             };
             if row.status != InboundStatus::Queued {
-                seen.insert(ins.id, row.status);
-                done.push((ins, Outcome::AlreadyDone(row.status)));
+                slots.push((ins, Slot::Done(Outcome::AlreadyDone(row.status))));
                 continue;
             }
-            let outcome = match catch_unwind(AssertUnwindSafe(|| self.outcome(store, &row, now))) {
-                Ok(Ok(o)) => o,
-                Ok(Err(e)) => {
-                    failure = Some(e);
-                    break;
+            slots.push((ins, Slot::Todo(rows.len())));
+            rows.push(row);
+        }
+
+        // Parse and classify every message (pure), then read what the replies need at once.
+        let parser = MessageParser::default();
+        let prepared: Vec<Prepared<'_>> = rows
+            .iter()
+            .map(|row| self.prepare(&parser, row, now))
+            .collect();
+        let lookups = if failure.is_none() {
+            let tokens: Vec<&ReplyToken> = prepared
+                .iter()
+                .filter_map(|p| match p {
+                    Prepared::Parsed {
+                        class: Class::Reply { token },
+                        ..
+                    } => Some(token),
+                    _ => None,
+                })
+                .collect();
+            match store.reply_lookups(&tokens) {
+                Ok(l) => l,
+                Err(e) => {
+                    failure = Some(e.into());
+                    Default::default()
                 }
-                Err(panic) => {
-                    let what = panic_text(panic.as_ref());
-                    tracing::error!(id = row.id, "processing inbound message panicked: {what}");
-                    Outcome::Deferred {
-                        next_attempt: now + backoff(row.attempts),
-                        error: format!("internal error: {what}"),
+            }
+        } else {
+            Default::default()
+        };
+
+        // Then each message in turn (none when the lookups failed: all stay queued).
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
+        if failure.is_none() {
+            for (i, (row, prep)) in rows.iter().zip(prepared).enumerate() {
+                let result = match prep {
+                    Prepared::Done(o) => Ok(o),
+                    Prepared::Parsed { msg, class } => catch_unwind(AssertUnwindSafe(|| {
+                        self.handle(store, row, &msg, class, &lookups, now)
+                    }))
+                    .unwrap_or_else(|panic| Ok(panicked(row, panic.as_ref(), now))),
+                };
+                match result {
+                    Ok(o) => {
+                        tracing::info!(id = row.id, message_id = ?row.message_id, outcome = ?o, "inbound message processed");
+                        outcomes[i] = Some(o);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
                     }
                 }
+            }
+        }
+
+        // Results in input order; what was not reached stays queued and is not reported.
+        let mut done: Vec<(InsertedInbound, Outcome)> = Vec::with_capacity(slots.len());
+        let mut slot_outcome: Vec<Option<Outcome>> = Vec::with_capacity(slots.len());
+        for (ins, slot) in slots {
+            let outcome = match slot {
+                Slot::Done(o) => Some(o),
+                Slot::Todo(i) => outcomes[i].take(),
+                Slot::SameAs(first) => slot_outcome[first]
+                    .as_ref()
+                    .map(|o| Outcome::AlreadyDone(status_after(o))),
             };
-            seen.insert(ins.id, status_after(&outcome));
-            done.push((ins, outcome));
+            slot_outcome.push(outcome.clone());
+            if let Some(o) = outcome {
+                done.push((ins, o));
+            }
         }
         let ends: Vec<(i64, InboundEnd<'_>)> = done
             .iter()
@@ -378,6 +432,23 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// Parses and classifies one queued message (pure); a panic defers it.
+    fn prepare<'r>(
+        &self,
+        parser: &MessageParser,
+        row: &'r InboundRow,
+        now: DateTime<Utc>,
+    ) -> Prepared<'r> {
+        catch_unwind(AssertUnwindSafe(|| match parser.parse(&row.raw) {
+            Some(msg) => {
+                let class = classify(&msg, &self.addresses);
+                Prepared::Parsed { msg, class }
+            }
+            None => Prepared::Done(ignored("not parseable as a mail message")),
+        }))
+        .unwrap_or_else(|panic| Prepared::Done(panicked(row, panic.as_ref(), now)))
+    }
+
     /// Parses and handles one queued message: where it ends (nothing recorded yet).
     fn outcome(
         &self,
@@ -386,7 +457,10 @@ impl<'a> Pipeline<'a> {
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
         let outcome = match MessageParser::default().parse(&row.raw) {
-            Some(msg) => self.handle(store, row, &msg, now)?,
+            Some(msg) => {
+                let class = classify(&msg, &self.addresses);
+                self.handle(store, row, &msg, class, &ReplyLookups::default(), now)?
+            }
             None => ignored("not parseable as a mail message"),
         };
         tracing::info!(id = row.id, message_id = ?row.message_id, ?outcome, "inbound message processed");
@@ -398,9 +472,10 @@ impl<'a> Pipeline<'a> {
         store: &mut Store,
         row: &InboundRow,
         msg: &Message<'_>,
+        class: Class,
+        lookups: &ReplyLookups,
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
-        let class = classify(msg, &self.addresses);
         let sender = address::sender(msg);
         let sender = match (&class, sender) {
             (Class::Loop, _) => return Ok(ignored("loop: sent from one of digestd's addresses")),
@@ -430,6 +505,7 @@ impl<'a> Pipeline<'a> {
             msg,
             sender: &sender,
             now,
+            lookups,
         };
         match class {
             Class::Reply { token } => self.reply(store, &ctx, &token),
@@ -448,12 +524,19 @@ impl<'a> Pipeline<'a> {
         c: &Ctx<'_>,
         token: &ReplyToken,
     ) -> Result<Outcome, InboundError> {
-        let grant = store.token(token)?;
+        let fetched_grant;
+        let grant = match c.lookups.grant(token) {
+            Some(found) => found,
+            None => {
+                fetched_grant = store.token(token)?;
+                fetched_grant.as_ref()
+            }
+        };
         let body = body::reply_body(c.msg, self.config.inbound.max_attachment_bytes);
         let ar = auth_results(c.msg);
         let decision = authorise_reply(&ReplyEvidence {
             token,
-            grant: grant.as_ref(),
+            grant,
             from: &c.sender.email,
             now: c.now,
             auth_results: &ar,
@@ -462,15 +545,24 @@ impl<'a> Pipeline<'a> {
             max_size: self.config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
         });
-        let mut actx = self.context(c);
         let (thread_id, author) = match decision {
             Decision::Post { thread, author } => (thread, author),
-            Decision::Reject(reason) => return self.answer(store, c, c.sender, reason.key(), actx),
+            Decision::Reject(reason) => {
+                return self.answer(store, c, c.sender, reason.key(), self.context(c))
+            }
         };
-        let Some(thread) = store.thread(thread_id)? else {
+        let fetched_thread;
+        let thread = match c.lookups.thread(thread_id) {
+            Some(found) => found,
+            None => {
+                fetched_thread = store.thread(thread_id)?;
+                fetched_thread.as_ref()
+            }
+        };
+        let Some(thread) = thread else {
+            let actx = self.context(c);
             return self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx);
         };
-        actx.thread_title = Some(one_line(&thread.title));
         let group = self.group(&thread.group_id);
         let author = self.author(&author, c.sender);
         let key = idempotency_key(c.row);
@@ -481,7 +573,12 @@ impl<'a> Pipeline<'a> {
             &body.to_markdown(),
             &key,
         );
-        self.posted_or_not(store, c, result, actx)
+        // The answer context is built only when an answer or confirmation goes out.
+        self.posted_or_not(store, c, result, || {
+            let mut actx = self.context(c);
+            actx.thread_title = Some(one_line(&thread.title));
+            actx
+        })
     }
 
     fn new_thread(
@@ -524,20 +621,22 @@ impl<'a> Pipeline<'a> {
         let result = self
             .forum
             .create_thread(group, &author, &title, &body.to_markdown(), &key);
-        self.posted_or_not(store, c, result, actx)
+        self.posted_or_not(store, c, result, || actx)
     }
 
+    /// Where a forum call leaves the message; `actx` builds the answer context when an
+    /// answer or a confirmation goes out.
     fn posted_or_not(
         &self,
         store: &mut Store,
         c: &Ctx<'_>,
         result: Result<crate::forum::Posted, crate::forum::ForumError>,
-        actx: AnswerContext,
+        actx: impl FnOnce() -> AnswerContext,
     ) -> Result<Outcome, InboundError> {
         match result {
             Ok(p) => {
                 if self.config.inbound.confirm_posts {
-                    self.confirm(c, actx);
+                    self.confirm(c, actx());
                 }
                 Ok(Outcome::Posted {
                     remote_post_id: p.remote_post_id,
@@ -549,7 +648,7 @@ impl<'a> Pipeline<'a> {
             }),
             Err(e) => {
                 tracing::warn!("forum refused inbound message {}: {e}", c.row.id);
-                self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx)
+                self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx())
             }
         }
     }
@@ -824,6 +923,40 @@ struct Ctx<'m> {
     msg: &'m Message<'m>,
     sender: &'m Sender,
     now: DateTime<Utc>,
+    lookups: &'m ReplyLookups,
+}
+
+/// Where one message of a batch stands after parsing and classifying.
+enum Prepared<'r> {
+    /// Ended already (not parseable, or parsing panicked).
+    Done(Outcome),
+    /// Parsed and classified; handled next.
+    Parsed {
+        /// The parsed message (borrowing the stored bytes).
+        msg: Message<'r>,
+        /// What kind of mail it is.
+        class: Class,
+    },
+}
+
+/// What happens to one input message of a batch.
+enum Slot {
+    /// Nothing to do: the outcome is known.
+    Done(Outcome),
+    /// Processed: the index of its row.
+    Todo(usize),
+    /// A copy of the message in an earlier slot (the same Message-ID or bytes).
+    SameAs(usize),
+}
+
+/// A message whose processing panicked: deferred, with the panic's text as the reason.
+fn panicked(row: &InboundRow, panic: &(dyn std::any::Any + Send), now: DateTime<Utc>) -> Outcome {
+    let what = panic_text(panic);
+    tracing::error!(id = row.id, "processing inbound message panicked: {what}");
+    Outcome::Deferred {
+        next_attempt: now + backoff(row.attempts),
+        error: format!("internal error: {what}"),
+    }
 }
 
 /// The status a message has after `outcome` is recorded.

@@ -118,8 +118,12 @@ pub struct InboundRow {
     pub posted_remote_id: Option<String>,
 }
 
-const INBOUND_COLUMNS: &str = "id, message_id, sha256, raw, received, source, status, reason, \
-     attempts, next_attempt, posted_remote_id";
+/// Columns of [`InboundRow`], over `inbound_messages m JOIN inbound_raw r USING (id)`.
+const INBOUND_COLUMNS: &str = "m.id, m.message_id, m.sha256, r.raw, m.received, m.source, \
+     m.status, m.reason, m.attempts, m.next_attempt, m.posted_remote_id";
+
+/// The stored messages with their bytes.
+const INBOUND_FROM: &str = "inbound_messages m JOIN inbound_raw r ON r.id = m.id";
 
 const SET_STATUS: &str = "UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1";
 const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason = NULL,
@@ -155,8 +159,13 @@ fn finish((mut row, status): (InboundRow, String)) -> Result<InboundRow, StoreEr
 }
 
 impl Store {
-    /// Stores a received message as `queued`, unless the same `sha256` or `message_id` is already
-    /// stored (then nothing is written and the existing row's id comes back as a duplicate).
+    /// Stores a received message as `queued`, unless it is already stored (then nothing is
+    /// written and the existing row's id comes back as a duplicate).
+    ///
+    /// `message_id` must be the one `raw` carries (as [`crate::inbound::receive::message_id`]
+    /// reads it): the same bytes carry the same Message-ID, so a message with one is a
+    /// duplicate when that Message-ID is stored (a redelivery, a Reply-All copy), and a message
+    /// without one when the same `sha256` is stored without one.
     pub fn insert_inbound(
         &mut self,
         raw: &[u8],
@@ -189,32 +198,41 @@ impl Store {
         let received = now_db();
         let mut out = Vec::with_capacity(messages.len());
         {
-            let mut find = tx.prepare_cached(
-                "SELECT id FROM inbound_messages
-                 WHERE sha256 = ?1 OR (?2 IS NOT NULL AND message_id = ?2)
-                 ORDER BY id LIMIT 1",
+            // The same bytes carry the same Message-ID, so a message with one is looked up by
+            // it alone, and only a message without one by its SHA-256 (see migration 4).
+            let mut by_sha = tx.prepare_cached(
+                "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NULL AND sha256 = ?1",
+            )?;
+            let mut by_message_id = tx.prepare_cached(
+                "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NOT NULL
+                 AND message_id = ?1",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO inbound_messages (message_id, sha256, raw, received, source, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued') RETURNING id",
+                "INSERT INTO inbound_messages (message_id, sha256, received, source, status)
+                 VALUES (?1, ?2, ?3, ?4, 'queued')",
             )?;
+            let mut insert_raw =
+                tx.prepare_cached("INSERT INTO inbound_raw (id, raw) VALUES (?1, ?2)")?;
             for m in messages {
                 let mid = m.message_id.map(bare_message_id).filter(|m| !m.is_empty());
-                let existing: Option<i64> = find
-                    .query_row(params![m.sha256, mid], |r| r.get(0))
-                    .optional()?;
+                let existing: Option<i64> = match mid {
+                    Some(mid) => by_message_id.query_row([mid], |r| r.get(0))?,
+                    None => by_sha.query_row([m.sha256], |r| r.get(0))?,
+                };
                 out.push(match existing {
                     Some(id) => InsertedInbound {
                         id,
                         duplicate: true,
                     },
-                    None => InsertedInbound {
-                        id: insert
-                            .query_row(params![mid, m.sha256, m.raw, received, source], |r| {
-                                r.get(0)
-                            })?,
-                        duplicate: false,
-                    },
+                    None => {
+                        insert.execute(params![mid, m.sha256, received, source])?;
+                        let id = tx.last_insert_rowid();
+                        insert_raw.execute(params![id, m.raw])?;
+                        InsertedInbound {
+                            id,
+                            duplicate: false,
+                        }
+                    }
                 });
             }
         }
@@ -289,7 +307,7 @@ impl Store {
     /// Every queued message, oldest first (the caller honours `next_attempt`).
     pub fn queued_inbound(&self) -> Result<Vec<InboundRow>, StoreError> {
         let sql = format!(
-            "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE status = 'queued' ORDER BY id"
+            "SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.status = 'queued' ORDER BY m.id"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         let rows = st.query_map([], inbound_from_row)?;
@@ -298,7 +316,7 @@ impl Store {
 
     /// One stored message.
     pub fn inbound(&self, id: i64) -> Result<Option<InboundRow>, StoreError> {
-        let sql = format!("SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id = ?1");
+        let sql = format!("SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.id = ?1");
         let row = self
             .conn
             .prepare_cached(&sql)?
@@ -368,8 +386,9 @@ mod tests {
             .insert_inbound(b"one", Some("<m1@x>"), "h1", "stdin")
             .expect("a");
         assert!(!a.duplicate);
+        // The same bytes carry the same Message-ID (the caller reads it from them).
         let same_bytes = store
-            .insert_inbound(b"one", Some("<other@x>"), "h1", "maildir")
+            .insert_inbound(b"one", Some("<m1@x>"), "h1", "maildir")
             .expect("b");
         assert_eq!(
             same_bytes,
@@ -389,7 +408,26 @@ mod tests {
             .insert_inbound(b"three", None, "h4", "stdin")
             .expect("e");
         assert!(!no_mid.duplicate && !no_mid2.duplicate);
-        assert_eq!(store.queued_inbound().expect("q").len(), 3);
+        let no_mid_again = store
+            .insert_inbound(b"two", None, "h3", "maildir")
+            .expect("f");
+        assert_eq!(
+            no_mid_again,
+            InsertedInbound {
+                id: no_mid.id,
+                duplicate: true
+            }
+        );
+        // A message without a Message-ID is not a copy of one with the same hash and an id:
+        // such a pair cannot come from the same bytes.
+        let no_mid_same_hash = store
+            .insert_inbound(b"one", None, "h1", "stdin")
+            .expect("g");
+        assert!(!no_mid_same_hash.duplicate);
+        assert_eq!(store.queued_inbound().expect("q").len(), 4);
+        store
+            .set_inbound_status(no_mid_same_hash.id, InboundStatus::Ignored, None)
+            .expect("ignore");
 
         store
             .set_inbound_status(no_mid.id, InboundStatus::Ignored, Some("auto-reply"))
@@ -406,6 +444,67 @@ mod tests {
         assert_eq!(row.status, InboundStatus::Posted);
         assert_eq!(row.posted_remote_id.as_deref(), Some("17"));
         assert_eq!(row.message_id.as_deref(), Some("m1@x"));
+    }
+
+    #[test]
+    fn migration_4_keeps_every_stored_message_and_its_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v3.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for sql in &crate::store::migrations::MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch("PRAGMA user_version = 3").expect("v3");
+            conn.execute_batch(
+                "INSERT INTO inbound_messages (id, message_id, sha256, raw, received, source,
+                    status, reason, attempts, next_attempt, posted_remote_id) VALUES
+                 (4, 'a@x', 'ha', x'6f6e65', 1, 'stdin', 'posted', NULL, 0, NULL, '9'),
+                 (7, NULL, 'hb', x'74776f', 2, 'maildir', 'queued', 'forum down', 2, 5, NULL);",
+            )
+            .expect("v3 rows");
+        }
+        let mut store = Store::open(&path).expect("migrates");
+        let posted = store.inbound(4).expect("row").expect("kept");
+        assert_eq!(
+            (
+                posted.raw.as_slice(),
+                posted.status,
+                posted.posted_remote_id.as_deref()
+            ),
+            (&b"one"[..], InboundStatus::Posted, Some("9"))
+        );
+        let queued = store.queued_inbound().expect("queued");
+        assert_eq!(queued.len(), 1);
+        assert_eq!(
+            (queued[0].id, queued[0].raw.as_slice(), queued[0].attempts),
+            (7, &b"two"[..], 2)
+        );
+        // Old rows still count as duplicates, by Message-ID and (without one) by hash.
+        let again = store
+            .insert_inbound(b"one", Some("<a@x>"), "ha", "imap")
+            .expect("again");
+        assert_eq!(
+            again,
+            InsertedInbound {
+                id: 4,
+                duplicate: true
+            }
+        );
+        let again = store
+            .insert_inbound(b"two", None, "hb", "imap")
+            .expect("again");
+        assert_eq!(
+            again,
+            InsertedInbound {
+                id: 7,
+                duplicate: true
+            }
+        );
+        let new = store
+            .insert_inbound(b"three", None, "hc", "imap")
+            .expect("new");
+        assert!(!new.duplicate && new.id > 7);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -17,6 +17,47 @@ pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::R
         _ => Ok(()),
     }
 }
+
+/// Version 4: inbound messages are rebuilt for a cheap write path.
+///
+/// - The raw bytes move to `inbound_raw`, written once: recording where a message ended then
+///   rewrites only its small status row, not the pages holding its body.
+/// - Duplicates are found by Message-ID, and by SHA-256 only among messages without one (the
+///   same bytes carry the same Message-ID), so each stored message adds one random index
+///   entry instead of two. The SHA-256 is still kept for every message.
+/// - The status index becomes a partial index of the queued messages only: small and hot,
+///   instead of growing with every message ever received.
+const V4: &str = r#"
+CREATE TABLE inbound_rebuilt (
+    id                INTEGER PRIMARY KEY,
+    message_id        TEXT,
+    sha256            TEXT NOT NULL,
+    received          INTEGER NOT NULL,
+    source            TEXT NOT NULL,
+    status            TEXT NOT NULL
+        CHECK (status IN ('queued', 'posted', 'answered', 'ignored', 'failed')),
+    reason            TEXT,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt      INTEGER,
+    posted_remote_id  TEXT
+);
+INSERT INTO inbound_rebuilt (id, message_id, sha256, received, source, status, reason, attempts,
+                             next_attempt, posted_remote_id)
+    SELECT id, message_id, sha256, received, source, status, reason, attempts, next_attempt,
+           posted_remote_id
+    FROM inbound_messages;
+CREATE TABLE inbound_raw (
+    id   INTEGER PRIMARY KEY,
+    raw  BLOB NOT NULL
+);
+INSERT INTO inbound_raw (id, raw) SELECT id, raw FROM inbound_messages;
+DROP TABLE inbound_messages;
+ALTER TABLE inbound_rebuilt RENAME TO inbound_messages;
+CREATE INDEX inbound_message_id ON inbound_messages(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX inbound_sha256_without_message_id ON inbound_messages(sha256)
+    WHERE message_id IS NULL;
+CREATE INDEX inbound_queued ON inbound_messages(id) WHERE status = 'queued';
+"#;
 
 /// Version 3: reply tokens are looked up by the SHA-256 of the token (then the stored token is
 /// compared with the presented one in constant time), so no SQL compares secret text. Existing

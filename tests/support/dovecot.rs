@@ -1,5 +1,7 @@
 //! A real Dovecot IMAP server on 127.0.0.1 for the tests: its own config, passwd-file, Maildirs,
-//! sockets and log in a temp dir, plain-text login (loopback only, `ssl = no`). Stopped (SIGTERM
+//! sockets and log in a temp dir, plain-text login (loopback only, `ssl = no`), or with TLS
+//! ([`Dovecot::start_tls`]: implicit TLS on a second port and STARTTLS on the first, with a
+//! certificate for 127.0.0.1 signed by a throwaway CA made with `openssl`). Stopped (SIGTERM
 //! to the master, SIGKILL if it lingers) when dropped.
 
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +15,7 @@ use super::{ensure_deps, find_program, free_port, is_root};
 pub struct Dovecot {
     child: Child,
     port: u16,
+    tls: Option<TlsSetup>,
     dir: tempfile::TempDir,
     user: String,
     password: String,
@@ -20,10 +23,26 @@ pub struct Dovecot {
     owner: Option<(u32, u32)>,
 }
 
+/// The TLS side of a [`Dovecot::start_tls`] server.
+struct TlsSetup {
+    imaps_port: u16,
+    ca_file: PathBuf,
+}
+
 impl Dovecot {
     /// Starts Dovecot with user `user` / `password`; waits (at most 10 s) until it accepts
     /// connections. Panics with the log when it does not come up.
     pub fn start(user: &str, password: &str) -> Dovecot {
+        Dovecot::start_with(user, password, false)
+    }
+
+    /// [`Dovecot::start`] with TLS: STARTTLS on [`Dovecot::port`], implicit TLS on
+    /// [`Dovecot::imaps_port`]; clients trust [`Dovecot::ca_file`].
+    pub fn start_tls(user: &str, password: &str) -> Dovecot {
+        Dovecot::start_with(user, password, true)
+    }
+
+    fn start_with(user: &str, password: &str, with_tls: bool) -> Dovecot {
         ensure_deps();
         let program = find_program("dovecot").expect("dovecot is installed (.ci/install-deps)");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -48,6 +67,18 @@ impl Dovecot {
         std::fs::write(&passwd, format!("{user}:{{PLAIN}}{password}::::::\n")).expect("passwd");
         std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let port = free_port();
+        let tls = with_tls.then(|| TlsSetup {
+            imaps_port: free_port(),
+            ca_file: make_certificates(root),
+        });
+        let ssl = match &tls {
+            Some(_) => format!(
+                "ssl = yes\nssl_cert = <{r}/server.pem\nssl_key = <{r}/server.key",
+                r = root.display()
+            ),
+            None => "ssl = no".to_string(),
+        };
+        let imaps_port = tls.as_ref().map_or(0, |t| t.imaps_port);
         let conf = root.join("dovecot.conf");
         let r = root.display();
         std::fs::write(
@@ -59,7 +90,7 @@ base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -80,7 +111,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 namespace inbox {{
@@ -103,6 +136,7 @@ namespace inbox {{
         let mut d = Dovecot {
             child,
             port,
+            tls,
             dir,
             user: user.into(),
             password: password.into(),
@@ -126,9 +160,25 @@ namespace inbox {{
         d
     }
 
-    /// The IMAP port on 127.0.0.1.
+    /// The IMAP port on 127.0.0.1 (STARTTLS offered when started with TLS).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The implicit-TLS (IMAPS) port of a [`Dovecot::start_tls`] server.
+    pub fn imaps_port(&self) -> u16 {
+        self.tls
+            .as_ref()
+            .map(|t| t.imaps_port)
+            .expect("started with start_tls")
+    }
+
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.tls
+            .as_ref()
+            .map(|t| t.ca_file.clone())
+            .expect("started with start_tls")
     }
 
     /// The user's login.
@@ -208,6 +258,88 @@ impl Drop for Dovecot {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Makes a throwaway CA and a server certificate for 127.0.0.1 signed by it (`server.pem`,
+/// `server.key`) in `dir`; returns the CA's certificate file. A self-signed server certificate
+/// would not do: rustls refuses a CA certificate used as the server's own.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let openssl = find_program("openssl").expect("openssl is installed (.ci/install-deps)");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=digestd test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
+    )
+    .expect("server.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    for f in ["server.pem", "server.key", "ca.pem"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+    }
+    dir.join("ca.pem")
 }
 
 /// (name, uid, gid) of this process.

@@ -11,6 +11,7 @@ pub mod stdin;
 use sha2::{Digest, Sha256};
 
 use crate::inbound::pipeline::TRUNCATED_HEADER;
+use crate::store::inbound::NewInbound;
 use crate::store::{InsertedInbound, Store, StoreError};
 
 /// The most bytes stored of one message (50 MiB). A larger message is stored as its header
@@ -27,6 +28,17 @@ pub struct Intake {
     pub message_id: Option<String>,
     /// SHA-256 (hex) of the message as received (all of it).
     pub sha256: String,
+}
+
+impl Intake {
+    /// This message as the store takes it.
+    pub fn as_new_inbound(&self) -> NewInbound<'_> {
+        NewInbound {
+            raw: &self.raw,
+            message_id: self.message_id.as_deref(),
+            sha256: &self.sha256,
+        }
+    }
 }
 
 /// Why input is not mail at all (`digestd receive` exits 65 for these).
@@ -120,23 +132,30 @@ fn header_end(raw: &[u8]) -> Option<usize> {
     None
 }
 
-/// The Message-ID header value without brackets (header section only, unfolded).
+/// The Message-ID header value without brackets (header section only, unfolded). Works on the
+/// bytes: only the value found is decoded (lossily), not the whole header section.
 pub fn message_id(raw: &[u8]) -> Option<String> {
     let end = header_end(raw).unwrap_or(raw.len().min(1024 * 1024));
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split('\n').peekable();
+    let mut lines = raw[..end].split(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
-        let Some((name, value)) = line.split_once(':') else {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        if !name.trim().eq_ignore_ascii_case("message-id") {
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"message-id")
+        {
             continue;
         }
-        let mut value = value.trim().to_string();
-        while let Some(cont) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
-            value.push_str(cont.trim());
+        let mut value = line[colon + 1..].trim_ascii().to_vec();
+        while let Some(cont) = lines
+            .peek()
+            .filter(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
+        {
+            value.extend_from_slice(cont.trim_ascii());
             lines.next();
         }
+        let value = String::from_utf8_lossy(&value);
         let id = value
             .trim()
             .trim_start_matches('<')

@@ -236,9 +236,10 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         || DATE_START.is_match(first)
         || first.contains('@')
         || first.contains('<')
-        || first.to_lowercase().contains(" via ")
-        || first.to_lowercase().contains("schrieb am")
-        || first.to_lowercase().contains("wrote on");
+        || {
+            let lower = first.to_lowercase();
+            lower.contains(" via ") || lower.contains("schrieb am") || lower.contains("wrote on")
+        };
     if !opens || ends_sentence(first) {
         return None;
     }
@@ -288,12 +289,13 @@ pub fn is_forward_marker(line: &str) -> bool {
     if t.is_empty() || t.len() > 200 {
         return false;
     }
-    DASHED_FORWARD.is_match(t) || SENTENCE_FORWARD.is_match(t)
+    (t.contains("--") && DASHED_FORWARD.is_match(t)) || SENTENCE_FORWARD.is_match(t)
 }
 
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
 pub fn is_header_label(line: &str) -> bool {
-    line.len() <= 1000 && HEADER_LABEL.is_match(line)
+    // Every label ends in a colon (ASCII or full-width): a cheap test before the pattern.
+    line.len() <= 1000 && (line.contains(':') || line.contains('：')) && HEADER_LABEL.is_match(line)
 }
 
 /// Finds an Outlook-style header block starting at `lines[start]`: at least three header

@@ -67,27 +67,66 @@ fn is_fence(line: &str) -> bool {
 
 /// Classifies `lines`; returns one entry per group: (first line index, kind).
 pub fn classify(lines: &[&str]) -> Vec<(usize, Kind)> {
-    let mut out = Vec::with_capacity(lines.len());
-    let mut in_fence = false;
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if is_fence(line) {
-            in_fence = !in_fence;
-            out.push((i, Kind::Text));
-            i += 1;
-            continue;
-        }
-        if in_fence {
-            out.push((i, Kind::Text));
-            i += 1;
-            continue;
-        }
-        let kind = classify_at(lines, i);
-        out.push((i, kind));
-        i += kind.span();
+    let mut groups = Groups::new(lines);
+    let mut g = 0;
+    while groups.get(g).is_some() {
+        g += 1;
     }
-    out
+    groups.done
+}
+
+/// The groups of `lines`, classified on demand: the trimming rules stop at the first
+/// signature or quoted mail, so the lines below it (often most of the message) are never
+/// classified at all.
+#[derive(Debug)]
+pub struct Groups<'l, 'a> {
+    lines: &'l [&'a str],
+    next_line: usize,
+    in_fence: bool,
+    done: Vec<(usize, Kind)>,
+}
+
+impl<'l, 'a> Groups<'l, 'a> {
+    /// Groups of `lines`, none classified yet.
+    pub fn new(lines: &'l [&'a str]) -> Self {
+        Groups {
+            lines,
+            next_line: 0,
+            in_fence: false,
+            done: Vec::new(),
+        }
+    }
+
+    /// Group `g` (first line index, kind), classifying up to it; `None` past the end.
+    pub fn get(&mut self, g: usize) -> Option<(usize, Kind)> {
+        while self.done.len() <= g {
+            let i = self.next_line;
+            let line = *self.lines.get(i)?;
+            let kind = if is_fence(line) {
+                self.in_fence = !self.in_fence;
+                Kind::Text
+            } else if self.in_fence {
+                Kind::Text
+            } else {
+                classify_at(self.lines, i)
+            };
+            self.done.push((i, kind));
+            self.next_line = i + kind.span();
+        }
+        self.done.get(g).copied()
+    }
+
+    /// The kind of the first group after `g` that is not blank.
+    pub fn next_non_empty(&mut self, g: usize) -> Option<Kind> {
+        let mut h = g + 1;
+        while let Some((_, kind)) = self.get(h) {
+            if kind != Kind::Empty {
+                return Some(kind);
+            }
+            h += 1;
+        }
+        None
+    }
 }
 
 /// Classifies the line at `i` (outside code fences).

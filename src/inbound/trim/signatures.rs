@@ -109,9 +109,14 @@ pub fn is_signoff(line: &str) -> bool {
     if t.is_empty() || t.chars().count() > 160 {
         return false;
     }
-    let stripped = LINKS.replace_all(t, "$1");
+    // Every link form holds a `[` or `http`; most lines have neither.
+    let stripped = if t.contains('[') || t.contains("http") {
+        LINKS.replace_all(t, "$1")
+    } else {
+        std::borrow::Cow::Borrowed(t)
+    };
     let s = stripped.trim();
-    if let Some(c) = SENT_FROM.captures(s) {
+    if let Some(c) = has_sent(s).then(|| SENT_FROM.captures(s)).flatten() {
         let rest = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
         let words: Vec<&str> = rest.split_whitespace().collect();
         if let Some(after_my) = rest.strip_prefix("my ") {
@@ -131,6 +136,13 @@ pub fn is_signoff(line: &str) -> bool {
         return words.len() <= 6 && (device || capitalised);
     }
     OTHER_SIGNOFFS.is_match(s)
+}
+
+/// True when `s` holds "sent" in any case: [`SENT_FROM`] cannot match without it.
+fn has_sent(s: &str) -> bool {
+    s.as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"sent"))
 }
 
 /// True for the first line of a confidentiality notice.

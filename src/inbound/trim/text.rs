@@ -2,7 +2,7 @@
 //! signature / header block / forward marker / unquoted attribution, then apply the quote
 //! rules and drop a closing "-Name" line.
 
-use super::lines::{classify, Kind};
+use super::lines::{Groups, Kind};
 use super::quotes::{decide, Item, Role};
 use super::signatures;
 use super::Trimmed;
@@ -17,15 +17,14 @@ pub fn trim(body: &str) -> Trimmed {
         body
     };
     let lines: Vec<&str> = body.split('\n').collect();
-    let groups = classify(&lines);
+    let mut groups = Groups::new(&lines);
 
-    let mut items: Vec<Item> = Vec::with_capacity(groups.len());
+    let mut items: Vec<Item> = Vec::with_capacity(lines.len());
     let mut removed_quote = false;
     let mut removed_signature = false;
     let mut content_before = false;
     let mut g = 0;
-    while g < groups.len() {
-        let (start, kind) = groups[g];
+    while let Some((start, kind)) = groups.get(g) {
         let len = kind.span();
         let item = |role| Item { start, len, role };
         match kind {
@@ -58,11 +57,7 @@ pub fn trim(body: &str) -> Trimmed {
                 }
             }
             Kind::Attribution { weak, .. } => {
-                let next = groups[g + 1..]
-                    .iter()
-                    .find(|(_, k)| *k != Kind::Empty)
-                    .map(|(_, k)| *k);
-                if next == Some(Kind::Quote) {
+                if groups.next_non_empty(g) == Some(Kind::Quote) {
                     items.push(item(Role::Attribution));
                 } else if weak {
                     content_before = true;
