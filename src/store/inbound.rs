@@ -158,6 +158,30 @@ fn finish((mut row, status): (InboundRow, String)) -> Result<InboundRow, StoreEr
     Ok(row)
 }
 
+/// The lookup key of a (bare) Message-ID: the first 8 bytes of its SHA-256, as a signed
+/// integer. Collisions only cost a second comparison: lookups also compare the text.
+pub(crate) fn message_id_hash(bare: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bare.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// Migration 4: gives every row with a Message-ID written before it its hash.
+pub(crate) fn backfill_message_id_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT id, message_id FROM inbound_messages WHERE message_id IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update =
+        tx.prepare("UPDATE inbound_messages SET message_id_hash = ?1 WHERE id = ?2")?;
+    for (id, mid) in rows {
+        update.execute(params![message_id_hash(&mid), id])?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Stores a received message as `queued`, unless it is already stored (then nothing is
     /// written and the existing row's id comes back as a duplicate).
@@ -204,19 +228,21 @@ impl Store {
                 "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NULL AND sha256 = ?1",
             )?;
             let mut by_message_id = tx.prepare_cached(
-                "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NOT NULL
-                 AND message_id = ?1",
+                "SELECT MIN(id) FROM inbound_messages WHERE message_id_hash = ?1
+                 AND message_id = ?2",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO inbound_messages (message_id, sha256, received, source, status)
-                 VALUES (?1, ?2, ?3, ?4, 'queued')",
+                "INSERT INTO inbound_messages (message_id, message_id_hash, sha256, received,
+                     source, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
             )?;
             let mut insert_raw =
                 tx.prepare_cached("INSERT INTO inbound_raw (id, raw) VALUES (?1, ?2)")?;
             for m in messages {
                 let mid = m.message_id.map(bare_message_id).filter(|m| !m.is_empty());
+                let hash = mid.map(message_id_hash);
                 let existing: Option<i64> = match mid {
-                    Some(mid) => by_message_id.query_row([mid], |r| r.get(0))?,
+                    Some(mid) => by_message_id.query_row(params![hash, mid], |r| r.get(0))?,
                     None => by_sha.query_row([m.sha256], |r| r.get(0))?,
                 };
                 out.push(match existing {
@@ -225,7 +251,7 @@ impl Store {
                         duplicate: true,
                     },
                     None => {
-                        insert.execute(params![mid, m.sha256, received, source])?;
+                        insert.execute(params![mid, hash, m.sha256, received, source])?;
                         let id = tx.last_insert_rowid();
                         insert_raw.execute(params![id, m.raw])?;
                         InsertedInbound {
