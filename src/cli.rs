@@ -82,6 +82,10 @@ pub enum Command {
         /// yet, posts already delivered included (e.g. right after `digestd demo`).
         #[arg(long)]
         include_sent: bool,
+        /// Only the digest of this role's schedule (needed with `--html` when the person's
+        /// roles run on several schedules).
+        #[arg(long)]
+        role: Option<String>,
     },
     /// Validate the configuration; exit 1 with file:line: key: problem lines on error.
     CheckConfig(ConfigArg),
@@ -249,9 +253,10 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             person,
             html,
             include_sent,
+            role,
         } => {
             let cfg = config.load()?;
-            let out = crate::cycle::preview(&cfg, &person, html, include_sent)?;
+            let out = crate::cycle::preview(&cfg, &person, html, include_sent, role.as_deref())?;
             print!("{out}");
             Ok(0)
         }

@@ -697,6 +697,100 @@ fn preview_records_and_sends_nothing() {
 }
 
 #[test]
+fn preview_of_a_person_on_two_schedules_shows_both_and_html_asks_for_a_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = "[[people]]\nemail = \"carol@testdam.example\"\nname = \"Carol Claes\"\nroles = [\"social-worker\", \"it-support\"]\n";
+    let config = write_org(dir.path(), 2525, "0 0 7 * * Mon-Fri", people);
+    // IT support gets its digest on another schedule.
+    let text = std::fs::read_to_string(&config).expect("config");
+    let at = text
+        .rfind("schedule = \"0 0 7 * * Mon-Fri\"")
+        .expect("it-support schedule");
+    let text = format!(
+        "{}schedule = \"0 0 8 * * Mon\"{}",
+        &text[..at],
+        &text[at + "schedule = \"0 0 7 * * Mon-Fri\"".len()..]
+    );
+    std::fs::write(&config, text).expect("config");
+    import(
+        &config,
+        &[
+            post(
+                "social-work",
+                "a",
+                "bob@testdam.example",
+                2,
+                "Case conference notes",
+                &[],
+            ),
+            post(
+                "it-support",
+                "b",
+                "bob@testdam.example",
+                2,
+                "Printer queue fixed",
+                &[],
+            ),
+        ],
+    );
+
+    let out = digestd(&config, &["preview", "--person", "carol@testdam.example"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown.matches("== schedule ").count(), 2, "{shown}");
+    assert!(shown.contains("Case conference notes") && shown.contains("Printer queue fixed"));
+
+    let out = digestd(
+        &config,
+        &["preview", "--person", "carol@testdam.example", "--html"],
+    );
+    assert!(!out.status.success(), "two HTML documents are not one");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--role") && err.contains("it-support"),
+        "{err}"
+    );
+
+    let out = digestd(
+        &config,
+        &[
+            "preview",
+            "--person",
+            "carol@testdam.example",
+            "--html",
+            "--role",
+            "it-support",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(html.matches("</html>").count(), 1, "{html}");
+    assert!(html.contains("Printer queue fixed"), "{html}");
+    assert!(!html.contains("Case conference notes"), "{html}");
+
+    let out = digestd(
+        &config,
+        &[
+            "preview",
+            "--person",
+            "carol@testdam.example",
+            "--role",
+            "hr",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not have the role"));
+}
+
+#[test]
 fn smtp_server_down_keeps_digests_pending_and_sends_them_later() {
     ensure_deps();
     let dir = tempfile::tempdir().expect("tempdir");
