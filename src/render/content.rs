@@ -195,24 +195,7 @@ fn decode_entities_into(s: &str, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn post(body: &str, format: BodyFormat) -> Post {
-        Post {
-            id: 1,
-            thread_id: 1,
-            group_id: "g".into(),
-            remote_id: "1".into(),
-            author_email: "a@example.org".into(),
-            author_name: "A".into(),
-            created: chrono::DateTime::UNIX_EPOCH,
-            body: body.into(),
-            body_format: format,
-            tags: Vec::new(),
-            likes: 0,
-            reply_count: 0,
-            best_answer: false,
-            url: "https://f.example/p/1".into(),
-        }
-    }
+    use crate::model::sample_post as post;
 
     #[test]
     fn header_safe_strips_crlf_and_controls() {

@@ -443,24 +443,7 @@ fn cut_text(text: &str, max_chars: usize, used: &mut usize, space: &mut bool) ->
 mod tests {
     use super::*;
 
-    fn post(body: &str, format: BodyFormat) -> Post {
-        Post {
-            id: 1,
-            thread_id: 1,
-            group_id: "g".into(),
-            remote_id: "1".into(),
-            author_email: "a@example.org".into(),
-            author_name: "A".into(),
-            created: chrono::DateTime::UNIX_EPOCH,
-            body: body.into(),
-            body_format: format,
-            tags: Vec::new(),
-            likes: 0,
-            reply_count: 0,
-            best_answer: false,
-            url: "https://f.example/p/1".into(),
-        }
-    }
+    use crate::model::sample_post as post;
 
     /// Start tags (lower case) of a sanitised fragment; text never holds a raw `<`.
     fn tags(html: &str) -> Vec<String> {
