@@ -403,6 +403,27 @@ pub fn normalize_email(addr: &str) -> String {
         .to_lowercase()
 }
 
+/// A post with `body` in `format` and fixed everything else, for tests of rendering.
+#[cfg(test)]
+pub(crate) fn sample_post(body: &str, format: BodyFormat) -> Post {
+    Post {
+        id: 1,
+        thread_id: 1,
+        group_id: "g".into(),
+        remote_id: "1".into(),
+        author_email: "a@example.org".into(),
+        author_name: "A".into(),
+        created: chrono::DateTime::UNIX_EPOCH,
+        body: body.into(),
+        body_format: format,
+        tags: Vec::new(),
+        likes: 0,
+        reply_count: 0,
+        best_answer: false,
+        url: "https://f.example/p/1".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,26 +460,5 @@ mod tests {
         };
         assert!(p.contains(end));
         assert!(!p.contains(p.start));
-    }
-}
-
-/// A post with `body` in `format` and fixed everything else, for tests of rendering.
-#[cfg(test)]
-pub(crate) fn sample_post(body: &str, format: BodyFormat) -> Post {
-    Post {
-        id: 1,
-        thread_id: 1,
-        group_id: "g".into(),
-        remote_id: "1".into(),
-        author_email: "a@example.org".into(),
-        author_name: "A".into(),
-        created: chrono::DateTime::UNIX_EPOCH,
-        body: body.into(),
-        body_format: format,
-        tags: Vec::new(),
-        likes: 0,
-        reply_count: 0,
-        best_answer: false,
-        url: "https://f.example/p/1".into(),
     }
 }
