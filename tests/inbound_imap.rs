@@ -44,6 +44,24 @@ impl Parts {
     }
 }
 
+/// A world whose config has `[inbound.imap]` for `dovecot` (plain, loopback) plus `extra`
+/// lines; the first value holds the password file and must outlive the test.
+fn world_with_imap(dovecot: &Dovecot, extra: &str) -> (World, World) {
+    let probe = World::new(Transport::Maildir, "");
+    let password_file = probe.dir.path().join("imap-password");
+    std::fs::write(&password_file, format!("{}\n", dovecot.password())).expect("password file");
+    let world = World::new(
+        Transport::Maildir,
+        &format!(
+            "\n[inbound.imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"{}\"\npassword_file = \"{}\"\n{extra}",
+            dovecot.port(),
+            dovecot.user(),
+            password_file.display()
+        ),
+    );
+    (probe, world)
+}
+
 /// `[inbound.imap]` for the test server, the password in a file as in production.
 fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
     let password_file = world.dir.path().join("imap-password");
@@ -57,6 +75,7 @@ fn imap_config(world: &World, dovecot: &Dovecot, password: &str) -> ImapConfig {
         folder: "INBOX".into(),
         processed_folder: "Processed".into(),
         poll_seconds: 60,
+        idle: false,
         ca_file: None,
     }
 }
@@ -159,17 +178,7 @@ fn wrong_password_is_an_error_and_touches_nothing() {
 fn configured_imap_mailbox_is_polled_by_run_inbound_once() {
     let _serial = one_dovecot();
     let dovecot = Dovecot::start("replies", "s3cret");
-    let probe = World::new(Transport::Maildir, "");
-    let password_file = probe.dir.path().join("imap-password");
-    std::fs::write(&password_file, "s3cret\n").expect("password file");
-    let world = World::new(
-        Transport::Maildir,
-        &format!(
-            "\n[inbound.imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nuser = \"replies\"\npassword_file = \"{}\"\nprocessed_folder = \"Done\"\n",
-            dovecot.port(),
-            password_file.display()
-        ),
-    );
+    let (_probe, world) = world_with_imap(&dovecot, "processed_folder = \"Done\"\n");
     let imap = world
         .config
         .inbound
@@ -267,4 +276,54 @@ fn imap_over_tls_and_starttls_checks_the_certificate_and_posts() {
         "Dovecot saw TLS sessions:\n{}",
         dovecot.log()
     );
+}
+
+#[test]
+fn with_idle_the_daemon_loop_takes_new_mail_long_before_the_next_poll() {
+    let _serial = one_dovecot();
+    let dovecot = Dovecot::start("replies", "s3cret");
+    // Polls an hour apart: only IDLE can bring the reply in within the test's bound.
+    let (_probe, world) = world_with_imap(&dovecot, "poll_seconds = 3600\nidle = true\n");
+    assert!(world.config.inbound.imap.as_ref().is_some_and(|i| i.idle));
+    let token = world.grant("ann@example.org", 90);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = rt.spawn(digestd::inbound::watch_inbound(
+        std::sync::Arc::new(world.config.clone()),
+        std::time::Duration::from_secs(3600),
+        stop_rx,
+    ));
+    // The first round polls at once; then the waiter logs in and IDLEs (a second login).
+    let logins = || dovecot.log().matches("Login: user=<replies>").count();
+    let started = std::time::Instant::now();
+    while logins() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the IDLE waiter never logged in:\n{}",
+            dovecot.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    dovecot.deliver(
+        "1700000000.1.host",
+        &simple_reply(&token, "ann@example.org", "idle-1@x", "Arrived while IDLE."),
+    );
+    let delivered = std::time::Instant::now();
+    while !world.thread_text().contains("Arrived while IDLE.") {
+        assert!(
+            delivered.elapsed() < std::time::Duration::from_secs(30),
+            "not posted within 30 s (the next poll is an hour away):\n{}",
+            dovecot.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(dovecot.count(""), 0, "moved out of INBOX");
+    let _ = stop.send(true);
+    rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(10), watcher)
+            .await
+            .expect("the loop stops")
+            .expect("no panic");
+    });
 }

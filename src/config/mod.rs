@@ -205,8 +205,10 @@ pub struct ImapConfig {
     pub folder: String,
     /// Folder processed messages are moved to (default `Processed`; created when missing).
     pub processed_folder: String,
-    /// Seconds between polls (default 60).
+    /// Seconds between polls (default 60). With `idle`, the longest wait before a poll anyway.
     pub poll_seconds: u64,
+    /// Also wait with IMAP IDLE (RFC 2177) and poll as soon as the server announces new mail.
+    pub idle: bool,
     /// Extra PEM CA bundle trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
 }

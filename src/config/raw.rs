@@ -132,6 +132,7 @@ pub(crate) struct RawImap {
     pub folder: Option<Str>,
     pub processed_folder: Option<Str>,
     pub poll_seconds: Option<Int>,
+    pub idle: Option<bool>,
     pub ca_file: Option<Str>,
 }
 

@@ -749,6 +749,7 @@ impl Validator<'_> {
             folder: name(r.folder.as_ref(), "INBOX"),
             processed_folder: name(r.processed_folder.as_ref(), "Processed"),
             poll_seconds,
+            idle: r.idle.unwrap_or(false),
             ca_file: r.ca_file.as_ref().map(|p| self.path(p.get_ref())),
         })
     }

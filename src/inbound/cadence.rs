@@ -61,6 +61,14 @@ impl Cadence {
         Due { local, imap }
     }
 
+    /// Makes the IMAP poll due at `now` (the server announced new mail over IDLE); its regular
+    /// interval starts again from that poll.
+    pub fn imap_due_now(&mut self, now: Instant) {
+        if self.imap_every.is_some() {
+            self.next_imap = self.next_imap.min(now);
+        }
+    }
+
     /// When the next timer is due.
     pub fn next_wake(&self) -> Instant {
         match self.imap_every {
@@ -73,6 +81,32 @@ impl Cadence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_wake_makes_only_imap_due_and_restarts_its_interval() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut c = Cadence::new(s(30), Some(s(600)), t0);
+        c.take_due(t0);
+        c.imap_due_now(t0 + s(5));
+        assert_eq!(c.next_wake(), t0 + s(5));
+        assert_eq!(
+            c.take_due(t0 + s(5)),
+            Due {
+                local: false,
+                imap: true
+            }
+        );
+        assert_eq!(c.next_wake(), t0 + s(30));
+        let mut none = Cadence::new(s(30), None, t0);
+        none.take_due(t0);
+        none.imap_due_now(t0 + s(1));
+        assert_eq!(
+            none.next_wake(),
+            t0 + s(30),
+            "no IMAP configured: nothing changes"
+        );
+    }
 
     #[test]
     fn imap_keeps_its_own_interval_beside_the_maildir() {

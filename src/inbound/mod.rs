@@ -141,7 +141,8 @@ impl InboundRunReport {
 }
 
 /// The daemon's inbound loop: the Maildir and the retries every `every`, the IMAP folder every
-/// `[inbound.imap] poll_seconds` (see [`cadence`]), each round on a blocking thread (fresh
+/// `[inbound.imap] poll_seconds` (see [`cadence`]), and, with `idle = true`, as soon as the
+/// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread (fresh
 /// store, forum and transport each round, so a failure never wedges the loop), until `stop`
 /// turns true. Errors are logged; the loop goes on.
 pub async fn watch_inbound(
@@ -155,6 +156,16 @@ pub async fn watch_inbound(
         .as_ref()
         .map(|i| std::time::Duration::from_secs(i.poll_seconds));
     let mut cadence = Cadence::new(every, imap_every, tokio::time::Instant::now().into_std());
+    let (imap_rounds, imap_rounds_rx) = tokio::sync::watch::channel(0u64);
+    let (mut wakes, waiter) = match config.inbound.imap.as_ref().filter(|i| i.idle) {
+        Some(imap) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            let task = tokio::spawn(idle_waiter(imap.clone(), tx, imap_rounds_rx));
+            (Some(rx), Some(AbortOnDrop(task)))
+        }
+        None => (None, None),
+    };
+    let _waiter = waiter;
     loop {
         let due = cadence.take_due(tokio::time::Instant::now().into_std());
         let cfg = config.clone();
@@ -181,13 +192,81 @@ pub async fn watch_inbound(
             Ok(Err(e)) => tracing::warn!("inbound round failed: {e:#}"),
             Err(e) => tracing::error!("inbound round panicked: {e}"),
         }
+        if due.imap {
+            imap_rounds.send_modify(|n| *n += 1);
+        }
+        let woken = async {
+            match wakes.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(cadence.next_wake().into()) => {}
+            Some(()) = woken => {
+                tracing::debug!("imap: new mail announced (IDLE)");
+                cadence.imap_due_now(tokio::time::Instant::now().into_std());
+            }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Aborts a task when dropped (the IDLE waiter ends with the loop that owns it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Least time between two IDLE wakes: a message that cannot be moved out of the folder would
+/// otherwise wake the loop again at once, forever.
+const IDLE_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `[inbound.imap] idle = true`: waits with IMAP IDLE ([`receive::imap::wait_for_mail`]) and
+/// sends a wake when mail is there, then waits for the IMAP round that wake asked for
+/// (`imap_rounds` counting up) before it waits again. Each wait lasts at most `poll_seconds`
+/// (and 25 minutes, inside RFC 2177's 29); failures back off up to `poll_seconds`, while the
+/// regular polls go on. Ends when the loop's receiver is gone.
+pub async fn idle_waiter(
+    imap: crate::config::ImapConfig,
+    wake: tokio::sync::mpsc::Sender<()>,
+    mut imap_rounds: tokio::sync::watch::Receiver<u64>,
+) {
+    let poll = std::time::Duration::from_secs(imap.poll_seconds.max(1));
+    let max_wait = poll.min(std::time::Duration::from_secs(25 * 60));
+    let mut failures: u32 = 0;
+    loop {
+        let seen = *imap_rounds.borrow_and_update();
+        match receive::imap::wait_for_mail(&imap, max_wait).await {
+            Ok(receive::imap::Wake::Mail) => {
+                failures = 0;
+                if wake.send(()).await.is_err() {
+                    return;
+                }
+                while *imap_rounds.borrow() <= seen {
+                    if imap_rounds.changed().await.is_err() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(IDLE_MIN_GAP).await;
+            }
+            Ok(receive::imap::Wake::Quiet) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let pause = (IDLE_MIN_GAP * 2u32.saturating_pow(failures.min(10))).min(poll);
+                tracing::warn!("imap idle: {e}; polling goes on, IDLE again in {pause:?}");
+                tokio::time::sleep(pause).await;
+            }
+        }
+        if wake.is_closed() {
+            return;
         }
     }
 }

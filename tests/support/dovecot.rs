@@ -97,6 +97,7 @@ default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 0
 mail_location = maildir:{r}/mail/%u
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/passwd

@@ -7,8 +7,11 @@
 //! it is fetched again next time and the store's dedupe (same bytes / same Message-ID) makes that
 //! a no-op, so it is never processed twice and never deleted unstored.
 //!
-//! The API is blocking (it runs its own small tokio runtime): call it from a plain thread or
-//! `spawn_blocking`, never from async code directly.
+//! [`wait_for_mail`] is the IDLE side (`idle = true`): it only waits until the server announces
+//! mail, touching nothing, and the poll does the rest.
+//!
+//! The poll is blocking (it runs its own small tokio runtime): call it from a plain thread or
+//! `spawn_blocking`, never from async code directly. [`wait_for_mail`] is async.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -75,16 +78,7 @@ pub fn poll_imap_once(
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
-    let password = std::fs::read_to_string(&cfg.password_file)
-        .map(|p| p.trim_end_matches(['\r', '\n']).to_string())
-        .map_err(|source| ImapError::Io {
-            host: format!(
-                "{} (password file {})",
-                cfg.host,
-                cfg.password_file.display()
-            ),
-            source,
-        })?;
+    let password = read_password(cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,12 +101,52 @@ pub fn poll_imap_once(
     })
 }
 
-async fn poll(
-    cfg: &ImapConfig,
-    password: &str,
-    store: &mut Store,
-    pipeline: &Pipeline<'_>,
-) -> Result<ImapReport, ImapError> {
+/// What [`wait_for_mail`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The folder holds mail, or the server announced new mail: poll now.
+    Mail,
+    /// Nothing came within the wait.
+    Quiet,
+}
+
+/// Waits with IMAP IDLE (RFC 2177) until the folder has mail or `max_wait` passes: logs in,
+/// selects the folder, and answers [`Wake::Mail`] at once when it holds messages; otherwise
+/// IDLEs until the server announces a new one (`EXISTS`). Touches no message: the poll that
+/// follows stores, processes and moves them. Async (no store involved), for the daemon's
+/// runtime.
+pub async fn wait_for_mail(cfg: &ImapConfig, max_wait: Duration) -> Result<Wake, ImapError> {
+    let password = read_password(cfg)?;
+    match open(cfg).await? {
+        Opened::Plain(client) => idle_session(client, cfg, &password, max_wait).await,
+        Opened::Tls(client) => idle_session(*client, cfg, &password, max_wait).await,
+    }
+}
+
+/// The password from `password_file` (first line), read at each connection so it can be
+/// rotated without a restart.
+fn read_password(cfg: &ImapConfig) -> Result<String, ImapError> {
+    std::fs::read_to_string(&cfg.password_file)
+        .map(|p| p.lines().next().unwrap_or("").to_string())
+        .map_err(|source| ImapError::Io {
+            host: format!(
+                "{} (password file {})",
+                cfg.host,
+                cfg.password_file.display()
+            ),
+            source,
+        })
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A connection ready for LOGIN (greeting read; TLS or STARTTLS done as configured).
+enum Opened {
+    Plain(async_imap::Client<TcpStream>),
+    Tls(Box<async_imap::Client<TlsStream>>),
+}
+
+async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
     let io = |source: std::io::Error| ImapError::Io {
         host: cfg.host.clone(),
         source,
@@ -134,13 +168,13 @@ async fn poll(
         TlsMode::None => {
             let mut client = async_imap::Client::new(tcp);
             greeting(&mut client, cfg).await?;
-            session(client, cfg, password, store, pipeline).await
+            Ok(Opened::Plain(client))
         }
         TlsMode::Tls => {
             let tls = tls_connect(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tls);
             greeting(&mut client, cfg).await?;
-            session(client, cfg, password, store, pipeline).await
+            Ok(Opened::Tls(Box::new(client)))
         }
         TlsMode::Starttls => {
             let mut client = async_imap::Client::new(tcp);
@@ -150,9 +184,89 @@ async fn poll(
                 .await
                 .map_err(|e| proto(cfg, "STARTTLS", e))?;
             let tls = tls_connect(cfg, client.into_inner()).await?;
-            session(async_imap::Client::new(tls), cfg, password, store, pipeline).await
+            Ok(Opened::Tls(Box::new(async_imap::Client::new(tls))))
         }
     }
+}
+
+async fn poll(
+    cfg: &ImapConfig,
+    password: &str,
+    store: &mut Store,
+    pipeline: &Pipeline<'_>,
+) -> Result<ImapReport, ImapError> {
+    match open(cfg).await? {
+        Opened::Plain(client) => session(client, cfg, password, store, pipeline).await,
+        Opened::Tls(client) => session(*client, cfg, password, store, pipeline).await,
+    }
+}
+
+/// LOGIN with the configured user.
+async fn login<T>(
+    client: async_imap::Client<T>,
+    cfg: &ImapConfig,
+    password: &str,
+) -> Result<async_imap::Session<T>, ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    client
+        .login(&cfg.user, password)
+        .await
+        .map_err(|(e, _)| proto(cfg, "LOGIN", e))
+}
+
+/// One IDLE wait (see [`wait_for_mail`]).
+async fn idle_session<T>(
+    client: async_imap::Client<T>,
+    cfg: &ImapConfig,
+    password: &str,
+    max_wait: Duration,
+) -> Result<Wake, ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    use async_imap::extensions::idle::IdleResponse;
+    use async_imap::imap_proto::{MailboxDatum, Response};
+    let mut s = login(client, cfg, password).await?;
+    let mailbox = s
+        .select(&cfg.folder)
+        .await
+        .map_err(|e| proto(cfg, "SELECT", e))?;
+    if mailbox.exists > 0 {
+        let _ = s.logout().await;
+        return Ok(Wake::Mail);
+    }
+    let mut idle = s.idle();
+    idle.init().await.map_err(|e| proto(cfg, "IDLE", e))?;
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let woke = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break Wake::Quiet;
+        }
+        let (wait, _interrupt) = idle.wait_with_timeout(left);
+        // The crate's timeout restarts at every keepalive ("* OK Still here"): bound it here.
+        match tokio::time::timeout(left, wait).await {
+            Err(_) | Ok(Ok(IdleResponse::Timeout | IdleResponse::ManualInterrupt)) => {
+                break Wake::Quiet
+            }
+            Ok(Ok(IdleResponse::NewData(data))) => {
+                if matches!(
+                    data.parsed(),
+                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_))
+                ) {
+                    break Wake::Mail;
+                }
+                // Flags, expunges (our own moves): keep waiting.
+            }
+            Ok(Err(e)) => return Err(proto(cfg, "IDLE", e)),
+        }
+    };
+    if let Ok(mut s) = idle.done().await {
+        let _ = s.logout().await;
+    }
+    Ok(woke)
 }
 
 fn proto(cfg: &ImapConfig, what: &str, e: impl std::fmt::Display) -> ImapError {
@@ -245,10 +359,7 @@ async fn session<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut s = client
-        .login(&cfg.user, password)
-        .await
-        .map_err(|(e, _)| proto(cfg, "LOGIN", e))?;
+    let mut s = login(client, cfg, password).await?;
     let caps = s
         .capabilities()
         .await
