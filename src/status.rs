@@ -197,6 +197,21 @@ pub fn inbound_queue(store: &Store) -> Result<(u64, Option<DateTime<Utc>>), Stor
     ))
 }
 
+/// Inbound messages in the store per status (`queued`, `posted`, …), whichever way they came in
+/// (the MTA pipe runs in its own process, so only the store sees all of them). One aggregate
+/// query over the small status rows, no message bodies.
+pub fn inbound_by_status(store: &Store) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut st = store
+        .conn
+        .prepare("SELECT status, COUNT(*) FROM inbound_messages GROUP BY status ORDER BY status")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    rows.map(|r| {
+        r.map(|(s, n)| (s, n.max(0) as u64))
+            .map_err(StoreError::from)
+    })
+    .collect()
+}
+
 impl Status {
     /// The report as pretty JSON (for `--json`).
     pub fn to_json(&self) -> String {

@@ -279,6 +279,48 @@ fn one_click_over_http_opts_out_of_that_schedule_and_metrics_follow() {
     .expect("last poll gauge");
     assert!(polled > 1.7e9, "a real poll time: {polled}");
     assert_eq!(metric(&scrape, "digestd_unsubscribes_total "), Some(1.0));
+    assert_eq!(
+        metric(&scrape, "digestd_inbound_stored{status=\"posted\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+
+    // A reply through the MTA pipe (a process of its own) shows in the store-derived gauge;
+    // the daemon's own counter counts only what the daemon processed.
+    let piped = format!(
+        "From: Alice Aalders <{ALICE}>\r\nTo: reply+{}@reply.testdam.example\r\nSubject: Re: digest\r\nMessage-ID: <e2e-pipe@testdam.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnd Thursday too.\r\n",
+        reply_token(&sink.messages()[2])
+    );
+    let mut receive = std::process::Command::new(support::bin())
+        .args(["receive", "-c"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("digestd receive");
+    std::io::Write::write_all(&mut receive.stdin.take().expect("stdin"), piped.as_bytes())
+        .expect("pipe the reply");
+    let out = receive.wait_with_output().expect("receive exits");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scrape = request(addr, "GET", "/metrics", None).body;
+    assert_eq!(
+        metric(&scrape, "digestd_inbound_stored{status=\"posted\"}"),
+        Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        metric(
+            &scrape,
+            "digestd_inbound_messages_total{outcome=\"posted\"}"
+        ),
+        Some(1.0),
+        "{scrape}"
+    );
 
     daemon.signal("-TERM");
     assert!(daemon

@@ -261,6 +261,8 @@ impl Metrics {
 pub struct StoreGauges {
     /// Inbound messages still queued.
     pub inbound_queue: u64,
+    /// Inbound messages in the store per status, from every source (MTA pipe included).
+    pub inbound_stored: Vec<(String, u64)>,
     /// When the oldest queued inbound message arrived.
     pub inbound_oldest: Option<DateTime<Utc>>,
     /// Digests written to the ledger but not yet sent.
@@ -278,6 +280,7 @@ impl StoreGauges {
         let (pending, _, _) = store.delivery_counts()?;
         Ok(StoreGauges {
             inbound_queue: queue,
+            inbound_stored: crate::status::inbound_by_status(store)?,
             inbound_oldest: oldest,
             pending_deliveries: pending,
             bouncing: store.bouncing_addresses()?.len() as u64,
@@ -296,6 +299,19 @@ impl StoreGauges {
             "Inbound messages waiting to be processed.",
             self.inbound_queue as f64,
         );
+        header(
+            out,
+            "digestd_inbound_stored",
+            "gauge",
+            "Inbound messages in the store by status, from every source (MTA pipe, Maildir, IMAP).",
+        );
+        for (status, n) in &self.inbound_stored {
+            let _ = writeln!(
+                out,
+                "digestd_inbound_stored{{status=\"{}\"}} {n}",
+                escape_label(status)
+            );
+        }
         if let Some(t) = self.inbound_oldest {
             gauge(
                 out,
@@ -371,6 +387,7 @@ mod tests {
         m.poll("social-work", true);
         let out = m.render(&StoreGauges {
             inbound_queue: 2,
+            inbound_stored: vec![("posted".into(), 5), ("queued".into(), 2)],
             last_poll: vec![("social-work".into(), None)],
             ..StoreGauges::default()
         });
@@ -389,6 +406,8 @@ mod tests {
             "digestd_inbound_messages_total{outcome=\"ign\\\"ored\"} 1",
             "digestd_forum_polls_total{group=\"social-work\",result=\"ok\"} 1",
             "digestd_inbound_queue_depth 2",
+            "digestd_inbound_stored{status=\"posted\"} 5",
+            "digestd_inbound_stored{status=\"queued\"} 2",
             "digestd_forum_last_success_timestamp_seconds{group=\"social-work\"} 0",
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line:?} in\n{out}");
