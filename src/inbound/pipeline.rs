@@ -369,18 +369,12 @@ impl<'a> Pipeline<'a> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
         if failure.is_none() {
             for (i, (row, prep)) in rows.iter().zip(prepared).enumerate() {
-                let result = match prep {
-                    Prepared::Done(o) => Ok(o),
-                    Prepared::Parsed { msg, class } => catch_unwind(AssertUnwindSafe(|| {
-                        self.handle(store, row, &msg, class, &lookups, now)
-                    }))
-                    .unwrap_or_else(|panic| Ok(panicked(row, panic.as_ref(), now))),
-                };
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    self.finish_prepared(store, row, prep, &lookups, now)
+                }))
+                .unwrap_or_else(|panic| Ok(panicked(row, panic.as_ref(), now)));
                 match result {
-                    Ok(o) => {
-                        tracing::info!(id = row.id, message_id = ?row.message_id, outcome = ?o, "inbound message processed");
-                        outcomes[i] = Some(o);
-                    }
+                    Ok(o) => outcomes[i] = Some(o),
                     Err(e) => {
                         failure = Some(e);
                         break;
@@ -456,12 +450,24 @@ impl<'a> Pipeline<'a> {
         row: &InboundRow,
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
-        let outcome = match MessageParser::default().parse(&row.raw) {
-            Some(msg) => {
-                let class = classify(&msg, &self.addresses);
-                self.handle(store, row, &msg, class, &ReplyLookups::default(), now)?
+        let prepared = self.prepare(&MessageParser::default(), row, now);
+        self.finish_prepared(store, row, prepared, &ReplyLookups::default(), now)
+    }
+
+    /// Handles a prepared message (see [`Pipeline::prepare`]) and logs where it ended.
+    fn finish_prepared(
+        &self,
+        store: &mut Store,
+        row: &InboundRow,
+        prepared: Prepared<'_>,
+        lookups: &ReplyLookups,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, InboundError> {
+        let outcome = match prepared {
+            Prepared::Done(o) => o,
+            Prepared::Parsed { msg, class } => {
+                self.handle(store, row, &msg, class, lookups, now)?
             }
-            None => ignored("not parseable as a mail message"),
         };
         tracing::info!(id = row.id, message_id = ?row.message_id, ?outcome, "inbound message processed");
         Ok(outcome)

@@ -57,7 +57,7 @@ pub(crate) fn backfill_token_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite:
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReplyLookups {
     grants: HashMap<String, Option<ReplyGrant>>,
-    threads: HashMap<ThreadId, Option<crate::model::Thread>>,
+    threads: HashMap<ThreadId, Option<Thread>>,
 }
 
 impl ReplyLookups {
