@@ -459,6 +459,13 @@ impl Engine {
         batch: &mut Vec<(i64, String, Vec<u8>)>,
         report: &mut RunReport,
     ) -> anyhow::Result<()> {
+        // The pending rows must outlive a power cut before their mail leaves: a digest sent but
+        // forgotten would be built and sent again.
+        if !batch.is_empty() {
+            store
+                .sync_commits()
+                .context("syncing the pending digests to disk before sending them")?;
+        }
         let mut tasks = JoinSet::new();
         let concurrency = self.config.mail.concurrency.max(1);
         let from = self.envelope_from();

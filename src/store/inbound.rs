@@ -213,7 +213,21 @@ impl Store {
     /// would (a duplicate of a stored row, or of an earlier message of the batch, is not
     /// inserted). The results come back in input order. All or nothing: when this fails,
     /// none of the batch is stored.
+    ///
+    /// Durable when it returns: the commit is synced to disk (`synchronous = FULL` for this
+    /// transaction), because the caller then tells the source it may let go of the messages
+    /// (`digestd receive` exits 0 and the MTA deletes its copy; a Maildir message leaves
+    /// `new/`; an IMAP message is moved). The store's other commits keep `NORMAL`, which
+    /// survives a crash of digestd but may lose the last commits to a power cut.
     pub fn insert_inbound_batch(
+        &mut self,
+        messages: &[NewInbound<'_>],
+        source: &str,
+    ) -> Result<Vec<InsertedInbound>, StoreError> {
+        self.synced(|store| store.insert_inbound_batch_tx(messages, source))
+    }
+
+    fn insert_inbound_batch_tx(
         &mut self,
         messages: &[NewInbound<'_>],
         source: &str,
