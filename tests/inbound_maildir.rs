@@ -16,9 +16,10 @@ use digestd::forum::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
 use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use digestd::inbound::receive::maildir::drain_maildir;
+use digestd::inbound::receive::prepare_bytes;
 use digestd::model::Group;
 use digestd::store::InboundStatus;
-use inbound_support::{simple_reply, Transport, World};
+use inbound_support::{replace, simple_reply, Transport, World};
 use support::{start_daemon, stop_daemon, wait_until};
 
 /// Writes `raw` into `maildir/new` the way an MDA does (tmp/ then rename).
@@ -134,6 +135,102 @@ impl Forum for FlakyForum {
         }
         self.inner.create_thread(group, author, title, body, key)
     }
+}
+
+#[test]
+fn one_batch_of_copies_junk_and_earlier_messages_ends_each_once_in_input_order() {
+    let world = World::new(Transport::Maildir, "");
+    let ann = world.grant("ann@example.org", 90);
+    let bob = world.grant("bob@example.org", 90);
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+
+    // Before the batch: one reply posted, and one stored but never processed (as after a
+    // crash between storing and processing).
+    let done = simple_reply(
+        &ann,
+        "ann@example.org",
+        "done@x",
+        "Posted before the batch.",
+    );
+    let first = pipeline
+        .receive_batch(
+            &mut store,
+            vec![prepare_bytes(done.clone())],
+            "maildir",
+            Utc::now(),
+        )
+        .expect("first batch");
+    assert!(matches!(first[0].1, Outcome::Posted { .. }), "{first:?}");
+    let queued = simple_reply(
+        &bob,
+        "bob@example.org",
+        "queued@x",
+        "Stored before the batch.",
+    );
+    store
+        .insert_inbound_batch(&[prepare_bytes(queued.clone()).as_new_inbound()], "imap")
+        .expect("stored");
+
+    let new = simple_reply(&ann, "ann@example.org", "new@x", "Written for this batch.");
+    // The Reply-All copy: the same Message-ID reaching another of digestd's addresses.
+    let reply_all = replace(&new, b"To: ", b"Cc: digest@reply.test.example\r\nTo: ");
+    // A redelivery of the queued message with different trace headers: the stored bytes count.
+    let queued_again = replace(
+        &queued,
+        b"Stored before the batch.",
+        b"Not these bytes: the stored ones are processed.",
+    );
+    let batch = vec![new.clone(), new, reply_all, Vec::new(), queued_again, done];
+    let outcomes = pipeline
+        .receive_batch(
+            &mut store,
+            batch.into_iter().map(prepare_bytes).collect(),
+            "maildir",
+            Utc::now(),
+        )
+        .expect("batch");
+    let kinds: Vec<String> = outcomes
+        .iter()
+        .map(|(_, o)| match o {
+            Outcome::Posted { .. } => "posted".to_string(),
+            Outcome::AlreadyDone(s) => format!("already {}", s.as_str()),
+            Outcome::Ignored { reason } => format!("ignored: {reason}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "posted",
+            "already posted",
+            "already posted",
+            "ignored: not parseable as a mail message",
+            "posted",
+            "already posted",
+        ],
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        world.posts_in_thread(),
+        4,
+        "the seed, the earlier reply, the new one and the queued one"
+    );
+    let thread = world.thread_text();
+    assert!(thread.contains("Stored before the batch."), "{thread}");
+    assert!(!thread.contains("Not these bytes"), "{thread}");
+    assert_eq!(
+        world
+            .inbound_rows()
+            .iter()
+            .filter(|r| r.status == InboundStatus::Queued)
+            .count(),
+        0,
+        "nothing left queued"
+    );
 }
 
 #[test]
