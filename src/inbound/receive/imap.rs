@@ -22,10 +22,11 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::{prepare_bytes, store_intake};
+use super::maildir::BATCH_BYTES;
+use super::prepare_bytes;
 use crate::config::TlsMode;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
-use crate::store::{InboundStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 pub use crate::config::ImapConfig;
 
@@ -380,48 +381,119 @@ where
     uids.sort_unstable();
     uids.truncate(BATCH);
     let mut report = ImapReport::default();
-    for uid in uids {
-        let fetches: Vec<async_imap::types::Fetch> = s
-            .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-            .await
-            .map_err(|e| proto(cfg, "UID FETCH", e))?
-            .try_collect()
-            .await
-            .map_err(|e| proto(cfg, "UID FETCH", e))?;
-        let Some(raw) = fetches.iter().find_map(|f| f.body().map(<[u8]>::to_vec)) else {
+    if uids.is_empty() {
+        let _ = s.logout().await;
+        return Ok(report);
+    }
+    // Sizes first, so each batch fetched in one command holds at most BATCH_BYTES (or one
+    // message, when that alone is larger).
+    let sizes: Vec<(u32, usize)> = fetch_all(&mut s, cfg, &uids, "(UID RFC822.SIZE)")
+        .await?
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0) as usize)))
+        .collect();
+    for batch in size_bounded(&uids, &sizes, BATCH_BYTES) {
+        let fetched: Vec<(u32, Vec<u8>)> = fetch_all(&mut s, cfg, &batch, "(UID BODY.PEEK[])")
+            .await?
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .collect();
+        for uid in batch
+            .iter()
+            .filter(|u| !fetched.iter().any(|(f, _)| f == *u))
+        {
             tracing::warn!(uid, "imap: fetch returned no body; left in place");
+        }
+        if fetched.is_empty() {
             continue;
-        };
-        let intake = prepare_bytes(raw);
-        let inserted = store_intake(store, &intake, "imap")?;
-        report.stored += 1;
-        if inserted.duplicate {
-            report.duplicates += 1;
         }
-        let queued = store
-            .inbound(inserted.id)?
-            .is_some_and(|r| r.status == InboundStatus::Queued);
-        if queued {
-            let outcome = pipeline.process_guarded(store, inserted.id, Utc::now())?;
-            report.processed.count(&outcome);
+        let (taken, intakes): (Vec<u32>, Vec<_>) = fetched
+            .into_iter()
+            .map(|(uid, raw)| (uid, prepare_bytes(raw)))
+            .unzip();
+        // One transaction (one fsync) stores the batch before anything else happens; a
+        // failure leaves it all in the folder, and the next poll finds what was stored.
+        let done = pipeline.receive_batch(store, intakes, "imap", Utc::now())?;
+        for (inserted, outcome) in &done {
+            report.stored += 1;
+            if inserted.duplicate {
+                report.duplicates += 1;
+            }
+            report.processed.count(outcome);
         }
-        let moved = if has_move {
-            s.uid_mv(uid.to_string(), &cfg.processed_folder)
-                .await
-                .map_err(|e| proto(cfg, "UID MOVE", e))
-        } else {
-            move_by_copy(&mut s, uid, cfg, has_uidplus).await
-        };
-        match moved {
-            Ok(()) => report.moved += 1,
-            Err(e) => tracing::warn!(
-                uid,
-                "imap: stored but not moved (fetched again next time): {e}"
-            ),
+        for uid in taken {
+            let moved = if has_move {
+                s.uid_mv(uid.to_string(), &cfg.processed_folder)
+                    .await
+                    .map_err(|e| proto(cfg, "UID MOVE", e))
+            } else {
+                move_by_copy(&mut s, uid, cfg, has_uidplus).await
+            };
+            match moved {
+                Ok(()) => report.moved += 1,
+                Err(e) => tracing::warn!(
+                    uid,
+                    "imap: stored but not moved (fetched again next time): {e}"
+                ),
+            }
         }
     }
     let _ = s.logout().await;
     Ok(report)
+}
+
+/// `UID FETCH` of `uids` (one command) for `items`: every response.
+async fn fetch_all<T>(
+    s: &mut async_imap::Session<T>,
+    cfg: &ImapConfig,
+    uids: &[u32],
+    items: &str,
+) -> Result<Vec<async_imap::types::Fetch>, ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    let set = uid_set(uids);
+    s.uid_fetch(set, items)
+        .await
+        .map_err(|e| proto(cfg, "UID FETCH", e))?
+        .try_collect()
+        .await
+        .map_err(|e| proto(cfg, "UID FETCH", e))
+}
+
+/// A UID set for a command: `1,5,9`.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `uids` in order, cut into batches whose `sizes` add up to at most `max_bytes` (a message
+/// larger than that alone makes a batch of one; a UID without a known size counts as 0).
+fn size_bounded(uids: &[u32], sizes: &[(u32, usize)], max_bytes: usize) -> Vec<Vec<u32>> {
+    let size_of = |uid: u32| {
+        sizes
+            .iter()
+            .find_map(|&(u, size)| (u == uid).then_some(size))
+            .unwrap_or(0)
+    };
+    let mut batches: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0usize;
+    for &uid in uids {
+        let size = size_of(uid);
+        match batches.last_mut() {
+            Some(batch) if bytes + size <= max_bytes => {
+                batch.push(uid);
+                bytes += size;
+            }
+            _ => {
+                batches.push(vec![uid]);
+                bytes = size;
+            }
+        }
+    }
+    batches
 }
 
 async fn move_by_copy<T>(
