@@ -8,7 +8,7 @@ use digestd::config::{Config, TlsMode};
 use digestd::forum::local::LocalForum;
 use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Pipeline};
-use digestd::inbound::receive::imap::{poll_imap_once, ImapConfig};
+use digestd::inbound::receive::imap::{poll_imap_once, ImapConfig, ImapReport};
 use digestd::store::InboundStatus;
 use inbound_support::{fixture, simple_reply, Transport, World};
 use support::dovecot::Dovecot;
@@ -156,6 +156,48 @@ fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
             .count(),
         2
     );
+}
+
+/// One poll of `dovecot`'s INBOX for `world`, moving what it took to `folder`.
+fn poll_once_into(world: &World, dovecot: &Dovecot, folder: &str) -> ImapReport {
+    let parts = Parts::new(world);
+    let mut imap = imap_config(world, dovecot, dovecot.password());
+    imap.processed_folder = folder.into();
+    poll_imap_once(&imap, &mut world.store(), &parts.pipeline())
+        .unwrap_or_else(|e| panic!("poll: {e}\n{}", dovecot.log()))
+}
+
+#[test]
+fn without_move_a_batch_is_copied_flagged_and_expunged_after_it_is_stored() {
+    let _serial = one_dovecot();
+    let dovecot = Dovecot::start_without_move("replies", "s3cret");
+    let world = World::new(Transport::Maildir, "");
+    let token = world.grant("ann@example.org", 90);
+    for (i, name) in ["1700000000.1.host", "1700000001.2.host"]
+        .iter()
+        .enumerate()
+    {
+        dovecot.deliver(
+            name,
+            &simple_reply(
+                &token,
+                "ann@example.org",
+                &format!("copy-{i}@x"),
+                &format!("Reply {i} over a server without MOVE."),
+            ),
+        );
+    }
+    let report = poll_once_into(&world, &dovecot, "digestd-done");
+    assert_eq!((report.stored, report.moved), (2, 2), "{report:?}");
+    assert_eq!(report.processed.posted, 2, "{report:?}");
+    assert_eq!(
+        dovecot.count(""),
+        0,
+        "expunged from INBOX\n{}",
+        dovecot.log()
+    );
+    assert_eq!(dovecot.count("digestd-done"), 2, "copied first");
+    assert_eq!(world.posts_in_thread(), 3, "seed + 2");
 }
 
 #[test]

@@ -33,16 +33,28 @@ impl Dovecot {
     /// Starts Dovecot with user `user` / `password`; waits (at most 10 s) until it accepts
     /// connections. Panics with the log when it does not come up.
     pub fn start(user: &str, password: &str) -> Dovecot {
-        Dovecot::start_with(user, password, false)
+        Dovecot::start_with(user, password, false, "")
+    }
+
+    /// [`Dovecot::start`], advertising no MOVE capability (as some older servers): clients
+    /// move messages with `UID COPY` + `\Deleted` + `UID EXPUNGE` (UIDPLUS is advertised).
+    pub fn start_without_move(user: &str, password: &str) -> Dovecot {
+        Dovecot::start_with(
+            user,
+            password,
+            false,
+            "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS",
+        )
     }
 
     /// [`Dovecot::start`] with TLS: STARTTLS on [`Dovecot::port`], implicit TLS on
     /// [`Dovecot::imaps_port`]; clients trust [`Dovecot::ca_file`].
     pub fn start_tls(user: &str, password: &str) -> Dovecot {
-        Dovecot::start_with(user, password, true)
+        Dovecot::start_with(user, password, true, "")
     }
 
-    fn start_with(user: &str, password: &str, with_tls: bool) -> Dovecot {
+    /// Starts Dovecot; `extra` is appended to its config.
+    fn start_with(user: &str, password: &str, with_tls: bool, extra: &str) -> Dovecot {
         ensure_deps();
         let program = find_program("dovecot").expect("dovecot is installed (.ci/install-deps)");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -121,6 +133,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
+{extra}
 "#
             ),
         )

@@ -1,7 +1,9 @@
 //! IMAP polling (`[inbound.imap]`), for organisations whose mail lives on Exchange or a hosted
-//! service: log in, select the folder, fetch every undeleted message (`BODY.PEEK[]`, so nothing
-//! is marked read by fetching), store it, process it, then move it to the processed folder
-//! (`UID MOVE`, or `UID COPY` + `\Deleted` + `UID EXPUNGE` on servers without MOVE).
+//! service: log in, select the folder, fetch the undeleted messages in batches of at most 16 MiB
+//! (their sizes first, then each batch's bodies in one `UID FETCH … BODY.PEEK[]`, so nothing is
+//! marked read by fetching), store each batch in one synced transaction, process it, then move
+//! the batch in one command to the processed folder (`UID MOVE`, or `UID COPY` + `\Deleted` +
+//! `UID EXPUNGE` on servers without MOVE).
 //!
 //! **Invariant:** a message leaves the polled folder only after it is stored; if the move fails
 //! it is fetched again next time and the store's dedupe (same bytes / same Message-ID) makes that
@@ -421,21 +423,22 @@ where
             }
             report.processed.count(outcome);
         }
-        for uid in taken {
-            let moved = if has_move {
-                s.uid_mv(uid.to_string(), &cfg.processed_folder)
-                    .await
-                    .map_err(|e| proto(cfg, "UID MOVE", e))
-            } else {
-                move_by_copy(&mut s, uid, cfg, has_uidplus).await
-            };
-            match moved {
-                Ok(()) => report.moved += 1,
-                Err(e) => tracing::warn!(
-                    uid,
-                    "imap: stored but not moved (fetched again next time): {e}"
-                ),
-            }
+        // The whole batch in one command: a failure leaves it all in the folder, fetched again
+        // next time and found stored.
+        let set = uid_set(&taken);
+        let moved = if has_move {
+            s.uid_mv(&set, &cfg.processed_folder)
+                .await
+                .map_err(|e| proto(cfg, "UID MOVE", e))
+        } else {
+            move_by_copy(&mut s, &set, cfg, has_uidplus).await
+        };
+        match moved {
+            Ok(()) => report.moved += taken.len(),
+            Err(e) => tracing::warn!(
+                uids = %set,
+                "imap: stored but not moved (fetched again next time): {e}"
+            ),
         }
     }
     let _ = s.logout().await;
@@ -496,20 +499,22 @@ fn size_bounded(uids: &[u32], sizes: &[(u32, usize)], max_bytes: usize) -> Vec<V
     batches
 }
 
+/// Moves the messages of the UID set `uids` without MOVE: `UID COPY`, then `\Deleted`, then
+/// `UID EXPUNGE` of just them when the server has UIDPLUS.
 async fn move_by_copy<T>(
     s: &mut async_imap::Session<T>,
-    uid: u32,
+    uids: &str,
     cfg: &ImapConfig,
     has_uidplus: bool,
 ) -> Result<(), ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    s.uid_copy(uid.to_string(), &cfg.processed_folder)
+    s.uid_copy(uids, &cfg.processed_folder)
         .await
         .map_err(|e| proto(cfg, "UID COPY", e))?;
     let _: Vec<_> = s
-        .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted \\Seen)")
+        .uid_store(uids, "+FLAGS.SILENT (\\Deleted \\Seen)")
         .await
         .map_err(|e| proto(cfg, "UID STORE", e))?
         .try_collect()
@@ -517,7 +522,7 @@ where
         .map_err(|e| proto(cfg, "UID STORE", e))?;
     if has_uidplus {
         let _: Vec<_> = s
-            .uid_expunge(uid.to_string())
+            .uid_expunge(uids)
             .await
             .map_err(|e| proto(cfg, "UID EXPUNGE", e))?
             .try_collect()
@@ -527,4 +532,28 @@ where
     // Without UIDPLUS the message stays flagged \Deleted (skipped by UNDELETED) until the
     // server or a client expunges: never deleted before it was copied.
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_comma_separated() {
+        assert_eq!(uid_set(&[3]), "3");
+        assert_eq!(uid_set(&[1, 5, 9]), "1,5,9");
+    }
+
+    #[test]
+    fn batches_hold_at_most_the_byte_cap_and_a_large_message_goes_alone() {
+        let uids = [1, 2, 3, 4, 5];
+        let sizes = [(1, 40), (2, 50), (3, 200), (4, 10), (5, 10)];
+        assert_eq!(
+            size_bounded(&uids, &sizes, 100),
+            vec![vec![1, 2], vec![3], vec![4, 5]]
+        );
+        // Unknown sizes count as nothing; order is kept.
+        assert_eq!(size_bounded(&[7, 8], &[], 100), vec![vec![7, 8]]);
+        assert!(size_bounded(&[], &sizes, 100).is_empty());
+    }
 }
