@@ -270,9 +270,11 @@ impl<'a> Pipeline<'a> {
     /// it; a message whose processing panics is deferred. Duplicates (stored before, or earlier
     /// in the batch) are processed at most once. Results come in input order.
     ///
-    /// Processing goes in three steps: every message is parsed and classified; the grants and
-    /// threads the replies need are read in one read transaction; then each message is
-    /// authorised, posted or answered in turn.
+    /// Processing goes in three steps: every message is parsed, classified and trimmed (on a
+    /// second thread, while the batch is being stored; a duplicate still queued is parsed from
+    /// its stored bytes); the grants and threads the replies need are read in one read
+    /// transaction; then, the batch being stored, each message is authorised, posted or
+    /// answered in turn.
     ///
     /// When processing hits a store error, the outcomes reached so far are still recorded
     /// before the error is returned; the rest stays queued for the next run.
