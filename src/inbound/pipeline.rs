@@ -1004,15 +1004,8 @@ enum Bytes {
 
 /// What parsing and classifying made of some bytes, before it is tied to a stored row.
 enum Parsing<'r> {
-    /// Parsed and classified.
-    Parsed {
-        /// The parsed message (borrowing the bytes).
-        msg: Message<'r>,
-        /// What kind of mail it is.
-        class: Class,
-        /// What the person wrote, trimmed, for the classes that post or read it.
-        body: Option<ReplyBody>,
-    },
+    /// Parsed, classified and (for the classes that post or read it) trimmed.
+    Parsed(Parsed<'r>),
     /// Not parseable as a mail message.
     NotMail,
     /// Parsing or classifying panicked, with this message.
@@ -1023,11 +1016,7 @@ impl<'r> Parsing<'r> {
     /// Where the message of `row` stands: a panic defers it, unparseable bytes end it ignored.
     fn prepared(self, row: &Queued, now: DateTime<Utc>) -> Prepared<'r> {
         match self {
-            Parsing::Parsed { msg, class, body } => Prepared::Parsed(Parsed {
-                msg,
-                class,
-                body: body.map(OnceCell::from).unwrap_or_default(),
-            }),
+            Parsing::Parsed(parsed) => Prepared::Parsed(parsed),
             Parsing::NotMail => Prepared::Done(ignored("not parseable as a mail message")),
             Parsing::Panicked(what) => Prepared::Done(panicked(row, what, now)),
         }
@@ -1046,12 +1035,14 @@ fn parse_classify_trim<'r>(
     catch_unwind(AssertUnwindSafe(|| match parser.parse(raw) {
         Some(msg) => {
             let class = classify(&msg, addresses);
-            let body = matches!(
+            let body = OnceCell::new();
+            if matches!(
                 class,
                 Class::Reply { .. } | Class::NewThread { .. } | Class::Command { .. }
-            )
-            .then(|| body::reply_body(&msg, max_attachment_bytes));
-            Parsing::Parsed { msg, class, body }
+            ) {
+                let _ = body.set(body::reply_body(&msg, max_attachment_bytes));
+            }
+            Parsing::Parsed(Parsed { msg, class, body })
         }
         None => Parsing::NotMail,
     }))

@@ -198,7 +198,6 @@ impl Store {
 pub(crate) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch("PRAGMA page_size = 16384")?;
     // A new file gets 16 KiB pages (an existing one keeps its size: SQLite changes it only
     // before the first table exists). The WAL writes and checkpoints page by page, a syscall
     // or two each, and raw inbound mail (a few KiB to MiB per message) spans several 4 KiB
