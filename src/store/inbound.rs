@@ -486,16 +486,24 @@ mod tests {
         assert_eq!(row.message_id.as_deref(), Some("m1@x"));
     }
 
+    /// A store file at `path` with the schema of version `version` only, as an older digestd
+    /// left it.
+    fn store_at_version(path: &std::path::Path, version: usize) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(path).expect("open");
+        for sql in &crate::store::migrations::MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+            .expect("version");
+        conn
+    }
+
     #[test]
     fn migration_4_keeps_every_stored_message_and_its_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("v3.sqlite");
         {
-            let conn = rusqlite::Connection::open(&path).expect("open");
-            for sql in &crate::store::migrations::MIGRATIONS[..3] {
-                conn.execute_batch(sql).expect("old schema");
-            }
-            conn.execute_batch("PRAGMA user_version = 3").expect("v3");
+            let conn = store_at_version(&path, 3);
             conn.execute_batch(
                 "INSERT INTO inbound_messages (id, message_id, sha256, raw, received, source,
                     status, reason, attempts, next_attempt, posted_remote_id) VALUES
@@ -545,6 +553,77 @@ mod tests {
             .insert_inbound(b"three", None, "hc", "imap")
             .expect("new");
         assert!(!new.duplicate && new.id > 7);
+    }
+
+    #[test]
+    fn migration_5_keeps_every_row_and_checks_status_without_a_temporary_btree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v4.sqlite");
+        {
+            let conn = store_at_version(&path, 4);
+            conn.execute_batch(
+                "INSERT INTO inbound_messages (id, message_id, message_id_hash, sha256, received,
+                    source, status, reason, attempts, next_attempt, posted_remote_id) VALUES
+                 (4, 'a@x', 11, 'ha', 1, 'stdin', 'posted', NULL, 0, NULL, '9'),
+                 (7, NULL, NULL, 'hb', 2, 'maildir', 'queued', 'forum down', 2, 5, NULL);
+                 INSERT INTO inbound_raw (id, raw) VALUES (4, x'6f6e65'), (7, x'74776f');",
+            )
+            .expect("v4 rows");
+        }
+        let store = Store::open(&path).expect("migrates");
+        let posted = store.inbound(4).expect("row").expect("kept");
+        assert_eq!(
+            (
+                posted.raw.as_slice(),
+                posted.status,
+                posted.message_id.as_deref()
+            ),
+            (&b"one"[..], InboundStatus::Posted, Some("a@x"))
+        );
+        let queued = store.queued_inbound().expect("queued");
+        assert_eq!((queued.len(), queued[0].id, queued[0].attempts), (1, 7, 2));
+        let hash: Option<i64> = store
+            .conn
+            .query_row(
+                "SELECT message_id_hash FROM inbound_messages WHERE id = 4",
+                [],
+                |r| r.get(0),
+            )
+            .expect("hash");
+        assert_eq!(hash, Some(11));
+        // The check still refuses what it refused.
+        assert!(store
+            .conn
+            .execute(
+                "UPDATE inbound_messages SET status = 'lost' WHERE id = 4",
+                []
+            )
+            .is_err());
+        // And neither the insert nor an update of the status builds a temporary b-tree.
+        for sql in [
+            "INSERT INTO inbound_messages (message_id, message_id_hash, sha256, received, source,
+                 status) VALUES ('b@x', 1, 'hc', 1, 's', 'queued')",
+            SET_POSTED,
+            SET_STATUS,
+            DEFER,
+        ] {
+            let mut st = store
+                .conn
+                .prepare(&format!("EXPLAIN {sql}"))
+                .expect("explain");
+            let unbound = std::iter::repeat_n(rusqlite::types::Null, st.parameter_count());
+            let ops: Vec<String> = st
+                .query_map(rusqlite::params_from_iter(unbound), |r| {
+                    r.get::<_, String>(1)
+                })
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("ops");
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{sql}: {ops:?}"
+            );
+        }
     }
 
     #[test]
