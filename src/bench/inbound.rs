@@ -34,10 +34,18 @@ use crate::store::Store;
 /// A forum in memory: posts are counted, idempotent on the key.
 #[derive(Debug, Default)]
 pub struct MemoryForum {
-    posts: Mutex<HashMap<String, Posted>>,
+    /// Post number by idempotency key.
+    posts: Mutex<HashMap<String, usize>>,
 }
 
 impl MemoryForum {
+    /// A forum with room for `posts` posts before it grows.
+    pub fn with_capacity(posts: usize) -> Self {
+        MemoryForum {
+            posts: Mutex::new(HashMap::with_capacity(posts)),
+        }
+    }
+
     /// Posts accepted so far.
     pub fn len(&self) -> usize {
         self.posts.lock().map(|p| p.len()).unwrap_or(0)
@@ -53,15 +61,19 @@ impl MemoryForum {
             .posts
             .lock()
             .map_err(|_| ForumError::Unavailable("poisoned".into()))?;
-        let n = posts.len();
-        Ok(posts
-            .entry(key.to_string())
-            .or_insert_with(|| Posted {
-                remote_post_id: n.to_string(),
-                remote_thread_id: thread.to_string(),
-                url: format!("memory://{thread}/{n}"),
-            })
-            .clone())
+        let n = match posts.get(key) {
+            Some(&n) => n,
+            None => {
+                let n = posts.len();
+                posts.insert(key.to_string(), n);
+                n
+            }
+        };
+        Ok(Posted {
+            remote_post_id: n.to_string(),
+            remote_thread_id: thread.to_string(),
+            url: format!("memory://{thread}/{n}"),
+        })
     }
 }
 
@@ -287,7 +299,7 @@ fn whole_path(
     store: &mut Store,
     mails: &[Vec<u8>],
 ) -> anyhow::Result<(Duration, usize)> {
-    let forum = MemoryForum::default();
+    let forum = MemoryForum::with_capacity(mails.len());
     let answerer = Answerer::new(None);
     let pipeline = Pipeline::new(config, &forum, &DiscardAnswers, &answerer);
     let t = Instant::now();
@@ -323,7 +335,7 @@ fn without_store(
         .map(|g| (g.token.as_str().to_string(), g))
         .collect();
     let group = &config.groups[0];
-    let memory = MemoryForum::default();
+    let memory = MemoryForum::with_capacity(mails.len());
     let now = Utc::now();
     let t = Instant::now();
     let mut trim_time = Duration::ZERO;

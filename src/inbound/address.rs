@@ -6,6 +6,7 @@
 
 use mail_parser::{Address, HeaderValue, Message};
 
+use crate::inbound::raw_headers;
 use crate::model::{normalize_email, GroupId, ReplyToken};
 
 /// The addresses digestd owns, as configured.
@@ -134,12 +135,13 @@ pub fn recipients(msg: &Message<'_>) -> Vec<String> {
     for list in msg.all_to().chain(msg.all_cc()) {
         push_address_list(list, &mut push);
     }
-    for (name, value) in msg.headers_raw() {
+    for header in msg.headers() {
+        let name = header.name.as_str();
         if name.eq_ignore_ascii_case("Delivered-To")
             || name.eq_ignore_ascii_case("X-Original-To")
             || name.eq_ignore_ascii_case("Envelope-To")
         {
-            for part in value.split(',') {
+            for part in raw_headers::value(msg, header).unwrap_or("").split(',') {
                 push(part.trim());
             }
         }

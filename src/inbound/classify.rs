@@ -9,6 +9,7 @@ use std::fmt;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 
 use crate::inbound::address::{self, Addresses, Target};
+use crate::inbound::raw_headers;
 use crate::model::{GroupId, ReplyToken};
 
 /// What kind of mail this is.
@@ -171,11 +172,15 @@ pub fn classify(msg: &Message<'_>, addresses: &Addresses) -> Class {
 
 /// The auto-reply marker in `msg`'s headers or subject, if any.
 pub fn auto_reply(msg: &Message<'_>) -> Option<AutoReason> {
-    for (name, value) in msg.headers_raw() {
+    for header in msg.headers() {
+        let name = header.name.as_str();
         // Only the few headers below matter; the rest is skipped before any allocation.
         if !matches!(name.len(), 10 | 11 | 13 | 14 | 38) {
             continue;
         }
+        let Some(value) = raw_headers::value(msg, header) else {
+            continue;
+        };
         let value = value.trim();
         let lower = value.to_ascii_lowercase();
         if name.eq_ignore_ascii_case("Auto-Submitted") {
@@ -257,20 +262,19 @@ fn is_delivery_report(part: &MessagePart<'_>) -> bool {
 
 /// True when the Return-Path is the null path `<>`.
 pub fn return_path_is_null(msg: &Message<'_>) -> bool {
-    msg.headers_raw().any(|(name, value)| {
-        name.eq_ignore_ascii_case("Return-Path")
-            && value
-                .trim()
-                .trim_matches(|c| c == '<' || c == '>')
-                .trim()
-                .is_empty()
+    raw_headers::values(msg, "Return-Path").any(|value| {
+        value
+            .trim()
+            .trim_matches(|c| c == '<' || c == '>')
+            .trim()
+            .is_empty()
     })
 }
 
 fn failed_recipients_header(msg: &Message<'_>) -> Option<String> {
-    msg.headers_raw()
-        .find(|(n, _)| n.eq_ignore_ascii_case("X-Failed-Recipients"))
-        .and_then(|(_, v)| v.split(',').next())
+    raw_headers::values(msg, "X-Failed-Recipients")
+        .next()
+        .and_then(|v| v.split(',').next())
         .and_then(address::bare_address)
 }
 

@@ -17,6 +17,7 @@ pub mod cadence;
 pub mod classify;
 pub mod commands;
 pub mod pipeline;
+pub mod raw_headers;
 pub mod receive;
 pub mod trim;
 pub mod wiring;

@@ -24,6 +24,7 @@ use crate::inbound::authorise::{
 use crate::inbound::body::{self, ReplyBody};
 use crate::inbound::classify::{classify, Class};
 use crate::inbound::commands::{self, Command};
+use crate::inbound::raw_headers;
 use crate::inbound::receive::Intake;
 use crate::model::{normalize_email, Frequency, Group, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
@@ -572,7 +573,7 @@ impl<'a> Pipeline<'a> {
             }
         };
         let body = self.body(c);
-        let ar = auth_results(c.msg);
+        let ar = self.auth_results(c.msg);
         let decision = authorise_reply(&ReplyEvidence {
             token,
             grant,
@@ -635,7 +636,7 @@ impl<'a> Pipeline<'a> {
             })
         });
         let body = self.body(c);
-        let ar = auth_results(c.msg);
+        let ar = self.auth_results(c.msg);
         let mut actx = self.context(c);
         actx.group = Some(one_line(group_id));
         if let Err(reason) = authorise_new_thread(&ThreadEvidence {
@@ -720,7 +721,7 @@ impl<'a> Pipeline<'a> {
             email: email.clone(),
         };
         let actx = self.context(c);
-        let ar = auth_results(c.msg);
+        let ar = self.auth_results(c.msg);
         let trusted = &self.config.inbound.trusted_authserv_ids;
         if token.is_none()
             && !trusted.is_empty()
@@ -932,6 +933,16 @@ impl<'a> Pipeline<'a> {
         })
     }
 
+    /// The message's Authentication-Results values, read only in the stricter mode
+    /// (`trusted_authserv_ids` set): otherwise they decide nothing.
+    fn auth_results(&self, msg: &Message<'_>) -> Vec<String> {
+        if self.config.inbound.trusted_authserv_ids.is_empty() {
+            Vec::new()
+        } else {
+            auth_results(msg)
+        }
+    }
+
     fn author(&self, email: &str, sender: &Sender) -> Author {
         let name = self
             .config
@@ -1124,17 +1135,16 @@ fn idempotency_key(row: &Queued) -> String {
 /// Size of the message as received (the truncation marker's value when only a part was stored).
 fn original_size(msg: &Message<'_>) -> usize {
     let stored = msg.raw_message().len();
-    msg.headers_raw()
-        .find(|(n, _)| n.eq_ignore_ascii_case(TRUNCATED_HEADER))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+    raw_headers::values(msg, TRUNCATED_HEADER)
+        .next()
+        .and_then(|v| v.trim().parse::<usize>().ok())
         .map_or(stored, |n| n.max(stored))
 }
 
 /// Raw Authentication-Results values, top (newest) first.
 pub fn auth_results(msg: &Message<'_>) -> Vec<String> {
-    msg.headers_raw()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
-        .map(|(_, v)| v.to_string())
+    raw_headers::values(msg, "Authentication-Results")
+        .map(str::to_string)
         .collect()
 }
 

@@ -3,6 +3,8 @@
 //! into text, only when there is no plain-text part. Attachments are listed by name, type and
 //! size, never inlined.
 
+use std::borrow::Cow;
+
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 
 use super::{html::html_to_reply_text, text, AttachmentInfo, ExtractedReply};
@@ -24,8 +26,9 @@ fn is_attachment(part: &MessagePart<'_>) -> bool {
         .is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"))
 }
 
-/// The body text of the message and whether it came from HTML.
-fn choose_body(message: &Message<'_>) -> (String, bool) {
+/// The body text of the message and whether it came from HTML. A plain-text body is borrowed
+/// as decoded ([`text::trim`] cuts its lines at `\r\n` and `\n` alike).
+fn choose_body<'m>(message: &'m Message<'_>) -> (Cow<'m, str>, bool) {
     let plain = message
         .text_body
         .iter()
@@ -33,7 +36,7 @@ fn choose_body(message: &Message<'_>) -> (String, bool) {
         .chain(message.parts.iter())
         .find(|p| matches!(p.body, PartType::Text(_)) && is_plain(p) && !is_attachment(p));
     if let Some(PartType::Text(text)) = plain.map(|p| &p.body) {
-        return (text.replace("\r\n", "\n"), false);
+        return (Cow::Borrowed(text.as_ref()), false);
     }
     let html = message
         .html_body
@@ -42,9 +45,9 @@ fn choose_body(message: &Message<'_>) -> (String, bool) {
         .chain(message.parts.iter())
         .find(|p| matches!(p.body, PartType::Html(_)) && !is_attachment(p));
     if let Some(PartType::Html(html)) = html.map(|p| &p.body) {
-        return (html_to_reply_text(html), true);
+        return (Cow::Owned(html_to_reply_text(html)), true);
     }
-    (String::new(), false)
+    (Cow::Borrowed(""), false)
 }
 
 /// Attachments of the message (not the bodies), by name, type and size.

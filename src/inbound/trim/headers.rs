@@ -24,6 +24,12 @@ static ANY_VERB: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
+/// An attribution verb ending the text (see [`may_end_attribution`]).
+static ENDS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)$"))
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
 /// Attribution opened by a lead word; the verb ends the line, or is followed by a name and a colon.
 static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -155,7 +161,7 @@ fn clean(line: &str) -> &str {
 /// True when `s` (already cleaned, one logical line) is an attribution; `first` is the first
 /// physical line of it, used to check the shape of date-first forms.
 fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
-    if s.is_empty() || s.chars().count() > MAX_ATTRIBUTION_CHARS {
+    if s.is_empty() || s.chars().count() > MAX_ATTRIBUTION_CHARS || !may_end_attribution(s) {
         return None;
     }
     // Prefilters: each pattern runs only on text holding what it cannot match without.
@@ -202,6 +208,24 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
     None
 }
 
+/// True when `s` ends the way every pattern of [`is_attribution_text`] needs it to: with a
+/// colon, an address's `>`, or an attribution verb; or starts with a digit (the one form that
+/// ends with a name: "2016-03-03 17:21 GMT+01:00 Some One"). Most lines of prose end otherwise,
+/// and are ruled out here before any of the patterns runs.
+fn may_end_attribution(s: &str) -> bool {
+    s.ends_with([':', '：', '>'])
+        || s.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        || ENDS_WITH_VERB.is_match(s)
+}
+
+/// True when `haystack` holds `needle` (ASCII) in any ASCII case.
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 /// True when a line ends like a sentence (so an attribution cannot continue past it):
 /// a colon, or `.`/`!`/`?` after a word longer than an abbreviation ("Fr.", "janv.").
 fn ends_sentence(line: &str) -> bool {
@@ -236,10 +260,9 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         || DATE_START.is_match(first)
         || first.contains('@')
         || first.contains('<')
-        || {
-            let lower = first.to_lowercase();
-            lower.contains(" via ") || lower.contains("schrieb am") || lower.contains("wrote on")
-        };
+        || [" via ", "schrieb am", "wrote on"]
+            .iter()
+            .any(|w| contains_ignore_ascii_case(first, w));
     if !opens || ends_sentence(first) {
         return None;
     }
@@ -289,7 +312,18 @@ pub fn is_forward_marker(line: &str) -> bool {
     if t.is_empty() || t.len() > 200 {
         return false;
     }
-    (t.contains("--") && DASHED_FORWARD.is_match(t)) || SENTENCE_FORWARD.is_match(t)
+    (t.contains("--") && DASHED_FORWARD.is_match(t))
+        || (opens_forward_sentence(t) && SENTENCE_FORWARD.is_match(t))
+}
+
+/// True when the first letter of `t`, after the marks [`SENTENCE_FORWARD`] allows before it,
+/// is the first letter of one of its sentences ("Begin …", "Début …", "Anfang …", "Inicio …",
+/// "Doorgestuurd …", "Forwarded …"): a cheap test before the pattern.
+fn opens_forward_sentence(t: &str) -> bool {
+    t.trim_start_matches(|c: char| c.is_whitespace() || c == '>' || c == '*')
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c.to_ascii_lowercase(), 'a' | 'b' | 'd' | 'f' | 'i'))
 }
 
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
@@ -388,6 +422,29 @@ mod tests {
             assert!(attr(l).is_some(), "{l}");
         }
         assert!(attr("In 2019 I wrote:").is_none());
+    }
+
+    #[test]
+    fn only_lines_ending_like_an_attribution_reach_the_patterns() {
+        for l in [
+            "On Mon, 2 Mar 2026, Ann wrote",
+            "Some One <info@example.org> WROTE",
+            "someone via Some Forum wrote:",
+            "2013/7/20 sam via Discourse Meta <info@example.org>",
+            "Dnia 14 lip 2015 o godz. 00:25 Michael napisał(a)",
+            "在 2016年12月12日，Erlend 写道",
+            "2016-03-03 17:21 GMT+01:00 Some One",
+        ] {
+            assert!(may_end_attribution(l), "{l}");
+        }
+        for l in [
+            "Thanks for raising this. I think option 3 is the better one,",
+            "because it keeps the budget within limits.",
+            "I wrote to them yesterday",
+        ] {
+            assert!(!may_end_attribution(l), "{l}");
+        }
+        assert!(attr("John Doe wrote:").is_some_and(|a| a.strength == Strength::Weak));
     }
 
     #[test]

@@ -135,7 +135,27 @@ pub fn is_signoff(line: &str) -> bool {
             .is_some_and(|m| m.as_str().chars().next().is_some_and(char::is_uppercase));
         return words.len() <= 6 && (device || capitalised);
     }
-    OTHER_SIGNOFFS.is_match(s)
+    may_be_other_signoff(s) && OTHER_SIGNOFFS.is_match(s)
+}
+
+/// True when `s` could match [`OTHER_SIGNOFFS`]: its first letter (after the brackets and
+/// spaces the pattern allows) opens one of the sign-offs, or it ends with one of the two that
+/// start with any word ("… from mobile", "…から送信"). A cheap test before the pattern.
+fn may_be_other_signoff(s: &str) -> bool {
+    let opening = s
+        .trim_start_matches(['(', '<', '['])
+        .trim_start()
+        .chars()
+        .next();
+    let ends_mobile = s.len() >= 6 && s.as_bytes()[s.len() - 6..].eq_ignore_ascii_case(b"mobile");
+    // 'ſ' (long s) folds to 's' in the pattern's case-insensitive matching.
+    opening.is_some_and(|c| {
+        matches!(
+            c.to_ascii_lowercase(),
+            'd' | 'e' | 'f' | 'g' | 'i' | 'l' | 'o' | 's' | 'v' | 'w'
+        ) || matches!(c, 'ſ' | 'о' | 'О' | 'н' | 'Н' | '從' | '发')
+    }) || ends_mobile
+        || s.ends_with("から送信")
 }
 
 /// True when `s` holds "sent" in any case: [`SENT_FROM`] cannot match without it.
@@ -147,7 +167,12 @@ fn has_sent(s: &str) -> bool {
 
 /// True for the first line of a confidentiality notice.
 pub fn is_disclaimer(line: &str) -> bool {
-    DISCLAIMER.is_match(line)
+    // Every notice starts (after non-word characters) with "confidentiality", "disclaimer" or
+    // "this": a cheap test before the pattern.
+    line.chars()
+        .find(|&c| regex_syntax::is_word_character(c))
+        .is_some_and(|c| matches!(c.to_ascii_lowercase(), 'c' | 'd' | 't'))
+        && DISCLAIMER.is_match(line)
 }
 
 /// True for a "-Name" closing line.

@@ -9,14 +9,17 @@ use super::Trimmed;
 
 /// Trims a plain-text reply body (see [`super::trim_text`]).
 pub fn trim(body: &str) -> Trimmed {
+    // Lines without their ends: "\r\n" and "\n" are cut in place; only a body with a bare
+    // "\r" (old Mac line ends) is rewritten first.
     let normalised;
-    let body = if body.contains('\r') {
+    let body = if has_bare_cr(body) {
         normalised = body.replace("\r\n", "\n").replace('\r', "\n");
         normalised.as_str()
     } else {
         body
     };
-    let lines: Vec<&str> = body.split('\n').collect();
+    let mut lines: Vec<&str> = Vec::with_capacity(body.bytes().filter(|&b| b == b'\n').count() + 1);
+    lines.extend(body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)));
     let mut groups = Groups::new(&lines);
 
     let mut items: Vec<Item> = Vec::with_capacity(lines.len());
@@ -94,6 +97,13 @@ pub fn trim(body: &str) -> Trimmed {
     }
 }
 
+/// True when `body` holds a carriage return that does not start a "\r\n".
+fn has_bare_cr(body: &str) -> bool {
+    let bytes = body.as_bytes();
+    body.match_indices('\r')
+        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+}
+
 /// Removes leading and trailing blank lines.
 fn trim_blank_edges(out: &mut Vec<&str>) {
     while out.last().is_some_and(|l| l.trim().is_empty()) {
@@ -115,4 +125,34 @@ fn drop_dash_name(out: &mut Vec<&str>) -> bool {
         return true;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_line_end_trims_alike() {
+        let lf =
+            "Yes, Thursday works.\n\nOn Mon, 2 Mar 2026 at 10:00, Ann <a@x.org> wrote:\n> When?\n";
+        let want = trim(lf).text;
+        assert_eq!(want, "Yes, Thursday works.");
+        for body in [
+            lf.replace('\n', "\r\n"),
+            lf.replace('\n', "\r"),
+            lf.replacen('\n', "\r", 1).replace('\n', "\r\n"),
+            lf.replace('\n', "\r\r\n"),
+        ] {
+            assert_eq!(trim(&body).text, want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn bare_carriage_returns_are_told_from_line_ends() {
+        assert!(!has_bare_cr("a\r\nb\r\n"));
+        assert!(!has_bare_cr("a\nb"));
+        assert!(has_bare_cr("a\rb"));
+        assert!(has_bare_cr("a\r\nb\r"));
+        assert!(has_bare_cr("a\r\r\nb"));
+    }
 }
