@@ -8,7 +8,7 @@ use digestd::config::{Config, TlsMode};
 use digestd::forum::local::LocalForum;
 use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Pipeline};
-use digestd::inbound::receive::imap::{poll_imap_once, ImapConfig, ImapReport};
+use digestd::inbound::receive::imap::{poll_imap_once, ImapConfig, ImapReport, BATCH};
 use digestd::store::InboundStatus;
 use inbound_support::{fixture, simple_reply, Transport, World};
 use support::dovecot::Dovecot;
@@ -156,6 +156,33 @@ fn replies_in_an_imap_inbox_are_posted_and_moved_once() {
             .count(),
         2
     );
+}
+
+#[test]
+fn a_backlog_larger_than_one_round_drains_in_one_poll() {
+    let _serial = one_dovecot();
+    let dovecot = Dovecot::start("backlog", "s3cret");
+    let world = World::new(Transport::Maildir, "");
+    let token = world.grant("ann@example.org", 90);
+    let n = 2 * BATCH + 50;
+    for i in 0..n {
+        dovecot.deliver(
+            &format!("1700000000.{i}.host"),
+            &simple_reply(
+                &token,
+                "ann@example.org",
+                &format!("backlog-{i}@x"),
+                &format!("Backlog reply number {i}."),
+            ),
+        );
+    }
+    assert_eq!(dovecot.count(""), n);
+    let report = poll_once_into(&world, &dovecot, "digestd-done");
+    assert_eq!((report.stored, report.moved), (n, n), "{report:?}");
+    assert_eq!(report.processed.posted, n, "{report:?}");
+    assert_eq!(dovecot.count(""), 0, "INBOX emptied in one poll");
+    assert_eq!(dovecot.count("digestd-done"), n);
+    assert_eq!(world.posts_in_thread(), n + 1, "seed + one post each");
 }
 
 /// One poll of `dovecot`'s INBOX for `world`, moving what it took to `folder`.

@@ -1,9 +1,10 @@
 //! IMAP polling (`[inbound.imap]`), for organisations whose mail lives on Exchange or a hosted
-//! service: log in, select the folder, fetch the undeleted messages in batches of at most 16 MiB
-//! (their sizes first, then each batch's bodies in one `UID FETCH … BODY.PEEK[]`, so nothing is
-//! marked read by fetching), store each batch in one synced transaction, process it, then move
-//! the batch in one command to the processed folder (`UID MOVE`, or `UID COPY` + `\Deleted` +
-//! `UID EXPUNGE` on servers without MOVE).
+//! service: log in, select the folder, and take the undeleted messages in rounds of up to
+//! [`BATCH`] (at most [`MAX_PER_POLL`] a poll, so a backlog drains in one poll), each round in
+//! batches of at most 16 MiB (their sizes first, then each batch's bodies in one
+//! `UID FETCH … BODY.PEEK[]`, so nothing is marked read by fetching): store each batch in one
+//! synced transaction, process it, then move the batch in one command to the processed folder
+//! (`UID MOVE`, or `UID COPY` + `\Deleted` + `UID EXPUNGE` on servers without MOVE).
 //!
 //! **Invariant:** a message leaves the polled folder only after it is stored; if the move fails
 //! it is fetched again next time and the store's dedupe (same bytes / same Message-ID) makes that
@@ -15,6 +16,7 @@
 //! The poll is blocking (it runs its own small tokio runtime): call it from a plain thread or
 //! `spawn_blocking`, never from async code directly. [`wait_for_mail`] is async.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +34,16 @@ use crate::store::{Store, StoreError};
 
 pub use crate::config::ImapConfig;
 
-/// Messages taken per poll; the rest wait for the next one.
+/// Messages taken per round of a poll (searched, sized, fetched, stored, moved).
 pub const BATCH: usize = 200;
+
+/// Most messages one poll takes, in rounds of [`BATCH`]: a backlog drains in one poll instead of
+/// one round per poll interval. The rest wait for the next poll.
+pub const MAX_PER_POLL: usize = 10 * BATCH;
+
+/// No new round starts after this long in one poll, well inside the poll's 300 s limit (a slow
+/// forum makes each round slow).
+const ROUNDS_FOR: Duration = Duration::from_secs(120);
 
 /// Why a poll failed (messages not yet moved stay in the folder).
 #[derive(Debug, thiserror::Error)]
@@ -374,71 +384,78 @@ where
     s.select(&cfg.folder)
         .await
         .map_err(|e| proto(cfg, "SELECT", e))?;
-    let mut uids: Vec<u32> = s
-        .uid_search("UNDELETED")
-        .await
-        .map_err(|e| proto(cfg, "UID SEARCH", e))?
-        .into_iter()
-        .collect();
-    uids.sort_unstable();
-    uids.truncate(BATCH);
     let mut report = ImapReport::default();
-    if uids.is_empty() {
-        let _ = s.logout().await;
-        return Ok(report);
-    }
-    // Sizes first, so each batch fetched in one command holds at most BATCH_BYTES (or one
-    // message, when that alone is larger).
-    let sizes: Vec<(u32, usize)> = fetch_all(&mut s, cfg, &uids, "(UID RFC822.SIZE)")
-        .await?
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0) as usize)))
-        .collect();
-    for batch in size_bounded(&uids, &sizes, BATCH_BYTES) {
-        let fetched: Vec<(u32, Vec<u8>)> = fetch_all(&mut s, cfg, &batch, "(UID BODY.PEEK[])")
+    // Rounds until the folder holds nothing this poll has not taken already (a message that
+    // could not be fetched or moved waits for the next poll), or MAX_PER_POLL are taken.
+    let mut taken_this_poll: HashSet<u32> = HashSet::new();
+    let started = std::time::Instant::now();
+    while taken_this_poll.len() < MAX_PER_POLL && started.elapsed() < ROUNDS_FOR {
+        let mut uids: Vec<u32> = s
+            .uid_search("UNDELETED")
+            .await
+            .map_err(|e| proto(cfg, "UID SEARCH", e))?
+            .into_iter()
+            .filter(|uid| !taken_this_poll.contains(uid))
+            .collect();
+        uids.sort_unstable();
+        uids.truncate(BATCH.min(MAX_PER_POLL - taken_this_poll.len()));
+        if uids.is_empty() {
+            break;
+        }
+        taken_this_poll.extend(uids.iter().copied());
+        // Sizes first, so each batch fetched in one command holds at most BATCH_BYTES (or one
+        // message, when that alone is larger).
+        let sizes: Vec<(u32, usize)> = fetch_all(&mut s, cfg, &uids, "(UID RFC822.SIZE)")
             .await?
             .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0) as usize)))
             .collect();
-        for uid in batch
-            .iter()
-            .filter(|u| !fetched.iter().any(|(f, _)| f == *u))
-        {
-            tracing::warn!(uid, "imap: fetch returned no body; left in place");
-        }
-        if fetched.is_empty() {
-            continue;
-        }
-        let (taken, intakes): (Vec<u32>, Vec<_>) = fetched
-            .into_iter()
-            .map(|(uid, raw)| (uid, prepare_bytes(raw)))
-            .unzip();
-        // One transaction (one fsync) stores the batch before anything else happens; a
-        // failure leaves it all in the folder, and the next poll finds what was stored.
-        let done = pipeline.receive_batch(store, intakes, "imap", Utc::now())?;
-        for (inserted, outcome) in &done {
-            report.stored += 1;
-            if inserted.duplicate {
-                report.duplicates += 1;
+        for batch in size_bounded(&uids, &sizes, BATCH_BYTES) {
+            let fetched: Vec<(u32, Vec<u8>)> = fetch_all(&mut s, cfg, &batch, "(UID BODY.PEEK[])")
+                .await?
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+                .collect();
+            for uid in batch
+                .iter()
+                .filter(|u| !fetched.iter().any(|(f, _)| f == *u))
+            {
+                tracing::warn!(uid, "imap: fetch returned no body; left in place");
             }
-            report.processed.count(outcome);
-        }
-        // The whole batch in one command: a failure leaves it all in the folder, fetched again
-        // next time and found stored.
-        let set = uid_set(&taken);
-        let moved = if has_move {
-            s.uid_mv(&set, &cfg.processed_folder)
-                .await
-                .map_err(|e| proto(cfg, "UID MOVE", e))
-        } else {
-            move_by_copy(&mut s, &set, cfg, has_uidplus).await
-        };
-        match moved {
-            Ok(()) => report.moved += taken.len(),
-            Err(e) => tracing::warn!(
-                uids = %set,
-                "imap: stored but not moved (fetched again next time): {e}"
-            ),
+            if fetched.is_empty() {
+                continue;
+            }
+            let (taken, intakes): (Vec<u32>, Vec<_>) = fetched
+                .into_iter()
+                .map(|(uid, raw)| (uid, prepare_bytes(raw)))
+                .unzip();
+            // One transaction (one fsync) stores the batch before anything else happens; a
+            // failure leaves it all in the folder, and the next poll finds what was stored.
+            let done = pipeline.receive_batch(store, intakes, "imap", Utc::now())?;
+            for (inserted, outcome) in &done {
+                report.stored += 1;
+                if inserted.duplicate {
+                    report.duplicates += 1;
+                }
+                report.processed.count(outcome);
+            }
+            // The whole batch in one command: a failure leaves it all in the folder, fetched again
+            // next time and found stored.
+            let set = uid_set(&taken);
+            let moved = if has_move {
+                s.uid_mv(&set, &cfg.processed_folder)
+                    .await
+                    .map_err(|e| proto(cfg, "UID MOVE", e))
+            } else {
+                move_by_copy(&mut s, &set, cfg, has_uidplus).await
+            };
+            match moved {
+                Ok(()) => report.moved += taken.len(),
+                Err(e) => tracing::warn!(
+                    uids = %set,
+                    "imap: stored but not moved (fetched again next time): {e}"
+                ),
+            }
         }
     }
     let _ = s.logout().await;
