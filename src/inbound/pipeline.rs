@@ -26,11 +26,21 @@ use crate::inbound::classify::{classify, Class};
 use crate::inbound::commands::{self, Command};
 use crate::inbound::raw_headers;
 use crate::inbound::receive::Intake;
-use crate::model::{normalize_email, Frequency, Group, ReplyToken};
+use crate::model::{normalize_email, Frequency, Group, Person, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
 use crate::outbound::SendError;
 use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::{InboundRow, InboundStatus, InsertedInbound, ReplyLookups, Store, StoreError};
+
+/// `people` indexed by address; the first of several people with one address wins, as in
+/// [`Config::person`].
+fn people_index(people: &[Person]) -> HashMap<&str, usize> {
+    let mut index = HashMap::with_capacity(people.len());
+    for (i, p) in people.iter().enumerate() {
+        index.entry(p.email.as_str()).or_insert(i);
+    }
+    index
+}
 
 /// Header digestd adds to a message it stored only in part (the value is the original size).
 pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
@@ -156,6 +166,9 @@ pub struct Pipeline<'a> {
     answerer: &'a Answerer,
     digest_now: Option<DigestNowHook<'a>>,
     addresses: Addresses,
+    /// Index of `config.people` by address (the first person with it), so finding the sender
+    /// costs the same for ten people or ten thousand.
+    people: HashMap<&'a str, usize>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -181,7 +194,16 @@ impl<'a> Pipeline<'a> {
             answerer,
             digest_now: None,
             addresses: Addresses::from_config(config),
+            people: people_index(&config.people),
         }
+    }
+
+    /// The configured person with address `email` (any case), as [`Config::person`] finds them.
+    fn person(&self, email: &str) -> Option<&'a Person> {
+        let config: &'a Config = self.config;
+        self.people
+            .get(normalize_email(email).as_str())
+            .and_then(|&i| config.people.get(i))
     }
 
     /// Sets what `digest now` does (without it, the command is confirmed and logged only).
@@ -628,7 +650,7 @@ impl<'a> Pipeline<'a> {
         group_id: &str,
     ) -> Result<Outcome, InboundError> {
         let group = self.config.group(group_id);
-        let member = self.config.person(&c.sender.email).is_some_and(|p| {
+        let member = self.person(&c.sender.email).is_some_and(|p| {
             p.roles.iter().any(|r| {
                 self.config
                     .role(r)
@@ -707,7 +729,7 @@ impl<'a> Pipeline<'a> {
             },
             None => c.sender.email.clone(),
         };
-        let known = self.config.person(&email).is_some() || store.person_state(&email)?.is_some();
+        let known = self.person(&email).is_some() || store.person_state(&email)?.is_some();
         if !known {
             // No answer: mail to digest@ from strangers is mostly spam (no backscatter).
             return Ok(ignored("command from an address that gets no digest"));
@@ -889,7 +911,7 @@ impl<'a> Pipeline<'a> {
         key: &str,
         actx: AnswerContext,
     ) -> Result<(), AnswerFailure> {
-        let person = self.config.person(&to.email);
+        let person = self.person(&to.email);
         let locale = person.map(|p| p.locale.as_str()).unwrap_or("en");
         let mut actx = actx;
         actx.name = person
@@ -945,7 +967,6 @@ impl<'a> Pipeline<'a> {
 
     fn author(&self, email: &str, sender: &Sender) -> Author {
         let name = self
-            .config
             .person(email)
             .map(|p| p.name.clone())
             .unwrap_or_else(|| sender.name.clone());
@@ -1180,6 +1201,27 @@ pub fn thread_title(subject: Option<&str>, body: &ReplyBody) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_people_index_finds_the_first_person_with_an_address() {
+        let person = |email: &str, name: &str| Person {
+            email: email.into(),
+            name: name.into(),
+            roles: Vec::new(),
+            time_zone: chrono_tz::UTC,
+            locale: "en".into(),
+            frequency: Frequency::Weekly,
+        };
+        let people = vec![
+            person("ann@example.org", "Ann"),
+            person("bob@example.org", "Bob"),
+            person("ann@example.org", "Ann again"),
+        ];
+        let index = people_index(&people);
+        assert_eq!(index.get("ann@example.org"), Some(&0));
+        assert_eq!(index.get("bob@example.org"), Some(&1));
+        assert_eq!(index.len(), 2);
+    }
 
     #[test]
     fn backoff_doubles_from_a_minute_and_caps_at_six_hours() {
