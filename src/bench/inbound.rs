@@ -448,8 +448,9 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
     let bare_rate = rate(bare);
     let ratio = |d: Duration| rate(d) / bare_rate.max(1e-9);
     println!(
-        "inbound: {messages} messages ({:.1} KiB average), {posted} posted, {parsed} parsed; best of {PASSES} passes each",
-        bytes as f64 / messages as f64 / 1024.0
+        "inbound: {messages} messages ({:.1} KiB average), {posted} posted, {parsed} parsed; best of {PASSES} passes each; stores in {} (set TMPDIR to move them)",
+        bytes as f64 / messages as f64 / 1024.0,
+        dir.display()
     );
     println!(
         "  whole path: receive → store → classify → trim → authorise → post (→ WAL checkpoint): {:>8.0} msg/s ({:.3} s)",
@@ -462,7 +463,7 @@ fn run_in(dir: &std::path::Path, messages: usize) -> anyhow::Result<()> {
         rate(trim)
     );
     println!(
-        "  the store alone (batches of {BATCH}, SQLite WAL on disk, 16 KiB pages): insert {:.0} msg/s, finish {:.0} msg/s, checkpoint {:.0} msg/s",
+        "  the store alone (batches of {BATCH}, SQLite WAL, 16 KiB pages): insert {:.0} msg/s, finish {:.0} msg/s, checkpoint {:.0} msg/s",
         rate(insert),
         rate(finish),
         rate(checkpoint)
