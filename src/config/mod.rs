@@ -15,6 +15,7 @@
 mod checks;
 mod doc;
 mod people_csv;
+mod people_index;
 mod raw;
 mod validate;
 
@@ -22,6 +23,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::model::{Group, Person, Role};
+
+pub use people_index::PeopleIndex;
 
 pub use checks::parse_cron;
 pub use validate::{DEFAULT_SENDMAIL, DEFAULT_TEMPLATE, DEFAULT_TEMPLATES_DIR};
@@ -390,10 +393,16 @@ impl Config {
         self.groups.iter().find(|g| g.id == id)
     }
 
-    /// The person with address `email` (normalised comparison).
+    /// The person with address `email` (normalised comparison). A scan of every person: to
+    /// look up many, build [`Config::people_index`] once.
     pub fn person(&self, email: &str) -> Option<&Person> {
         let email = crate::model::normalize_email(email);
         self.people.iter().find(|p| p.email == email)
+    }
+
+    /// The configured people indexed by address, finding whom [`Config::person`] would.
+    pub fn people_index(&self) -> PeopleIndex<'_> {
+        PeopleIndex::new(&self.people)
     }
 }
 

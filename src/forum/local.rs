@@ -693,6 +693,7 @@ pub fn post_command(config: &Config, post: NewPost) -> anyhow::Result<Posted> {
 /// `digestd import`: returns the number of posts loaded.
 pub fn import_command(config: &Config, file: &Path) -> anyhow::Result<usize> {
     let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let people = config.people_index();
     let mut records = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let n = i + 1;
@@ -722,7 +723,7 @@ pub fn import_command(config: &Config, file: &Path) -> anyhow::Result<usize> {
             .as_deref()
             .is_none_or(|s| s.trim().is_empty())
         {
-            if let Some(p) = config.person(&rec.author) {
+            if let Some(p) = people.get(&rec.author) {
                 rec.author_name = Some(p.name.clone());
             }
         }

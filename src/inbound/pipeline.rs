@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use chrono::{DateTime, Utc};
 use mail_parser::{Message, MessageParser};
 
-use crate::config::Config;
+use crate::config::{Config, PeopleIndex};
 use crate::forum::{Author, Forum};
 use crate::inbound::address::{self, Addresses, Sender};
 use crate::inbound::answer::{self, AnswerContext, Answerer, ItemLink};
@@ -31,16 +31,6 @@ use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
 use crate::outbound::SendError;
 use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::{InboundRow, InboundStatus, InsertedInbound, ReplyLookups, Store, StoreError};
-
-/// `people` indexed by address; the first of several people with one address wins, as in
-/// [`Config::person`].
-fn people_index(people: &[Person]) -> HashMap<&str, usize> {
-    let mut index = HashMap::with_capacity(people.len());
-    for (i, p) in people.iter().enumerate() {
-        index.entry(p.email.as_str()).or_insert(i);
-    }
-    index
-}
 
 /// Header digestd adds to a message it stored only in part (the value is the original size).
 pub const TRUNCATED_HEADER: &str = "X-Digestd-Truncated";
@@ -168,7 +158,7 @@ pub struct Pipeline<'a> {
     addresses: Addresses,
     /// Index of `config.people` by address (the first person with it), so finding the sender
     /// costs the same for ten people or ten thousand.
-    people: HashMap<&'a str, usize>,
+    people: PeopleIndex<'a>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -194,16 +184,13 @@ impl<'a> Pipeline<'a> {
             answerer,
             digest_now: None,
             addresses: Addresses::from_config(config),
-            people: people_index(&config.people),
+            people: config.people_index(),
         }
     }
 
     /// The configured person with address `email` (any case), as [`Config::person`] finds them.
     fn person(&self, email: &str) -> Option<&'a Person> {
-        let config: &'a Config = self.config;
-        self.people
-            .get(normalize_email(email).as_str())
-            .and_then(|&i| config.people.get(i))
+        self.people.get(email)
     }
 
     /// Sets what `digest now` does (without it, the command is confirmed and logged only).
@@ -1201,27 +1188,6 @@ pub fn thread_title(subject: Option<&str>, body: &ReplyBody) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_people_index_finds_the_first_person_with_an_address() {
-        let person = |email: &str, name: &str| Person {
-            email: email.into(),
-            name: name.into(),
-            roles: Vec::new(),
-            time_zone: chrono_tz::UTC,
-            locale: "en".into(),
-            frequency: Frequency::Weekly,
-        };
-        let people = vec![
-            person("ann@example.org", "Ann"),
-            person("bob@example.org", "Bob"),
-            person("ann@example.org", "Ann again"),
-        ];
-        let index = people_index(&people);
-        assert_eq!(index.get("ann@example.org"), Some(&0));
-        assert_eq!(index.get("bob@example.org"), Some(&1));
-        assert_eq!(index.len(), 2);
-    }
 
     #[test]
     fn backoff_doubles_from_a_minute_and_caps_at_six_hours() {
