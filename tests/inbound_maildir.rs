@@ -375,3 +375,95 @@ fn sigkill_of_the_daemon_during_500_replies_still_makes_exactly_one_post_each() 
     assert_eq!(rows.len(), 500);
     assert!(rows.iter().all(|r| r.status == InboundStatus::Posted));
 }
+
+#[test]
+fn a_drain_of_several_batches_stops_at_a_store_failure_and_the_next_drain_takes_the_rest() {
+    let (world, md) = maildir_world();
+    let token = world.grant("ann@example.org", 90);
+    let batch = digestd::inbound::receive::maildir::BATCH;
+    let total = batch + 80;
+    for i in 0..total {
+        // The last message is a copy (same Message-ID) of the first, one batch later.
+        let id = if i == total - 1 { 0 } else { i };
+        deliver(
+            &md,
+            &format!("1700000000.{i:05}.host"),
+            &simple_reply(
+                &token,
+                "ann@example.org",
+                &format!("many-{id}@x"),
+                &format!("Reply {id}."),
+            ),
+        );
+    }
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+
+    // The store refuses every message after the first batch (as a full disk would).
+    let sql = rusqlite::Connection::open(&config.store_path).expect("sqlite");
+    sql.execute_batch(&format!(
+        "CREATE TRIGGER refuse BEFORE INSERT ON inbound_raw
+         WHEN (SELECT COUNT(*) FROM inbound_raw) >= {batch}
+         BEGIN SELECT RAISE(ABORT, 'test: the store refuses'); END;"
+    ))
+    .expect("trigger");
+    let err = drain_maildir(&md, &mut store, &pipeline, usize::MAX).expect_err("store refuses");
+    assert!(err.to_string().contains("the store refuses"), "{err}");
+    // The first batch was stored, posted and moved; the second, read while the first was being
+    // stored, was rolled back and left in new/.
+    assert_eq!(count(&md.join("cur")), batch);
+    assert_eq!(count(&md.join("new")), total - batch);
+    assert_eq!(world.inbound_rows().len(), batch);
+    assert_eq!(world.posts_in_thread(), 1 + batch);
+
+    sql.execute_batch("DROP TRIGGER refuse")
+        .expect("drop trigger");
+    let report = drain_maildir(&md, &mut store, &pipeline, usize::MAX).expect("drain");
+    assert_eq!(report.taken, total - batch);
+    assert_eq!(report.duplicates, 1, "the copy of the first message");
+    assert_eq!(report.processed.posted, total - batch - 1);
+    assert_eq!(count(&md.join("new")), 0);
+    assert_eq!(count(&md.join("cur")), total);
+    // One post per distinct message, the seed post besides.
+    assert_eq!(world.posts_in_thread(), 1 + total - 1);
+    assert!(world
+        .inbound_rows()
+        .iter()
+        .all(|r| r.status == InboundStatus::Posted));
+}
+
+#[test]
+fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
+    let world = World::new(Transport::Maildir, "");
+    let token = world.grant("ann@example.org", 90);
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+    let first = simple_reply(&token, "ann@example.org", "stream-1@x", "Before the bug.");
+    let mut n = 0;
+    let batches = std::iter::from_fn(|| {
+        n += 1;
+        match n {
+            1 => Some((1, vec![prepare_bytes(first.clone())])),
+            _ => panic!("test: a bug in the reader"),
+        }
+    });
+    let mut seen = Vec::new();
+    let err = pipeline
+        .receive_batches(&mut store, batches, "test", |tag, done| {
+            seen.push((tag, done.len()))
+        })
+        .expect_err("the reader panicked");
+    assert!(err.to_string().contains("panicked"), "{err}");
+    assert_eq!(
+        seen,
+        vec![(1, 1)],
+        "the batch read before the panic was handled"
+    );
+    assert_eq!(world.last_status().0, InboundStatus::Posted);
+}

@@ -66,6 +66,10 @@ pub enum InboundError {
     /// No such stored message.
     #[error("inbound message {0} is not in the store")]
     Missing(i64),
+    /// The thread reading and parsing the next batches panicked (a bug); what it had not
+    /// handed over stays where it was read from.
+    #[error("the thread reading inbound batches panicked")]
+    Reader,
 }
 
 /// Where one message ended (this time round).
@@ -302,30 +306,104 @@ impl<'a> Pipeline<'a> {
         let addresses = &self.addresses;
         let attachment_cap = self.config.inbound.max_attachment_bytes;
         let (inserted, parsed) = std::thread::scope(|scope| {
-            let parsing = scope.spawn(|| {
-                intakes
-                    .iter()
-                    .map(|i| parse_classify_trim(&parser, &i.raw, addresses, attachment_cap))
-                    .collect::<Vec<_>>()
-            });
+            let parsing = scope.spawn(|| parse_all(&parser, &intakes, addresses, attachment_cap));
             let new: Vec<NewInbound<'_>> = intakes.iter().map(Intake::as_new_inbound).collect();
             (store.insert_inbound_batch(&new, source), parsing.join())
         });
         let inserted = inserted?;
         // A helper that died (it catches panics itself, so only in theory) leaves the parsing
         // to this thread, below.
-        let mut parsed: Vec<Option<Parsing<'_>>> = match parsed {
-            Ok(all) => all.into_iter().map(Some).collect(),
+        let mut parsed: Parsings<'_> = match parsed {
+            Ok(all) => all,
             Err(_) => intakes.iter().map(|_| None).collect(),
         };
+        self.process_stored(store, &intakes, inserted, &mut parsed, now)
+    }
 
+    /// Stores and processes a stream of batches, as [`Pipeline::receive_batch`] does each, two
+    /// at a time: while this thread stores and processes one batch, a helper thread takes the
+    /// next from `batches` (reading it: the iterator runs there) and parses, classifies and
+    /// trims it. Parsing is pure, so nothing is acted on before a batch has been stored; a
+    /// batch read but not yet stored when a store error stops the stream is simply not taken
+    /// (its messages are where the iterator found them). At most two batches are read ahead.
+    ///
+    /// `on_batch` gets each batch's tag and results, in order, once the batch is stored and
+    /// processed (a Maildir drain moves its files to `cur/` then). The first store error stops
+    /// the stream and is returned.
+    pub fn receive_batches<T: Send>(
+        &self,
+        store: &mut Store,
+        batches: impl Iterator<Item = (T, Vec<Intake>)> + Send,
+        source: &str,
+        mut on_batch: impl FnMut(T, Vec<(InsertedInbound, Outcome)>),
+    ) -> Result<(), InboundError> {
+        let addresses = &self.addresses;
+        let attachment_cap = self.config.inbound.max_attachment_bytes;
+        std::thread::scope(|scope| {
+            let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, ParsedBatch)>(1);
+            // Batches go back to the helper to be freed: memory is best given back by the
+            // thread that took it (see crate::memory).
+            let (spent, spent_rx) = std::sync::mpsc::channel::<ParsedBatch>();
+            let reader = scope.spawn(move || {
+                let parser = MessageParser::default();
+                for (tag, intakes) in batches {
+                    while let Ok(old) = spent_rx.try_recv() {
+                        drop(old);
+                    }
+                    let batch = ParsedBatch::new(intakes, |intakes| {
+                        parse_all(&parser, intakes, addresses, attachment_cap)
+                    });
+                    if ready_tx.send((tag, batch)).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut result = Ok(());
+            for (tag, mut batch) in ready.iter() {
+                let done = batch.with_dependent_mut(|intakes, parsed| {
+                    let new: Vec<NewInbound<'_>> =
+                        intakes.iter().map(Intake::as_new_inbound).collect();
+                    let inserted = store.insert_inbound_batch(&new, source)?;
+                    self.process_stored(store, intakes, inserted, parsed, Utc::now())
+                });
+                let _ = spent.send(batch);
+                match done {
+                    Ok(done) => on_batch(tag, done),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            // The helper stops at its next batch once nothing takes them.
+            drop(ready);
+            drop(spent);
+            if reader.join().is_err() && result.is_ok() {
+                result = Err(InboundError::Reader);
+            }
+            result
+        })
+    }
+
+    /// Processes a batch just stored (`inserted`, in the order of `intakes`), with what parsing
+    /// already made of each intake (`None`: parsed here), and records where each message ended
+    /// (see [`Pipeline::receive_batch`]).
+    fn process_stored<'r>(
+        &self,
+        store: &mut Store,
+        intakes: &'r [Intake],
+        inserted: Vec<InsertedInbound>,
+        parsed: &mut Parsings<'r>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
+        let parser = MessageParser::default();
         // Which rows to process, and what the others are.
         let mut slots: Vec<(InsertedInbound, Slot)> = Vec::with_capacity(inserted.len());
         let mut rows: Vec<(Queued, Bytes)> = Vec::new();
         let mut loaded: Vec<InboundRow> = Vec::new();
         let mut first_slot: HashMap<i64, usize> = HashMap::new();
         let mut failure = None;
-        for (i, (ins, intake)) in inserted.into_iter().zip(&intakes).enumerate() {
+        for (i, (ins, intake)) in inserted.into_iter().zip(intakes).enumerate() {
             if let Some(&first) = first_slot.get(&ins.id) {
                 slots.push((ins, Slot::SameAs(first)));
                 continue;
@@ -369,15 +447,27 @@ impl<'a> Pipeline<'a> {
         }
 
         // Every message to process parsed and classified (pure), then what the replies need
-        // read at once.
-        let prepared: Vec<Prepared<'_>> = rows
+        // read at once. What a message of this batch parsed into stays in `parsed`, so that it
+        // is freed with the batch (by the thread that made it, in a stream of batches).
+        for (_, bytes) in &rows {
+            if let Bytes::Received(i) = *bytes {
+                if parsed[i].is_none() {
+                    parsed[i] = Some(self.parse(&parser, &intakes[i].raw));
+                }
+            }
+        }
+        let reread: Vec<Parsing<'_>> = loaded.iter().map(|r| self.parse(&parser, &r.raw)).collect();
+        let prepared: Vec<Prepared<'_, '_>> = rows
             .iter()
-            .map(|(row, bytes)| match *bytes {
-                Bytes::Received(i) => match parsed[i].take() {
+            .map(|(row, bytes)| {
+                let parsing = match *bytes {
+                    Bytes::Received(i) => parsed[i].as_ref(),
+                    Bytes::Loaded(j) => reread.get(j),
+                };
+                match parsing {
                     Some(parsing) => parsing.prepared(row, now),
-                    None => self.prepare(&parser, &intakes[i].raw, row, now),
-                },
-                Bytes::Loaded(j) => self.prepare(&parser, &loaded[j].raw, row, now),
+                    None => Prepared::Done(panicked(row, "message not parsed".into(), now)),
+                }
             })
             .collect();
         let lookups = if failure.is_none() {
@@ -463,21 +553,14 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// Parses, classifies and trims one queued message (pure); a panic defers it.
-    fn prepare<'r>(
-        &self,
-        parser: &MessageParser,
-        raw: &'r [u8],
-        row: &Queued,
-        now: DateTime<Utc>,
-    ) -> Prepared<'r> {
+    /// Parses, classifies and trims one message (pure; see [`parse_classify_trim`]).
+    fn parse<'r>(&self, parser: &MessageParser, raw: &'r [u8]) -> Parsing<'r> {
         parse_classify_trim(
             parser,
             raw,
             &self.addresses,
             self.config.inbound.max_attachment_bytes,
         )
-        .prepared(row, now)
     }
 
     /// Parses and handles one queued message: where it ends (nothing recorded yet).
@@ -488,22 +571,23 @@ impl<'a> Pipeline<'a> {
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
         let queued = Queued::of(row);
-        let prepared = self.prepare(&MessageParser::default(), &row.raw, &queued, now);
+        let parsing = self.parse(&MessageParser::default(), &row.raw);
+        let prepared = parsing.prepared(&queued, now);
         self.finish_prepared(store, &queued, prepared, &ReplyLookups::default(), now)
     }
 
-    /// Handles a prepared message (see [`Pipeline::prepare`]) and logs where it ended.
+    /// Handles a prepared message (see [`Parsing::prepared`]) and logs where it ended.
     fn finish_prepared(
         &self,
         store: &mut Store,
         row: &Queued,
-        prepared: Prepared<'_>,
+        prepared: Prepared<'_, '_>,
         lookups: &ReplyLookups,
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
         let outcome = match prepared {
             Prepared::Done(o) => o,
-            Prepared::Parsed(parsed) => self.handle(store, row, &parsed, lookups, now)?,
+            Prepared::Parsed(parsed) => self.handle(store, row, parsed, lookups, now)?,
         };
         tracing::info!(id = row.id, message_id = ?row.message_id, ?outcome, "inbound message processed");
         Ok(outcome)
@@ -1033,13 +1117,33 @@ enum Parsing<'r> {
 
 impl<'r> Parsing<'r> {
     /// Where the message of `row` stands: a panic defers it, unparseable bytes end it ignored.
-    fn prepared(self, row: &Queued, now: DateTime<Utc>) -> Prepared<'r> {
+    fn prepared(&self, row: &Queued, now: DateTime<Utc>) -> Prepared<'_, 'r> {
         match self {
             Parsing::Parsed(parsed) => Prepared::Parsed(parsed),
             Parsing::NotMail => Prepared::Done(ignored("not parseable as a mail message")),
-            Parsing::Panicked(what) => Prepared::Done(panicked(row, what, now)),
+            Parsing::Panicked(what) => Prepared::Done(panicked(row, what.clone(), now)),
         }
     }
+}
+
+/// [`parse_classify_trim`] for each of `intakes`, in order (each `Some`).
+fn parse_all<'r>(
+    parser: &MessageParser,
+    intakes: &'r [Intake],
+    addresses: &Addresses,
+    max_attachment_bytes: usize,
+) -> Vec<Option<Parsing<'r>>> {
+    intakes
+        .iter()
+        .map(|i| {
+            Some(parse_classify_trim(
+                parser,
+                &i.raw,
+                addresses,
+                max_attachment_bytes,
+            ))
+        })
+        .collect()
 }
 
 /// Parses and classifies `raw`, and trims it when its class posts or reads what the person
@@ -1068,12 +1172,25 @@ fn parse_classify_trim<'r>(
     .unwrap_or_else(|panic| Parsing::Panicked(panic_text(panic.as_ref())))
 }
 
+/// What parsing made of each message of a batch, in order (`None`: not parsed yet).
+type Parsings<'r> = Vec<Option<Parsing<'r>>>;
+
+self_cell::self_cell!(
+    /// A batch of intakes with what parsing made of them (the parsed messages borrow the
+    /// bytes), handed from the reading thread to the storing one.
+    struct ParsedBatch {
+        owner: Vec<Intake>,
+        #[covariant]
+        dependent: Parsings,
+    }
+);
+
 /// Where one message of a batch stands after parsing and classifying.
-enum Prepared<'r> {
+enum Prepared<'p, 'r> {
     /// Ended already (not parseable, or parsing panicked).
     Done(Outcome),
-    /// Parsed and classified; handled next.
-    Parsed(Parsed<'r>),
+    /// Parsed and classified (borrowed from where the parsing is kept); handled next.
+    Parsed(&'p Parsed<'r>),
 }
 
 /// A message parsed and classified, ready to be handled.

@@ -8,9 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
-
-use super::prepare_bytes;
+use super::{prepare_bytes, Intake};
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
 use crate::store::{Store, StoreError};
 
@@ -77,49 +75,72 @@ pub fn drain_maildir(
     entries.sort();
     let mut report = MaildirReport::default();
     let mut pending = entries.into_iter().take(limit).peekable();
-    while pending.peek().is_some() {
-        // One batch: up to BATCH messages or BATCH_BYTES of them, whichever comes first.
-        let mut read: Vec<String> = Vec::new();
-        let mut intakes = Vec::new();
-        let mut bytes = 0usize;
-        while read.len() < BATCH && bytes < BATCH_BYTES {
-            let Some((id, path)) = pending.next() else {
-                break;
-            };
-            match std::fs::read(&path) {
-                Ok(raw) => {
-                    let intake = prepare_bytes(raw);
-                    bytes += intake.raw.len();
-                    read.push(id);
-                    intakes.push(intake);
-                }
-                Err(err) => {
-                    tracing::warn!("maildir message {}: {err}", path.display());
-                    report.left += 1;
-                }
+    // Batches are read (and hashed, parsed, classified, trimmed) on a helper thread while the
+    // one before is stored and processed here (see Pipeline::receive_batches). Each carries
+    // the names of its files and how many could not be read.
+    let batches = std::iter::from_fn(move || {
+        while pending.peek().is_some() {
+            let (read, intakes, unreadable) = read_batch(&mut pending);
+            if !intakes.is_empty() || unreadable > 0 {
+                return Some(((read, unreadable), intakes));
             }
         }
-        if intakes.is_empty() {
-            continue;
-        }
-        // A store failure stops the drain, and the batch stays in new/: the next drain finds
-        // what was stored (same bytes) and only finishes it.
-        let done = pipeline.receive_batch(store, intakes, "maildir", Utc::now())?;
-        for (inserted, outcome) in &done {
-            if inserted.duplicate {
-                report.duplicates += 1;
-            }
-            report.processed.count(outcome);
-        }
-        for id in read {
-            match md.move_new_to_cur_with_flags(&id, "S") {
-                Ok(()) => report.taken += 1,
-                Err(err) => {
-                    tracing::warn!("maildir: moving {id} to cur/: {err}");
-                    report.left += 1;
+        None
+    });
+    // A store failure stops the drain, and the batch stays in new/: the next drain finds what
+    // was stored (same bytes) and only finishes it.
+    pipeline.receive_batches(
+        store,
+        batches,
+        "maildir",
+        |(read, unreadable): (Vec<String>, usize), done| {
+            report.left += unreadable;
+            for (inserted, outcome) in &done {
+                if inserted.duplicate {
+                    report.duplicates += 1;
                 }
+                report.processed.count(outcome);
+            }
+            for id in read {
+                match md.move_new_to_cur_with_flags(&id, "S") {
+                    Ok(()) => report.taken += 1,
+                    Err(err) => {
+                        tracing::warn!("maildir: moving {id} to cur/: {err}");
+                        report.left += 1;
+                    }
+                }
+            }
+        },
+    )?;
+    Ok(report)
+}
+
+/// Reads the next batch from `pending`: up to [`BATCH`] messages or [`BATCH_BYTES`] of them,
+/// whichever comes first. Returns the unique names read, their intakes, and how many files
+/// could not be read (they stay in `new/`, logged).
+fn read_batch(
+    pending: &mut impl Iterator<Item = (String, PathBuf)>,
+) -> (Vec<String>, Vec<Intake>, usize) {
+    let mut read: Vec<String> = Vec::new();
+    let mut intakes = Vec::new();
+    let mut bytes = 0usize;
+    let mut unreadable = 0;
+    while read.len() < BATCH && bytes < BATCH_BYTES {
+        let Some((id, path)) = pending.next() else {
+            break;
+        };
+        match std::fs::read(&path) {
+            Ok(raw) => {
+                let intake = prepare_bytes(raw);
+                bytes += intake.raw.len();
+                read.push(id);
+                intakes.push(intake);
+            }
+            Err(err) => {
+                tracing::warn!("maildir message {}: {err}", path.display());
+                unreadable += 1;
             }
         }
     }
-    Ok(report)
+    (read, intakes, unreadable)
 }
