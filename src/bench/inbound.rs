@@ -1,6 +1,8 @@
-//! `digestd bench inbound`: synthetic replies through the whole inbound path (intake with
-//! SHA-256 → store, synced to disk, while a second thread parses, classifies and trims →
-//! authorise → post into an in-memory forum → status recorded → WAL checkpointed) against a
+//! `digestd bench inbound`: synthetic replies through the whole inbound path as a Maildir
+//! drain runs it (batches of 1024: a helper thread takes the intake with SHA-256, parses,
+//! classifies and trims the next batch while this thread stores the current one, synced to
+//! disk, then authorises, posts into an in-memory forum and records the outcomes; the WAL
+//! checkpointed at the end) against a
 //! temporary store, beside the bare `mail-parser` parse rate of the same messages, which bounds
 //! what any pipeline over that parser can do.
 //!
