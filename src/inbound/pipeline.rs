@@ -341,8 +341,9 @@ impl<'a> Pipeline<'a> {
         let attachment_cap = self.config.inbound.max_attachment_bytes;
         std::thread::scope(|scope| {
             let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, ParsedBatch)>(1);
-            // Batches go back to the helper to be freed: memory is best given back by the
-            // thread that took it (see crate::memory).
+            // Batches go back to the helper to be freed: freeing on this thread what the
+            // helper allocated would make every free wait on the allocator's lock for the
+            // helper's memory.
             let (spent, spent_rx) = std::sync::mpsc::channel::<ParsedBatch>();
             let reader = scope.spawn(move || {
                 let parser = MessageParser::default();
@@ -361,6 +362,10 @@ impl<'a> Pipeline<'a> {
             let mut result = Ok(());
             for (tag, mut batch) in ready.iter() {
                 let done = batch.with_dependent_mut(|intakes, parsed| {
+                    if intakes.is_empty() {
+                        // Nothing to store (say, only unreadable files): no transaction.
+                        return Ok(Vec::new());
+                    }
                     let new: Vec<NewInbound<'_>> =
                         intakes.iter().map(Intake::as_new_inbound).collect();
                     let inserted = store.insert_inbound_batch(&new, source)?;
@@ -1132,7 +1137,7 @@ fn parse_all<'r>(
     intakes: &'r [Intake],
     addresses: &Addresses,
     max_attachment_bytes: usize,
-) -> Vec<Option<Parsing<'r>>> {
+) -> Parsings<'r> {
     intakes
         .iter()
         .map(|i| {

@@ -79,13 +79,9 @@ pub fn drain_maildir(
     // one before is stored and processed here (see Pipeline::receive_batches). Each carries
     // the names of its files and how many could not be read.
     let batches = std::iter::from_fn(move || {
-        while pending.peek().is_some() {
-            let (read, intakes, unreadable) = read_batch(&mut pending);
-            if !intakes.is_empty() || unreadable > 0 {
-                return Some(((read, unreadable), intakes));
-            }
-        }
-        None
+        pending.peek()?;
+        let (read, intakes, unreadable) = read_batch(&mut pending);
+        Some(((read, unreadable), intakes))
     });
     // A store failure stops the drain, and the batch stays in new/: the next drain finds what
     // was stored (same bytes) and only finishes it.
