@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::ascii;
+
 /// Verbs ending an attribution ("wrote"), in many languages.
 const VERBS: &str = r"wrote|writes|said|says|a\s+écrit|nous\s+a\s+dit|ha\s+scritto|schrieben\s+Sie|schrieb|geschrieben|het\s+volgende\s+geschreven|schreef|escribió|escreveu|escrevem|skrev|skrivit|napisał\(a\)|napisała|napisał|napsal\(a\)|napsal|napísal|kirjoitti|írta|yazdı|написал\(а\)|написала|написал|пишет|пише|написав|έγραψε|a\s+scris|je\s+napisao|rašė|rakstīja";
 
@@ -161,7 +163,10 @@ fn clean(line: &str) -> &str {
 /// True when `s` (already cleaned, one logical line) is an attribution; `first` is the first
 /// physical line of it, used to check the shape of date-first forms.
 fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
-    if s.is_empty() || s.chars().count() > MAX_ATTRIBUTION_CHARS || !may_end_attribution(s) {
+    if s.is_empty()
+        || (s.len() > MAX_ATTRIBUTION_CHARS && s.chars().count() > MAX_ATTRIBUTION_CHARS)
+        || !may_end_attribution(s)
+    {
         return None;
     }
     // Prefilters: each pattern runs only on text holding what it cannot match without.
@@ -218,14 +223,6 @@ fn may_end_attribution(s: &str) -> bool {
         || ENDS_WITH_VERB.is_match(s)
 }
 
-/// True when `haystack` holds `needle` (ASCII) in any ASCII case.
-fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
 /// True when a line ends like a sentence (so an attribution cannot continue past it):
 /// a colon, or `.`/`!`/`?` after a word longer than an abbreviation ("Fr.", "janv.").
 fn ends_sentence(line: &str) -> bool {
@@ -262,7 +259,7 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         || first.contains('<')
         || [" via ", "schrieb am", "wrote on"]
             .iter()
-            .any(|w| contains_ignore_ascii_case(first, w));
+            .any(|w| ascii::contains_ignore_case(first, w));
     if !opens || ends_sentence(first) {
         return None;
     }
@@ -289,7 +286,7 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
         }
         joined.push(' ');
         joined.push_str(part);
-        if joined.chars().count() > MAX_ATTRIBUTION_CHARS {
+        if joined.len() > MAX_ATTRIBUTION_CHARS && joined.chars().count() > MAX_ATTRIBUTION_CHARS {
             return None;
         }
         if let Some(strength) = is_attribution_text(&joined, first) {

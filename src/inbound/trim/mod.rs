@@ -18,6 +18,7 @@
 //!
 //! Everything here is pure: no I/O.
 
+mod ascii;
 mod body;
 pub mod corpus;
 pub mod headers;

@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::ascii;
+
 /// Words naming a device or mail app, for telling "Sent from my iPhone" from a sentence.
 const DEVICE_WORDS: &[&str] = &[
     "iphone",
@@ -106,7 +108,8 @@ pub fn is_signature_delimiter(line: &str) -> bool {
 /// True for a mobile or client sign-off line ("Sent from my iPhone").
 pub fn is_signoff(line: &str) -> bool {
     let t = line.trim();
-    if t.is_empty() || t.chars().count() > 160 {
+    // A line of at most 160 bytes has at most 160 characters: only a longer one is counted.
+    if t.is_empty() || (t.len() > 160 && t.chars().count() > 160) {
         return false;
     }
     // Every link form holds a `[` or `http`; most lines have neither.
@@ -160,9 +163,7 @@ fn may_be_other_signoff(s: &str) -> bool {
 
 /// True when `s` holds "sent" in any case: [`SENT_FROM`] cannot match without it.
 fn has_sent(s: &str) -> bool {
-    s.as_bytes()
-        .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"sent"))
+    ascii::contains_ignore_case(s, "sent")
 }
 
 /// True for the first line of a confidentiality notice.

@@ -18,7 +18,8 @@ pub fn trim(body: &str) -> Trimmed {
     } else {
         body
     };
-    let mut lines: Vec<&str> = Vec::with_capacity(body.bytes().filter(|&b| b == b'\n').count() + 1);
+    let mut lines: Vec<&str> =
+        Vec::with_capacity(memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1);
     lines.extend(body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)));
     let mut groups = Groups::new(&lines);
 
