@@ -18,7 +18,7 @@ use digestd::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use digestd::inbound::receive::maildir::drain_maildir;
 use digestd::inbound::receive::prepare_bytes;
 use digestd::model::Group;
-use digestd::store::InboundStatus;
+use digestd::store::{InboundStatus, Store};
 use inbound_support::{replace, simple_reply, Transport, World};
 use support::{start_daemon, stop_daemon, wait_until};
 
@@ -466,4 +466,39 @@ fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
         "the batch read before the panic was handled"
     );
     assert_eq!(world.last_status().0, InboundStatus::Posted);
+}
+
+#[test]
+fn a_stream_whose_commit_cannot_be_synced_acts_on_nothing_and_keeps_it_queued() {
+    let world = World::new(Transport::Maildir, "");
+    let token = world.grant("ann@example.org", 90);
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    // A store whose directory is gone: SQLite still writes through its open files, but the
+    // WAL can no longer be opened to be synced.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gone = dir.path().join("gone");
+    std::fs::create_dir(&gone).expect("dir");
+    let mut store = Store::open(&gone.join("s.sqlite")).expect("open");
+    std::fs::remove_dir_all(&gone).expect("removed");
+    let reply = simple_reply(
+        &token,
+        "ann@example.org",
+        "unsynced-1@x",
+        "Not yet durable.",
+    );
+    let batches = std::iter::once((1, vec![prepare_bytes(reply)]));
+    let mut seen = Vec::new();
+    let err = pipeline
+        .receive_batches(&mut store, batches, "test", |tag, done| {
+            seen.push((tag, done.len()))
+        })
+        .expect_err("the sync failed");
+    assert!(err.to_string().contains("syncing"), "{err}");
+    assert!(seen.is_empty(), "nothing reported: the source keeps it");
+    assert_eq!(world.posts_in_thread(), 1, "nothing posted");
+    let queued = store.queued_inbound().expect("queued");
+    assert_eq!(queued.len(), 1, "stored, still queued for the next run");
 }

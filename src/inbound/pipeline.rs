@@ -70,6 +70,10 @@ pub enum InboundError {
     /// handed over stays where it was read from.
     #[error("the thread reading inbound batches panicked")]
     Reader,
+    /// The thread syncing a stored batch to disk panicked (a bug); the batch stays queued in
+    /// the store and where it was read from.
+    #[error("the thread syncing stored inbound mail to disk panicked")]
+    Sync,
 }
 
 /// Where one message ended (this time round).
@@ -320,16 +324,22 @@ impl<'a> Pipeline<'a> {
         self.process_stored(store, &intakes, inserted, &mut parsed, now)
     }
 
-    /// Stores and processes a stream of batches, as [`Pipeline::receive_batch`] does each, two
-    /// at a time: while this thread stores and processes one batch, a helper thread takes the
-    /// next from `batches` (reading it: the iterator runs there) and parses, classifies and
-    /// trims it. Parsing is pure, so nothing is acted on before a batch has been stored; a
-    /// batch read but not yet stored when a store error stops the stream is simply not taken
-    /// (its messages are where the iterator found them). At most two batches are read ahead.
+    /// Stores and processes a stream of batches, as [`Pipeline::receive_batch`] does each,
+    /// overlapped: while this thread stores one batch and processes the one before, a helper
+    /// thread takes the next from `batches` (reading it: the iterator runs there) and parses,
+    /// classifies and trims it, and a batch's commit is synced to disk on a thread of its own
+    /// while this one processes the batch stored before it. A batch is processed only once
+    /// its commit is synced: parsing is pure, so nothing is acted on before a batch has
+    /// been stored durably. At most four batches are in hand at once (one read, one parsed
+    /// and waiting, one being synced, one being processed).
     ///
     /// `on_batch` gets each batch's tag and results, in order, once the batch is stored and
-    /// processed (a Maildir drain moves its files to `cur/` then). The first store error stops
-    /// the stream and is returned.
+    /// processed (a Maildir drain moves its files to `cur/` then). The first error stops the
+    /// stream and is returned. When storing a batch fails, the batch stored before it is still
+    /// processed (its sync permitting); otherwise a batch stored but not yet processed stays
+    /// queued in the store (the next run processes it), and a batch read but not stored is
+    /// simply not taken: neither is reported, so their messages stay where the iterator found
+    /// them.
     pub fn receive_batches<T: Send>(
         &self,
         store: &mut Store,
@@ -339,6 +349,7 @@ impl<'a> Pipeline<'a> {
     ) -> Result<(), InboundError> {
         let addresses = &self.addresses;
         let attachment_cap = self.config.inbound.max_attachment_bytes;
+        let commit_sync = store.commit_sync();
         std::thread::scope(|scope| {
             let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, ParsedBatch)>(1);
             // Batches go back to the helper to be freed: freeing on this thread what the
@@ -360,25 +371,53 @@ impl<'a> Pipeline<'a> {
                 }
             });
             let mut result = Ok(());
-            for (tag, mut batch) in ready.iter() {
-                let done = batch.with_dependent_mut(|intakes, parsed| {
-                    if intakes.is_empty() {
-                        // Nothing to store (say, only unreadable files): no transaction.
-                        return Ok(Vec::new());
-                    }
+            // The batch stored last, its commit being synced; processed after the next is
+            // stored.
+            let mut pending: Option<StoredBatch<'_, T>> = None;
+            for (tag, batch) in ready.iter() {
+                let intakes = batch.borrow_owner();
+                let stored = if intakes.is_empty() {
+                    // Nothing to store (say, only unreadable files): no transaction.
+                    Ok((Vec::new(), None))
+                } else {
                     let new: Vec<NewInbound<'_>> =
                         intakes.iter().map(Intake::as_new_inbound).collect();
-                    let inserted = store.insert_inbound_batch(&new, source)?;
-                    self.process_stored(store, intakes, inserted, parsed, Utc::now())
-                });
-                let _ = spent.send(batch);
-                match done {
-                    Ok(done) => on_batch(tag, done),
-                    Err(e) => {
-                        result = Err(e);
-                        break;
+                    store
+                        .insert_inbound_batch_unsynced(&new, source)
+                        .map(|inserted| {
+                            let sync = commit_sync.clone();
+                            (inserted, Some(scope.spawn(move || sync.run())))
+                        })
+                };
+                let earlier = pending.take();
+                let stored = match stored {
+                    Ok((inserted, syncing)) => {
+                        pending = Some(StoredBatch {
+                            tag,
+                            batch,
+                            inserted,
+                            syncing,
+                        });
+                        Ok(())
                     }
+                    Err(e) => {
+                        let _ = spent.send(batch);
+                        Err(InboundError::from(e))
+                    }
+                };
+                let processed = match earlier {
+                    Some(earlier) => self.process_synced(store, earlier, &spent, &mut on_batch),
+                    None => Ok(()),
+                };
+                if let Err(e) = stored.and(processed) {
+                    result = Err(e);
+                    break;
                 }
+            }
+            // The last batch stored; after an error, it stays queued in the store and where
+            // the iterator found it, as the batches after the error do.
+            if let (Ok(()), Some(last)) = (&result, pending.take()) {
+                result = self.process_synced(store, last, &spent, &mut on_batch);
             }
             // The helper stops at its next batch once nothing takes them.
             drop(ready);
@@ -388,6 +427,40 @@ impl<'a> Pipeline<'a> {
             }
             result
         })
+    }
+
+    /// Waits for a stored batch's commit to reach the disk, then processes the batch (see
+    /// [`Pipeline::process_stored`]), hands it back to the helper to be freed and reports
+    /// it to `on_batch`. A failed sync leaves the batch queued and unreported.
+    fn process_synced<T>(
+        &self,
+        store: &mut Store,
+        stored: StoredBatch<'_, T>,
+        spent: &std::sync::mpsc::Sender<ParsedBatch>,
+        on_batch: &mut impl FnMut(T, Vec<(InsertedInbound, Outcome)>),
+    ) -> Result<(), InboundError> {
+        let StoredBatch {
+            tag,
+            mut batch,
+            inserted,
+            syncing,
+        } = stored;
+        let synced = match syncing.map(std::thread::ScopedJoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(InboundError::from(e)),
+            Some(Err(_)) => Err(InboundError::Sync),
+        };
+        let done = synced.and_then(|()| {
+            batch.with_dependent_mut(|intakes, parsed| {
+                if intakes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                self.process_stored(store, intakes, inserted, parsed, Utc::now())
+            })
+        });
+        let _ = spent.send(batch);
+        on_batch(tag, done?);
+        Ok(())
     }
 
     /// Processes a batch just stored (`inserted`, in the order of `intakes`), with what parsing
@@ -1189,6 +1262,19 @@ self_cell::self_cell!(
         dependent: Parsings,
     }
 );
+
+/// A batch stored but not yet processed, in a stream of batches: what its insert returned,
+/// and the thread syncing its commit to disk (none when nothing was stored).
+struct StoredBatch<'scope, T> {
+    /// The caller's tag of the batch.
+    tag: T,
+    /// The intakes with what parsing made of them.
+    batch: ParsedBatch,
+    /// The insert's results, in the order of the intakes.
+    inserted: Vec<InsertedInbound>,
+    /// The sync of the batch's commit.
+    syncing: Option<std::thread::ScopedJoinHandle<'scope, Result<(), StoreError>>>,
+}
 
 /// Where one message of a batch stands after parsing and classifying.
 enum Prepared<'p, 'r> {

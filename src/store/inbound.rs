@@ -227,6 +227,20 @@ impl Store {
         self.synced(|store| store.insert_inbound_batch_tx(messages, source))
     }
 
+    /// Stores many received messages as [`Store::insert_inbound_batch`] does, but commits
+    /// without waiting for the disk (`synchronous = NORMAL`): the batch survives a crash of
+    /// digestd at once, a power cut only once a [`super::CommitSync`] run after this call has
+    /// returned. Nothing may be acted on, and no source told to let go, before that: the
+    /// caller overlaps the fsync with other work (see
+    /// [`crate::inbound::pipeline::Pipeline::receive_batches`]).
+    pub fn insert_inbound_batch_unsynced(
+        &mut self,
+        messages: &[NewInbound<'_>],
+        source: &str,
+    ) -> Result<Vec<InsertedInbound>, StoreError> {
+        self.insert_inbound_batch_tx(messages, source)
+    }
+
     fn insert_inbound_batch_tx(
         &mut self,
         messages: &[NewInbound<'_>],

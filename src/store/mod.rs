@@ -158,18 +158,14 @@ impl Store {
     /// pending is sent, so a power cut cannot make digestd forget one it sent and send it
     /// again.
     pub fn sync_commits(&self) -> Result<(), StoreError> {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        let wal = PathBuf::from(wal);
-        let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_data());
-        match sync(&wal) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                sync(&self.path).map_err(|source| StoreError::Sync {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
-            other => other.map_err(|source| StoreError::Sync { path: wal, source }),
+        self.commit_sync().run()
+    }
+
+    /// What [`Store::sync_commits`] does, as a value another thread can run while this one
+    /// goes on (it needs only the file's path): it syncs every commit made before it runs.
+    pub fn commit_sync(&self) -> CommitSync {
+        CommitSync {
+            path: self.path.clone(),
         }
     }
 
@@ -190,6 +186,33 @@ impl Store {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Syncs a store's commits to disk, from any thread (made by [`Store::commit_sync`]).
+#[derive(Debug, Clone)]
+pub struct CommitSync {
+    /// The store's database file (its WAL is this path with `-wal`).
+    path: PathBuf,
+}
+
+impl CommitSync {
+    /// Fsyncs the store's WAL (the database file when there is no WAL): every commit made
+    /// before this call then survives a power cut. Says which file failed.
+    pub fn run(&self) -> Result<(), StoreError> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_data());
+        match sync(&wal) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                sync(&self.path).map_err(|source| StoreError::Sync {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+            other => other.map_err(|source| StoreError::Sync { path: wal, source }),
+        }
     }
 }
 
