@@ -6,6 +6,7 @@
 //!
 //! Only the basics live here; the pipeline that drives them is `crate::inbound`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -182,6 +183,111 @@ pub(crate) fn backfill_message_id_hashes(tx: &rusqlite::Transaction<'_>) -> rusq
     Ok(())
 }
 
+/// A message of a batch to be stored as a new row with id `id`.
+struct NewRow<'b, 'm> {
+    id: i64,
+    message: &'b NewInbound<'m>,
+    /// The bare Message-ID, when it has one.
+    message_id: Option<&'m str>,
+}
+
+/// Rows written by one multi-row statement (SQLite allows 32,766 parameters a statement; the
+/// widest here takes 4 a row, plus 2).
+const ROWS_A_STATEMENT: usize = 64;
+
+/// Message-IDs looked up by one statement.
+const IDS_A_LOOKUP: usize = 128;
+
+/// The first stored row of each of `message_ids` that is stored: looked up by hash,
+/// [`IDS_A_LOOKUP`] at a time, then matched on the text.
+fn stored_message_ids<'m>(
+    tx: &rusqlite::Transaction<'_>,
+    message_ids: &[Option<&'m str>],
+) -> Result<HashMap<&'m str, i64>, StoreError> {
+    let mut wanted: HashMap<&'m str, i64> = HashMap::with_capacity(message_ids.len());
+    for mid in message_ids.iter().flatten() {
+        wanted.entry(mid).or_insert_with(|| message_id_hash(mid));
+    }
+    let hashes: Vec<i64> = wanted.values().copied().collect();
+    let mut found: HashMap<&'m str, i64> = HashMap::new();
+    if hashes.is_empty() {
+        return Ok(found);
+    }
+    let marks = vec!["?"; IDS_A_LOOKUP].join(", ");
+    let mut lookup = tx.prepare_cached(&format!(
+        "SELECT message_id, MIN(id) FROM inbound_messages
+         WHERE message_id_hash IN ({marks}) GROUP BY message_id"
+    ))?;
+    for chunk in hashes.chunks(IDS_A_LOOKUP) {
+        // A short last chunk repeats its last hash: one statement for every chunk.
+        for i in 0..IDS_A_LOOKUP {
+            let hash = chunk.get(i).or(chunk.last()).copied().unwrap_or_default();
+            lookup.raw_bind_parameter(i + 1, hash)?;
+        }
+        let mut rows = lookup.raw_query();
+        while let Some(row) = rows.next()? {
+            let mid: Option<String> = row.get(0)?;
+            let id: i64 = row.get(1)?;
+            if let Some((&key, _)) = mid.as_deref().and_then(|m| wanted.get_key_value(m)) {
+                found.insert(key, id);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `rows` (queued, received at `received` from `source`) and their raw bytes, many to
+/// a statement.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[NewRow<'_, '_>],
+    received: i64,
+    source: &str,
+) -> Result<(), StoreError> {
+    let values =
+        |n: usize, row: &dyn Fn(usize) -> String| (0..n).map(row).collect::<Vec<_>>().join(", ");
+    let messages_sql = |n: usize| {
+        format!(
+            "INSERT INTO inbound_messages (id, message_id, message_id_hash, sha256, received,
+                 source, status) VALUES {}",
+            values(n, &|i| {
+                let p = 3 + 4 * i;
+                format!(
+                    "(?{}, ?{}, ?{}, ?{}, ?1, ?2, 'queued')",
+                    p,
+                    p + 1,
+                    p + 2,
+                    p + 3
+                )
+            })
+        )
+    };
+    let raw_sql = |n: usize| {
+        format!(
+            "INSERT INTO inbound_raw (id, raw) VALUES {}",
+            values(n, &|i| format!("(?{}, ?{})", 1 + 2 * i, 2 + 2 * i))
+        )
+    };
+    for chunk in rows.chunks(ROWS_A_STATEMENT) {
+        let mut messages = tx.prepare_cached(&messages_sql(chunk.len()))?;
+        let mut raw = tx.prepare_cached(&raw_sql(chunk.len()))?;
+        messages.raw_bind_parameter(1, received)?;
+        messages.raw_bind_parameter(2, source)?;
+        for (i, row) in chunk.iter().enumerate() {
+            let p = 3 + 4 * i;
+            messages.raw_bind_parameter(p, row.id)?;
+            messages.raw_bind_parameter(p + 1, row.message_id)?;
+            messages.raw_bind_parameter(p + 2, row.message_id.map(message_id_hash))?;
+            messages.raw_bind_parameter(p + 3, row.message.sha256)?;
+            raw.raw_bind_parameter(1 + 2 * i, row.id)?;
+            raw.raw_bind_parameter(2 + 2 * i, row.message.raw)?;
+        }
+        messages.raw_execute()?;
+        raw.raw_execute()?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Stores a received message as `queued`, unless it is already stored (then nothing is
     /// written and the existing row's id comes back as a duplicate).
@@ -248,48 +354,56 @@ impl Store {
     ) -> Result<Vec<InsertedInbound>, StoreError> {
         let tx = self.write_tx()?;
         let received = now_db();
+        // The same bytes carry the same Message-ID, so a message with one is looked up by it
+        // alone, and only a message without one by its SHA-256 (see migration 4).
+        let keys: Vec<Option<&str>> = messages
+            .iter()
+            .map(|m| m.message_id.map(bare_message_id).filter(|m| !m.is_empty()))
+            .collect();
+        let stored = stored_message_ids(&tx, &keys)?;
+        // New rows get the ids SQLite would give them (the table has no AUTOINCREMENT and
+        // rows are never deleted), so that they can be written many to a statement.
+        let mut next_id: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM inbound_messages",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut by_sha = tx.prepare_cached(
+            "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NULL AND sha256 = ?1",
+        )?;
+        let mut in_batch_mid: HashMap<&str, i64> = HashMap::new();
+        let mut in_batch_sha: HashMap<&str, i64> = HashMap::new();
         let mut out = Vec::with_capacity(messages.len());
-        {
-            // The same bytes carry the same Message-ID, so a message with one is looked up by
-            // it alone, and only a message without one by its SHA-256 (see migration 4).
-            let mut by_sha = tx.prepare_cached(
-                "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NULL AND sha256 = ?1",
-            )?;
-            let mut by_message_id = tx.prepare_cached(
-                "SELECT MIN(id) FROM inbound_messages WHERE message_id_hash = ?1
-                 AND message_id = ?2",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO inbound_messages (message_id, message_id_hash, sha256, received,
-                     source, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
-            )?;
-            let mut insert_raw =
-                tx.prepare_cached("INSERT INTO inbound_raw (id, raw) VALUES (?1, ?2)")?;
-            for m in messages {
-                let mid = m.message_id.map(bare_message_id).filter(|m| !m.is_empty());
-                let hash = mid.map(message_id_hash);
-                let existing: Option<i64> = match mid {
-                    Some(mid) => by_message_id.query_row(params![hash, mid], |r| r.get(0))?,
+        let mut new_rows: Vec<NewRow<'_, '_>> = Vec::with_capacity(messages.len());
+        for (m, mid) in messages.iter().zip(&keys) {
+            let existing = match *mid {
+                Some(mid) => stored.get(mid).or(in_batch_mid.get(mid)).copied(),
+                None => match in_batch_sha.get(m.sha256) {
+                    Some(&id) => Some(id),
                     None => by_sha.query_row([m.sha256], |r| r.get(0))?,
+                },
+            };
+            let id = existing.unwrap_or_else(|| {
+                let id = next_id;
+                next_id += 1;
+                match *mid {
+                    Some(mid) => in_batch_mid.insert(mid, id),
+                    None => in_batch_sha.insert(m.sha256, id),
                 };
-                out.push(match existing {
-                    Some(id) => InsertedInbound {
-                        id,
-                        duplicate: true,
-                    },
-                    None => {
-                        insert.execute(params![mid, hash, m.sha256, received, source])?;
-                        let id = tx.last_insert_rowid();
-                        insert_raw.execute(params![id, m.raw])?;
-                        InsertedInbound {
-                            id,
-                            duplicate: false,
-                        }
-                    }
+                new_rows.push(NewRow {
+                    id,
+                    message: m,
+                    message_id: *mid,
                 });
-            }
+                id
+            });
+            out.push(InsertedInbound {
+                id,
+                duplicate: existing.is_some(),
+            });
         }
+        drop(by_sha);
+        insert_rows(&tx, &new_rows, received, source)?;
         tx.commit()?;
         Ok(out)
     }
@@ -701,6 +815,85 @@ mod tests {
         let old = store.inbound(first.id).expect("old").expect("some");
         assert_eq!(old.reason.as_deref(), Some("auto-reply"));
         store.finish_inbound_batch(&[]).expect("empty");
+    }
+
+    #[test]
+    fn a_wide_batch_is_written_many_rows_a_statement_and_keeps_every_row_and_duplicate() {
+        let (_d, mut store) = temp_store();
+        // Stored before: every third Message-ID of the batch, and one message without one.
+        let total = 3 * ROWS_A_STATEMENT + IDS_A_LOOKUP + 5;
+        let mid = |i: usize| format!("<wide-{i}@x>");
+        let raw = |i: usize| format!("message {i}").into_bytes();
+        let sha = |i: usize| format!("sha-{i}");
+        let mut before = HashMap::new();
+        for i in (0..total).step_by(3) {
+            let got = store
+                .insert_inbound(&raw(i), Some(&mid(i)), &sha(i), "stdin")
+                .expect("before");
+            before.insert(i, got.id);
+        }
+        let loose = store
+            .insert_inbound(b"no id", None, "sha-loose", "stdin")
+            .expect("loose");
+        let (mids, raws, shas): (Vec<_>, Vec<_>, Vec<_>) =
+            (0..total).map(|i| (mid(i), raw(i), sha(i))).collect();
+        let mut batch: Vec<NewInbound<'_>> = (0..total)
+            .map(|i| NewInbound {
+                raw: &raws[i],
+                message_id: Some(&mids[i]),
+                sha256: &shas[i],
+            })
+            .collect();
+        // A Reply-All copy of message 1 at the end; the loose message again; a new one
+        // without a Message-ID, twice.
+        batch.push(NewInbound {
+            raw: &raws[1],
+            message_id: Some("wide-1@x"),
+            sha256: &shas[1],
+        });
+        for sha256 in ["sha-loose", "sha-new", "sha-new"] {
+            batch.push(NewInbound {
+                raw: b"no id",
+                message_id: None,
+                sha256,
+            });
+        }
+        let got = store
+            .insert_inbound_batch(&batch, "maildir")
+            .expect("batch");
+        assert_eq!(got.len(), batch.len());
+        for (i, g) in got.iter().take(total).enumerate() {
+            match before.get(&i) {
+                Some(&id) => assert_eq!((g.id, g.duplicate), (id, true), "message {i}"),
+                None => {
+                    assert!(!g.duplicate, "message {i}");
+                    let row = store.inbound(g.id).expect("read").expect("stored");
+                    assert_eq!(row.raw, raws[i], "message {i} keeps its bytes");
+                    assert_eq!(
+                        row.message_id.as_deref(),
+                        Some(&mids[i][1..mids[i].len() - 1])
+                    );
+                }
+            }
+        }
+        assert_eq!((got[total].id, got[total].duplicate), (got[1].id, true));
+        assert_eq!(
+            (got[total + 1].id, got[total + 1].duplicate),
+            (loose.id, true)
+        );
+        assert!(!got[total + 2].duplicate);
+        assert_eq!(
+            (got[total + 3].id, got[total + 3].duplicate),
+            (got[total + 2].id, true)
+        );
+        let new_ids: std::collections::HashSet<i64> =
+            got.iter().filter(|g| !g.duplicate).map(|g| g.id).collect();
+        assert_eq!(new_ids.len(), total - before.len() + 1, "distinct new rows");
+        assert_eq!(
+            store.queued_inbound().expect("queued").len(),
+            total + 2,
+            "each message stored once"
+        );
     }
 
     #[test]
