@@ -328,7 +328,10 @@ impl<'a> Pipeline<'a> {
     /// overlapped: while this thread stores one batch and processes the one before, a helper
     /// thread takes the next from `batches` (reading it: the iterator runs there) and parses,
     /// classifies and trims it, and a batch's commit is synced to disk on a thread of its own
-    /// while this one processes the batch stored before it. A batch is processed only once
+    /// while this one processes the batch stored before it; after each batch, a thread with a
+    /// connection of its own copies the WAL into the database file (a passive checkpoint,
+    /// which a commit would otherwise make itself, in the stream's way, once the WAL reaches
+    /// 32 MiB). A batch is processed only once
     /// its commit is synced: parsing is pure, so nothing is acted on before a batch has
     /// been stored durably. At most four batches are in hand at once (one read, one parsed
     /// and waiting, one being synced, one being processed).
@@ -350,7 +353,27 @@ impl<'a> Pipeline<'a> {
         let addresses = &self.addresses;
         let attachment_cap = self.config.inbound.max_attachment_bytes;
         let commit_sync = store.commit_sync();
+        // Without a checkpointer of its own (it could not be opened), the store's commits
+        // checkpoint the WAL themselves, as everywhere else.
+        let checkpointer = store
+            .wal_checkpointer()
+            .inspect_err(|e| tracing::warn!("inbound: no WAL checkpoints beside the stream: {e}"))
+            .ok();
         std::thread::scope(|scope| {
+            // The WAL copied into the database file on a thread of its own after each batch,
+            // while the next is stored: the stream neither stops for the copy nor leaves it
+            // all to its end.
+            let (checkpoint_now, checkpoint_wanted) = std::sync::mpsc::channel::<()>();
+            if let Some(checkpointer) = checkpointer {
+                scope.spawn(move || {
+                    while checkpoint_wanted.recv().is_ok() {
+                        while checkpoint_wanted.try_recv().is_ok() {}
+                        if let Err(e) = checkpointer.checkpoint() {
+                            tracing::warn!("inbound: WAL checkpoint beside the stream: {e}");
+                        }
+                    }
+                });
+            }
             let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, ParsedBatch)>(1);
             // Batches go back to the helper to be freed: freeing on this thread what the
             // helper allocated would make every free wait on the allocator's lock for the
@@ -409,6 +432,7 @@ impl<'a> Pipeline<'a> {
                     Some(earlier) => self.process_synced(store, earlier, &spent, &mut on_batch),
                     None => Ok(()),
                 };
+                let _ = checkpoint_now.send(());
                 if let Err(e) = stored.and(processed) {
                     result = Err(e);
                     break;
@@ -419,7 +443,9 @@ impl<'a> Pipeline<'a> {
             if let (Ok(()), Some(last)) = (&result, pending.take()) {
                 result = self.process_synced(store, last, &spent, &mut on_batch);
             }
-            // The helper stops at its next batch once nothing takes them.
+            // The helper stops at its next batch once nothing takes them; the checkpointer
+            // once nothing asks it.
+            drop(checkpoint_now);
             drop(ready);
             drop(spent);
             if reader.join().is_err() && result.is_ok() {

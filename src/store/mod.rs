@@ -173,12 +173,16 @@ impl Store {
     /// not wait for readers), as a commit does by itself once the WAL reaches 32 MiB.
     /// Benchmarks call it so the cost of that copy is inside what they time.
     pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
-        let _: (i64, i64, i64) =
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-        Ok(())
+        passive_checkpoint(&self.conn)
+    }
+
+    /// A connection of its own that checkpoints this store's WAL from another thread (see
+    /// [`WalCheckpointer`]): a long burst of writes then does not stop for the copy, which
+    /// a commit otherwise makes itself once the WAL reaches 32 MiB.
+    pub fn wal_checkpointer(&self) -> Result<WalCheckpointer, StoreError> {
+        Ok(WalCheckpointer {
+            conn: open_connection(&self.path)?,
+        })
     }
 
     /// Starts a write transaction that takes the write lock at once (no deadlock on upgrade).
@@ -214,6 +218,32 @@ impl CommitSync {
             other => other.map_err(|source| StoreError::Sync { path: wal, source }),
         }
     }
+}
+
+/// Copies a store's WAL into its database file from a connection of its own, so that a
+/// thread can do it while the store's connection goes on writing (made by
+/// [`Store::wal_checkpointer`]).
+#[derive(Debug)]
+pub struct WalCheckpointer {
+    /// Its own connection to the store's file.
+    conn: Connection,
+}
+
+impl WalCheckpointer {
+    /// Copies what the WAL holds into the database file now, as [`Store::checkpoint_wal`]
+    /// does: a passive checkpoint, which neither waits for nor blocks the writer (frames
+    /// committed while it runs are left for the next one).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        passive_checkpoint(&self.conn)
+    }
+}
+
+/// A passive checkpoint of `conn`'s WAL (see [`WalCheckpointer::checkpoint`]).
+fn passive_checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let _: (i64, i64, i64) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(())
 }
 
 /// Opens a connection with digestd's pragmas (WAL, NORMAL sync, foreign keys, 5 s busy timeout),

@@ -135,38 +135,58 @@ fn header_end(raw: &[u8]) -> Option<usize> {
 /// The Message-ID header value without brackets (header section only, unfolded). Works on the
 /// bytes: only the value found is decoded (lossily), not the whole header section.
 pub fn message_id(raw: &[u8]) -> Option<String> {
-    let end = header_end(raw).unwrap_or(raw.len().min(1024 * 1024));
-    let mut lines = raw[..end].split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        if !line[..colon]
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"message-id")
-        {
-            continue;
+    // One pass over the header section, a line at a time (memchr), stopping at its end; a
+    // message without one is read for its first MiB.
+    let mut start = 0;
+    let found = loop {
+        if start >= raw.len() {
+            break None;
         }
-        let mut value = line[colon + 1..].trim_ascii().to_vec();
-        while let Some(cont) = lines
-            .peek()
-            .filter(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
-        {
-            value.extend_from_slice(cont.trim_ascii());
-            lines.next();
+        let next = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |p| start + p + 1);
+        let line = &raw[start..next];
+        if line == b"\n" || line == b"\r\n" {
+            break None;
         }
-        let value = String::from_utf8_lossy(&value);
-        let id = value
-            .trim()
-            .trim_start_matches('<')
-            .split('>')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        return (!id.is_empty() && id.len() <= 998).then_some(id);
+        if let Some(colon) = message_id_colon(line) {
+            break Some((start, next, colon));
+        }
+        start = next;
+    };
+    let (start, next, colon) = found?;
+    if start >= 1024 * 1024 && header_end(raw).is_none() {
+        return None;
     }
-    None
+    let mut value = raw[start + colon + 1..next].trim_ascii().to_vec();
+    // Folded onto the lines after it.
+    for cont in raw[next..]
+        .split(|&b| b == b'\n')
+        .take_while(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
+    {
+        value.extend_from_slice(cont.trim_ascii());
+    }
+    let value = String::from_utf8_lossy(&value);
+    let id = value
+        .trim()
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    (!id.is_empty() && id.len() <= 998).then_some(id)
+}
+
+/// Where the colon of a `Message-ID:` header line is (the name compared without case, blanks
+/// around it allowed); `None` for any other line, most of them after one byte.
+fn message_id_colon(line: &[u8]) -> Option<usize> {
+    if !matches!(line.first(), Some(b'M' | b'm' | b' ' | b'\t')) {
+        return None;
+    }
+    let colon = memchr::memchr(b':', line)?;
+    line[..colon]
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"message-id")
+        .then_some(colon)
 }
 
 /// Stores `intake` (deduplicated by SHA-256 and Message-ID) from `source`.
@@ -198,6 +218,40 @@ mod tests {
         assert_eq!(looks_like_mail(b"\x89PNG\r\n"), Err(NotMail::NoHeaders));
         assert!(looks_like_mail(b"Subject: x\r\n\r\nbody").is_ok());
         assert!(looks_like_mail(b"From a@b Mon Jan 1\nFrom: a@b\n\nx").is_ok());
+    }
+
+    #[test]
+    fn message_id_is_the_first_one_of_the_header_section_only() {
+        let id = |raw: &[u8]| message_id(raw);
+        assert_eq!(
+            id(b"message-id : <a@x>\nMessage-ID: <b@x>\n\nx").as_deref(),
+            Some("a@x"),
+            "the first, any case, blanks before the colon"
+        );
+        assert_eq!(
+            id(b"Subject: Message-ID: <no@x>\nMessage-Id:<c@x> (comment)\n\n").as_deref(),
+            Some("c@x")
+        );
+        assert_eq!(id(b"Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n"), None);
+        assert_eq!(id(b"Message-IDs: <not@x>\nMessage: x\n\n"), None);
+        assert_eq!(id(b"Message-ID: <>\n\n"), None, "empty");
+        assert_eq!(
+            id(b"Message-ID: <last@x>").as_deref(),
+            Some("last@x"),
+            "no newline"
+        );
+        assert_eq!(id(b""), None);
+        // Without a blank line, only the first MiB counts as headers.
+        let mut long = b"X-Filler: ".to_vec();
+        long.resize(1024 * 1024 + 10, b'a');
+        long.extend_from_slice(b"\nMessage-ID: <late@x>\n");
+        assert_eq!(id(&long), None);
+        long.extend_from_slice(b"\nbody");
+        assert_eq!(
+            id(&long).as_deref(),
+            Some("late@x"),
+            "a long header section"
+        );
     }
 
     #[test]
