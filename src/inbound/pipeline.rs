@@ -392,6 +392,12 @@ impl<'a> Pipeline<'a> {
                         break;
                     }
                 }
+                // No more batches (the stream ends once this thread's sender is gone); the last
+                // ones come back to be freed here too, as the others did.
+                drop(ready_tx);
+                for old in spent_rx {
+                    drop(old);
+                }
             });
             let mut result = Ok(());
             // The batch stored last, its commit being synced; processed after the next is
