@@ -17,7 +17,7 @@ use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use digestd::inbound::receive::maildir::drain_maildir;
 use digestd::inbound::receive::prepare_bytes;
-use digestd::model::Group;
+use digestd::model::{Group, ReplyToken};
 use digestd::store::{InboundStatus, Store};
 use inbound_support::{replace, simple_reply, Transport, World};
 use support::{start_daemon, stop_daemon, wait_until};
@@ -436,13 +436,19 @@ fn a_drain_of_several_batches_stops_at_a_store_failure_and_the_next_drain_takes_
         .all(|r| r.status == InboundStatus::Posted));
 }
 
-#[test]
-fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
+/// A world where ann holds a reply token, with what a pipeline over its store needs (the
+/// config, the local forum, an answerer), for tests that drive a stream of batches directly.
+fn stream_world() -> (World, ReplyToken, Config, LocalForum, Answerer) {
     let world = World::new(Transport::Maildir, "");
     let token = world.grant("ann@example.org", 90);
     let config = Config::load(&world.config_path).expect("config");
     let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-    let answerer = Answerer::new(None);
+    (world, token, config, forum, Answerer::new(None))
+}
+
+#[test]
+fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
+    let (world, token, config, forum, answerer) = stream_world();
     let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
     let mut store = world.store();
     let first = simple_reply(&token, "ann@example.org", "stream-1@x", "Before the bug.");
@@ -471,11 +477,7 @@ fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
 
 #[test]
 fn a_stream_whose_commit_cannot_be_synced_acts_on_nothing_and_keeps_it_queued() {
-    let world = World::new(Transport::Maildir, "");
-    let token = world.grant("ann@example.org", 90);
-    let config = Config::load(&world.config_path).expect("config");
-    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
-    let answerer = Answerer::new(None);
+    let (world, token, config, forum, answerer) = stream_world();
     let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
     // A store whose directory is gone: SQLite still writes through its open files, but the
     // WAL can no longer be opened to be synced.

@@ -331,10 +331,10 @@ impl<'a> Pipeline<'a> {
     /// while this one processes the batch stored before it; after each batch, a thread with a
     /// connection of its own copies the WAL into the database file (a passive checkpoint,
     /// which a commit would otherwise make itself, in the stream's way, once the WAL reaches
-    /// 32 MiB). A batch is processed only once
-    /// its commit is synced: parsing is pure, so nothing is acted on before a batch has
-    /// been stored durably. At most four batches are in hand at once (one read, one parsed
-    /// and waiting, one being synced, one being processed).
+    /// 32 MiB). A batch is processed only once its commit is synced: parsing is pure, so
+    /// nothing is acted on before a batch has been stored durably. At most four batches are
+    /// in hand at once (one being read, one parsed and waiting, one being synced, one being
+    /// processed).
     ///
     /// `on_batch` gets each batch's tag and results, in order, once the batch is stored and
     /// processed (a Maildir drain moves its files to `cur/` then). The first error stops the
