@@ -19,11 +19,11 @@ use chrono::{Duration as Days, Utc};
 
 use crate::config::{Config, DigestConfig, InboundConfig, MailConfig, TransportConfig};
 use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
-use crate::inbound::address::{self, Addresses};
+use crate::inbound::address::Addresses;
 use crate::inbound::answer::Answerer;
 use crate::inbound::authorise::{authorise_reply, Decision, ReplyEvidence};
 use crate::inbound::body::reply_body;
-use crate::inbound::classify::{classify, Class};
+use crate::inbound::classify::{classify_with_sender, Class};
 use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use crate::inbound::receive::maildir::BATCH;
 use crate::inbound::receive::{prepare_bytes, Intake};
@@ -348,10 +348,9 @@ fn without_store(
     let mut allowed = 0usize;
     for m in mails {
         let Some(msg) = parser.parse(m) else { continue };
-        let Class::Reply { token } = classify(&msg, &addresses) else {
+        let (Class::Reply { token }, sender) = classify_with_sender(&msg, &addresses) else {
             continue;
         };
-        let sender = address::sender(&msg);
         let tt = Instant::now();
         let body = reply_body(&msg, config.inbound.max_attachment_bytes);
         trim_time += tt.elapsed();

@@ -8,7 +8,7 @@ use std::fmt;
 
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 
-use crate::inbound::address::{self, Addresses, Target};
+use crate::inbound::address::{self, Addresses, Sender, Target};
 use crate::inbound::raw_headers;
 use crate::model::{GroupId, ReplyToken};
 
@@ -132,13 +132,25 @@ const OOF_SUBJECTS: &[&str] = &[
 
 /// Classifies `msg` as addressed to digestd's `addresses`.
 pub fn classify(msg: &Message<'_>, addresses: &Addresses) -> Class {
+    classify_with_sender(msg, addresses).0
+}
+
+/// [`classify`], with the sender it read ([`address::sender`]), for a caller that needs it
+/// next: reading it is a good part of classifying.
+pub fn classify_with_sender(msg: &Message<'_>, addresses: &Addresses) -> (Class, Option<Sender>) {
     let sender = address::sender(msg);
-    if let Some(s) = &sender {
+    let class = classify_from(msg, addresses, sender.as_ref());
+    (class, sender)
+}
+
+/// [`classify`] once the sender is read.
+fn classify_from(msg: &Message<'_>, addresses: &Addresses, sender: Option<&Sender>) -> Class {
+    if let Some(s) = sender {
         if addresses.is_own(&s.email) {
             return Class::Loop;
         }
     }
-    if let Some(recipient) = bounce(msg, sender.as_ref().map(|s| s.email.as_str())) {
+    if let Some(recipient) = bounce(msg, sender.map(|s| s.email.as_str())) {
         return Class::Bounce { recipient };
     }
     if let Some(reason) = auto_reply(msg) {

@@ -22,7 +22,7 @@ use crate::inbound::authorise::{
     authorise_new_thread, authorise_reply, Decision, Reason, ReplyEvidence, ThreadEvidence,
 };
 use crate::inbound::body::{self, ReplyBody};
-use crate::inbound::classify::{classify, Class};
+use crate::inbound::classify::{classify_with_sender, Class};
 use crate::inbound::commands::{self, Command};
 use crate::inbound::raw_headers;
 use crate::inbound::receive::Intake;
@@ -711,8 +711,12 @@ impl<'a> Pipeline<'a> {
         lookups: &ReplyLookups,
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
-        let Parsed { msg, class, body } = parsed;
-        let sender = address::sender(msg);
+        let Parsed {
+            msg,
+            class,
+            sender,
+            body,
+        } = parsed;
         let sender = match (&class, sender) {
             (Class::Loop, _) => return Ok(ignored("loop: sent from one of digestd's addresses")),
             (Class::AutoReply(r), _) => return Ok(ignored(&format!("auto-reply: {r}"))),
@@ -740,7 +744,7 @@ impl<'a> Pipeline<'a> {
             row,
             msg,
             body,
-            sender: &sender,
+            sender,
             now,
             lookups,
         };
@@ -1216,6 +1220,11 @@ enum Bytes {
 }
 
 /// What parsing and classifying made of some bytes, before it is tied to a stored row.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every message is Parsed: boxing it would cost an allocation a message \
+              to shrink the rare others"
+)]
 enum Parsing<'r> {
     /// Parsed, classified and (for the classes that post or read it) trimmed.
     Parsed(Parsed<'r>),
@@ -1267,7 +1276,7 @@ fn parse_classify_trim<'r>(
 ) -> Parsing<'r> {
     catch_unwind(AssertUnwindSafe(|| match parser.parse(raw) {
         Some(msg) => {
-            let class = classify(&msg, addresses);
+            let (class, sender) = classify_with_sender(&msg, addresses);
             let body = OnceCell::new();
             if matches!(
                 class,
@@ -1275,7 +1284,12 @@ fn parse_classify_trim<'r>(
             ) {
                 let _ = body.set(body::reply_body(&msg, max_attachment_bytes));
             }
-            Parsing::Parsed(Parsed { msg, class, body })
+            Parsing::Parsed(Parsed {
+                msg,
+                class,
+                sender,
+                body,
+            })
         }
         None => Parsing::NotMail,
     }))
@@ -1322,6 +1336,8 @@ struct Parsed<'r> {
     msg: Message<'r>,
     /// What kind of mail it is.
     class: Class,
+    /// Who sent it (as classifying read it).
+    sender: Option<Sender>,
     /// What the person wrote, trimmed: already made, or made when first needed.
     body: OnceCell<ReplyBody>,
 }
