@@ -450,6 +450,31 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpointer_on_its_own_thread_copies_what_the_store_committed() {
+        let (_dir, mut store) = test_support::temp_store();
+        let raw = vec![b'x'; 64 * 1024];
+        for i in 0..20 {
+            store
+                .insert_inbound(&raw, Some(&format!("<c{i}@x>")), &format!("h{i}"), "test")
+                .expect("stored");
+        }
+        // In WAL mode the database file grows only when a checkpoint copies pages into it.
+        let file_size = |store: &Store| std::fs::metadata(store.path()).expect("file").len();
+        let before = file_size(&store);
+        assert!(before < 20 * 64 * 1024, "not copied yet: {before} bytes");
+        let checkpointer = store.wal_checkpointer().expect("checkpointer");
+        std::thread::spawn(move || checkpointer.checkpoint())
+            .join()
+            .expect("thread")
+            .expect("checkpointed");
+        let after = file_size(&store);
+        assert!(
+            after >= 20 * 64 * 1024,
+            "copied by the other connection: {after} bytes"
+        );
+    }
+
+    #[test]
     fn sync_commits_syncs_the_wal_and_says_which_file_failed() {
         let (dir, store) = test_support::temp_store();
         store.sync_commits().expect("synced");
