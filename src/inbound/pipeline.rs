@@ -7,6 +7,7 @@
 //! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -1132,12 +1133,17 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    fn group(&self, id: &str) -> Group {
-        self.config.group(id).cloned().unwrap_or_else(|| Group {
-            id: id.to_string(),
-            name: id.to_string(),
-            forum: Default::default(),
-        })
+    /// The configured group `id`, borrowed; a stand-in named after the id when the config no
+    /// longer has it (a thread of a group since removed).
+    fn group(&self, id: &str) -> Cow<'_, Group> {
+        match self.config.group(id) {
+            Some(group) => Cow::Borrowed(group),
+            None => Cow::Owned(Group {
+                id: id.to_string(),
+                name: id.to_string(),
+                forum: Default::default(),
+            }),
+        }
     }
 
     /// The message's Authentication-Results values, read only in the stricter mode

@@ -187,8 +187,8 @@ pub(crate) fn backfill_message_id_hashes(tx: &rusqlite::Transaction<'_>) -> rusq
 struct NewRow<'b, 'm> {
     id: i64,
     message: &'b NewInbound<'m>,
-    /// The bare Message-ID, when it has one.
-    message_id: Option<&'m str>,
+    /// The bare Message-ID and its [`message_id_hash`], when it has one.
+    message_id: Option<(&'m str, i64)>,
 }
 
 /// Rows written by one multi-row statement (SQLite allows 32,766 parameters a statement; the
@@ -198,16 +198,13 @@ const ROWS_A_STATEMENT: usize = 64;
 /// Message-IDs looked up by one statement.
 const IDS_A_LOOKUP: usize = 128;
 
-/// The first stored row of each of `message_ids` that is stored: looked up by hash,
-/// [`IDS_A_LOOKUP`] at a time, then matched on the text.
+/// The first stored row of each of `message_ids` (with their hashes) that is stored: looked
+/// up by hash, [`IDS_A_LOOKUP`] at a time, then matched on the text.
 fn stored_message_ids<'m>(
     tx: &rusqlite::Transaction<'_>,
-    message_ids: &[Option<&'m str>],
+    message_ids: &[Option<(&'m str, i64)>],
 ) -> Result<HashMap<&'m str, i64>, StoreError> {
-    let mut wanted: HashMap<&'m str, i64> = HashMap::with_capacity(message_ids.len());
-    for mid in message_ids.iter().flatten() {
-        wanted.entry(mid).or_insert_with(|| message_id_hash(mid));
-    }
+    let wanted: HashMap<&'m str, i64> = message_ids.iter().flatten().copied().collect();
     let hashes: Vec<i64> = wanted.values().copied().collect();
     let mut found: HashMap<&'m str, i64> = HashMap::new();
     if hashes.is_empty() {
@@ -282,8 +279,8 @@ fn insert_rows(
         for (i, row) in chunk.iter().enumerate() {
             let p = 3 + 4 * i;
             messages.raw_bind_parameter(p, row.id)?;
-            messages.raw_bind_parameter(p + 1, row.message_id)?;
-            messages.raw_bind_parameter(p + 2, row.message_id.map(message_id_hash))?;
+            messages.raw_bind_parameter(p + 1, row.message_id.map(|(mid, _)| mid))?;
+            messages.raw_bind_parameter(p + 2, row.message_id.map(|(_, hash)| hash))?;
             messages.raw_bind_parameter(p + 3, row.message.sha256)?;
             raw.raw_bind_parameter(1 + 2 * i, row.id)?;
             raw.raw_bind_parameter(2 + 2 * i, row.message.raw)?;
@@ -362,9 +359,12 @@ impl Store {
         let received = now_db();
         // The same bytes carry the same Message-ID, so a message with one is looked up by it
         // alone, and only a message without one by its SHA-256 (see migration 4).
-        let keys: Vec<Option<&str>> = messages
+        let keys: Vec<Option<(&str, i64)>> = messages
             .iter()
-            .map(|m| m.message_id.map(bare_message_id).filter(|m| !m.is_empty()))
+            .map(|m| {
+                let mid = m.message_id.map(bare_message_id).filter(|m| !m.is_empty());
+                mid.map(|mid| (mid, message_id_hash(mid)))
+            })
             .collect();
         let stored = stored_message_ids(&tx, &keys)?;
         // New rows get the ids SQLite would give them (the table has no AUTOINCREMENT and
@@ -383,7 +383,7 @@ impl Store {
         let mut new_rows: Vec<NewRow<'_, '_>> = Vec::with_capacity(messages.len());
         for (m, mid) in messages.iter().zip(&keys) {
             let existing = match *mid {
-                Some(mid) => stored.get(mid).or(in_batch_mid.get(mid)).copied(),
+                Some((mid, _)) => stored.get(mid).or(in_batch_mid.get(mid)).copied(),
                 None => match in_batch_sha.get(m.sha256) {
                     Some(&id) => Some(id),
                     None => by_sha.query_row([m.sha256], |r| r.get(0))?,
@@ -393,7 +393,7 @@ impl Store {
                 let id = next_id;
                 next_id += 1;
                 match *mid {
-                    Some(mid) => in_batch_mid.insert(mid, id),
+                    Some((mid, _)) => in_batch_mid.insert(mid, id),
                     None => in_batch_sha.insert(m.sha256, id),
                 };
                 new_rows.push(NewRow {
