@@ -446,6 +446,23 @@ fn stream_world() -> (World, ReplyToken, Config, LocalForum, Answerer) {
     (world, token, config, forum, Answerer::new(None))
 }
 
+/// Runs `batches` through `pipeline` into `store`: the stream's result, and each batch reported
+/// (its tag, how many results).
+fn run_stream(
+    pipeline: &Pipeline<'_>,
+    store: &mut Store,
+    batches: impl Iterator<Item = (i32, Vec<digestd::inbound::receive::Intake>)> + Send,
+) -> (
+    Result<(), digestd::inbound::pipeline::InboundError>,
+    Vec<(i32, usize)>,
+) {
+    let mut seen = Vec::new();
+    let result = pipeline.receive_batches(store, batches, "test", |tag, done| {
+        seen.push((tag, done.len()))
+    });
+    (result, seen)
+}
+
 #[test]
 fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
     let (world, token, config, forum, answerer) = stream_world();
@@ -460,12 +477,8 @@ fn a_stream_whose_reader_panics_keeps_what_it_stored_and_says_so() {
             _ => panic!("test: a bug in the reader"),
         }
     });
-    let mut seen = Vec::new();
-    let err = pipeline
-        .receive_batches(&mut store, batches, "test", |tag, done| {
-            seen.push((tag, done.len()))
-        })
-        .expect_err("the reader panicked");
+    let (result, seen) = run_stream(&pipeline, &mut store, batches);
+    let err = result.expect_err("the reader panicked");
     assert!(err.to_string().contains("panicked"), "{err}");
     assert_eq!(
         seen,
@@ -493,12 +506,8 @@ fn a_stream_whose_commit_cannot_be_synced_acts_on_nothing_and_keeps_it_queued() 
         "Not yet durable.",
     );
     let batches = std::iter::once((1, vec![prepare_bytes(reply)]));
-    let mut seen = Vec::new();
-    let err = pipeline
-        .receive_batches(&mut store, batches, "test", |tag, done| {
-            seen.push((tag, done.len()))
-        })
-        .expect_err("the sync failed");
+    let (result, seen) = run_stream(&pipeline, &mut store, batches);
+    let err = result.expect_err("the sync failed");
     assert!(err.to_string().contains("syncing"), "{err}");
     assert!(seen.is_empty(), "nothing reported: the source keeps it");
     assert_eq!(world.posts_in_thread(), 1, "nothing posted");

@@ -247,33 +247,9 @@ fn insert_rows(
     received: i64,
     source: &str,
 ) -> Result<(), StoreError> {
-    let values =
-        |n: usize, row: &dyn Fn(usize) -> String| (0..n).map(row).collect::<Vec<_>>().join(", ");
-    let messages_sql = |n: usize| {
-        format!(
-            "INSERT OR FAIL INTO inbound_messages (id, message_id, message_id_hash, sha256,
-                 received, source, status) VALUES {}",
-            values(n, &|i| {
-                let p = 3 + 4 * i;
-                format!(
-                    "(?{}, ?{}, ?{}, ?{}, ?1, ?2, 'queued')",
-                    p,
-                    p + 1,
-                    p + 2,
-                    p + 3
-                )
-            })
-        )
-    };
-    let raw_sql = |n: usize| {
-        format!(
-            "INSERT OR FAIL INTO inbound_raw (id, raw) VALUES {}",
-            values(n, &|i| format!("(?{}, ?{})", 1 + 2 * i, 2 + 2 * i))
-        )
-    };
     for chunk in rows.chunks(ROWS_A_STATEMENT) {
-        let mut messages = tx.prepare_cached(&messages_sql(chunk.len()))?;
-        let mut raw = tx.prepare_cached(&raw_sql(chunk.len()))?;
+        let mut messages = tx.prepare_cached(&insert_messages_sql(chunk.len()))?;
+        let mut raw = tx.prepare_cached(&insert_raw_sql(chunk.len()))?;
         messages.raw_bind_parameter(1, received)?;
         messages.raw_bind_parameter(2, source)?;
         for (i, row) in chunk.iter().enumerate() {
@@ -289,6 +265,38 @@ fn insert_rows(
         raw.raw_execute()?;
     }
     Ok(())
+}
+
+/// The insert of `n` queued rows: `?1` received, `?2` source, then id, Message-ID, its hash
+/// and SHA-256 for each row.
+fn insert_messages_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p = 3 + 4 * i;
+            format!(
+                "(?{p}, ?{}, ?{}, ?{}, ?1, ?2, 'queued')",
+                p + 1,
+                p + 2,
+                p + 3
+            )
+        })
+        .collect();
+    format!(
+        "INSERT OR FAIL INTO inbound_messages (id, message_id, message_id_hash, sha256,
+             received, source, status) VALUES {}",
+        rows.join(", ")
+    )
+}
+
+/// The insert of `n` rows of raw bytes: id and bytes for each row.
+fn insert_raw_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("(?{}, ?{})", 1 + 2 * i, 2 + 2 * i))
+        .collect();
+    format!(
+        "INSERT OR FAIL INTO inbound_raw (id, raw) VALUES {}",
+        rows.join(", ")
+    )
 }
 
 impl Store {
