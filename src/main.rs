@@ -3,3 +3,6 @@
 fn main() {
     std::process::exit(digestd::cli::main_exit_code());
 }
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

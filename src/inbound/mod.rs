@@ -19,6 +19,7 @@ pub mod commands;
 pub mod pipeline;
 pub mod raw_headers;
 pub mod receive;
+pub mod shared_slots;
 pub mod trim;
 pub mod wiring;
 

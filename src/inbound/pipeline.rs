@@ -8,9 +8,10 @@
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{TryRecvError, TrySendError};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use mail_parser::{Message, MessageParser};
@@ -27,6 +28,7 @@ use crate::inbound::classify::{classify_with_sender, Class};
 use crate::inbound::commands::{self, Command};
 use crate::inbound::raw_headers;
 use crate::inbound::receive::Intake;
+use crate::inbound::shared_slots::SharedSlots;
 use crate::model::{normalize_email, Frequency, Group, Person, ReplyToken};
 use crate::outbound::message::{new_message_id, one_line, BuiltMessage};
 use crate::outbound::SendError;
@@ -304,38 +306,39 @@ impl<'a> Pipeline<'a> {
         source: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
-        // Store and parse at once: the insert (disk) on this thread, parsing and classifying
-        // (pure) on a helper thread, so a batch costs about the longer of the two instead of
-        // their sum. Nothing is acted on before the insert has committed.
-        let parser = MessageParser::default();
-        let addresses = &self.addresses;
-        let attachment_cap = self.config.inbound.max_attachment_bytes;
-        let (inserted, parsed) = std::thread::scope(|scope| {
-            let parsing = scope.spawn(|| parse_all(&parser, &intakes, addresses, attachment_cap));
+        // Store and parse at once: the insert (disk) on this thread while a helper thread
+        // parses, classifies and trims (pure); once stored, this thread takes its share of
+        // what is left. Nothing is acted on before the insert has committed.
+        let parsed = Parsings::new(intakes.len());
+        let inserted = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let parser = MessageParser::default();
+                parsed.fill_rest(|i| self.parse(&parser, &intakes[i].raw));
+            });
             let new: Vec<NewInbound<'_>> = intakes.iter().map(Intake::as_new_inbound).collect();
-            (store.insert_inbound_batch(&new, source), parsing.join())
-        });
-        let inserted = inserted?;
-        // A helper that died (it catches panics itself, so only in theory) leaves the parsing
-        // to this thread, below.
-        let mut parsed: Parsings<'_> = match parsed {
-            Ok(all) => all,
-            Err(_) => intakes.iter().map(|_| None).collect(),
-        };
-        self.process_stored(store, &intakes, inserted, &mut parsed, now)
+            let inserted = store.insert_inbound_batch(&new, source);
+            if inserted.is_ok() {
+                let parser = MessageParser::default();
+                parsed.fill_rest(|i| self.parse(&parser, &intakes[i].raw));
+            }
+            inserted
+        })?;
+        self.process_stored(store, &intakes, inserted, &parsed, now)
     }
 
     /// Stores and processes a stream of batches, as [`Pipeline::receive_batch`] does each,
-    /// overlapped: while this thread stores one batch and processes the one before, a helper
-    /// thread takes the next from `batches` (reading it: the iterator runs there) and parses,
-    /// classifies and trims it, and a batch's commit is synced to disk on a thread of its own
-    /// while this one processes the batch stored before it; after each batch, a thread with a
-    /// connection of its own copies the WAL into the database file (a passive checkpoint,
-    /// which a commit would otherwise make itself, in the stream's way, once the WAL reaches
-    /// 32 MiB). A batch is processed only once its commit is synced: parsing is pure, so
-    /// nothing is acted on before a batch has been stored durably. At most four batches are
-    /// in hand at once (one being read, one parsed and waiting, one being synced, one being
-    /// processed).
+    /// overlapped: a helper thread takes the next batch from `batches` (reading it: the
+    /// iterator runs there) and hands it over unparsed, then parses, classifies and trims the
+    /// batch stored last while this thread stores the new one; this thread takes its share of
+    /// that parsing (each message is parsed once, by whichever thread takes it first) before
+    /// it processes the batch, and parses whenever it would otherwise wait for the helper. A
+    /// batch's commit is synced to disk on a thread of its own while this one processes the
+    /// batch stored before it; after each batch, a thread with a connection of its own copies
+    /// the WAL into the database file (a passive checkpoint, which a commit would otherwise
+    /// make itself, in the stream's way, once the WAL reaches 32 MiB). A batch is processed
+    /// only once its commit is synced: parsing is pure, so nothing is acted on before a batch
+    /// has been stored durably. At most four batches are in hand at once (one being read, one
+    /// waiting to be stored, one being parsed and synced, one being processed).
     ///
     /// `on_batch` gets each batch's tag and results, in order, once the batch is stored and
     /// processed (a Maildir drain moves its files to `cur/` then). The first error stops the
@@ -375,23 +378,77 @@ impl<'a> Pipeline<'a> {
                     }
                 });
             }
-            let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, ParsedBatch)>(1);
-            // Batches go back to the helper to be freed: freeing on this thread what the
-            // helper allocated would make every free wait on the allocator's lock for the
-            // helper's memory.
-            let (spent, spent_rx) = std::sync::mpsc::channel::<ParsedBatch>();
+            // Batches are handed over as soon as they are read, unparsed: both threads parse
+            // them (see `SharedSlots`), the helper from the moment it has handed a batch over,
+            // this thread whenever it would otherwise wait.
+            let (ready_tx, ready) = std::sync::mpsc::sync_channel::<(T, Arc<ParsedBatch>)>(1);
+            // Batches go back to the helper to be freed: most of what they hold was allocated
+            // there.
+            let (spent, spent_rx) = std::sync::mpsc::channel::<Arc<ParsedBatch>>();
             let reader = scope.spawn(move || {
                 let parser = MessageParser::default();
+                // The batch handed over last, parsed here until every message is taken.
+                let mut parsing: Option<Arc<ParsedBatch>> = None;
                 for (tag, intakes) in batches {
                     while let Ok(old) = spent_rx.try_recv() {
                         drop(old);
                     }
-                    let batch = ParsedBatch::new(intakes, |intakes| {
-                        parse_all(&parser, intakes, addresses, attachment_cap)
-                    });
-                    if ready_tx.send((tag, batch)).is_err() {
-                        break;
+                    let batch = Arc::new(ParsedBatch::new(intakes, |intakes| {
+                        Parsings::new(intakes.len())
+                    }));
+                    // Handed over; until the storing thread takes it, the batch before is
+                    // parsed here message by message.
+                    let mut handing = Some((tag, Arc::clone(&batch)));
+                    if let Some(before) = &parsing {
+                        before.with_dependent(|intakes, parsed| {
+                            while let Some(next) = handing.take() {
+                                match ready_tx.try_send(next) {
+                                    Ok(()) => {}
+                                    Err(TrySendError::Full(next)) => {
+                                        handing = Some(next);
+                                        if !parsed.fill_next(|i| {
+                                            parse_classify_trim(
+                                                &parser,
+                                                &intakes[i].raw,
+                                                addresses,
+                                                attachment_cap,
+                                            )
+                                        }) {
+                                            break;
+                                        }
+                                    }
+                                    Err(TrySendError::Disconnected(next)) => {
+                                        handing = Some(next);
+                                        break;
+                                    }
+                                }
+                            }
+                        });
                     }
+                    if let Some(next) = handing {
+                        if ready_tx.send(next).is_err() {
+                            break;
+                        }
+                    }
+                    if let Some(before) = parsing.replace(batch) {
+                        before.with_dependent(|intakes, parsed| {
+                            parsed.fill_rest(|i| {
+                                parse_classify_trim(
+                                    &parser,
+                                    &intakes[i].raw,
+                                    addresses,
+                                    attachment_cap,
+                                )
+                            })
+                        });
+                    }
+                }
+                if let Some(last) = parsing.take() {
+                    last.with_dependent(|intakes, parsed| {
+                        parsed.fill_rest(|i| {
+                            parse_classify_trim(&parser, &intakes[i].raw, addresses, attachment_cap)
+                        })
+                    });
                 }
                 // No more batches (the stream ends once this thread's sender is gone); the last
                 // ones come back to be freed here too, as the others did.
@@ -400,11 +457,31 @@ impl<'a> Pipeline<'a> {
                     drop(old);
                 }
             });
+            let parser = MessageParser::default();
             let mut result = Ok(());
             // The batch stored last, its commit being synced; processed after the next is
             // stored.
             let mut pending: Option<StoredBatch<'_, T>> = None;
-            for (tag, batch) in ready.iter() {
+            loop {
+                // The next batch; while it is being read, this thread parses the batch
+                // stored last, which it processes next.
+                let next = loop {
+                    match ready.try_recv() {
+                        Ok(next) => break Some(next),
+                        Err(TryRecvError::Disconnected) => break None,
+                        Err(TryRecvError::Empty) => {
+                            let helped = pending.as_ref().is_some_and(|p| {
+                                p.batch.with_dependent(|intakes, parsed| {
+                                    parsed.fill_next(|i| self.parse(&parser, &intakes[i].raw))
+                                })
+                            });
+                            if !helped {
+                                break ready.recv().ok();
+                            }
+                        }
+                    }
+                };
+                let Some((tag, batch)) = next else { break };
                 let intakes = batch.borrow_owner();
                 let stored = if intakes.is_empty() {
                     // Nothing to store (say, only unreadable files): no transaction.
@@ -436,7 +513,9 @@ impl<'a> Pipeline<'a> {
                     }
                 };
                 let processed = match earlier {
-                    Some(earlier) => self.process_synced(store, earlier, &spent, &mut on_batch),
+                    Some(earlier) => {
+                        self.process_synced(store, &parser, earlier, &spent, &mut on_batch)
+                    }
                     None => Ok(()),
                 };
                 let _ = checkpoint_now.send(());
@@ -448,7 +527,7 @@ impl<'a> Pipeline<'a> {
             // The last batch stored; after an error, it stays queued in the store and where
             // the iterator found it, as the batches after the error do.
             if let (Ok(()), Some(last)) = (&result, pending.take()) {
-                result = self.process_synced(store, last, &spent, &mut on_batch);
+                result = self.process_synced(store, &parser, last, &spent, &mut on_batch);
             }
             // The helper stops at its next batch once nothing takes them; the checkpointer
             // once nothing asks it.
@@ -468,13 +547,14 @@ impl<'a> Pipeline<'a> {
     fn process_synced<T>(
         &self,
         store: &mut Store,
+        parser: &MessageParser,
         stored: StoredBatch<'_, T>,
-        spent: &std::sync::mpsc::Sender<ParsedBatch>,
+        spent: &std::sync::mpsc::Sender<Arc<ParsedBatch>>,
         on_batch: &mut impl FnMut(T, Vec<(InsertedInbound, Outcome)>),
     ) -> Result<(), InboundError> {
         let StoredBatch {
             tag,
-            mut batch,
+            batch,
             inserted,
             syncing,
         } = stored;
@@ -484,10 +564,12 @@ impl<'a> Pipeline<'a> {
             Some(Err(_)) => Err(InboundError::Sync),
         };
         let done = synced.and_then(|()| {
-            batch.with_dependent_mut(|intakes, parsed| {
+            batch.with_dependent(|intakes, parsed| {
                 if intakes.is_empty() {
                     return Ok(Vec::new());
                 }
+                // This thread's share of what the helper has not parsed yet.
+                parsed.fill_rest(|i| self.parse(parser, &intakes[i].raw));
                 self.process_stored(store, intakes, inserted, parsed, Utc::now())
             })
         });
@@ -504,7 +586,7 @@ impl<'a> Pipeline<'a> {
         store: &mut Store,
         intakes: &'r [Intake],
         inserted: Vec<InsertedInbound>,
-        parsed: &mut Parsings<'r>,
+        parsed: &Parsings<'r>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
         let parser = MessageParser::default();
@@ -557,22 +639,17 @@ impl<'a> Pipeline<'a> {
             rows.push((queued, Bytes::Received(i)));
         }
 
-        // Every message to process parsed and classified (pure), then what the replies need
-        // read at once. What a message of this batch parsed into stays in `parsed`, so that it
-        // is freed with the batch (by the thread that made it, in a stream of batches).
-        for (_, bytes) in &rows {
-            if let Bytes::Received(i) = *bytes {
-                if parsed[i].is_none() {
-                    parsed[i] = Some(self.parse(&parser, &intakes[i].raw));
-                }
-            }
-        }
+        // Every message to process parsed and classified (pure; what another thread is
+        // parsing is waited for), then what the replies need read at once. What a message of
+        // this batch parsed into stays in `parsed`, so that it is freed with the batch.
         let reread: Vec<Parsing<'_>> = loaded.iter().map(|r| self.parse(&parser, &r.raw)).collect();
         let prepared: Vec<Prepared<'_, '_>> = rows
             .iter()
             .map(|(row, bytes)| {
                 let parsing = match *bytes {
-                    Bytes::Received(i) => parsed[i].as_ref(),
+                    Bytes::Received(i) => {
+                        parsed.get_or_fill(i, || self.parse(&parser, &intakes[i].raw))
+                    }
                     Bytes::Loaded(j) => reread.get(j),
                 };
                 match parsing {
@@ -1185,7 +1262,7 @@ struct Ctx<'m> {
     msg: &'m Message<'m>,
     /// What the person wrote, trimmed: made once, when first needed (or already while the
     /// batch was being stored).
-    body: &'m OnceCell<ReplyBody>,
+    body: &'m OnceLock<ReplyBody>,
     sender: &'m Sender,
     now: DateTime<Utc>,
     lookups: &'m ReplyLookups,
@@ -1251,26 +1328,6 @@ impl<'r> Parsing<'r> {
     }
 }
 
-/// [`parse_classify_trim`] for each of `intakes`, in order (each `Some`).
-fn parse_all<'r>(
-    parser: &MessageParser,
-    intakes: &'r [Intake],
-    addresses: &Addresses,
-    max_attachment_bytes: usize,
-) -> Parsings<'r> {
-    intakes
-        .iter()
-        .map(|i| {
-            Some(parse_classify_trim(
-                parser,
-                &i.raw,
-                addresses,
-                max_attachment_bytes,
-            ))
-        })
-        .collect()
-}
-
 /// Parses and classifies `raw`, and trims it when its class posts or reads what the person
 /// wrote (a reply, a new thread, a command; `max_attachment_bytes` as in
 /// [`body::reply_body`]). Pure; a panic is caught and reported, never unwound.
@@ -1283,7 +1340,7 @@ fn parse_classify_trim<'r>(
     catch_unwind(AssertUnwindSafe(|| match parser.parse(raw) {
         Some(msg) => {
             let (class, sender) = classify_with_sender(&msg, addresses);
-            let body = OnceCell::new();
+            let body = OnceLock::new();
             if matches!(
                 class,
                 Class::Reply { .. } | Class::NewThread { .. } | Class::Command { .. }
@@ -1302,15 +1359,16 @@ fn parse_classify_trim<'r>(
     .unwrap_or_else(|panic| Parsing::Panicked(panic_text(panic.as_ref())))
 }
 
-/// What parsing made of each message of a batch, in order (`None`: not parsed yet).
-type Parsings<'r> = Vec<Option<Parsing<'r>>>;
+/// What parsing made of each message of a batch, in order, each parsed once by whichever
+/// thread takes it first.
+type Parsings<'r> = SharedSlots<Parsing<'r>>;
 
 self_cell::self_cell!(
     /// A batch of intakes with what parsing made of them (the parsed messages borrow the
     /// bytes), handed from the reading thread to the storing one.
     struct ParsedBatch {
         owner: Vec<Intake>,
-        #[covariant]
+        #[not_covariant]
         dependent: Parsings,
     }
 );
@@ -1320,8 +1378,8 @@ self_cell::self_cell!(
 struct StoredBatch<'scope, T> {
     /// The caller's tag of the batch.
     tag: T,
-    /// The intakes with what parsing made of them.
-    batch: ParsedBatch,
+    /// The intakes with what parsing made of them (shared with the helper parsing them).
+    batch: Arc<ParsedBatch>,
     /// The insert's results, in the order of the intakes.
     inserted: Vec<InsertedInbound>,
     /// The sync of the batch's commit.
@@ -1345,7 +1403,7 @@ struct Parsed<'r> {
     /// Who sent it (as classifying read it).
     sender: Option<Sender>,
     /// What the person wrote, trimmed: already made, or made when first needed.
-    body: OnceCell<ReplyBody>,
+    body: OnceLock<ReplyBody>,
 }
 
 /// What happens to one input message of a batch.
