@@ -8,6 +8,7 @@
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{TryRecvError, TrySendError};
@@ -354,8 +355,7 @@ impl<'a> Pipeline<'a> {
         source: &str,
         mut on_batch: impl FnMut(T, Vec<(InsertedInbound, Outcome)>),
     ) -> Result<(), InboundError> {
-        let addresses = &self.addresses;
-        let attachment_cap = self.config.inbound.max_attachment_bytes;
+        let how = self.parse_settings();
         let commit_sync = store.commit_sync();
         // Without a checkpointer of its own (it could not be opened), the store's commits
         // checkpoint the WAL themselves, as everywhere else.
@@ -407,12 +407,7 @@ impl<'a> Pipeline<'a> {
                                     Err(TrySendError::Full(next)) => {
                                         handing = Some(next);
                                         if !parsed.fill_next(|i| {
-                                            parse_classify_trim(
-                                                &parser,
-                                                &intakes[i].raw,
-                                                addresses,
-                                                attachment_cap,
-                                            )
+                                            parse_classify_trim(&parser, &intakes[i].raw, &how)
                                         }) {
                                             break;
                                         }
@@ -432,22 +427,14 @@ impl<'a> Pipeline<'a> {
                     }
                     if let Some(before) = parsing.replace(batch) {
                         before.with_dependent(|intakes, parsed| {
-                            parsed.fill_rest(|i| {
-                                parse_classify_trim(
-                                    &parser,
-                                    &intakes[i].raw,
-                                    addresses,
-                                    attachment_cap,
-                                )
-                            })
+                            parsed
+                                .fill_rest(|i| parse_classify_trim(&parser, &intakes[i].raw, &how))
                         });
                     }
                 }
                 if let Some(last) = parsing.take() {
                     last.with_dependent(|intakes, parsed| {
-                        parsed.fill_rest(|i| {
-                            parse_classify_trim(&parser, &intakes[i].raw, addresses, attachment_cap)
-                        })
+                        parsed.fill_rest(|i| parse_classify_trim(&parser, &intakes[i].raw, &how))
                     });
                 }
                 // No more batches (the stream ends once this thread's sender is gone); the last
@@ -743,12 +730,16 @@ impl<'a> Pipeline<'a> {
 
     /// Parses, classifies and trims one message (pure; see [`parse_classify_trim`]).
     fn parse<'r>(&self, parser: &MessageParser, raw: &'r [u8]) -> Parsing<'r> {
-        parse_classify_trim(
-            parser,
-            raw,
-            &self.addresses,
-            self.config.inbound.max_attachment_bytes,
-        )
+        parse_classify_trim(parser, raw, &self.parse_settings())
+    }
+
+    /// What parsing needs of this pipeline's configuration.
+    fn parse_settings(&self) -> ParseSettings<'_> {
+        ParseSettings {
+            addresses: &self.addresses,
+            max_attachment_bytes: self.config.inbound.max_attachment_bytes,
+            read_auth_results: !self.config.inbound.trusted_authserv_ids.is_empty(),
+        }
     }
 
     /// Parses and handles one queued message: where it ends (nothing recorded yet).
@@ -790,7 +781,8 @@ impl<'a> Pipeline<'a> {
         now: DateTime<Utc>,
     ) -> Result<Outcome, InboundError> {
         let Parsed {
-            msg,
+            raw,
+            facts,
             class,
             sender,
             body,
@@ -820,7 +812,9 @@ impl<'a> Pipeline<'a> {
         };
         let ctx = Ctx {
             row,
-            msg,
+            raw,
+            reparsed: OnceCell::new(),
+            facts,
             body,
             sender,
             now,
@@ -839,8 +833,11 @@ impl<'a> Pipeline<'a> {
 
     /// The trimmed body of the message in `c` (see [`body::reply_body`]).
     fn body<'c>(&self, c: &'c Ctx<'_>) -> &'c ReplyBody {
-        c.body
-            .get_or_init(|| body::reply_body(c.msg, self.config.inbound.max_attachment_bytes))
+        c.body.get_or_init(|| {
+            c.msg()
+                .map(|m| body::reply_body(m, self.config.inbound.max_attachment_bytes))
+                .unwrap_or_default()
+        })
     }
 
     fn reply(
@@ -858,15 +855,15 @@ impl<'a> Pipeline<'a> {
             }
         };
         let body = self.body(c);
-        let ar = self.auth_results(c.msg);
+        let ar = &c.facts.auth_results;
         let decision = authorise_reply(&ReplyEvidence {
             token,
             grant,
             from: &c.sender.email,
             now: c.now,
-            auth_results: &ar,
+            auth_results: ar,
             trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
-            size: original_size(c.msg),
+            size: c.facts.original_size,
             max_size: self.config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
         });
@@ -921,16 +918,16 @@ impl<'a> Pipeline<'a> {
             })
         });
         let body = self.body(c);
-        let ar = self.auth_results(c.msg);
+        let ar = &c.facts.auth_results;
         let mut actx = self.context(c);
         actx.group = Some(one_line(group_id));
         if let Err(reason) = authorise_new_thread(&ThreadEvidence {
             group_known: group.is_some(),
             member,
             from: &c.sender.email,
-            auth_results: &ar,
+            auth_results: ar,
             trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
-            size: original_size(c.msg),
+            size: c.facts.original_size,
             max_size: self.config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
         }) {
@@ -939,7 +936,7 @@ impl<'a> Pipeline<'a> {
         let Some(group) = group else {
             return self.answer(store, c, c.sender, Reason::UnknownGroup.key(), actx);
         };
-        let title = thread_title(c.msg.subject(), body);
+        let title = thread_title(c.facts.subject.as_deref(), body);
         actx.thread_title = Some(title.clone());
         let author = self.author(&c.sender.email, c.sender);
         let key = idempotency_key(c.row);
@@ -1006,17 +1003,17 @@ impl<'a> Pipeline<'a> {
             email: email.clone(),
         };
         let actx = self.context(c);
-        let ar = self.auth_results(c.msg);
+        let ar = &c.facts.auth_results;
         let trusted = &self.config.inbound.trusted_authserv_ids;
         if token.is_none()
             && !trusted.is_empty()
-            && !crate::inbound::authorise::authenticated(&ar, trusted, &c.sender.email)
+            && !crate::inbound::authorise::authenticated(ar, trusted, &c.sender.email)
         {
             return self.answer(store, c, &person, Reason::NotAuthenticated.key(), actx);
         }
         let text = &self.body(c).text;
-        let cmd =
-            commands::parse(c.msg.subject(), text).or_else(|| token.map(|_| Command::Unsubscribe));
+        let cmd = commands::parse(c.facts.subject.as_deref(), text)
+            .or_else(|| token.map(|_| Command::Unsubscribe));
         let Some(cmd) = cmd else {
             // "Thanks!" to the command address in answer to a digest: list its items instead.
             if token.is_none() {
@@ -1074,7 +1071,8 @@ impl<'a> Pipeline<'a> {
         store: &mut Store,
         c: &Ctx<'_>,
     ) -> Result<Option<Outcome>, InboundError> {
-        for mid in address::referenced_ids(c.msg) {
+        let referenced = c.msg().map(address::referenced_ids).unwrap_or_default();
+        for mid in referenced {
             let Some(delivery) = store.delivery_by_message_id(&mid)? else {
                 continue;
             };
@@ -1124,7 +1122,7 @@ impl<'a> Pipeline<'a> {
         key: &str,
         actx: AnswerContext,
     ) -> Result<Outcome, InboundError> {
-        if let Some(why) = answer::may_answer(c.msg, Some(c.sender), &self.addresses) {
+        if let Some(why) = self.may_answer(c) {
             return Ok(ignored(&format!("{key} (not answered: {why})")));
         }
         if !store.record_answer(&to.email, key, c.now.date_naive())? {
@@ -1156,7 +1154,7 @@ impl<'a> Pipeline<'a> {
     /// Within the RFC 3834 limits but not the once-a-day one (each post is confirmed once); a
     /// confirmation that fails is logged, never retried: the post is what counts.
     fn confirm(&self, c: &Ctx<'_>, actx: AnswerContext) {
-        if let Some(why) = answer::may_answer(c.msg, Some(c.sender), &self.addresses) {
+        if let Some(why) = self.may_answer(c) {
             tracing::debug!(id = c.row.id, "post not confirmed: {why}");
             return;
         }
@@ -1180,6 +1178,9 @@ impl<'a> Pipeline<'a> {
         actx.name = person
             .map(|p| p.name.clone())
             .unwrap_or_else(|| to.name.clone());
+        let msg = c
+            .msg()
+            .ok_or_else(|| AnswerFailure::NotBuilt("the message no longer parses".into()))?;
         let built = self
             .answerer
             .render(locale, key, &actx)
@@ -1188,7 +1189,7 @@ impl<'a> Pipeline<'a> {
                     &self.config.mail.from,
                     to,
                     &text,
-                    c.msg,
+                    msg,
                     &new_message_id(&self.addresses.reply_domain),
                 )
             })
@@ -1201,7 +1202,7 @@ impl<'a> Pipeline<'a> {
     fn context(&self, c: &Ctx<'_>) -> AnswerContext {
         AnswerContext {
             name: c.sender.name.clone(),
-            subject: one_line(c.msg.subject().unwrap_or("")),
+            subject: one_line(c.facts.subject.as_deref().unwrap_or("")),
             organisation: one_line(&self.config.organisation),
             max_mb: self.config.inbound.max_message_bytes / (1024 * 1024),
             command_address: self.addresses.command_address(),
@@ -1223,13 +1224,12 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// The message's Authentication-Results values, read only in the stricter mode
-    /// (`trusted_authserv_ids` set): otherwise they decide nothing.
-    fn auth_results(&self, msg: &Message<'_>) -> Vec<String> {
-        if self.config.inbound.trusted_authserv_ids.is_empty() {
-            Vec::new()
-        } else {
-            auth_results(msg)
+    /// Why the message in `c` must not be answered (RFC 3834 and loops; see
+    /// [`answer::may_answer`]), if so.
+    fn may_answer(&self, c: &Ctx<'_>) -> Option<&'static str> {
+        match c.msg() {
+            Some(msg) => answer::may_answer(msg, Some(c.sender), &self.addresses),
+            None => Some("message not parseable"),
         }
     }
 
@@ -1259,13 +1259,29 @@ enum AnswerFailure {
 /// Per-message values handed between the steps.
 struct Ctx<'m> {
     row: &'m Queued,
-    msg: &'m Message<'m>,
+    /// The message's bytes.
+    raw: &'m [u8],
+    /// The message parsed again, for the rarer steps that need more of it than its facts
+    /// (answers, replies to a digest as a whole): made when first needed.
+    reparsed: OnceCell<Option<Message<'m>>>,
+    /// What the common steps need of the parsed message.
+    facts: &'m MailFacts,
     /// What the person wrote, trimmed: made once, when first needed (or already while the
     /// batch was being stored).
     body: &'m OnceLock<ReplyBody>,
     sender: &'m Sender,
     now: DateTime<Utc>,
     lookups: &'m ReplyLookups,
+}
+
+impl<'m> Ctx<'m> {
+    /// The message parsed (again: what parsing made first was freed at once); `None` only
+    /// for bytes that do not parse, which never reach a `Ctx`.
+    fn msg(&self) -> Option<&Message<'m>> {
+        self.reparsed
+            .get_or_init(|| MessageParser::default().parse(self.raw))
+            .as_ref()
+    }
 }
 
 /// The stored row of a message being processed, without its bytes (the parsed message
@@ -1303,11 +1319,6 @@ enum Bytes {
 }
 
 /// What parsing and classifying made of some bytes, before it is tied to a stored row.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "nearly every message is Parsed: boxing it would cost an allocation a message \
-              to shrink the rare others"
-)]
 enum Parsing<'r> {
     /// Parsed, classified and (for the classes that post or read it) trimmed.
     Parsed(Parsed<'r>),
@@ -1334,21 +1345,21 @@ impl<'r> Parsing<'r> {
 fn parse_classify_trim<'r>(
     parser: &MessageParser,
     raw: &'r [u8],
-    addresses: &Addresses,
-    max_attachment_bytes: usize,
+    how: &ParseSettings<'_>,
 ) -> Parsing<'r> {
     catch_unwind(AssertUnwindSafe(|| match parser.parse(raw) {
         Some(msg) => {
-            let (class, sender) = classify_with_sender(&msg, addresses);
+            let (class, sender) = classify_with_sender(&msg, how.addresses);
             let body = OnceLock::new();
             if matches!(
                 class,
                 Class::Reply { .. } | Class::NewThread { .. } | Class::Command { .. }
             ) {
-                let _ = body.set(body::reply_body(&msg, max_attachment_bytes));
+                let _ = body.set(body::reply_body(&msg, how.max_attachment_bytes));
             }
             Parsing::Parsed(Parsed {
-                msg,
+                raw,
+                facts: MailFacts::of(&msg, how.read_auth_results),
                 class,
                 sender,
                 body,
@@ -1357,6 +1368,17 @@ fn parse_classify_trim<'r>(
         None => Parsing::NotMail,
     }))
     .unwrap_or_else(|panic| Parsing::Panicked(panic_text(panic.as_ref())))
+}
+
+/// What [`parse_classify_trim`] needs of the configuration.
+#[derive(Debug, Clone, Copy)]
+struct ParseSettings<'a> {
+    /// digestd's addresses, to classify by.
+    addresses: &'a Addresses,
+    /// `[inbound] max_attachment_bytes`, for the trimmed body's attachment list.
+    max_attachment_bytes: usize,
+    /// True in the stricter mode (`trusted_authserv_ids` set).
+    read_auth_results: bool,
 }
 
 /// What parsing made of each message of a batch, in order, each parsed once by whichever
@@ -1394,10 +1416,42 @@ enum Prepared<'p, 'r> {
     Parsed(&'p Parsed<'r>),
 }
 
+/// What the common steps (authorising, posting, the answer's context) need of a parsed
+/// message, taken from it while it is parsed, so that the parsed message itself is freed at
+/// once, by the thread that made it and while it is still in that thread's cache (keeping
+/// a batch of parsed messages alive slows parsing by a tenth).
+#[derive(Debug, Default)]
+struct MailFacts {
+    /// The Subject, decoded.
+    subject: Option<String>,
+    /// The size the message had when received (see [`original_size`]).
+    original_size: usize,
+    /// The Authentication-Results values, read only in the stricter mode
+    /// (`trusted_authserv_ids` set): otherwise they decide nothing.
+    auth_results: Vec<String>,
+}
+
+impl MailFacts {
+    /// The facts of `msg`; its Authentication-Results only when `read_auth_results`.
+    fn of(msg: &Message<'_>, read_auth_results: bool) -> Self {
+        MailFacts {
+            subject: msg.subject().map(str::to_string),
+            original_size: original_size(msg),
+            auth_results: if read_auth_results {
+                auth_results(msg)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
 /// A message parsed and classified, ready to be handled.
 struct Parsed<'r> {
-    /// The parsed message (borrowing the stored bytes).
-    msg: Message<'r>,
+    /// The message's bytes (stored; parsed again by the rarer steps that need more).
+    raw: &'r [u8],
+    /// What the common steps need of the parsed message.
+    facts: MailFacts,
     /// What kind of mail it is.
     class: Class,
     /// Who sent it (as classifying read it).
