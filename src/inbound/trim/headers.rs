@@ -6,9 +6,9 @@
 //! Attributions are often wrapped by the client over two to five lines; [`find_attribution`] tries
 //! the joined lines. Everything here is pure string matching.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
+
+use super::local_regex::LocalRegex;
 
 use super::ascii;
 
@@ -21,19 +21,19 @@ const LEADS: &str = r"on|at|in\s+message|le|am|op|el|il|em|den|dne|dňa|dnia|w\s
 /// Any attribution verb anywhere in the text: every verb-based attribution pattern below needs
 /// one, so this cheap unanchored search (a literal prefilter) rules most lines out before the
 /// costly anchored patterns run.
-static ANY_VERB: LazyLock<Regex> = LazyLock::new(|| {
+static ANY_VERB: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)"))
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// An attribution verb ending the text (see [`may_end_attribution`]).
-static ENDS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
+static ENDS_WITH_VERB: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)$"))
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Attribution opened by a lead word; the verb ends the line, or is followed by a name and a colon.
-static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+static LEAD_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(
         r"(?i)^(?:{LEADS})\s.{{0,300}}?(?:{VERBS})(?:\s*[:：]?|\s.{{0,160}}[:：])$"
     ))
@@ -41,13 +41,13 @@ static LEAD_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Chinese/Japanese attribution: "在 2016年12月12日，… 写道：".
-static CJK_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+static CJK_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Attribution starting with a date ("20 окт. 2016 г. 19:37 пользователь … написал:").
-static DATE_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
+static DATE_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(
         r"(?i)^(?:\p{{L}}+\.?,?\s+){{0,2}}\d.{{0,250}}?(?:{VERBS}|写道|寫道)(?:\s*[:：]|\s.{{0,160}}[:：])$"
     ))
@@ -56,7 +56,7 @@ static DATE_ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A date followed by a name and an address ("2013/7/20 sam <info@example.org>",
 /// "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:").
-static DATE_NAME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+static DATE_NAME_ADDRESS: LocalRegex = LocalRegex::new(|| {
     Regex::new(
         r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$",
     )
@@ -64,13 +64,13 @@ static DATE_NAME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Gmail's old ISO form: "2016-03-03 17:21 GMT+01:00 Some One".
-static ISO_DATE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+static ISO_DATE_NAME: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}:\d{2} \S.*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// "Some One <someone@example.org> wrote:".
-static NAME_ADDRESS_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+static NAME_ADDRESS_WROTE: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(
         r"(?i)^.{{0,160}}?[\w.+-]+@[\w-]+(?:\.[\w-]+)+.{{0,40}}?(?:{VERBS})\s*[:：]?$"
     ))
@@ -78,7 +78,7 @@ static NAME_ADDRESS_WROTE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "someone via Some Forum wrote:".
-static VIA_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+static VIA_WROTE: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(
         r"(?i)^.{{1,100}}\svia\s.{{1,150}}\s(?:{VERBS})\s*[:：]?$"
     ))
@@ -86,13 +86,13 @@ static VIA_WROTE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "Max <max@example.org> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:".
-static NAME_WROTE_ON_DATE: LazyLock<Regex> = LazyLock::new(|| {
+static NAME_WROTE_ON_DATE: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^.{1,160}?\b(?:wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|schreef|skrev)\s+(?:on|am|le|el|il|em|op|den)\s.{1,160}[:：]$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// A bare "Some Name wrote:" (only an attribution when a quote follows).
-static NAME_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+static NAME_WROTE: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(
         r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{VERBS})\s*[:：]$"#
     ))
@@ -100,34 +100,34 @@ static NAME_WROTE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Forward / original-message separators written between dashes.
-static DASHED_FORWARD: LazyLock<Regex> = LazyLock::new(|| {
+static DASHED_FORWARD: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^[\s>*_]*-{2,}\s*(?:forwarded message|original message|reply message|forwarded e-?mail|message transféré|message d'origine|message original|ursprüngliche nachricht|weitergeleitete nachricht|originalnachricht|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|mensagem original|mensagem encaminhada|oorspronkelijk bericht|doorgestuurd bericht|origineel bericht|ursprungligt meddelande|vidarebefordrat meddelande|opprinnelig melding|videresendt melding|oprindelig meddelelse|videresendt meddelelse|alkuperäinen viesti|välitetty viesti|oryginalna wiadomość|przekazana wiadomość|wiadomość oryginalna|původní zpráva|přeposlaná zpráva|исходное сообщение|пересылаемое сообщение|пересланное сообщение|оригінальне повідомлення|原始邮件|原始郵件|转发邮件|轉寄郵件|元のメッセージ|転送メッセージ|eredeti üzenet|továbbított üzenet|orijinal mesaj|iletilen mesaj)\s*-{2,}[\s*_]*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Forward markers written as a sentence.
-static SENTENCE_FORWARD: LazyLock<Regex> = LazyLock::new(|| {
+static SENTENCE_FORWARD: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^[\s>*]*(?:begin forwarded message|début du message (?:transféré|réexpédié)|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|doorgestuurd bericht|forwarded message)\s*:?\s*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// A header label of an Outlook-style block, with a value after it.
-static HEADER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+static HEADER_LABEL: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^[\s*]*(?:from|sent|date|to|cc|bcc|subject|reply-to|de|envoyé|envoyé le|à|a|objet|répondre à|expéditeur|destinataire|von|gesendet|an|betreff|datum|kopie|antwort an|van|verzonden|verstuurd|aan|onderwerp|beantwoorden - aan|da|inviato|data|oggetto|risposta|para|enviado|enviada|enviada em|assunto|asunto|fecha|från|skickat|till|ämne|kopia|fra|sendt|til|emne|dato|kopi|od|wysłano|wysłane|do|temat|dw|от|отправлено|дата|кому|копия|тема|від|надіслано|lähettäjä|lähetetty|vastaanottaja|aihe|päivämäärä|feladó|elküldve|címzett|tárgy|dátum|odesílatel|odesláno|komu|předmět|发件人|发送时间|收件人|抄送|主题|日期|寄件者|傳送時間|收件者|主旨|gönderen|gönderildi|kime|konu|tarih)[\s*]*[:：][\s*]*\S")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// First-line shape of a date-first attribution: up to two words, then a digit.
-static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
+static DATE_START: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"^(?:\p{L}+\.?,?\s+){0,2}\d").unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Groups of digits (dates, times).
-static DIGIT_GROUP: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\d+").unwrap_or_else(|e| panic!("static regex: {e}")));
+static DIGIT_GROUP: LocalRegex =
+    LocalRegex::new(|| Regex::new(r"\d+").unwrap_or_else(|e| panic!("static regex: {e}")));
 
 /// Lead word at the start of a line (cheap pre-check before joining lines).
-static LEAD_START: LazyLock<Regex> = LazyLock::new(|| {
+static LEAD_START: LocalRegex = LocalRegex::new(|| {
     Regex::new(&format!(r"(?i)^(?:{LEADS})\s|^在")).unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
@@ -175,13 +175,16 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
     if has_digit && has_verb && (LEAD_ATTRIBUTION.is_match(s) || CJK_ATTRIBUTION.is_match(s)) {
         return Some(Strength::Strong);
     }
-    if has_digit && DATE_START.is_match(first) && DIGIT_GROUP.find_iter(s).take(2).count() >= 2 {
+    if has_digit
+        && DATE_START.is_match(first)
+        && DIGIT_GROUP.with(|r| r.find_iter(s).take(2).count()) >= 2
+    {
         if has_verb && DATE_ATTRIBUTION.is_match(s) {
             return Some(Strength::Strong);
         }
         if let Some(c) = s
             .contains('@')
-            .then(|| DATE_NAME_ADDRESS.captures(s))
+            .then(|| DATE_NAME_ADDRESS.with(|r| r.captures(s)))
             .flatten()
         {
             let colon = c.get(1).is_some_and(|m| !m.as_str().is_empty());

@@ -24,6 +24,7 @@ pub mod corpus;
 pub mod headers;
 mod html;
 pub mod lines;
+mod local_regex;
 pub mod quotes;
 pub mod signatures;
 mod text;

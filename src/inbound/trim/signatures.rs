@@ -3,9 +3,9 @@
 //! iPhone gesendet", "Verzonden vanaf mijn iPhone", …), a closing "-Name" line, and the usual
 //! corporate confidentiality notices. "Sent from my desk, …" (a sentence) is not a sign-off.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
+
+use super::local_regex::LocalRegex;
 
 use super::ascii;
 
@@ -47,13 +47,13 @@ const DEVICE_WORDS: &[&str] = &[
 ];
 
 /// "Sent from/with/via/by X" in English.
-static SENT_FROM: LazyLock<Regex> = LazyLock::new(|| {
+static SENT_FROM: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^[(<\[]*\s*sent\s+(?:from|via|with|by|using)\s+(.{1,80}?)[\s.!)>\]]*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Sign-off lines in other forms and languages.
-static OTHER_SIGNOFFS: LazyLock<Regex> = LazyLock::new(|| {
+static OTHER_SIGNOFFS: LocalRegex = LocalRegex::new(|| {
     Regex::new(concat!(
         r"(?i)^[(<\[]*\s*(?:",
         r"get\s+(?:outlook|the\s+\S+\s+app)\b",
@@ -83,19 +83,19 @@ static OTHER_SIGNOFFS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Markdown links `[text](url)` and bracketed URLs `<http…>`, removed before matching.
-static LINKS: LazyLock<Regex> = LazyLock::new(|| {
+static LINKS: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"\[([^\]]*)\]\([^)]*\)|<https?://[^>]*>|https?://\S+")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Start of a confidentiality notice appended by corporate mail servers.
-static DISCLAIMER: LazyLock<Regex> = LazyLock::new(|| {
+static DISCLAIMER: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"(?i)^\W*(?:confidentiality\s+notice|disclaimer\s*:|this\s+(?:e-?mail|message|communication)(?:\s+and\s+any\s+(?:attachments?|files?)(?:\s+transmitted\s+with\s+it)?)?\s+(?:is|are|may\s+contain|contains?)\s+(?:strictly\s+)?(?:confidential|privileged|intended\s+(?:only|solely)))")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// "-Name" closing line (GitHub's convention): a hyphen glued to one to three words.
-static DASH_NAME: LazyLock<Regex> = LazyLock::new(|| {
+static DASH_NAME: LocalRegex = LocalRegex::new(|| {
     Regex::new(r"^-\p{L}[\p{L}.'’]*(?:\s\p{L}[\p{L}.'’]*){0,2}\s*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
@@ -114,12 +114,15 @@ pub fn is_signoff(line: &str) -> bool {
     }
     // Every link form holds a `[` or `http`; most lines have neither.
     let stripped = if t.contains('[') || t.contains("http") {
-        LINKS.replace_all(t, "$1")
+        LINKS.with(|r| r.replace_all(t, "$1"))
     } else {
         std::borrow::Cow::Borrowed(t)
     };
     let s = stripped.trim();
-    if let Some(c) = has_sent(s).then(|| SENT_FROM.captures(s)).flatten() {
+    if let Some(c) = has_sent(s)
+        .then(|| SENT_FROM.with(|r| r.captures(s)))
+        .flatten()
+    {
         let rest = c.get(1).map_or("", |m| m.as_str()).to_lowercase();
         let words: Vec<&str> = rest.split_whitespace().collect();
         if let Some(after_my) = rest.strip_prefix("my ") {
