@@ -314,12 +314,6 @@ fn process_cpu_time() -> Duration {
     )
 }
 
-fn minor_faults() -> i64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_minflt as i64
-}
-
 /// The whole path once on `store`: time taken, CPU time used (all threads) and messages
 /// posted.
 fn whole_path(
@@ -331,7 +325,6 @@ fn whole_path(
     let answerer = Answerer::new(None);
     let pipeline = Pipeline::new(config, &forum, &DiscardAnswers, &answerer);
     let cpu = process_cpu_time();
-    let faults0 = minor_faults();
     let t = Instant::now();
     let mut posted = 0usize;
     // Received as a Maildir drain takes them: batches read (here: copied) and hashed on one
@@ -350,7 +343,6 @@ fn whole_path(
     store.checkpoint_wal()?;
     let took = t.elapsed();
     let cpu = process_cpu_time().saturating_sub(cpu);
-    eprintln!("faults {}", minor_faults() - faults0);
     anyhow::ensure!(forum.len() == posted, "forum holds {}", forum.len());
     Ok((took, cpu, posted))
 }
