@@ -545,6 +545,11 @@ impl<'a> Pipeline<'a> {
             inserted,
             syncing,
         } = stored;
+        // This thread's share of what the helper has not parsed yet, while the commit is
+        // still being synced (parsing is pure: nothing is acted on before the sync returns).
+        batch.with_dependent(|intakes, parsed| {
+            parsed.fill_rest(|i| self.parse(parser, &intakes[i].raw))
+        });
         let synced = match syncing.map(std::thread::ScopedJoinHandle::join) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(InboundError::from(e)),
@@ -555,8 +560,6 @@ impl<'a> Pipeline<'a> {
                 if intakes.is_empty() {
                     return Ok(Vec::new());
                 }
-                // This thread's share of what the helper has not parsed yet.
-                parsed.fill_rest(|i| self.parse(parser, &intakes[i].raw));
                 self.process_stored(store, intakes, inserted, parsed, Utc::now())
             })
         });
