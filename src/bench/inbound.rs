@@ -1,10 +1,11 @@
 //! `digestd bench inbound`: synthetic replies through the whole inbound path as a Maildir
-//! drain runs it (batches of 1024: a helper thread takes the intake with SHA-256, parses,
-//! classifies and trims the next batch while this thread stores the current one, synced to
-//! disk, then authorises, posts into an in-memory forum and records the outcomes; the WAL
-//! checkpointed at the end) against a
-//! temporary store, beside the bare `mail-parser` parse rate of the same messages, which bounds
-//! what any pipeline over that parser can do.
+//! drain runs it (batches of 1024: a helper thread takes the intake with SHA-256 and hands it
+//! over; both threads parse, classify and trim it while this thread stores it, synced to disk,
+//! then this thread authorises, posts into an in-memory forum and records the outcomes; the
+//! WAL checkpointed beside the stream and at the end) against a temporary store, beside the
+//! bare `mail-parser` parse rate of the same messages, which bounds what any pipeline over
+//! that parser can do. The whole path's CPU time (all threads) is printed too, per message
+//! and as the number of cores it kept busy.
 //!
 //! The parts are timed alone too, so a figure can be traced to its cause: the path without
 //! the store, and the store without the path (insert with its fsync, finish, checkpoint).
