@@ -60,6 +60,12 @@ pub struct AnswerContext {
     pub thread_title: Option<String>,
     /// Group id, for group mail.
     pub group: Option<String>,
+    /// Group name (as configured), for group mail.
+    pub group_name: Option<String>,
+    /// The address a confirmation request is answered at (`confirm+TOKEN@domain`).
+    pub confirm_address: Option<String>,
+    /// When `digest now` may be asked again (local time of the person, with the zone).
+    pub again_at: Option<String>,
     /// Items of a digest answered as a whole.
     pub items: Vec<ItemLink>,
     /// Largest accepted size in MB.

@@ -11,11 +11,13 @@
 
 pub mod address;
 pub mod answer;
+pub mod auth_results;
 pub mod authorise;
 pub mod body;
 pub mod cadence;
 pub mod classify;
 pub mod commands;
+pub mod confirm;
 pub mod pipeline;
 pub mod raw_headers;
 pub mod receive;

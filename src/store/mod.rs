@@ -5,11 +5,12 @@
 //! SQL. Everything else calls methods on [`Store`] and gets the plain values of [`crate::model`].
 //!
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
-//! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`]. The schema is in [`migrations`].
+//! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`], [`confirmations`]. The schema is in [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
+pub mod confirmations;
 pub mod deliveries;
 pub mod forum;
 pub mod inbound;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use confirmations::ConfirmationRow;
 pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
