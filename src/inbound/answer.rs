@@ -259,6 +259,7 @@ pub fn build(
         date: chrono::Utc::now(),
         in_reply_to: parent.as_deref(),
         references: &refs,
+        reply_to: None,
     })?)
 }
 
