@@ -238,13 +238,15 @@ pub fn threading(msg: &Message<'_>) -> (Option<String>, Vec<String>) {
 }
 
 /// Builds the answer mail to `to` for the message `msg` (null envelope sender,
-/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References).
+/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References; replies go to
+/// `reply_to` when given, else to `from`).
 pub fn build(
     from: &str,
     to: &Sender,
     text: &AnswerText,
     msg: &Message<'_>,
     message_id: &str,
+    reply_to: Option<&str>,
 ) -> Result<BuiltMessage, AnswerError> {
     let (parent, refs) = threading(msg);
     let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -259,7 +261,7 @@ pub fn build(
         date: chrono::Utc::now(),
         in_reply_to: parent.as_deref(),
         references: &refs,
-        reply_to: None,
+        reply_to,
     })?)
 }
 
