@@ -96,12 +96,12 @@ fn tally(
 ) {
     match outcome {
         Ok(n) => {
-            crate::http::METRICS.poll(&group.id, true);
+            crate::metrics::METRICS.poll(&group.id, true);
             report.groups_ok += 1;
             report.posts += n;
         }
         Err(e) => {
-            crate::http::METRICS.poll(&group.id, false);
+            crate::metrics::METRICS.poll(&group.id, false);
             tracing::warn!(group = %group.id, error = %e, "polling the group failed");
             report.groups_failed += 1;
             if let Err(e2) = store.record_poll_error(&group.id, &e.to_string()) {
