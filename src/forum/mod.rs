@@ -4,6 +4,9 @@
 //! the plain values of [`crate::model`].
 
 pub mod local;
+mod router;
+
+pub use router::{open_forums, Forums};
 
 use crate::model::Group;
 
@@ -85,4 +88,11 @@ pub trait Forum: Send + Sync {
         body: &str,
         idempotency_key: &str,
     ) -> Result<Posted, ForumError>;
+
+    /// Reaches the platform: the credentials work and every one of `groups` exists there and
+    /// can be read (`check-config --online`). The built-in forum has nothing to reach.
+    fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
+        let _ = groups;
+        Ok(())
+    }
 }
