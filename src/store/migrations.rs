@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -19,10 +19,10 @@ pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::R
     }
 }
 
-/// Version 6: confirmation requests for mail without a token that no trusted server vouched
+/// Version 7: confirmation requests for mail without a token that no trusted server vouched
 /// for (see `store::confirmations`), and the time of each person's last `digest now` (for its
 /// once-an-hour limit). A request is found by its token's SHA-256, like a reply token.
-const V6: &str = r#"
+const V7: &str = r#"
 CREATE TABLE confirmations (
     id            INTEGER PRIMARY KEY,
     token         TEXT NOT NULL,
@@ -42,6 +42,19 @@ CREATE TABLE digest_now_requests (
     email  TEXT PRIMARY KEY,
     at     INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// Version 6: used one-click unsubscribe tokens (the nonce is the key; instants are unix
+/// seconds, as in the token). `IF NOT EXISTS`: the HTTP endpoint created this table itself
+/// before it was a migration, so older files may have it already.
+const V6: &str = r#"
+CREATE TABLE IF NOT EXISTS unsubscribe_tokens_used (
+    nonce      TEXT PRIMARY KEY,
+    email      TEXT NOT NULL,
+    schedule   TEXT NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    used_at    INTEGER NOT NULL
+);
 "#;
 
 /// Version 5: the inbound status check is written as equalities joined by `OR` instead of
