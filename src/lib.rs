@@ -24,3 +24,4 @@ pub mod render;
 pub mod schedule;
 pub mod status;
 pub mod store;
+pub mod template_files;
