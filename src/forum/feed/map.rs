@@ -147,7 +147,12 @@ fn display_name(raw: &str) -> String {
     let raw = raw.trim();
     match (raw.contains('@'), raw.find('('), raw.rfind(')')) {
         (true, Some(open), Some(close)) if open < close => raw[open + 1..close].trim().to_string(),
-        _ => raw.to_string(),
+        _ => raw
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(raw)
+            .trim()
+            .to_string(),
     }
 }
 
