@@ -1224,11 +1224,7 @@ impl<'a> Pipeline<'a> {
     fn group(&self, id: &str) -> Cow<'_, Group> {
         match self.config.group(id) {
             Some(group) => Cow::Borrowed(group),
-            None => Cow::Owned(Group {
-                id: id.to_string(),
-                name: id.to_string(),
-                forum: Default::default(),
-            }),
+            None => Cow::Owned(Group::local(id, id)),
         }
     }
 
