@@ -22,7 +22,7 @@ use chrono::{Duration, Utc};
 use sha2::{Digest as _, Sha256};
 
 use crate::forum::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
-use crate::model::Group;
+use crate::model::{Group, GroupSource};
 
 use client::{encode, ApiError, Client, RetryPolicy};
 use map::{PostCursor, Window};
@@ -80,6 +80,32 @@ impl DiscourseForum {
             users: Users::default(),
             categories: Mutex::new(None),
         }
+    }
+
+    /// The connector for `[forums.<name>]` of kind `discourse`; reads the key file.
+    pub fn open(
+        _config: &crate::config::Config,
+        forum: &crate::config::ForumConfig,
+    ) -> Result<DiscourseForum, ForumError> {
+        let crate::config::ForumSettings::Discourse(s) = &forum.settings else {
+            return Err(ForumError::Refused(format!(
+                "forum {} is not a Discourse forum",
+                forum.name
+            )));
+        };
+        let api_key = std::fs::read_to_string(&s.api_key_file).map_err(|e| {
+            ForumError::Refused(format!(
+                "forum {}: reading api_key_file {}: {e}",
+                forum.name,
+                s.api_key_file.display()
+            ))
+        })?;
+        Ok(DiscourseForum::new(DiscourseOptions {
+            url: s.url.clone(),
+            api_key: api_key.trim().to_string(),
+            api_username: s.api_username.clone(),
+            policy: RetryPolicy::default(),
+        }))
     }
 
     /// Checks that the key works, may read addresses, and that every group's category exists.
@@ -336,6 +362,10 @@ impl Forum for DiscourseForum {
         }
     }
 
+    fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
+        self.check_groups(groups)
+    }
+
     fn create_thread(
         &self,
         group: &Group,
@@ -384,11 +414,13 @@ impl Forum for DiscourseForum {
 
 /// The category and tags of a Discourse group.
 fn source(group: &Group) -> Result<(&str, &[String]), ForumError> {
-    // PLUMBING: replaced by the match on `group.source` once main has GroupSource.
-    Err(ForumError::Refused(format!(
-        "group {} is not a Discourse group",
-        group.id
-    )))
+    match &group.source {
+        GroupSource::Discourse { category, tags } => Ok((category.as_str(), tags.as_slice())),
+        _ => Err(ForumError::Refused(format!(
+            "group {} is not a Discourse group",
+            group.id
+        ))),
+    }
 }
 
 /// The topic `external_id` for an idempotency key (Discourse allows 50 characters).

@@ -15,7 +15,7 @@ use chrono::Utc;
 use regex::Regex;
 
 use crate::forum::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
-use crate::model::Group;
+use crate::model::{Group, GroupSource};
 
 use map::Validators;
 
@@ -44,6 +44,14 @@ impl FeedForum {
             .build()
             .into();
         FeedForum { agent }
+    }
+
+    /// The connector for `[forums.<name>]` of kind `feed`.
+    pub fn open(
+        _config: &crate::config::Config,
+        _forum: &crate::config::ForumConfig,
+    ) -> Result<FeedForum, ForumError> {
+        Ok(FeedForum::default())
     }
 
     /// Fetches every group's feed once and checks that it parses.
@@ -140,11 +148,16 @@ fn parse(url: &str, bytes: &[u8]) -> Result<feed_rs::model::Feed, ForumError> {
 }
 
 fn source(group: &Group) -> Result<(&str, Option<&str>), ForumError> {
-    // PLUMBING: replaced by the match on `group.source` once main has GroupSource.
-    Err(ForumError::Refused(format!(
-        "group {} is not a feed group",
-        group.id
-    )))
+    match &group.source {
+        GroupSource::Feed {
+            url,
+            thread_pattern,
+        } => Ok((url.as_str(), thread_pattern.as_deref())),
+        _ => Err(ForumError::Refused(format!(
+            "group {} is not a feed group",
+            group.id
+        ))),
+    }
 }
 
 fn pattern_of(group: &Group, pattern: Option<&str>) -> Result<Option<Regex>, ForumError> {
@@ -210,6 +223,10 @@ impl Forum for FeedForum {
         _idempotency_key: &str,
     ) -> Result<Posted, ForumError> {
         Err(read_only(group, Some(thread_remote_id)))
+    }
+
+    fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
+        self.check_groups(groups)
     }
 
     fn create_thread(
