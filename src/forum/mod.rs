@@ -3,6 +3,8 @@
 //! **Boundary:** only `forum::*` knows a forum's API. Everything else sees the [`Forum`] trait and
 //! the plain values of [`crate::model`].
 
+pub mod discourse;
+pub mod feed;
 pub mod local;
 mod router;
 
