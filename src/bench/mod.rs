@@ -4,6 +4,7 @@
 pub mod digest;
 pub mod inbound;
 pub mod send;
+pub mod synapse;
 pub mod trim;
 
 use crate::cli::BenchCommand;

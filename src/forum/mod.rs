@@ -4,6 +4,7 @@
 //! the plain values of [`crate::model`].
 
 pub mod local;
+pub mod matrix;
 
 use crate::model::{Group, Post, Thread};
 
