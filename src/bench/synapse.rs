@@ -3,7 +3,8 @@
 //!
 //! Synapse runs from the virtualenv `.ci/install-deps` creates ([`find_venv`]), with a config
 //! written here (not `--generate-config`, whose output has no trailing newline and also listens
-//! on `::1`): one HTTP listener on 127.0.0.1 only (client API), SQLite in a temporary directory,
+//! on `::1`): one HTTP listener on 127.0.0.1 only (client API), SQLite in a temporary directory
+//! (on `/dev/shm` when there is one),
 //! every rate limit raised out of reach, and one application service ([`AS_ID`]) whose
 //! registration gives digestd its `as_token` and an exclusive namespace over every user of the
 //! server, so digestd can register and masquerade as anyone (`?user_id=`). Its sender
@@ -72,7 +73,18 @@ impl Synapse {
     /// Writes a fresh config into a temporary directory and starts Synapse from `venv`, waiting
     /// (bounded) until it answers. A port taken meanwhile is retried on another port (3 tries).
     pub fn start(venv: &Path) -> anyhow::Result<Synapse> {
-        let dir = tempfile::tempdir().context("creating Synapse's directory")?;
+        // In memory when the machine has a tmpfs: Synapse's SQLite commits then cost no disk
+        // flush (the database lives as long as the test or benchmark anyway).
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::Builder::new()
+                .prefix("digestd-synapse")
+                .tempdir_in(shm)
+                .or_else(|_| tempfile::tempdir())
+        } else {
+            tempfile::tempdir()
+        }
+        .context("creating Synapse's directory")?;
         let as_token = random_token();
         let hs_token = random_token();
         write_file(

@@ -21,6 +21,7 @@ pub mod dovecot;
 mod fake_smtp;
 pub mod http_client;
 mod smtp_sink;
+pub mod synapse;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
