@@ -68,7 +68,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
 
     if let Some(http) = engine.config.http.clone() {
         let server =
-            crate::http::Server::bind(&http, &engine.config.store_path, &crate::http::METRICS)
+            crate::http::Server::bind(&http, &engine.config.store_path, &crate::metrics::METRICS)
                 .await
                 .with_context(|| format!("starting the HTTP endpoint on {}", http.listen))?;
         let mut stop_rx = control_rx.clone();

@@ -16,6 +16,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod inbound;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod outbound;

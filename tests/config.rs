@@ -245,3 +245,55 @@ fn unreadable_file_is_an_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn forums_of_every_kind_and_their_groups_pass() {
+    let out = check_config(&fixture("forums.toml"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok (5 groups"), "{stdout}");
+}
+
+#[test]
+fn forum_mistakes_name_file_line_and_key() {
+    let out = check_config(&fixture("forums-bad.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (line, key, words) in [
+        (
+            24,
+            "forums.city-matrix.homeserver",
+            "not an http:// or https:// URL",
+        ),
+        (
+            26,
+            "forums.city-matrix.as_token_file",
+            "cannot read secret file",
+        ),
+        (27, "forums.city-matrix.bot_user", "a localpart"),
+        (
+            28,
+            "forums.city-matrix.url",
+            "does not apply to a forum of kind `matrix`",
+        ),
+        (31, "forums.local.kind", "kept for the built-in forum"),
+        (33, "forums.noname.kind", "missing key"),
+        (46, "groups[0].forum", "unknown forum `nowhere`"),
+        (52, "groups[1].room", "neither a room id"),
+        (53, "groups[1].category", "is for discourse forums"),
+    ] {
+        let want = format!("forums-bad.toml:{line}: {key}: ");
+        let hit = stderr
+            .lines()
+            .find(|l| l.contains(&want))
+            .unwrap_or_else(|| panic!("no `{want}` in:\n{stderr}"));
+        assert!(hit.contains(words), "{hit}");
+    }
+    // The group on the broken forum is not reported twice (its forum's problems say it all).
+    assert!(!stderr.contains("unknown forum `city-matrix`"), "{stderr}");
+}

@@ -118,11 +118,14 @@ pub fn run(forum: &str, posts: usize) -> anyhow::Result<()> {
 
 /// The group the bench collects: the seeded room.
 fn bench_group(room: &str) -> Group {
-    let _ = room;
     Group {
         id: "bench".into(),
         name: "Bench room".into(),
-        forum: crate::model::ForumKind::default(),
+        forum: crate::model::ForumKind::Matrix,
+        forum_name: "matrix".into(),
+        source: crate::model::GroupSource::Matrix {
+            room: room.to_string(),
+        },
     }
 }
 

@@ -5,6 +5,9 @@
 
 pub mod local;
 pub mod matrix;
+mod router;
+
+pub use router::{open_forums, Forums};
 
 use crate::model::{Group, Post, Thread};
 
@@ -110,4 +113,11 @@ pub trait Forum: Send + Sync {
         body: &str,
         idempotency_key: &str,
     ) -> Result<Posted, ForumError>;
+
+    /// Reaches the platform: the credentials work and every one of `groups` exists there and
+    /// can be read (`check-config --online`). The built-in forum has nothing to reach.
+    fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
+        let _ = groups;
+        Ok(())
+    }
 }

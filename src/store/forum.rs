@@ -301,16 +301,11 @@ impl Store {
 mod tests {
     use super::*;
     use crate::forum::FetchedPost;
-    use crate::model::ForumKind;
     use crate::store::test_support::temp_store;
     use chrono::Duration;
 
     fn group(id: &str) -> Group {
-        Group {
-            id: id.into(),
-            name: id.to_uppercase(),
-            forum: ForumKind::Local,
-        }
+        Group::local(id, id.to_uppercase())
     }
 
     fn thread(remote: &str, created: DateTime<Utc>) -> Thread {

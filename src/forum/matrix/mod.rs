@@ -25,8 +25,9 @@ use std::sync::{Mutex, MutexGuard};
 use self::client::Client;
 use self::events::{Classified, Message};
 use self::people::Directory;
-use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, ForumError, Posted};
-use crate::model::{Group, Post, Thread};
+use crate::config::{Config, ForumConfig, ForumSettings};
+use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
+use crate::model::{Group, GroupSource, Post, Thread};
 
 /// Thread roots remembered per connector before the memory is cleared.
 const ROOT_CACHE_LIMIT: usize = 50_000;
@@ -78,6 +79,46 @@ impl std::fmt::Debug for MatrixForum {
 }
 
 impl MatrixForum {
+    /// The connector of forum instance `forum` (`kind = "matrix"`): reads the `as_token` from
+    /// its file and maps the config's people to Matrix users.
+    pub fn open(config: &Config, forum: &ForumConfig) -> Result<MatrixForum, ForumError> {
+        let ForumSettings::Matrix(settings) = &forum.settings else {
+            return Err(ForumError::Refused(format!(
+                "forum `{}` is not a Matrix forum",
+                forum.name
+            )));
+        };
+        let as_token = std::fs::read_to_string(&settings.as_token_file).map_err(|e| {
+            ForumError::Unavailable(format!(
+                "reading as_token_file {}: {e}",
+                settings.as_token_file.display()
+            ))
+        })?;
+        let as_token = as_token.trim();
+        if as_token.is_empty() {
+            return Err(ForumError::Refused(format!(
+                "as_token_file {} is empty",
+                settings.as_token_file.display()
+            )));
+        }
+        let connection = Connection {
+            homeserver: settings.homeserver.clone(),
+            server_name: settings.server_name.clone(),
+            as_token: as_token.to_string(),
+            bot_user: settings.bot_user.clone(),
+            user_id_template: settings.user_id_template.clone(),
+        };
+        let people = Directory::new(
+            &connection.user_id_template,
+            &connection.server_name,
+            config
+                .people
+                .iter()
+                .map(|p| (p.email.as_str(), p.name.as_str(), person_matrix_id(p))),
+        );
+        Ok(MatrixForum::new(&connection, people))
+    }
+
     /// A connector over `connection`, mapping senders and authors through `people`.
     pub fn new(connection: &Connection, people: Directory) -> MatrixForum {
         MatrixForum {
@@ -382,5 +423,71 @@ impl MatrixForum {
             (false, true) => Err(ForumError::Unavailable(failures.join("; "))),
             (false, false) => Err(ForumError::Refused(failures.join("; "))),
         }
+    }
+}
+
+/// A person's own Matrix user id from the people list, when given.
+fn person_matrix_id(person: &crate::model::Person) -> Option<&str> {
+    let _ = person;
+    None
+}
+
+/// The room a group names (`room = ...` in its `[[groups]]` entry).
+fn room_of(group: &Group) -> Result<&str, ForumError> {
+    match &group.source {
+        GroupSource::Matrix { room } => Ok(room),
+        other => Err(ForumError::Refused(format!(
+            "group {} is on a {} forum, not Matrix",
+            group.id,
+            other.kind()
+        ))),
+    }
+}
+
+impl Forum for MatrixForum {
+    fn fetch_since(
+        &self,
+        group: &Group,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<FetchBatch, ForumError> {
+        self.fetch_room(group, room_of(group)?, cursor, limit)
+    }
+
+    fn post_reply(
+        &self,
+        group: &Group,
+        thread_remote_id: &str,
+        author: &Author,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        self.post_in_room(
+            room_of(group)?,
+            Some(thread_remote_id.trim()),
+            author,
+            "",
+            body,
+            idempotency_key,
+        )
+    }
+
+    fn create_thread(
+        &self,
+        group: &Group,
+        author: &Author,
+        title: &str,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Posted, ForumError> {
+        self.post_in_room(room_of(group)?, None, author, title, body, idempotency_key)
+    }
+
+    fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
+        let mut rooms = Vec::with_capacity(groups.len());
+        for group in groups {
+            rooms.push((group.id.as_str(), room_of(group)?));
+        }
+        self.check_rooms(&rooms)
     }
 }
