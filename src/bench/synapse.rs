@@ -75,10 +75,13 @@ impl Synapse {
     pub fn start(venv: &Path) -> anyhow::Result<Synapse> {
         // In memory when the machine has a tmpfs: Synapse's SQLite commits then cost no disk
         // flush (the database lives as long as the test or benchmark anyway).
+        // Named after this process, so a later start can remove what a process that never
+        // dropped its instance (a test binary's shared one) left behind.
         let shm = Path::new("/dev/shm");
         let dir = if shm.is_dir() {
+            remove_orphans(shm);
             tempfile::Builder::new()
-                .prefix("digestd-synapse")
+                .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
                 .tempdir_in(shm)
                 .or_else(|_| tempfile::tempdir())
         } else {
@@ -249,6 +252,28 @@ fn spawn_with_death_signal(cmd: &mut Command) -> std::io::Result<Child> {
         });
     }
     cmd.spawn()
+}
+
+/// Prefix of Synapse's directories, followed by the owning process id and `-`.
+const DIR_PREFIX: &str = "digestd-synapse-";
+
+/// Removes the Synapse directories in `parent` whose owning process is gone.
+fn remove_orphans(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn free_port() -> anyhow::Result<u16> {
