@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod outbound;
+pub mod poll_plan;
 pub mod render;
 pub mod schedule;
 pub mod status;
