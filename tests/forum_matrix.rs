@@ -479,3 +479,159 @@ fn a_stopped_homeserver_is_transient_and_collection_resumes_after_it_returns() {
     assert_eq!((report.posts, report.groups_failed), (1, 0), "{report}");
     assert_eq!(stored_posts(&store, "ops").len(), 2);
 }
+
+/// The configuration of the end-to-end test: one Matrix forum, one group on it, Anna.
+fn loop_config(
+    dir: &std::path::Path,
+    synapse: &Synapse,
+    sink_port: u16,
+    alias: &str,
+    anna: &str,
+) -> std::path::PathBuf {
+    std::fs::write(dir.join("as-token"), synapse.as_token()).expect("token file");
+    let text = format!(
+        r#"
+[organisation]
+name = "Testdam"
+forum_url = "https://forum.testdam.example"
+
+[store]
+path = "digestd.sqlite"
+
+[mail]
+from = "Testdam Groups <digest@testdam.example>"
+reply_domain = "reply.testdam.example"
+
+[mail.transport]
+kind = "smtp"
+host = "127.0.0.1"
+port = {sink_port}
+tls = "none"
+
+[digest]
+templates = "{templates}"
+
+[forums.city-matrix]
+kind = "matrix"
+homeserver = "{homeserver}"
+server_name = "digestd.test"
+as_token_file = "as-token"
+bot_user = "{BOT}"
+poll_seconds = 30
+
+[[groups]]
+id = "home-visits"
+name = "Home visits"
+forum = "city-matrix"
+room = "{alias}"
+
+[[roles]]
+name = "social-worker"
+groups = ["home-visits"]
+schedule = "0 0 7 * * Mon-Fri"
+time_zone = "Europe/Amsterdam"
+
+[[people]]
+email = "{anna}"
+name = "Anna de Vries"
+roles = ["social-worker"]
+"#,
+        templates = support::repo_root().join("templates").display(),
+        homeserver = synapse.base_url(),
+    );
+    let path = dir.join("digestd.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+fn run_digestd(config: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(support::bin())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("digestd");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    child.wait_with_output().expect("digestd exits")
+}
+
+#[test]
+fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_once() {
+    let Some(synapse) = hs::shared() else { return };
+    let s = scene(synapse);
+    let root =
+        s.hs.say(&s.zed, &s.room, "Winter home visits: what do you check?");
+    s.hs.reply_in_thread(&s.bob, &s.room, &root, "The heating, first of all.");
+    let sink = support::SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = loop_config(dir.path(), synapse, sink.port(), &s.alias, &s.anna_email);
+
+    let out = run_digestd(&config, &["send-now"], "");
+    assert!(
+        out.status.success(),
+        "send-now: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mails = sink.wait_for(1, std::time::Duration::from_secs(30));
+    assert_eq!(mails.len(), 1, "Anna's digest");
+    let parsed = mails[0].parsed();
+    let text = parsed.body_text(0).expect("text part").to_string();
+    assert!(text.contains("Winter home visits"), "{text}");
+    assert!(text.contains("The heating"), "{text}");
+    let token = regex::Regex::new(r"reply\+([0-9a-f]{40})@reply\.testdam\.example")
+        .expect("regex")
+        .captures(&text)
+        .map(|c| c[1].to_owned())
+        .expect("a reply address");
+
+    let reply = format!(
+        "From: Anna de Vries <{}>\r\n\
+         To: reply+{token}@reply.testdam.example\r\n\
+         Subject: Re: Winter home visits\r\n\
+         Message-ID: <matrix-e2e-{token}@mail.testdam.example>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         The CO detector, and food for three days.\r\n\
+         \r\n\
+         On Mon, 23 Nov 2026 at 07:00, Testdam Groups <digest@testdam.example> wrote:\r\n\
+         > Winter home visits: what do you check?\r\n",
+        s.anna_email
+    );
+    for attempt in 0..2 {
+        // The second delivery of the same mail (an MTA retry) must not post again.
+        let out = run_digestd(&config, &["receive"], &reply);
+        assert!(
+            out.status.success(),
+            "receive #{attempt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let events = s.hs.messages(&s.zed, &s.room);
+    let by_anna: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["sender"] == s.anna.as_str())
+        .collect();
+    assert_eq!(by_anna.len(), 1, "once, as Anna: {events:#?}");
+    assert_eq!(
+        thread_of(by_anna[0]),
+        Some(root.as_str()),
+        "in the root's thread"
+    );
+    let body = by_anna[0]["content"]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("The CO detector, and food for three days."),
+        "{body}"
+    );
+    assert!(!body.contains("wrote:"), "quote trimmed: {body}");
+}
