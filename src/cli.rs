@@ -179,6 +179,16 @@ pub enum BenchCommand {
         #[arg(long)]
         failures: bool,
     },
+    /// Collect and store posts from a real forum server seeded with `posts` posts, against
+    /// fetching the same pages unparsed (`--forum matrix`: a Synapse on 127.0.0.1).
+    Collect {
+        /// Which forum kind to measure (`matrix`).
+        #[arg(long, default_value = "matrix")]
+        forum: String,
+        /// Posts to seed and collect.
+        #[arg(long, default_value_t = 10_000)]
+        posts: usize,
+    },
     /// Receive → classify → trim → authorise against an in-memory forum, against bare parsing.
     Inbound {
         /// Messages to process.
