@@ -25,6 +25,8 @@ pub mod headers;
 mod html;
 pub mod lines;
 mod local_regex;
+mod marker;
+pub mod patterns;
 pub mod quotes;
 pub mod signatures;
 mod text;
