@@ -65,7 +65,10 @@ fn every_kind_of_mail_is_trimmed() {
             }
         }
     }
-    assert!(failures.is_empty(), "trimming below its floor: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "trimming below its floor: {failures:?}"
+    );
 }
 
 #[test]
@@ -110,5 +113,9 @@ fn the_digest_markers_of_every_locale_are_cut() {
         let trimmed = digestd::inbound::trim::trim_text(&body);
         assert_eq!(trimmed.text, "My answer.", "{}: {marker}", path.display());
     }
-    assert!(locales >= 2, "expected the en and nl locales in {}", dir.display());
+    assert!(
+        locales >= 2,
+        "expected the en and nl locales in {}",
+        dir.display()
+    );
 }

@@ -28,6 +28,7 @@ mod local_regex;
 mod marker;
 pub mod patterns;
 pub mod quotes;
+mod rulers;
 pub mod signatures;
 mod text;
 

@@ -117,7 +117,12 @@ pub fn is_signoff(line: &str) -> bool {
             let device = head
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|w| DEVICE_WORDS.contains(&w));
-            return device || short && words.len() <= 4;
+            // "Sent from my Wiko RIDGE FAB 4G": a brand name, capitalised, on a short line.
+            let brand = c
+                .get(1)
+                .and_then(|m| m.as_str().get(3..))
+                .is_some_and(|name| name.chars().next().is_some_and(char::is_uppercase));
+            return device || short && (words.len() <= 4 || brand);
         }
         let device = rest
             .split(|c: char| !c.is_alphanumeric())
@@ -179,6 +184,7 @@ mod tests {
             "Sent from my Verizon Wireless BlackBerry",
             "Sent from my cell, please excuse any typos.",
             "Sent from Mailbox",
+            "Sent from my Wiko RIDGE FAB 4G",
             "Sent via mobile",
             "(Sent from mobile device)",
             "<<sent by galaxy>>",
