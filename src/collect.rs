@@ -4,12 +4,12 @@
 //! ([`Store::store_batch`]), so a crash never skips or doubles posts. A failing group is logged,
 //! recorded ([`Store::record_poll_error`]) and counted, and never stops the others.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::config::Config;
-use crate::forum::local::LocalForum;
-use crate::forum::{Forum, ForumError};
-use crate::model::{ForumKind, Group};
+use crate::forum::{open_forums, Forum, ForumError, Forums};
+use crate::model::Group;
 use crate::store::{Store, StoreError};
 
 /// Posts asked for per page.
@@ -47,40 +47,26 @@ pub enum CollectError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The forum would not open.
-    #[error("opening the {forum} forum: {message}")]
-    Open {
-        /// Forum kind.
-        forum: ForumKind,
-        /// Why.
-        message: String,
-    },
 }
 
 /// Polls every configured group once (groups are synced into the store first).
 pub fn collect_all(config: &Config, store: &mut Store) -> anyhow::Result<CollectReport> {
+    let forums = open_forums(config);
+    collect_with(config, store, &forums)
+}
+
+/// Polls every configured group once through `forums` (groups are synced into the store first).
+pub fn collect_with(
+    config: &Config,
+    store: &mut Store,
+    forums: &Forums,
+) -> anyhow::Result<CollectReport> {
     store.sync_groups(&config.groups)?;
-    let needs_local = config.groups.iter().any(|g| g.forum == ForumKind::Local);
-    let local = if needs_local {
-        Some(LocalForum::open(store.path(), &config.forum_url).map_err(|e| e.to_string()))
-    } else {
-        None
-    };
-    let mut report = CollectReport::default();
-    for group in &config.groups {
-        let forum: Result<&dyn Forum, CollectError> = match (&group.forum, &local) {
-            (ForumKind::Local, Some(Ok(f))) => Ok(f),
-            (ForumKind::Local, Some(Err(message))) => Err(CollectError::Open {
-                forum: ForumKind::Local,
-                message: message.clone(),
-            }),
-            (ForumKind::Local, None) => Err(CollectError::Open {
-                forum: ForumKind::Local,
-                message: "not opened".into(),
-            }),
-        };
-        let outcome = forum.and_then(|f| collect_group(store, f, group));
-        tally(store, group, outcome, &mut report);
+    let (report, outcomes) = collect_forums(config, store, forums, None);
+    for (forum, outcome) in &outcomes {
+        if let Err(error) = outcome {
+            tracing::warn!(%forum, %error, "collecting from the forum failed");
+        }
     }
     tracing::info!(
         posts = report.posts,
@@ -89,6 +75,34 @@ pub fn collect_all(config: &Config, store: &mut Store) -> anyhow::Result<Collect
         "collection pass done"
     );
     Ok(report)
+}
+
+/// Polls the groups of the forums named in `only` (all forums: `None`) and says per forum
+/// whether all its groups were polled (`Err`: the first group's error). The daemon's collection
+/// loop calls this with the forums that are due; the store's groups must be synced already.
+pub fn collect_forums(
+    config: &Config,
+    store: &mut Store,
+    forums: &Forums,
+    only: Option<&[String]>,
+) -> (CollectReport, BTreeMap<String, Result<(), String>>) {
+    let mut report = CollectReport::default();
+    let mut outcomes: BTreeMap<String, Result<(), String>> = BTreeMap::new();
+    for group in &config.groups {
+        if only.is_some_and(|names| !names.contains(&group.forum_name)) {
+            continue;
+        }
+        let outcome = forums
+            .get(&group.forum_name)
+            .map_err(CollectError::from)
+            .and_then(|f| collect_group(store, f, group));
+        let entry = outcomes.entry(group.forum_name.clone()).or_insert(Ok(()));
+        if let (Err(e), Ok(())) = (&outcome, &*entry) {
+            *entry = Err(format!("group {}: {e}", group.id));
+        }
+        tally(store, group, outcome, &mut report);
+    }
+    (report, outcomes)
 }
 
 /// Polls the given groups, each on its forum; the testable core of [`collect_all`].
@@ -109,13 +123,13 @@ fn tally(
 ) {
     match outcome {
         Ok(n) => {
-            crate::http::METRICS.poll(&group.id, true);
+            crate::metrics::METRICS.poll(&group.id, true);
             report.groups_ok += 1;
             report.posts += n;
         }
         Err(e) => {
-            crate::http::METRICS.poll(&group.id, false);
-            tracing::warn!(group = %group.id, error = %e, "polling the group failed");
+            crate::metrics::METRICS.poll(&group.id, false);
+            tracing::debug!(group = %group.id, error = %e, "polling the group failed");
             report.groups_failed += 1;
             if let Err(e2) = store.record_poll_error(&group.id, &e.to_string()) {
                 tracing::error!(group = %group.id, error = %e2, "recording the poll error failed");
@@ -228,11 +242,7 @@ mod tests {
     }
 
     fn group(id: &str) -> Group {
-        Group {
-            id: id.into(),
-            name: id.into(),
-            forum: ForumKind::Local,
-        }
+        Group::local(id, id)
     }
 
     fn author() -> Author {
@@ -245,7 +255,9 @@ mod tests {
     #[test]
     fn collect_twice_stores_once_and_advances_the_cursor() {
         let (_d, mut store) = temp_store();
-        let forum = LocalForum::open(store.path(), "https://forum.example.org/").expect("forum");
+        let forum =
+            crate::forum::local::LocalForum::open(store.path(), "https://forum.example.org/")
+                .expect("forum");
         let (a, b) = (group("a"), group("b"));
         let first = forum
             .create_thread(&a, &author(), "Hello", "first post", "k1")

@@ -18,19 +18,97 @@ pub type ThreadId = i64;
 /// Store-assigned identifier of a post (stable across runs).
 pub type PostId = i64;
 
-/// Which forum a group lives on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Which kind of platform a forum is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ForumKind {
     /// The built-in forum in digestd's own SQLite file (the embedded default).
     #[default]
     Local,
+    /// A Matrix homeserver: rooms are groups, `m.thread` relations are threads.
+    Matrix,
+    /// A Discourse forum: categories (optionally narrowed by tags) are groups.
+    Discourse,
+    /// An RSS or Atom feed per group (read-only).
+    Feed,
+    /// A bespoke platform that pushes posts by signed webhooks and takes replies the same way.
+    Webhook,
+}
+
+impl ForumKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [ForumKind; 5] = [
+        ForumKind::Local,
+        ForumKind::Matrix,
+        ForumKind::Discourse,
+        ForumKind::Feed,
+        ForumKind::Webhook,
+    ];
+
+    /// The name used in config (`kind = "..."`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForumKind::Local => "local",
+            ForumKind::Matrix => "matrix",
+            ForumKind::Discourse => "discourse",
+            ForumKind::Feed => "feed",
+            ForumKind::Webhook => "webhook",
+        }
+    }
 }
 
 impl fmt::Display for ForumKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Name of the built-in forum instance, present in every config.
+pub const LOCAL_FORUM: &str = "local";
+
+/// Where a group lives on its platform: the platform's own address of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum GroupSource {
+    /// The built-in forum (the group id is its address).
+    #[default]
+    Local,
+    /// A Matrix room.
+    Matrix {
+        /// Room id (`!abc:example.org`) or alias (`#youth-care:example.org`).
+        room: String,
+    },
+    /// A Discourse category, optionally narrowed by tags.
+    Discourse {
+        /// Category slug or numeric id.
+        category: String,
+        /// Only topics carrying one of these tags (empty: all topics of the category).
+        tags: Vec<String>,
+    },
+    /// An RSS or Atom feed.
+    Feed {
+        /// The feed's URL.
+        url: String,
+        /// Regular expression over an entry's link whose first capture is the thread key
+        /// (entries with the same key form one thread); `None`: each entry is a thread.
+        thread_pattern: Option<String>,
+    },
+    /// A group of a bespoke platform connected by webhooks.
+    Webhook {
+        /// The platform's id of the group.
+        remote_id: String,
+    },
+}
+
+impl GroupSource {
+    /// The kind of forum this address belongs to.
+    pub fn kind(&self) -> ForumKind {
         match self {
-            ForumKind::Local => f.write_str("local"),
+            GroupSource::Local => ForumKind::Local,
+            GroupSource::Matrix { .. } => ForumKind::Matrix,
+            GroupSource::Discourse { .. } => ForumKind::Discourse,
+            GroupSource::Feed { .. } => ForumKind::Feed,
+            GroupSource::Webhook { .. } => ForumKind::Webhook,
         }
     }
 }
@@ -42,8 +120,25 @@ pub struct Group {
     pub id: GroupId,
     /// Human name shown in digests.
     pub name: String,
-    /// The forum that holds this group.
+    /// The kind of forum that holds this group.
     pub forum: ForumKind,
+    /// Name of the forum instance (`[forums.<name>]`; [`LOCAL_FORUM`] for the built-in one).
+    pub forum_name: String,
+    /// The group's address on that forum.
+    pub source: GroupSource,
+}
+
+impl Group {
+    /// A group of the built-in forum.
+    pub fn local(id: impl Into<String>, name: impl Into<String>) -> Group {
+        Group {
+            id: id.into(),
+            name: name.into(),
+            forum: ForumKind::Local,
+            forum_name: LOCAL_FORUM.to_string(),
+            source: GroupSource::Local,
+        }
+    }
 }
 
 /// A thread (topic) inside a group.
@@ -422,6 +517,37 @@ pub(crate) fn sample_post(body: &str, format: BodyFormat) -> Post {
         best_answer: false,
         url: "https://f.example/p/1".into(),
     }
+}
+
+// A page of activity from a forum, as the `forum::Forum` connectors return it and the store
+// keeps it.
+
+/// Opaque per-group position in a forum's stream of posts (the forum decides what it means).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub String);
+
+/// One page of new activity from a group.
+#[derive(Debug, Clone, Default)]
+pub struct FetchBatch {
+    /// Threads that the posts belong to (new or updated). `id` fields are ignored by the store,
+    /// which keys threads by (group, remote_id).
+    pub threads: Vec<Thread>,
+    /// New posts, oldest first. `id`/`thread_id` are ignored by the store, which resolves them
+    /// from `remote_id` and the thread's `remote_id` in [`FetchedPost::thread_remote_id`].
+    pub posts: Vec<FetchedPost>,
+    /// Where to continue next time.
+    pub next_cursor: Cursor,
+    /// True when more pages are waiting right now.
+    pub more: bool,
+}
+
+/// A post as a forum returns it, with the remote id of its thread.
+#[derive(Debug, Clone)]
+pub struct FetchedPost {
+    /// The thread's remote id.
+    pub thread_remote_id: String,
+    /// The post (store ids unset: 0).
+    pub post: Post,
 }
 
 #[cfg(test)]

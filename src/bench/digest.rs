@@ -22,8 +22,8 @@ use rand::{Rng, SeedableRng};
 use crate::digest::{select, Activity, SelectLimits};
 use crate::forum::{Cursor, FetchBatch, FetchedPost};
 use crate::model::{
-    BodyFormat, ForumKind, Frequency, Group, Period, Person, Post, ReplyToken, Role, Schedule,
-    Thread, ThreadId,
+    BodyFormat, Frequency, Group, Period, Person, Post, ReplyToken, Role, Schedule, Thread,
+    ThreadId,
 };
 use crate::render::{ExcerptCache, RenderContext, Renderer, DEFAULT_TEMPLATE};
 use crate::store::Store;
@@ -243,11 +243,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
         time_zone: chrono_tz::Europe::Amsterdam,
     };
     let groups: Vec<Group> = (0..GROUPS)
-        .map(|g| Group {
-            id: format!("group-{g}"),
-            name: format!("Group {g}"),
-            forum: ForumKind::Local,
-        })
+        .map(|g| Group::local(format!("group-{g}"), format!("Group {g}")))
         .collect();
     let roles: Vec<Role> = (0..ROLES)
         .map(|r| Role {

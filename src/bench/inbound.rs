@@ -28,9 +28,7 @@ use crate::inbound::classify::{classify_with_sender, Class};
 use crate::inbound::pipeline::{DiscardAnswers, Outcome, Pipeline};
 use crate::inbound::receive::maildir::BATCH;
 use crate::inbound::receive::{prepare_bytes, Intake};
-use crate::model::{
-    BodyFormat, ForumKind, Frequency, Group, Person, Post, ReplyGrant, ReplyToken, Thread,
-};
+use crate::model::{BodyFormat, Frequency, Group, Person, Post, ReplyGrant, ReplyToken, Thread};
 use crate::store::inbound::{InboundEnd, NewInbound};
 use crate::store::Store;
 
@@ -156,11 +154,8 @@ fn config(store_path: PathBuf) -> Config {
         },
         daemon: Default::default(),
         http: None,
-        groups: vec![Group {
-            id: "general".into(),
-            name: "General".into(),
-            forum: ForumKind::Local,
-        }],
+        forums: vec![crate::config::ForumConfig::local()],
+        groups: vec![Group::local("general", "General")],
         roles: Vec::new(),
         people,
     }

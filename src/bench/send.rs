@@ -71,6 +71,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
         inbound: InboundConfig::default(),
         daemon: DaemonConfig::default(),
         http: None,
+        forums: vec![crate::config::ForumConfig::local()],
         groups: syn.org.groups.clone(),
         roles: syn.org.roles.clone(),
         people: syn.org.people.clone(),

@@ -14,6 +14,7 @@
 
 mod checks;
 mod doc;
+mod forums;
 mod people_csv;
 mod people_index;
 mod raw;
@@ -24,6 +25,10 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{Group, Person, Role};
 
+pub use forums::{
+    DiscourseSettings, FeedSettings, ForumConfig, ForumSettings, MatrixSettings, WebhookSettings,
+    DEFAULT_DISCOURSE_USER, DEFAULT_MATRIX_USER_TEMPLATE, DEFAULT_POLL_SECONDS,
+};
 pub use people_index::PeopleIndex;
 
 pub use checks::parse_cron;
@@ -57,6 +62,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// `[http]`: the optional endpoint (health, metrics, one-click unsubscribe); off when absent.
     pub http: Option<crate::http::HttpConfig>,
+    /// Forum instances (`[forums.<name>]`), always including the built-in `local`.
+    pub forums: Vec<ForumConfig>,
     /// Groups, in config order.
     pub groups: Vec<Group>,
     /// Roles, in config order.
@@ -352,6 +359,14 @@ impl Config {
                         )));
                     }
                 }
+                validate::RequirementKind::SecretFile => {
+                    if let Err(e) = std::fs::File::open(&req.path) {
+                        problems.push(missing(format!(
+                            "cannot read secret file {}: {e}",
+                            req.path.display()
+                        )));
+                    }
+                }
                 validate::RequirementKind::PasswordFile => {
                     match std::fs::read_to_string(&req.path) {
                         Ok(s) => {
@@ -386,6 +401,11 @@ impl Config {
     /// The role named `name`.
     pub fn role(&self, name: &str) -> Option<&Role> {
         self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// The forum instance named `name` (`[forums.<name>]`, or `local`).
+    pub fn forum(&self, name: &str) -> Option<&ForumConfig> {
+        self.forums.iter().find(|f| f.name == name)
     }
 
     /// The group with id `id`.

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::TlsMode;
-use crate::model::ForumKind;
 
 /// A string value with its span.
 pub(crate) type Str = Spanned<String>;
@@ -27,6 +26,8 @@ pub(crate) struct RawConfig {
     pub defaults: Option<Spanned<RawDefaults>>,
     pub daemon: Option<Spanned<RawDaemon>>,
     pub http: Option<Spanned<crate::http::HttpConfig>>,
+    #[serde(default)]
+    pub forums: std::collections::BTreeMap<String, Spanned<super::forums::RawForum>>,
     #[serde(default)]
     pub groups: Vec<Spanned<RawGroup>>,
     #[serde(default)]
@@ -151,7 +152,20 @@ pub(crate) struct RawDefaults {
 pub(crate) struct RawGroup {
     pub id: Option<Str>,
     pub name: Option<Str>,
-    pub forum: Option<Spanned<ForumKind>>,
+    /// Name of a `[forums.<name>]` table (absent: the built-in `local` forum).
+    pub forum: Option<Str>,
+    /// Matrix room id or alias.
+    pub room: Option<Str>,
+    /// Discourse category slug or id.
+    pub category: Option<Str>,
+    /// Discourse tags narrowing the category.
+    pub tags: Option<Spanned<Vec<Str>>>,
+    /// Feed URL.
+    pub feed_url: Option<Str>,
+    /// Feed: regex over an entry's link, capture 1 = thread key.
+    pub thread_pattern: Option<Str>,
+    /// Webhook platform's id of the group.
+    pub remote_id: Option<Str>,
 }
 
 /// `[[roles]]`.

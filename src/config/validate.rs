@@ -49,6 +49,8 @@ pub(crate) enum RequirementKind {
     Locale,
     /// `[mail.transport] password_file`, whose contents become the SMTP password.
     PasswordFile,
+    /// A connector's secret (`[forums.<name>] *_file`): must be readable; the connector reads it.
+    SecretFile,
 }
 
 /// A file the configuration needs, with where to point when it is missing.
@@ -94,7 +96,8 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
     let daemon = v.daemon(raw.daemon.as_ref());
     let http = v.http(raw.http.as_ref());
     let defaults = v.defaults(raw.defaults.as_ref());
-    let (groups, group_ids) = v.groups(&raw.groups);
+    let forums = v.forums(&raw.forums);
+    let (groups, group_ids) = v.groups(&raw.groups, &forums, &raw.forums);
     let (roles, role_names) = v.roles(&raw.roles, &group_ids, &defaults, &templates_dir, &raw);
     let mut people_in: Vec<PersonIn> = raw
         .people
@@ -120,6 +123,7 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
                 inbound,
                 daemon,
                 http,
+                forums,
                 groups,
                 roles,
                 people,
@@ -141,10 +145,12 @@ struct Defaults {
     frequency: Frequency,
 }
 
-struct Validator<'a> {
-    ctx: &'a Ctx<'a>,
-    problems: Vec<ConfigProblem>,
-    requirements: Vec<Requirement>,
+/// Collects the problems and file requirements while turning raw sections into config values;
+/// each section's checks are an `impl Validator` block (this file, and `forums.rs`).
+pub(crate) struct Validator<'a> {
+    pub(super) ctx: &'a Ctx<'a>,
+    pub(super) problems: Vec<ConfigProblem>,
+    pub(super) requirements: Vec<Requirement>,
 }
 
 /// `prefix.key`, or `key` when there is no prefix.
@@ -157,11 +163,11 @@ fn join(prefix: &str, key: &str) -> String {
 }
 
 impl Validator<'_> {
-    fn line<T>(&self, s: &Spanned<T>) -> usize {
+    pub(super) fn line<T>(&self, s: &Spanned<T>) -> usize {
         self.ctx.lines.line(s.span().start)
     }
 
-    fn at(&self, s: &Str, key: String) -> At<String> {
+    pub(super) fn at(&self, s: &Str, key: String) -> At<String> {
         At {
             value: s.get_ref().trim().to_string(),
             line: self.line(s),
@@ -178,7 +184,7 @@ impl Validator<'_> {
         });
     }
 
-    fn problem(&mut self, line: usize, key: &str, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, line: usize, key: &str, message: impl Into<String>) {
         let file = self.ctx.file;
         self.problem_in(file, line, key, message);
     }
@@ -195,13 +201,13 @@ impl Validator<'_> {
         }
     }
 
-    fn missing(&mut self, line: usize, key: &str, hint: &str) {
+    pub(super) fn missing(&mut self, line: usize, key: &str, hint: &str) {
         let file = self.ctx.file;
         self.missing_in(file, line, key, hint);
     }
 
     /// A required non-empty string.
-    fn required_str(
+    pub(super) fn required_str(
         &mut self,
         v: Option<&Str>,
         table_line: usize,
@@ -223,7 +229,14 @@ impl Validator<'_> {
     }
 
     /// An optional integer within `min..=max`.
-    fn int(&mut self, v: Option<&Int>, key: &str, default: i64, min: i64, max: i64) -> i64 {
+    pub(super) fn int(
+        &mut self,
+        v: Option<&Int>,
+        key: &str,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> i64 {
         match v {
             None => default,
             Some(n) if (min..=max).contains(n.get_ref()) => *n.get_ref(),
@@ -240,7 +253,7 @@ impl Validator<'_> {
         }
     }
 
-    fn path(&self, s: &str) -> PathBuf {
+    pub(super) fn path(&self, s: &str) -> PathBuf {
         lexical_normalize(&self.ctx.base_dir.join(s.trim()))
     }
 
@@ -810,7 +823,12 @@ impl Validator<'_> {
     }
 
     /// Valid groups, and every id written (so one bad group does not make roles fail too).
-    fn groups(&mut self, raw: &[Spanned<raw::RawGroup>]) -> (Vec<Group>, HashSet<String>) {
+    fn groups(
+        &mut self,
+        raw: &[Spanned<raw::RawGroup>],
+        forums: &[super::ForumConfig],
+        written_forums: &BTreeMap<String, Spanned<super::forums::RawForum>>,
+    ) -> (Vec<Group>, HashSet<String>) {
         let mut groups = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut ids = HashSet::new();
@@ -836,14 +854,17 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(lower, id.line);
+            let Some((forum_name, forum, source)) =
+                self.group_source(&p, line, r, forums, written_forums)
+            else {
+                continue;
+            };
             groups.push(Group {
                 id: id.value,
                 name: name.map(|n| n.value).unwrap_or_default(),
-                forum: r
-                    .forum
-                    .as_ref()
-                    .map(|f| f.get_ref().clone())
-                    .unwrap_or_default(),
+                forum,
+                forum_name,
+                source,
             });
         }
         (groups, ids)

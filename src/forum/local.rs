@@ -781,15 +781,10 @@ pub fn format_thread(t: &LocalThread, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ForumKind;
     use crate::store::test_support::temp_store;
 
     fn group(id: &str) -> Group {
-        Group {
-            id: id.into(),
-            name: id.into(),
-            forum: ForumKind::Local,
-        }
+        Group::local(id, id)
     }
 
     fn anna() -> Author {

@@ -4,19 +4,14 @@
 //! **Boundary:** the only inbound file that names a concrete forum or transport.
 
 use crate::config::Config;
-use crate::forum::local::LocalForum;
-use crate::forum::Forum;
+use crate::forum::{open_forums, Forum};
 use crate::inbound::pipeline::AnswerSink;
 use crate::outbound::message::BuiltMessage;
 use crate::outbound::{Outbound, SendError};
 
-/// The forum replies are posted into. Every group is `forum = local` today, so this is the
-/// built-in forum in the store file.
+/// The forums replies are posted into: one connector per `[forums.<name>]`, chosen per group.
 pub fn open_forum(config: &Config) -> anyhow::Result<Box<dyn Forum>> {
-    Ok(Box::new(LocalForum::open(
-        &config.store_path,
-        &config.forum_url,
-    )?))
+    Ok(Box::new(open_forums(config)))
 }
 
 /// Answers sent through the configured [`Outbound`] transport, with the null envelope sender.
