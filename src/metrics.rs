@@ -89,6 +89,18 @@ pub struct Metrics {
     unsubscribes: AtomicU64,
     inbound: Mutex<BTreeMap<String, u64>>,
     polls: Mutex<BTreeMap<(String, bool), u64>>,
+    forums: Mutex<BTreeMap<String, ForumPollState>>,
+}
+
+/// The last polls of one forum instance (all its groups), as `/metrics` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForumPollState {
+    /// Whether the last poll succeeded.
+    pub up: bool,
+    /// Unix time of the last successful poll (0: none yet).
+    pub last_success: i64,
+    /// Unix time of the last failed poll (0: none yet).
+    pub last_error: i64,
 }
 
 impl Metrics {
@@ -103,6 +115,7 @@ impl Metrics {
             unsubscribes: AtomicU64::new(0),
             inbound: Mutex::new(BTreeMap::new()),
             polls: Mutex::new(BTreeMap::new()),
+            forums: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -150,6 +163,20 @@ impl Metrics {
         }
     }
 
+    /// A poll of all the groups of forum instance `forum` ended at `at`: `ok` when every group
+    /// was polled.
+    pub fn forum_poll(&self, forum: &str, ok: bool, at: chrono::DateTime<chrono::Utc>) {
+        if let Ok(mut m) = self.forums.lock() {
+            let st = m.entry(forum.to_string()).or_default();
+            st.up = ok;
+            if ok {
+                st.last_success = at.timestamp();
+            } else {
+                st.last_error = at.timestamp();
+            }
+        }
+    }
+
     /// Someone unsubscribed through the one-click link.
     pub fn unsubscribed(&self) {
         self.unsubscribes.fetch_add(1, Ordering::Relaxed);
@@ -177,6 +204,7 @@ impl Metrics {
             unsubscribes: self.unsubscribes.load(Ordering::Relaxed),
             inbound: self.inbound.lock().map(|m| m.clone()).unwrap_or_default(),
             polls: self.polls.lock().map(|m| m.clone()).unwrap_or_default(),
+            forums: self.forums.lock().map(|m| m.clone()).unwrap_or_default(),
         }
     }
 }
@@ -211,4 +239,6 @@ pub struct Snapshot {
     pub inbound: BTreeMap<String, u64>,
     /// Forum polls by (group, succeeded).
     pub polls: BTreeMap<(String, bool), u64>,
+    /// Last polls per forum instance (only those `digestd run` has polled).
+    pub forums: BTreeMap<String, ForumPollState>,
 }

@@ -80,8 +80,45 @@ pub fn render(metrics: &Metrics, gauges: &StoreGauges) -> String {
             escape_label(group)
         );
     }
+    forum_states(&mut out, &m.forums);
     gauges.render(&mut out);
     out
+}
+
+/// Each forum instance's health: up, last success, last error.
+fn forum_states(
+    out: &mut String,
+    forums: &std::collections::BTreeMap<String, crate::metrics::ForumPollState>,
+) {
+    type Field = fn(&crate::metrics::ForumPollState) -> i64;
+    let series: [(&str, &str, Field); 3] = [
+        (
+            "digestd_forum_instance_up",
+            "1 when the last poll of every group of the forum succeeded, else 0.",
+            |s| i64::from(s.up),
+        ),
+        (
+            "digestd_forum_instance_last_success_timestamp_seconds",
+            "Time of the forum's last successful poll (0: none since start).",
+            |s| s.last_success,
+        ),
+        (
+            "digestd_forum_instance_last_error_timestamp_seconds",
+            "Time of the forum's last failed poll (0: none since start).",
+            |s| s.last_error,
+        ),
+    ];
+    for (name, help, field) in series {
+        header(out, name, "gauge", help);
+        for (forum, state) in forums {
+            let _ = writeln!(
+                out,
+                "{name}{{forum=\"{}\"}} {}",
+                escape_label(forum),
+                field(state)
+            );
+        }
+    }
 }
 
 /// One histogram in the exposition format (cumulative buckets, `+Inf`, sum, count).

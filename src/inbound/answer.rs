@@ -60,6 +60,12 @@ pub struct AnswerContext {
     pub thread_title: Option<String>,
     /// Group id, for group mail.
     pub group: Option<String>,
+    /// Group name (as configured), for group mail.
+    pub group_name: Option<String>,
+    /// The address a confirmation request is answered at (`confirm+TOKEN@domain`).
+    pub confirm_address: Option<String>,
+    /// When `digest now` may be asked again (local time of the person, with the zone).
+    pub again_at: Option<String>,
     /// Items of a digest answered as a whole.
     pub items: Vec<ItemLink>,
     /// Largest accepted size in MB.
@@ -68,6 +74,10 @@ pub struct AnswerContext {
     pub command_address: String,
     /// Forum URL.
     pub forum_url: String,
+    /// Link to the thread, when the answer is about one thread.
+    pub thread_url: Option<String>,
+    /// The forum's own words when it refused a post (e.g. "you have no account there").
+    pub reason: Option<String>,
 }
 
 /// An answer ready to build: subject and text, localised.
@@ -232,13 +242,15 @@ pub fn threading(msg: &Message<'_>) -> (Option<String>, Vec<String>) {
 }
 
 /// Builds the answer mail to `to` for the message `msg` (null envelope sender,
-/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References).
+/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References; replies go to
+/// `reply_to` when given, else to `from`).
 pub fn build(
     from: &str,
     to: &Sender,
     text: &AnswerText,
     msg: &Message<'_>,
     message_id: &str,
+    reply_to: Option<&str>,
 ) -> Result<BuiltMessage, AnswerError> {
     let (parent, refs) = threading(msg);
     let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -253,6 +265,7 @@ pub fn build(
         date: chrono::Utc::now(),
         in_reply_to: parent.as_deref(),
         references: &refs,
+        reply_to,
     })?)
 }
 
@@ -285,6 +298,25 @@ mod tests {
                 assert!(!t.subject.is_empty(), "{locale}/{key}");
                 assert!(t.text.len() > 20, "{locale}/{key}");
             }
+        }
+        let refused = AnswerContext {
+            reason: Some("anna@example.org has no account on the forum.".into()),
+            thread_url: Some("https://forum.example.org/t/rota/42".into()),
+            ..ctx.clone()
+        };
+        for locale in LOCALES {
+            let t = a
+                .render(locale, "forum-refused", &refused)
+                .expect("renders");
+            assert!(
+                t.text.contains("has no account on the forum."),
+                "{locale}: {}",
+                t.text
+            );
+            assert!(
+                t.text.contains("https://forum.example.org/t/rota/42"),
+                "{locale}"
+            );
         }
         let nl = a.render("nl_NL", "expired", &ctx).expect("nl");
         let en = a.render("fr", "expired", &ctx).expect("fallback");
