@@ -187,6 +187,16 @@ pub enum BenchCommand {
         #[arg(long)]
         failures: bool,
     },
+    /// Collect and store posts from a real forum server seeded with `posts` posts, against
+    /// fetching the same pages unparsed (`--forum matrix`: a Synapse on 127.0.0.1).
+    Collect {
+        /// Which forum kind to measure (`matrix`).
+        #[arg(long, default_value = "matrix")]
+        forum: String,
+        /// Posts to seed and collect.
+        #[arg(long, default_value_t = 10_000)]
+        posts: usize,
+    },
     /// Receive → classify → trim → authorise against an in-memory forum, against bare parsing.
     Inbound {
         /// Messages to process.
@@ -258,7 +268,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             person,
         } => {
             let cfg = config.load()?;
-            let report = crate::cycle::send_now(&cfg, role.as_deref(), person.as_deref())?;
+            let report = crate::delivery_run::send_now(&cfg, role.as_deref(), person.as_deref())?;
             println!("{report}");
             Ok(if report.failed > 0 { 1 } else { 0 })
         }
@@ -270,7 +280,8 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             role,
         } => {
             let cfg = config.load()?;
-            let out = crate::cycle::preview(&cfg, &person, html, include_sent, role.as_deref())?;
+            let out =
+                crate::delivery_run::preview(&cfg, &person, html, include_sent, role.as_deref())?;
             print!("{out}");
             Ok(0)
         }

@@ -5,7 +5,6 @@
 //! server's `dkim=pass` acts at once; `digest now` works once an hour; at most five requests a
 //! day go to one address, and a request whose mail could not be sent is not kept.
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
@@ -13,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use digestd::model::ReplyToken;
 use digestd::store::{InboundStatus, PersonState};
-use inbound_support::{mail, Transport, World, REPLY_DOMAIN};
+use support::inbound::{mail, Transport, World, REPLY_DOMAIN};
 use support::{SmtpSink, SunkMessage};
 
 const TRUSTED: &str = "trusted_authserv_ids = [\"mx.test.example\"]";

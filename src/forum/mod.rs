@@ -3,7 +3,10 @@
 //! **Boundary:** only `forum::*` knows a forum's API. Everything else sees the [`Forum`] trait and
 //! the plain values of [`crate::model`].
 
+pub mod discourse;
+pub mod feed;
 pub mod local;
+pub mod matrix;
 mod router;
 
 pub use router::{open_forums, Forums};

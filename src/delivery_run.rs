@@ -1,0 +1,752 @@
+//! The delivery run: drives one outbound digest run (a "cycle"): for each person due, select →
+//! render → record → send.
+//!
+//! **Invariant:** a digest's Delivery row, holding the complete message, is written before the
+//! transport is called and marked after. Every cycle first resends the pending rows an
+//! interrupted cycle left behind, byte for byte, so a crash never loses a digest, and a row that
+//! is marked sent is never sent again.
+//!
+//! Selection excludes posts already in a pending or sent delivery to that person, so a second
+//! cycle over the same period finds nothing new for them and sends nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::digest::select::{select, Activity, SelectLimits};
+use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
+use crate::outbound::{self, Outbound, RetryPolicy, SendError};
+use crate::render::{ExcerptCache, RenderContext, Renderer};
+use crate::store::{NewDelivery, PersonState, Store};
+
+/// A weekly person is due again once this much time has passed since their last digest
+/// (a little under seven days, so a schedule firing at the same hour each week always qualifies).
+const WEEKLY_GAP: Duration = Duration::hours(6 * 24 + 12);
+/// How far back training highlights reach (older tagged posts not yet sent to a person).
+const HIGHLIGHT_LOOKBACK: Duration = Duration::days(30);
+/// The longest period a digest covers (a person back after a long pause gets the last month).
+const MAX_PERIOD: Duration = Duration::days(30);
+/// Digests prepared (and recorded as pending) before their batch is sent.
+const BATCH: usize = 64;
+
+/// What one cycle did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// People considered.
+    pub people: usize,
+    /// Digests accepted by the transport.
+    pub sent: usize,
+    /// Pending digests from an interrupted run, resent.
+    pub resumed: usize,
+    /// Empty digests not sent.
+    pub empty: usize,
+    /// People skipped (opted out of everything or of this schedule, paused, bouncing, weekly
+    /// and not due yet).
+    pub skipped: usize,
+    /// Digests refused for good.
+    pub failed: usize,
+    /// Digests left pending because the cycle was asked to stop (sent by the next cycle).
+    pub deferred: usize,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "people {}, sent {}, resumed {}, empty {}, skipped {}, failed {}, deferred {}",
+            self.people,
+            self.sent,
+            self.resumed,
+            self.empty,
+            self.skipped,
+            self.failed,
+            self.deferred
+        )
+    }
+}
+
+/// Which people a cycle is for.
+#[derive(Debug, Clone, Default)]
+pub struct Audience {
+    /// Only people holding this role (and only its schedule).
+    pub role: Option<String>,
+    /// Only this person (weekly pacing ignored: asked for explicitly).
+    pub person: Option<String>,
+    /// Only this schedule key (a scheduled firing).
+    pub schedule: Option<String>,
+}
+
+/// Everything a cycle needs that lives longer than one cycle.
+pub struct Engine {
+    /// The configuration in force.
+    pub config: Config,
+    /// Templates, loaded once.
+    pub renderer: Renderer,
+    /// Where messages go.
+    pub outbound: Arc<Outbound>,
+    /// Retry policy for transient transport errors.
+    pub retry: RetryPolicy,
+    /// Set to stop after the messages in flight.
+    pub stop: Arc<AtomicBool>,
+    /// systemd notifications (the watchdog itself follows [`crate::heartbeat`], which every
+    /// send beats).
+    pub notifier: crate::systemd_notify::Notifier,
+    /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
+    pub one_click: Option<(String, Arc<crate::http::Secret>)>,
+}
+
+impl Engine {
+    /// Builds an engine from a loaded config (loads templates, prepares the transport).
+    pub fn new(config: Config) -> anyhow::Result<Engine> {
+        let renderer = Renderer::load(&config.templates_dir).with_context(|| {
+            format!("loading templates from {}", config.templates_dir.display())
+        })?;
+        let outbound =
+            Outbound::from_config(&config.mail).context("preparing the mail transport")?;
+        let one_click = one_click_settings(&config)?;
+        Ok(Engine {
+            config,
+            renderer,
+            outbound: Arc::new(outbound),
+            retry: RetryPolicy::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            notifier: crate::systemd_notify::Notifier::disabled(),
+            one_click,
+        })
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Resends every pending delivery left by an interrupted cycle. Returns (sent, failed).
+    pub async fn resume_pending(&self, store: &mut Store) -> anyhow::Result<(usize, usize)> {
+        let pending = store
+            .pending_deliveries()
+            .context("reading pending deliveries")?;
+        let mut sent = 0;
+        let mut failed = 0;
+        for d in pending {
+            if self.stopping() {
+                break;
+            }
+            let from = self.envelope_from();
+            let sending =
+                self.outbound
+                    .send_with_retry(&from, &d.person_email, &d.raw, &self.retry);
+            match send_observed(sending).await {
+                Ok(()) => {
+                    store.mark_sent(d.id)?;
+                    sent += 1;
+                }
+                Err(SendError::Permanent(e)) => {
+                    store.mark_failed(d.id, &e)?;
+                    self.count_bounce(store, &d.person_email)?;
+                    failed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
+                    store.bump_attempt(d.id)?;
+                }
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    /// A permanent refusal counts as a bounce: after `[inbound] bounce_threshold` of them the
+    /// address is marked bouncing and gets no more digests until it is fixed.
+    fn count_bounce(&self, store: &mut Store, email: &str) -> anyhow::Result<()> {
+        if store.record_bounce(email, self.config.inbound.bounce_threshold)? {
+            tracing::warn!(person = %email, "address marked bouncing: no more digests until it is fixed");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn envelope_from(&self) -> String {
+        envelope_address(&self.config.mail.from)
+    }
+
+    /// Runs one cycle for `audience` with the period ending at `now`.
+    pub async fn run(
+        &self,
+        store: &mut Store,
+        audience: &Audience,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        let (resumed, resumed_failed) = self.resume_pending(store).await?;
+        report.resumed = resumed;
+        report.failed += resumed_failed;
+
+        for (schedule_key, roles) in self.schedules(audience) {
+            if self.stopping() {
+                break;
+            }
+            let run_id = store.start_run(&schedule_key, now)?;
+            let part = self
+                .run_schedule(store, audience, &schedule_key, &roles, now)
+                .await?;
+            store.finish_run(run_id, part.sent, part.failed)?;
+            // The one summary line per digest run: ids (run, schedule, period end) and counts.
+            tracing::info!(
+                run = run_id,
+                schedule = %schedule_key,
+                period_end = %now.format("%Y-%m-%dT%H:%M:%SZ"),
+                people = part.people,
+                sent = part.sent,
+                empty = part.empty,
+                skipped = part.skipped,
+                failed = part.failed,
+                deferred = part.deferred,
+                "digest run finished"
+            );
+            report.people += part.people;
+            report.sent += part.sent;
+            report.empty += part.empty;
+            report.skipped += part.skipped;
+            report.failed += part.failed;
+            report.deferred += part.deferred;
+        }
+        crate::metrics::METRICS.run_finished();
+        if resumed + resumed_failed > 0 {
+            tracing::info!(
+                resumed,
+                failed = resumed_failed,
+                "resent digests left pending by an interrupted run"
+            );
+        }
+        // The per-run lines above are the summary; this total is for debugging.
+        tracing::debug!(%report, "digest cycle finished");
+        Ok(report)
+    }
+
+    /// The schedules this audience touches, each with the roles that share it.
+    fn schedules(&self, audience: &Audience) -> Vec<(String, Vec<Role>)> {
+        let mut by_key: Vec<(String, Vec<Role>)> = Vec::new();
+        for role in &self.config.roles {
+            if audience.role.as_deref().is_some_and(|r| r != role.name) {
+                continue;
+            }
+            let key = role.schedule.key();
+            if audience.schedule.as_deref().is_some_and(|s| s != key) {
+                continue;
+            }
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, roles)) => roles.push(role.clone()),
+                None => by_key.push((key, vec![role.clone()])),
+            }
+        }
+        by_key
+    }
+
+    async fn run_schedule(
+        &self,
+        store: &mut Store,
+        audience: &Audience,
+        schedule_key: &str,
+        roles: &[Role],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        let role_names: HashSet<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        let wanted = audience
+            .person
+            .as_deref()
+            .map(crate::model::normalize_email);
+        let people: Vec<&Person> = self
+            .config
+            .people
+            .iter()
+            .filter(|p| wanted.as_deref().is_none_or(|w| p.email == w))
+            .filter(|p| p.roles.iter().any(|r| role_names.contains(r.as_str())))
+            .collect();
+        if people.is_empty() {
+            return Ok(report);
+        }
+        let states = store.all_person_states()?;
+        let opted_out = store.schedule_optouts(schedule_key)?;
+        let last_sent = store.last_sent_all(schedule_key)?;
+        let oldest = now - MAX_PERIOD;
+        let groups: Vec<String> = roles
+            .iter()
+            .flat_map(|r| r.groups.iter().cloned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let tags: Vec<String> = roles
+            .iter()
+            .flat_map(|r| r.training_tags.iter().cloned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let (threads, posts) =
+            store.load_activity(&groups, oldest, &tags, now - HIGHLIGHT_LOOKBACK)?;
+        let activity = Activity::new(threads, posts);
+        // Each post's excerpts are made once for the whole run, not once per person.
+        let excerpts = ExcerptCache::new();
+        let delivered_all = store.delivered_posts_all(now - HIGHLIGHT_LOOKBACK)?;
+        let empty_set = HashSet::new();
+
+        let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(BATCH);
+        for person in people {
+            report.people += 1;
+            if self.stopping() {
+                break;
+            }
+            let state = states.get(&person.email);
+            let frequency = state
+                .and_then(|s| s.frequency_override)
+                .unwrap_or(person.frequency);
+            if !is_reachable(frequency, state) || opted_out.contains(&person.email) {
+                report.skipped += 1;
+                continue;
+            }
+            let last = last_sent.get(&person.email).copied();
+            if audience.person.is_none() && !is_due(frequency, last, now) {
+                report.skipped += 1;
+                continue;
+            }
+            let person_roles: Vec<&Role> = roles
+                .iter()
+                .filter(|r| person.roles.contains(&r.name))
+                .collect();
+            let period = period_for(frequency, last, now);
+            let delivered = delivered_all.get(&person.email).unwrap_or(&empty_set);
+            let digest = select(
+                person,
+                &person_roles,
+                schedule_key,
+                period,
+                &activity,
+                delivered,
+                &self.limits(),
+            );
+            if digest.is_empty() && !self.config.digest.send_empty {
+                report.empty += 1;
+                continue;
+            }
+            let template = person_roles
+                .iter()
+                .find_map(|r| r.template.clone())
+                .unwrap_or_else(|| "digest".into());
+            let prepared = self.prepare(&digest, &template, now, Some(&excerpts))?;
+            let Some(id) = store.insert_pending_delivery(&prepared.delivery)? else {
+                // Already recorded for this (person, schedule, period): never twice.
+                report.skipped += 1;
+                continue;
+            };
+            batch.push((id, person.email.clone(), prepared.delivery.raw));
+            if batch.len() >= BATCH {
+                self.send_batch(store, &mut batch, &mut report).await?;
+            }
+        }
+        self.send_batch(store, &mut batch, &mut report).await?;
+        Ok(report)
+    }
+
+    fn limits(&self) -> SelectLimits {
+        SelectLimits {
+            max_threads: self.config.digest.max_threads,
+            max_highlights: self.config.digest.max_highlights,
+        }
+    }
+
+    /// Renders `digest` into a complete message with fresh reply tokens (nothing stored).
+    /// `excerpts` is the run's excerpt cache (`None`: made for this digest only).
+    pub fn prepare(
+        &self,
+        digest: &Digest,
+        template: &str,
+        now: DateTime<Utc>,
+        excerpts: Option<&ExcerptCache>,
+    ) -> anyhow::Result<Prepared> {
+        let cfg = &self.config;
+        let expires = now + Duration::days(cfg.digest.token_days);
+        let mut reply_tokens: HashMap<ThreadId, ReplyToken> = HashMap::new();
+        let mut grants = Vec::new();
+        let thread_ids = digest
+            .threads
+            .iter()
+            .map(|t| t.thread.id)
+            .chain(digest.highlights.iter().map(|h| h.thread.id));
+        for thread_id in thread_ids {
+            reply_tokens.entry(thread_id).or_insert_with(|| {
+                let token = ReplyToken::generate();
+                grants.push(ReplyGrant {
+                    token: token.clone(),
+                    person_email: digest.person.email.clone(),
+                    thread_id: Some(thread_id),
+                    expires,
+                });
+                token
+            });
+        }
+        let command_token = ReplyToken::generate();
+        grants.push(ReplyGrant {
+            token: command_token.clone(),
+            person_email: digest.person.email.clone(),
+            thread_id: None,
+            expires,
+        });
+        let unsubscribe_address = format!(
+            "unsubscribe+{}@{}",
+            command_token.as_str(),
+            cfg.mail.reply_domain
+        );
+        let unsubscribe_mailto = format!("mailto:{unsubscribe_address}?subject=unsubscribe");
+        let group_names: HashMap<String, String> = cfg
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.name.clone()))
+            .collect();
+        let ctx = RenderContext {
+            organisation: &cfg.organisation,
+            group_names: &group_names,
+            reply_domain: &cfg.mail.reply_domain,
+            reply_tokens: &reply_tokens,
+            unsubscribe_mailto: &unsubscribe_mailto,
+            excerpt_chars: cfg.digest.excerpt_chars,
+            excerpts,
+            template,
+        };
+        let rendered = self.renderer.render(digest, &ctx)?;
+        let one_click_url = self.one_click.as_ref().map(|(base, secret)| {
+            crate::http::unsubscribe_url(base, secret, &digest.person.email, &digest.schedule)
+        });
+        let message_id = outbound::new_message_id(&cfg.mail.reply_domain);
+        // A reply to the digest as a whole reaches digestd, which answers with the item links.
+        let reply_to = format!("digest@{}", cfg.mail.reply_domain);
+        let built = outbound::build_digest(&outbound::DigestMessage {
+            from: &cfg.mail.from,
+            envelope_from: None,
+            to_name: &digest.person.name,
+            to_email: &digest.person.email,
+            subject: &rendered.subject,
+            text: &rendered.text,
+            html: &rendered.html,
+            message_id: &message_id,
+            date: now,
+            list_id: &cfg.mail.list_id,
+            list_name: &cfg.organisation,
+            list_unsubscribe_mailto: &unsubscribe_address,
+            list_unsubscribe_url: one_click_url.as_deref(),
+            reply_to: Some(&reply_to),
+        })?;
+        Ok(Prepared {
+            text: rendered.text,
+            html: rendered.html,
+            delivery: NewDelivery {
+                person_email: digest.person.email.clone(),
+                schedule: digest.schedule.clone(),
+                period_end: digest.period.end,
+                message_id: built.message_id,
+                raw: built.raw,
+                post_ids: digest.post_ids(),
+                grants,
+            },
+        })
+    }
+
+    /// Sends the recorded batch with the transport's concurrency; marks each row as it completes.
+    async fn send_batch(
+        &self,
+        store: &mut Store,
+        batch: &mut Vec<(i64, String, Vec<u8>)>,
+        report: &mut RunReport,
+    ) -> anyhow::Result<()> {
+        // The pending rows must outlive a power cut before their mail leaves: a digest sent but
+        // forgotten would be built and sent again.
+        if !batch.is_empty() {
+            store
+                .sync_commits()
+                .context("syncing the pending digests to disk before sending them")?;
+        }
+        let mut tasks = JoinSet::new();
+        let concurrency = self.config.mail.concurrency.max(1);
+        let from = self.envelope_from();
+        let mut queue = std::mem::take(batch).into_iter();
+        loop {
+            while tasks.len() < concurrency && !self.stopping() {
+                let Some((id, to, raw)) = queue.next() else {
+                    break;
+                };
+                let outbound = Arc::clone(&self.outbound);
+                let retry = self.retry.clone();
+                let from = from.clone();
+                tasks.spawn(async move {
+                    let result =
+                        send_observed(outbound.send_with_retry(&from, &to, &raw, &retry)).await;
+                    (id, to, result)
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let (id, to, result) = joined.context("a send task failed")?;
+            match result {
+                Ok(()) => {
+                    store.mark_sent(id)?;
+                    report.sent += 1;
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::warn!(person = %to, error = %e, "digest refused for good");
+                    store.mark_failed(id, &e)?;
+                    self.count_bounce(store, &to)?;
+                    report.failed += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
+                    store.bump_attempt(id)?;
+                    report.deferred += 1;
+                }
+            }
+        }
+        report.deferred += queue.len();
+        crate::heartbeat::beat();
+        Ok(())
+    }
+}
+
+/// Runs one send (with its retries) as progress for the watchdog, and counts it in the metrics:
+/// sent, or failed permanently or transiently, with its latency.
+async fn send_observed(
+    sending: impl std::future::Future<Output = Result<(), SendError>>,
+) -> Result<(), SendError> {
+    use crate::metrics::{FailureKind, METRICS};
+    let started = std::time::Instant::now();
+    let result = crate::heartbeat::while_pending(sending).await;
+    let took = started.elapsed();
+    match &result {
+        Ok(()) => METRICS.digest_sent(took),
+        Err(SendError::Permanent(_)) => METRICS.digest_failed(took, FailureKind::Permanent),
+        Err(_) => METRICS.digest_failed(took, FailureKind::Transient),
+    }
+    result
+}
+
+/// A rendered digest ready to record and send.
+pub struct Prepared {
+    /// The text part (for preview).
+    pub text: String,
+    /// The HTML part (for preview).
+    pub html: String,
+    /// The ledger row to write before sending.
+    pub delivery: NewDelivery,
+}
+
+/// The one-click unsubscribe base URL and key, when `[http]` has an https `public_url` and a
+/// `secret_file` (RFC 8058 requires https; without them digests carry only the mailto).
+fn one_click_settings(
+    config: &Config,
+) -> anyhow::Result<Option<(String, Arc<crate::http::Secret>)>> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let Some(secret) = http.load_secret().context("reading [http] secret_file")? else {
+        return Ok(None);
+    };
+    let base = http.public_base();
+    if !base.starts_with("https://") {
+        tracing::warn!(%base, "[http] public_url is not https: digests carry only the mailto unsubscribe");
+        return Ok(None);
+    }
+    Ok(Some((base, Arc::new(secret))))
+}
+
+/// The bare address of a mailbox such as `Digests <digest@example.org>` (envelope sender).
+fn envelope_address(mailbox: &str) -> String {
+    mailbox
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.to_string())
+        .unwrap_or_else(|_| mailbox.trim().to_owned())
+}
+
+/// False when the person opted out, paused, or their address bounces.
+fn is_reachable(frequency: Frequency, state: Option<&PersonState>) -> bool {
+    frequency != Frequency::Off && !state.is_some_and(|s| s.paused || s.unsubscribed || s.bouncing)
+}
+
+/// True when a person at `frequency`, last served at `last`, is due at `now`.
+pub fn is_due(frequency: Frequency, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match (frequency, last) {
+        (Frequency::Off, _) => false,
+        (_, None) | (Frequency::Daily, _) => true,
+        (Frequency::Weekly, Some(last)) => now - last >= WEEKLY_GAP,
+    }
+}
+
+/// The period a digest covers: back to the last digest or one frequency window, whichever is
+/// earlier, so posts collected late (a forum that was down) are still found. Posts already
+/// delivered are excluded by selection, so a long period never repeats anything.
+pub fn period_for(frequency: Frequency, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Period {
+    let window_start = now - frequency.window();
+    let start = last.map_or(window_start, |l| l.min(window_start).max(now - MAX_PERIOD));
+    Period { start, end: now }
+}
+
+/// Runs one cycle now for everyone due (or one role / one person), collecting first.
+pub fn send_now(
+    config: &Config,
+    role: Option<&str>,
+    person: Option<&str>,
+) -> anyhow::Result<RunReport> {
+    if let Some(r) = role {
+        anyhow::ensure!(
+            config.role(r).is_some(),
+            "no role named {r:?} in {}",
+            config.source.display()
+        );
+    }
+    if let Some(p) = person {
+        anyhow::ensure!(
+            config.person(p).is_some(),
+            "no person {p:?} in {}",
+            config.source.display()
+        );
+    }
+    let mut store = open_synced_store(config)?;
+    let collected = crate::collect::collect_all(config, &mut store)?;
+    tracing::info!(%collected, "collected");
+    let engine = Engine::new(config.clone())?;
+    let audience = Audience {
+        role: role.map(str::to_owned),
+        person: person.map(str::to_owned),
+        schedule: None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(engine.run(&mut store, &audience, Utc::now()))
+}
+
+/// Opens the store and brings its groups and people in line with the config.
+pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
+    let mut store = Store::open(&config.store_path)
+        .with_context(|| format!("opening the store {}", config.store_path.display()))?;
+    store.sync_groups(&config.groups)?;
+    store.sync_people(&config.people)?;
+    Ok(store)
+}
+
+/// Renders what `person` would get now (text, or HTML), recording and sending nothing. With
+/// `include_sent`, as if nothing had been sent to them yet: their last frequency window, posts
+/// already delivered included. Reply links in a preview carry tokens that are not stored, so they
+/// do not work.
+///
+/// A person whose roles run on several schedules gets one digest per schedule: the text shows
+/// each under a `== schedule … ==` line; `--html` (one document) needs `role` to pick the
+/// schedule of one of their roles.
+pub fn preview(
+    config: &Config,
+    person: &str,
+    html: bool,
+    include_sent: bool,
+    role: Option<&str>,
+) -> anyhow::Result<String> {
+    let person = config
+        .person(person)
+        .with_context(|| format!("no person {person:?} in {}", config.source.display()))?;
+    if let Some(role) = role {
+        anyhow::ensure!(
+            person.roles.iter().any(|r| r == role),
+            "{} does not have the role {role:?} (their roles: {})",
+            person.email,
+            person.roles.join(", ")
+        );
+    }
+    let engine = Engine::new(config.clone())?;
+    // The whole digest of the chosen role's schedule: with the person's other roles on it.
+    let mut schedules = engine.schedules(&Audience::default());
+    schedules.retain(|(_, roles)| {
+        roles.iter().any(|r| person.roles.contains(&r.name))
+            && role.is_none_or(|chosen| roles.iter().any(|r| r.name == chosen))
+    });
+    anyhow::ensure!(
+        !schedules.is_empty(),
+        "no schedule sends digests to {} (their roles: {})",
+        person.email,
+        person.roles.join(", ")
+    );
+    if html && schedules.len() > 1 {
+        let each: Vec<String> = schedules
+            .iter()
+            .map(|(key, roles)| {
+                let mine: Vec<&str> = roles
+                    .iter()
+                    .filter(|r| person.roles.contains(&r.name))
+                    .map(|r| r.name.as_str())
+                    .collect();
+                format!("{key:?} (role {})", mine.join(", "))
+            })
+            .collect();
+        anyhow::bail!(
+            "{} gets {} digests, one per schedule: {}; pass --role to pick one for --html",
+            person.email,
+            schedules.len(),
+            each.join("; ")
+        );
+    }
+    let several = schedules.len() > 1;
+    let mut store = open_synced_store(config)?;
+    crate::collect::collect_all(config, &mut store)?;
+    let now = Utc::now();
+    let mut out = String::new();
+    for (key, roles) in schedules {
+        let person_roles: Vec<&Role> = roles
+            .iter()
+            .filter(|r| person.roles.contains(&r.name))
+            .collect();
+        let last = if include_sent {
+            None
+        } else {
+            store.last_sent(&person.email, &key)?
+        };
+        let frequency = if person.frequency == Frequency::Off {
+            Frequency::Weekly
+        } else {
+            person.frequency
+        };
+        let period = period_for(frequency, last, now);
+        let tags: Vec<String> = person_roles
+            .iter()
+            .flat_map(|r| r.training_tags.iter().cloned())
+            .collect();
+        let groups: Vec<String> = person_roles
+            .iter()
+            .flat_map(|r| r.groups.iter().cloned())
+            .collect();
+        let (threads, posts) =
+            store.load_activity(&groups, period.start, &tags, now - HIGHLIGHT_LOOKBACK)?;
+        let activity = Activity::new(threads, posts);
+        let delivered = if include_sent {
+            HashSet::new()
+        } else {
+            store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?
+        };
+        let digest = select(
+            person,
+            &person_roles,
+            &key,
+            period,
+            &activity,
+            &delivered,
+            &engine.limits(),
+        );
+        let template = person_roles
+            .iter()
+            .find_map(|r| r.template.clone())
+            .unwrap_or_else(|| "digest".into());
+        let prepared = engine.prepare(&digest, &template, now, None)?;
+        if several {
+            out.push_str(&format!("== schedule {key} ==\n"));
+        }
+        out.push_str(if html { &prepared.html } else { &prepared.text });
+    }
+    Ok(out)
+}
