@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod online_check;
 pub mod outbound;
 pub mod poll_plan;
 pub mod render;

@@ -56,12 +56,14 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
             Ok(Box::new(local))
         }
         ForumKind::Matrix => Ok(Box::new(super::matrix::MatrixForum::open(config, fc)?)),
-        ForumKind::Discourse | ForumKind::Feed | ForumKind::Webhook => {
-            Err(ForumError::Unavailable(format!(
-                "this build of digestd has no {} connector",
-                fc.kind
-            )))
-        }
+        ForumKind::Discourse => Ok(Box::new(super::discourse::DiscourseForum::open(
+            config, fc,
+        )?)),
+        ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
+        ForumKind::Webhook => Err(ForumError::Unavailable(format!(
+            "this build of digestd has no {} connector",
+            fc.kind
+        ))),
     }
 }
 
