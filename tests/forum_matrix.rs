@@ -635,3 +635,38 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
     );
     assert!(!body.contains("wrote:"), "quote trimmed: {body}");
 }
+
+#[test]
+fn check_config_online_passes_for_a_good_room_and_names_a_missing_one() {
+    let Some(synapse) = hs::shared() else { return };
+    let s = scene(synapse);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = loop_config(dir.path(), synapse, 25, &s.alias, &s.anna_email);
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("city-matrix"), "{said}");
+
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace(&s.alias, "#gone:digestd.test")).expect("config");
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("group home-visits"), "{said}");
+    assert!(said.contains("#gone:digestd.test"), "{said}");
+
+    std::fs::write(dir.path().join("as-token"), "wrong-token").expect("token");
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("as_token_file"), "{said}");
+}
