@@ -487,6 +487,7 @@ fn loop_config(
     sink_port: u16,
     alias: &str,
     anna: &str,
+    anna_matrix_id: Option<&str>,
 ) -> std::path::PathBuf {
     std::fs::write(dir.join("as-token"), synapse.as_token()).expect("token file");
     let text = format!(
@@ -535,7 +536,9 @@ time_zone = "Europe/Amsterdam"
 email = "{anna}"
 name = "Anna de Vries"
 roles = ["social-worker"]
+{matrix_id}
 "#,
+        matrix_id = anna_matrix_id.map_or(String::new(), |m| format!("matrix_id = \"{m}\"")),
         templates = support::repo_root().join("templates").display(),
         homeserver = synapse.base_url(),
     );
@@ -573,7 +576,16 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
     s.hs.reply_in_thread(&s.bob, &s.room, &root, "The heating, first of all.");
     let sink = support::SmtpSink::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = loop_config(dir.path(), synapse, sink.port(), &s.alias, &s.anna_email);
+    // Anna's address does not make her user id: the people list's matrix_id does.
+    let anna_email = format!("a.devries.{}@city.example", unique("e"));
+    let config = loop_config(
+        dir.path(),
+        synapse,
+        sink.port(),
+        &s.alias,
+        &anna_email,
+        Some(&s.anna),
+    );
 
     let out = run_digestd(&config, &["send-now"], "");
     assert!(
@@ -606,7 +618,7 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
          \r\n\
          On Mon, 23 Nov 2026 at 07:00, Testdam Groups <digest@testdam.example> wrote:\r\n\
          > Winter home visits: what do you check?\r\n",
-        s.anna_email
+        anna_email
     );
     for attempt in 0..2 {
         // The second delivery of the same mail (an MTA retry) must not post again.
@@ -641,7 +653,7 @@ fn check_config_online_passes_for_a_good_room_and_names_a_missing_one() {
     let Some(synapse) = hs::shared() else { return };
     let s = scene(synapse);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = loop_config(dir.path(), synapse, 25, &s.alias, &s.anna_email);
+    let config = loop_config(dir.path(), synapse, 25, &s.alias, &s.anna_email, None);
     let out = run_digestd(&config, &["check-config", "--online"], "");
     let said = format!(
         "{}{}",
@@ -663,6 +675,29 @@ fn check_config_online_passes_for_a_good_room_and_names_a_missing_one() {
     assert!(said.contains("group home-visits"), "{said}");
     assert!(said.contains("#gone:digestd.test"), "{said}");
 
+    // A matrix_id that is no user id is a config error with file, line and key.
+    let bad = loop_config(
+        dir.path(),
+        synapse,
+        25,
+        &s.alias,
+        &s.anna_email,
+        Some("anna.example.org"),
+    );
+    let out = run_digestd(&bad, &["check-config"], "");
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("people[0].matrix_id"), "{said}");
+    assert!(said.contains("not a valid Matrix user id"), "{said}");
+
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&bad)
+            .expect("config")
+            .replace("matrix_id = \"anna.example.org\"", "")
+            .replace(&s.alias, "#gone:digestd.test"),
+    )
+    .expect("config");
     std::fs::write(dir.path().join("as-token"), "wrong-token").expect("token");
     let out = run_digestd(&config, &["check-config", "--online"], "");
     let said =

@@ -553,6 +553,7 @@ mod tests {
             time_zone: chrono_tz::Europe::Amsterdam,
             locale: "en".into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         }
     }
 
