@@ -748,7 +748,7 @@ fn a_reply_received_while_the_homeserver_is_down_is_posted_once_when_it_returns_
         String::from_utf8_lossy(&out.stderr)
     );
     let mails = sink.wait_for(1, std::time::Duration::from_secs(30));
-    let token = reply_token(&mails[0].parsed().body_text(0).expect("text").as_ref());
+    let token = reply_token(mails[0].parsed().body_text(0).expect("text").as_ref());
 
     // The homeserver goes down; the reply arrives: stored and queued, not lost.
     synapse.stop();
