@@ -397,3 +397,37 @@ fn a_new_thread_goes_to_the_category_once_per_message() {
     assert_eq!(posts[0].api_username.as_deref(), Some("anna"));
     assert_eq!(s.topics.len(), 1);
 }
+
+#[test]
+fn the_documented_shapes_parse_as_published() {
+    use digestd::forum::discourse::wire;
+    fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
+        let path = support::repo_root()
+            .join("tests/fixtures/discourse")
+            .join(name);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("_source");
+        }
+        let v = v.get("body").cloned().unwrap_or(v);
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+    let cats: wire::CategoryListResponse = load("categories.json");
+    assert_eq!(cats.category_list.categories.len(), 1);
+    let list: wire::CategoryTopicsResponse = load("category_topics.json");
+    assert!(list.topic_list.more_topics_url.is_none());
+    let topic: wire::TopicView = load("topic.json");
+    assert_eq!(
+        topic.tags[0].name(),
+        "string",
+        "tags as {{id, name, slug}} objects"
+    );
+    assert_eq!(topic.post_stream.posts.len(), 1);
+    let _: wire::TopicPostsResponse = load("topic_posts.json");
+    let _: wire::CreatedPost = load("post_created.json");
+    let _: wire::PostShow = load("post_show.json");
+    let _: wire::UserEmails = load("user_emails.json");
+    let users: Vec<wire::AdminUser> = load("admin_users_list.json");
+    assert_eq!(users.len(), 1);
+}
