@@ -206,7 +206,7 @@ impl Validator<'_> {
             r.poll_seconds.as_ref(),
             &format!("{p}.poll_seconds"),
             DEFAULT_POLL_SECONDS as i64,
-            5,
+            1,
             86_400,
         ) as u64;
         let settings = match kind {

@@ -2,20 +2,20 @@
 //! `/metrics` in Prometheus text format, and RFC 8058 one-click unsubscribe at `/u/<token>`.
 //!
 //! One file per concern: [`config`] (`[http]` settings and the signing key), [`token`] (signed
-//! unsubscribe tokens, pure), [`metrics`] (counters the daemon bumps, rendered by hand),
-//! [`ledger`] (the used-token table and the unsubscribe write), [`server`] (axum routes).
+//! unsubscribe tokens, pure), [`metrics`] (the Prometheus rendering of [`crate::metrics`] and
+//! of gauges read from the store), [`server`] (axum routes). The used tokens and the
+//! unsubscribe write are the store's (`store::unsubscribes`).
 //!
 //! **Invariants:** a GET never changes anything; a POST unsubscribes only with a token whose
 //! HMAC verifies, and each token works once (its nonce is recorded in the same transaction as
 //! the unsubscribe).
 
 pub mod config;
-pub mod ledger;
 pub mod metrics;
 pub mod server;
 pub mod token;
 
 pub use config::{HttpConfig, Secret};
-pub use metrics::{FailureKind, Metrics, METRICS};
+
 pub use server::{serve, HttpError, Server};
 pub use token::{unsubscribe_url, LIST_UNSUBSCRIBE_POST};
