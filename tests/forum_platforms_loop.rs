@@ -389,3 +389,67 @@ fn a_reply_waits_while_discourse_fails_and_lands_once_across_a_sigkill() {
     assert_eq!(mine[0].username, "anna");
     assert_eq!(mine[0].topic_id, topic);
 }
+
+#[test]
+fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing() {
+    let site = FakeDiscourse::start(KEY);
+    let server = FeedServer::start();
+    server.put(
+        "/feed/",
+        Doc::xml(
+            &std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/wordpress_rss2.xml"))
+                .expect("fixture"),
+            "\"wp\"",
+        ),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("discourse-key");
+    std::fs::write(&key_file, KEY).expect("key file");
+    let config = dir.path().join("digestd.toml");
+    let write = |category: &str, feed_path: &str| {
+        let forums = format!(
+            "[forums.city-discourse]\nkind = \"discourse\"\nurl = \"{}\"\napi_key_file = \"{}\"\n\n\
+             [forums.intranet]\nkind = \"feed\"\n",
+            site.url(),
+            key_file.display()
+        );
+        let text = config_text(
+            1025,
+            &forums,
+            &format!("forum = \"city-discourse\"\ncategory = \"{category}\""),
+        ) + &format!(
+            "\n[[groups]]\nid = \"news\"\nname = \"News\"\nforum = \"intranet\"\nfeed_url = \"{}\"\n",
+            server.url(feed_path)
+        );
+        std::fs::write(&config, text).expect("config");
+    };
+
+    write("youth-care", "/feed/");
+    let out = digestd(&config, &["check-config", "--online"], None);
+    ok(&out, "check-config --online");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("forum city-discourse (discourse, 1 groups): ok"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("forum intranet (feed, 1 groups): ok"),
+        "{stdout}"
+    );
+
+    write("no-such-category", "/missing.xml");
+    let out = digestd(&config, &["check-config", "--online"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("forum city-discourse (discourse, 1 groups): FAILED")
+            && stdout.contains("category \"no-such-category\"")
+            && stdout.contains("youth-care (5)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("forum intranet (feed, 1 groups): FAILED")
+            && stdout.contains("does not exist"),
+        "{stdout}"
+    );
+}
