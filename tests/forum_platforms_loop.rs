@@ -394,24 +394,26 @@ fn a_reply_waits_while_discourse_fails_and_lands_once_across_a_sigkill() {
 fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing() {
     let site = FakeDiscourse::start(KEY);
     let server = FeedServer::start();
-    server.put(
-        "/feed/",
-        Doc::xml(
-            &std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/wordpress_rss2.xml"))
-                .expect("fixture"),
-            "\"wp\"",
-        ),
+    let mut doc = Doc::xml(
+        &std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/wordpress_rss2.xml"))
+            .expect("fixture"),
+        "\"wp\"",
     );
+    doc.authorization = Some("Bearer intranet-token".into());
+    server.put("/feed/", doc);
     let dir = tempfile::tempdir().expect("tempdir");
     let key_file = dir.path().join("discourse-key");
     std::fs::write(&key_file, KEY).expect("key file");
+    let auth_file = dir.path().join("intranet-authorization");
+    std::fs::write(&auth_file, "Bearer intranet-token\n").expect("authorization file");
     let config = dir.path().join("digestd.toml");
     let write = |category: &str, feed_path: &str| {
         let forums = format!(
             "[forums.city-discourse]\nkind = \"discourse\"\nurl = \"{}\"\napi_key_file = \"{}\"\n\n\
-             [forums.intranet]\nkind = \"feed\"\n",
+             [forums.intranet]\nkind = \"feed\"\nauthorization_file = \"{}\"\n",
             site.url(),
-            key_file.display()
+            key_file.display(),
+            auth_file.display()
         );
         let text = config_text(
             1025,
