@@ -175,6 +175,14 @@ fn github_atom_relative_links_html_titles_and_repeated_entries() {
     assert_eq!(leave.post.url, server.url("/news/2026/leave-policy"));
     assert_eq!(leave.post.author_email, "anna@example.org");
     assert_eq!(leave.post.tags, vec!["hr"]);
+    assert!(
+        leave
+            .post
+            .body
+            .contains(&format!("href=\"{}\"", server.url("/docs/leave.pdf"))),
+        "root-relative links in the body made absolute: {}",
+        leave.post.body
+    );
     let title = &batch
         .threads
         .iter()

@@ -5,6 +5,7 @@
 
 pub mod discourse;
 pub mod feed;
+pub mod links;
 pub mod local;
 mod router;
 

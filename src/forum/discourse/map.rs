@@ -190,7 +190,7 @@ pub fn post_of(
             author_email: normalize_email(author_email),
             author_name: name.to_string(),
             created: p.created_at,
-            body: p.cooked.clone(),
+            body: crate::forum::links::absolute_links(&p.cooked, base),
             body_format: BodyFormat::Html,
             tags,
             likes,
