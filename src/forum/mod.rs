@@ -7,6 +7,7 @@ pub mod discourse;
 pub mod feed;
 pub mod links;
 pub mod local;
+pub mod matrix;
 mod router;
 
 pub use router::{open_forums, Forums};

@@ -23,6 +23,7 @@ mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
 mod smtp_sink;
+pub mod synapse;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
