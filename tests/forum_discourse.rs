@@ -123,9 +123,15 @@ fn collects_every_page_then_only_what_is_new() {
         );
     }
 
+    let topic_views_before = site.state().requests_to("GET", "/t/").len();
     let again = f
         .fetch_since(&g, Some(&batch.next_cursor), 500)
         .expect("second fetch");
+    let opened = site.state().requests_to("GET", "/t/").len() - topic_views_before;
+    assert!(
+        opened <= 1,
+        "a quiet poll opens at most the topic of the cursor's post: {opened}"
+    );
     assert!(again.posts.is_empty(), "nothing new: {:?}", again.posts);
     assert_eq!(again.next_cursor, batch.next_cursor);
 
