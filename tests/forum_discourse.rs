@@ -103,7 +103,7 @@ fn collects_every_page_then_only_what_is_new() {
     {
         let s = site.state();
         assert!(
-            !s.requests_to("GET", "/c/youth-care/5.json?page=1")
+            !s.requests_to("GET", "/c/youth-care/5.json?order=activity&page=1")
                 .is_empty(),
             "second list page read"
         );
