@@ -1,8 +1,8 @@
 //! The Discourse connector (`kind = "discourse"`): a group is a category (slug or id),
 //! optionally narrowed to topics carrying one of the group's tags.
 //!
-//! Collecting pages through the category's topic list (`GET /c/{slug}/{id}.json?order=activity`, most
-//! recently bumped first) until a topic older than the cursor, opens each topic that may hold
+//! Collecting pages through the category's topic list (`GET /c/{slug}/{id}.json?order=activity`,
+//! most recently bumped first) until a topic older than the cursor, opens each topic that may hold
 //! new posts (`GET /t/{id}.json`, then `GET /t/{id}/posts.json?post_ids[]=…` for posts beyond
 //! the first chunk) and keeps the posts above the cursor's post id. Authors become people by
 //! their address ([`users`]). Replies go out as `POST /posts.json` with `Api-Username` set to
