@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use digestd::bench::trim::load_corpus;
 use digestd::inbound::trim::{corpus, extract_reply};
 
 /// Minimum exact-match accuracy (percent) per fixture folder.
@@ -21,7 +22,7 @@ const FLOORS: &[(&str, f64)] = &[
 
 /// Exact matches and misses (id and diff) of the trimmer on the cases of `dir`.
 fn score(dir: &std::path::Path) -> Result<(usize, usize, Vec<String>), String> {
-    let cases = corpus::load_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let cases = load_corpus(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if cases.is_empty() {
         return Err(format!("{}: no cases", dir.display()));
     }
@@ -78,7 +79,7 @@ fn every_fixture_folder_names_its_sources() {
     for &(kind, _) in FLOORS {
         let source = std::fs::read_to_string(root.join(kind).join("SOURCE.md"))
             .unwrap_or_else(|e| panic!("{kind}/SOURCE.md: {e}"));
-        let cases = corpus::load_dir(&root.join(kind)).unwrap_or_default();
+        let cases = load_corpus(&root.join(kind)).unwrap_or_default();
         for case in cases {
             assert!(
                 source.contains(&format!("`{}`", case.id)),
