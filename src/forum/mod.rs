@@ -5,6 +5,7 @@
 
 pub mod local;
 mod router;
+pub mod webhook;
 
 pub use router::{open_forums, Forums};
 

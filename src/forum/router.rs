@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use super::local::LocalForum;
+use super::webhook::WebhookForum;
 use super::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
 use crate::config::{Config, ForumConfig};
 use crate::model::{ForumKind, Group};
@@ -55,12 +56,10 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
                 .map_err(|e| ForumError::Unavailable(format!("opening the store: {e}")))?;
             Ok(Box::new(local))
         }
-        ForumKind::Matrix | ForumKind::Discourse | ForumKind::Feed | ForumKind::Webhook => {
-            Err(ForumError::Unavailable(format!(
-                "this build of digestd has no {} connector",
-                fc.kind
-            )))
-        }
+        ForumKind::Webhook => Ok(Box::new(WebhookForum::open(config, fc)?)),
+        ForumKind::Matrix | ForumKind::Discourse | ForumKind::Feed => Err(ForumError::Unavailable(
+            format!("this build of digestd has no {} connector", fc.kind),
+        )),
     }
 }
 
