@@ -97,6 +97,8 @@ pub struct Metrics {
     unsubscribes: AtomicU64,
     inbound: Mutex<BTreeMap<String, u64>>,
     polls: Mutex<BTreeMap<(String, bool), u64>>,
+    webhook_requests: Mutex<BTreeMap<(String, String), u64>>,
+    webhook_posts: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -111,6 +113,8 @@ impl Metrics {
             unsubscribes: AtomicU64::new(0),
             inbound: Mutex::new(BTreeMap::new()),
             polls: Mutex::new(BTreeMap::new()),
+            webhook_requests: Mutex::new(BTreeMap::new()),
+            webhook_posts: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -155,6 +159,22 @@ impl Metrics {
     pub fn poll(&self, group: &str, ok: bool) {
         if let Ok(mut m) = self.polls.lock() {
             *m.entry((group.to_string(), ok)).or_insert(0) += 1;
+        }
+    }
+
+    /// A push to `/hooks/<forum>/posts` ended with `result` (`stored`, `duplicate`, or why it
+    /// was refused), storing `stored` posts and finding `duplicates` already stored.
+    pub fn webhook(&self, forum: &str, result: &str, stored: u64, duplicates: u64) {
+        if let Ok(mut m) = self.webhook_requests.lock() {
+            *m.entry((forum.to_string(), result.to_string()))
+                .or_insert(0) += 1;
+        }
+        if let Ok(mut m) = self.webhook_posts.lock() {
+            for (kind, n) in [("stored", stored), ("duplicate", duplicates)] {
+                if n > 0 {
+                    *m.entry((forum.to_string(), kind)).or_insert(0) += n;
+                }
+            }
         }
     }
 
@@ -251,8 +271,44 @@ impl Metrics {
                 );
             }
         }
+        self.render_webhooks(&mut out);
         gauges.render(&mut out);
         out
+    }
+
+    fn render_webhooks(&self, out: &mut String) {
+        header(
+            out,
+            "digestd_webhook_requests_total",
+            "counter",
+            "Pushes to /hooks/<forum>/posts by forum and result: stored, duplicate, or the \
+             refusal (bad_signature, stale, bad_json, unknown_forum, unknown_group, ...).",
+        );
+        if let Ok(m) = self.webhook_requests.lock() {
+            for ((forum, result), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "digestd_webhook_requests_total{{forum=\"{}\",result=\"{}\"}} {n}",
+                    escape_label(forum),
+                    escape_label(result)
+                );
+            }
+        }
+        header(
+            out,
+            "digestd_webhook_posts_total",
+            "counter",
+            "Posts pushed by webhook forums: result=\"stored\" new, \"duplicate\" already stored.",
+        );
+        if let Ok(m) = self.webhook_posts.lock() {
+            for ((forum, result), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "digestd_webhook_posts_total{{forum=\"{}\",result=\"{result}\"}} {n}",
+                    escape_label(forum)
+                );
+            }
+        }
     }
 }
 
@@ -385,6 +441,8 @@ mod tests {
         m.inbound("posted");
         m.inbound("ign\"ored");
         m.poll("social-work", true);
+        m.webhook("hr", "stored", 2, 1);
+        m.webhook("hr", "bad_signature", 0, 0);
         let out = m.render(&StoreGauges {
             inbound_queue: 2,
             inbound_stored: vec![("posted".into(), 5), ("queued".into(), 2)],
@@ -405,6 +463,10 @@ mod tests {
             "digestd_inbound_messages_total{outcome=\"posted\"} 2",
             "digestd_inbound_messages_total{outcome=\"ign\\\"ored\"} 1",
             "digestd_forum_polls_total{group=\"social-work\",result=\"ok\"} 1",
+            "digestd_webhook_requests_total{forum=\"hr\",result=\"stored\"} 1",
+            "digestd_webhook_requests_total{forum=\"hr\",result=\"bad_signature\"} 1",
+            "digestd_webhook_posts_total{forum=\"hr\",result=\"stored\"} 2",
+            "digestd_webhook_posts_total{forum=\"hr\",result=\"duplicate\"} 1",
             "digestd_inbound_queue_depth 2",
             "digestd_inbound_stored{status=\"posted\"} 5",
             "digestd_inbound_stored{status=\"queued\"} 2",
