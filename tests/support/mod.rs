@@ -13,6 +13,8 @@
 //!   that need no notify socket;
 //! - [`wait_until`]: a bounded poll;
 //! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
+//! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
+//!   replies and records them;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -21,6 +23,7 @@ pub mod dovecot;
 mod fake_smtp;
 pub mod http_client;
 mod smtp_sink;
+pub mod webhook_platform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
