@@ -88,7 +88,13 @@ pub enum Command {
         role: Option<String>,
     },
     /// Validate the configuration; exit 1 with file:line: key: problem lines on error.
-    CheckConfig(ConfigArg),
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Also reach every forum: credentials, and that each group exists there.
+        #[arg(long)]
+        online: bool,
+    },
     /// Collect new posts from every group's forum into the store, once.
     Collect(ConfigArg),
     /// Add a post to the built-in forum (body on stdin, Markdown).
@@ -260,7 +266,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             print!("{out}");
             Ok(0)
         }
-        Command::CheckConfig(c) => match Config::load(&c.config) {
+        Command::CheckConfig { config: c, online } => match Config::load(&c.config) {
             Ok(cfg) => {
                 println!(
                     "{}: ok ({} groups, {} roles, {} people)",
@@ -269,7 +275,18 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                     cfg.roles.len(),
                     cfg.people.len()
                 );
-                Ok(0)
+                if !online {
+                    return Ok(0);
+                }
+                let checks = crate::online_check::check_online(&cfg);
+                for check in &checks {
+                    println!("{check}");
+                }
+                Ok(if checks.iter().all(|c| c.result.is_ok()) {
+                    0
+                } else {
+                    1
+                })
             }
             Err(e) => {
                 eprintln!("{e}");

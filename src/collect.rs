@@ -4,6 +4,7 @@
 //! ([`Store::store_batch`]), so a crash never skips or doubles posts. A failing group is logged,
 //! recorded ([`Store::record_poll_error`]) and counted, and never stops the others.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::config::Config;
@@ -61,13 +62,11 @@ pub fn collect_with(
     forums: &Forums,
 ) -> anyhow::Result<CollectReport> {
     store.sync_groups(&config.groups)?;
-    let mut report = CollectReport::default();
-    for group in &config.groups {
-        let outcome = forums
-            .get(&group.forum_name)
-            .map_err(CollectError::from)
-            .and_then(|f| collect_group(store, f, group));
-        tally(store, group, outcome, &mut report);
+    let (report, outcomes) = collect_forums(config, store, forums, None);
+    for (forum, outcome) in &outcomes {
+        if let Err(error) = outcome {
+            tracing::warn!(%forum, %error, "collecting from the forum failed");
+        }
     }
     tracing::info!(
         posts = report.posts,
@@ -76,6 +75,34 @@ pub fn collect_with(
         "collection pass done"
     );
     Ok(report)
+}
+
+/// Polls the groups of the forums named in `only` (all forums: `None`) and says per forum
+/// whether all its groups were polled (`Err`: the first group's error). The daemon's collection
+/// loop calls this with the forums that are due; the store's groups must be synced already.
+pub fn collect_forums(
+    config: &Config,
+    store: &mut Store,
+    forums: &Forums,
+    only: Option<&[String]>,
+) -> (CollectReport, BTreeMap<String, Result<(), String>>) {
+    let mut report = CollectReport::default();
+    let mut outcomes: BTreeMap<String, Result<(), String>> = BTreeMap::new();
+    for group in &config.groups {
+        if only.is_some_and(|names| !names.contains(&group.forum_name)) {
+            continue;
+        }
+        let outcome = forums
+            .get(&group.forum_name)
+            .map_err(CollectError::from)
+            .and_then(|f| collect_group(store, f, group));
+        let entry = outcomes.entry(group.forum_name.clone()).or_insert(Ok(()));
+        if let (Err(e), Ok(())) = (&outcome, &*entry) {
+            *entry = Err(format!("group {}: {e}", group.id));
+        }
+        tally(store, group, outcome, &mut report);
+    }
+    (report, outcomes)
 }
 
 /// Polls the given groups, each on its forum; the testable core of [`collect_all`].
@@ -96,13 +123,13 @@ fn tally(
 ) {
     match outcome {
         Ok(n) => {
-            crate::http::METRICS.poll(&group.id, true);
+            crate::metrics::METRICS.poll(&group.id, true);
             report.groups_ok += 1;
             report.posts += n;
         }
         Err(e) => {
-            crate::http::METRICS.poll(&group.id, false);
-            tracing::warn!(group = %group.id, error = %e, "polling the group failed");
+            crate::metrics::METRICS.poll(&group.id, false);
+            tracing::debug!(group = %group.id, error = %e, "polling the group failed");
             report.groups_failed += 1;
             if let Err(e2) = store.record_poll_error(&group.id, &e.to_string()) {
                 tracing::error!(group = %group.id, error = %e2, "recording the poll error failed");

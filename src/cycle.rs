@@ -212,7 +212,7 @@ impl Engine {
             report.failed += part.failed;
             report.deferred += part.deferred;
         }
-        crate::http::METRICS.run_finished();
+        crate::metrics::METRICS.run_finished();
         if resumed + resumed_failed > 0 {
             tracing::info!(
                 resumed,
@@ -517,7 +517,7 @@ impl Engine {
 async fn send_observed(
     sending: impl std::future::Future<Output = Result<(), SendError>>,
 ) -> Result<(), SendError> {
-    use crate::http::{FailureKind, METRICS};
+    use crate::metrics::{FailureKind, METRICS};
     let started = std::time::Instant::now();
     let result = crate::heartbeat::while_pending(sending).await;
     let took = started.elapsed();

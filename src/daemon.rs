@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Config;
 use crate::cycle::{open_synced_store, Audience, Engine};
 use crate::notify::Notifier;
+use crate::poll_plan::{HealthChange, PollPlan};
 use crate::schedule::{distinct_schedules, next_fire, Firing, Scheduler};
 
 /// How long SIGTERM may take (`[daemon] shutdown_timeout_secs`, default 30): after this the
@@ -72,7 +73,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
         let server = crate::http::Server::bind_with_webhooks(
             &http,
             &engine.config.store_path,
-            &crate::http::METRICS,
+            &crate::metrics::METRICS,
             webhooks.clone(),
         )
         .await
@@ -109,6 +110,10 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
         );
     }
 
+    // Each forum is polled on its own interval; a schedule firing collects from all first.
+    let mut forums = crate::forum::open_forums(&engine.config);
+    let mut polls = PollPlan::new(&engine.config.forums, std::time::Instant::now());
+
     let mut last_reload = 0;
     loop {
         if *control_rx.borrow() == Control::Stop {
@@ -125,19 +130,35 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                         let _ = notifier.reloading();
                         let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store, webhooks: &webhooks };
                         live.reload(&config_path, &fire_tx, &notifier).await;
+                        forums = crate::forum::open_forums(&engine.config);
+                        polls.replace_forums(&engine.config.forums, std::time::Instant::now());
                         let _ = notifier.ready_with_status(&next_digest_status(&engine.config));
                     }
                     _ => {}
                 }
             }
             _ = tick.tick() => crate::heartbeat::beat(),
+            _ = sleep_until_due(&polls) => {
+                let due = polls.take_due(std::time::Instant::now());
+                let (report, outcomes) = tokio::task::block_in_place(|| {
+                    crate::collect::collect_forums(&engine.config, &mut store, &forums, Some(&due))
+                });
+                record_polls(&mut polls, outcomes);
+                if report.posts > 0 {
+                    tracing::info!(%report, forums = ?due, "collected");
+                }
+            }
             Some(firing) = fire_rx.recv() => {
                 tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
                 refresh_people(&config_path, &mut engine, &mut store);
-                match crate::collect::collect_all(&engine.config, &mut store) {
-                    Ok(report) => tracing::info!(%report, "collected"),
-                    Err(e) => tracing::error!("collection failed, digests use what the store has: {e:#}"),
+                if let Err(e) = crate::store::Store::sync_groups(&mut store, &engine.config.groups) {
+                    tracing::error!("storing the groups failed: {e:#}");
                 }
+                let (report, outcomes) = tokio::task::block_in_place(|| {
+                    crate::collect::collect_forums(&engine.config, &mut store, &forums, None)
+                });
+                record_polls(&mut polls, outcomes);
+                tracing::info!(%report, "collected");
                 let audience = Audience { schedule: Some(firing.schedule.clone()), ..Audience::default() };
                 let _ = notifier.status(&format!("sending digests for {}", firing.schedule));
                 if let Err(e) = engine.run(&mut store, &audience, firing.at).await {
@@ -159,6 +180,35 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until the next forum is due for a poll (forever when there are no forums).
+async fn sleep_until_due(polls: &PollPlan) {
+    match polls.next_due() {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records each forum's poll in `polls` and logs a forum going down or coming back, once per
+/// outage (not once per poll).
+fn record_polls(
+    polls: &mut PollPlan,
+    outcomes: std::collections::BTreeMap<String, Result<(), String>>,
+) {
+    let now = chrono::Utc::now();
+    for (forum, outcome) in outcomes {
+        crate::metrics::METRICS.forum_poll(&forum, outcome.is_ok(), now);
+        match polls.record(&forum, outcome, now) {
+            Some(HealthChange::WentDown { error }) => {
+                tracing::warn!(%forum, %error, "forum unreachable; its groups wait, the others go on (logged once per outage)")
+            }
+            Some(HealthChange::CameBack { failed_polls }) => {
+                tracing::info!(%forum, failed_polls, "forum reachable again")
+            }
+            None => {}
+        }
+    }
+}
+
 /// Loads the config again and builds a new engine; the old one stays if anything is wrong.
 fn reload(config_path: &Path) -> anyhow::Result<Engine> {
     let config =
@@ -167,8 +217,7 @@ fn reload(config_path: &Path) -> anyhow::Result<Engine> {
 }
 
 /// What a reload swaps: the engine (config, templates, transport), the schedules, the inbound
-/// watcher, the store's groups and people, and the webhook forums the HTTP endpoint takes
-/// pushes for.
+/// watcher, and the store's groups and people.
 struct Live<'a> {
     engine: &'a mut Engine,
     scheduler: &'a mut Option<Scheduler>,

@@ -519,6 +519,37 @@ pub(crate) fn sample_post(body: &str, format: BodyFormat) -> Post {
     }
 }
 
+// A page of activity from a forum, as the `forum::Forum` connectors return it and the store
+// keeps it.
+
+/// Opaque per-group position in a forum's stream of posts (the forum decides what it means).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub String);
+
+/// One page of new activity from a group.
+#[derive(Debug, Clone, Default)]
+pub struct FetchBatch {
+    /// Threads that the posts belong to (new or updated). `id` fields are ignored by the store,
+    /// which keys threads by (group, remote_id).
+    pub threads: Vec<Thread>,
+    /// New posts, oldest first. `id`/`thread_id` are ignored by the store, which resolves them
+    /// from `remote_id` and the thread's `remote_id` in [`FetchedPost::thread_remote_id`].
+    pub posts: Vec<FetchedPost>,
+    /// Where to continue next time.
+    pub next_cursor: Cursor,
+    /// True when more pages are waiting right now.
+    pub more: bool,
+}
+
+/// A post as a forum returns it, with the remote id of its thread.
+#[derive(Debug, Clone)]
+pub struct FetchedPost {
+    /// The thread's remote id.
+    pub thread_remote_id: String,
+    /// The post (store ids unset: 0).
+    pub post: Post,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

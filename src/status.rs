@@ -1,11 +1,9 @@
 //! `digestd status`: what the daemon has done and will do, for an operator at a terminal
 //! (`Display`) or a script (`--json`, via serde).
 //!
-//! Reads the store through its methods; the inbound queue summary is a small read-only query
-//! here ([`inbound_queue`]) because the store's `queued_inbound` loads whole messages.
-//! **Coupling:** that query knows the `inbound_messages` table (`status = 'queued'`,
-//! `received` in unix nanoseconds). Next runs come from [`crate::schedule::next_fire`], the
-//! same computation the scheduler uses.
+//! Reads the store through its methods (the inbound queue summary is an aggregate query that
+//! loads no message bodies). Next runs come from [`crate::schedule::next_fire`], the same
+//! computation the scheduler uses.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -154,7 +152,7 @@ pub fn status_at(
             }
         })
         .collect();
-    let (queued, oldest) = inbound_queue(store)?;
+    let (queued, oldest) = store.inbound_queue_summary()?;
     let (pending, _, _) = store.delivery_counts()?;
     let polls = store.poll_states()?;
     let forums = config
@@ -182,34 +180,6 @@ pub fn status_at(
         bouncing: store.bouncing_addresses()?,
         forums,
     })
-}
-
-/// Count and oldest arrival of queued inbound messages (aggregate query, no message bodies).
-pub fn inbound_queue(store: &Store) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-    let (n, oldest): (i64, Option<i64>) = store.conn.query_row(
-        "SELECT COUNT(*), MIN(received) FROM inbound_messages WHERE status = 'queued'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok((
-        n.max(0) as u64,
-        oldest.map(DateTime::<Utc>::from_timestamp_nanos),
-    ))
-}
-
-/// Inbound messages in the store per status (`queued`, `posted`, …), whichever way they came in
-/// (the MTA pipe runs in its own process, so only the store sees all of them). One aggregate
-/// query over the small status rows, no message bodies.
-pub fn inbound_by_status(store: &Store) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut st = store
-        .conn
-        .prepare("SELECT status, COUNT(*) FROM inbound_messages GROUP BY status ORDER BY status")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    rows.map(|r| {
-        r.map(|(s, n)| (s, n.max(0) as u64))
-            .map_err(StoreError::from)
-    })
-    .collect()
 }
 
 impl Status {
@@ -389,13 +359,11 @@ mod tests {
             )
             .expect("inbound");
         let group = cfg.groups[0].id.clone();
-        store
-            .conn
-            .execute(
-                "INSERT INTO cursors (group_id, cursor, last_success) VALUES (?1, 'c', ?2)",
-                rusqlite::params![group, 1_714_975_200_000_000_000_i64],
-            )
-            .expect("cursor");
+        let polled = Utc
+            .with_ymd_and_hms(2024, 5, 6, 6, 0, 0)
+            .single()
+            .expect("t");
+        crate::store::test_support::record_poll_success_at(&store, &group, "c", polled);
 
         let now = Utc::now();
         let st = status_at(&cfg, &store, now).expect("status");

@@ -297,3 +297,48 @@ fn forum_mistakes_name_file_line_and_key() {
     // The group on the broken forum is not reported twice (its forum's problems say it all).
     assert!(!stderr.contains("unknown forum `city-matrix`"), "{stderr}");
 }
+
+#[test]
+fn online_check_names_the_forum_that_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = std::fs::read_to_string(fixture("good.toml")).expect("good.toml");
+    // A port nothing listens on: the feed forum is unreachable.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let text = good.replace("people_csv = \"good-people.csv\"\n", "").replace(
+        "[[groups]]\nid = \"general\"\nname = \"General\"\n",
+        &format!(
+            "[forums.intranet]\nkind = \"feed\"\n\n[[groups]]\nid = \"general\"\nname = \"General\"\n\n\
+             [[groups]]\nid = \"news\"\nname = \"News\"\nforum = \"intranet\"\n\
+             feed_url = \"http://127.0.0.1:{dead}/feed.xml\"\n"
+        ),
+    );
+    let templates = fixture("templates");
+    let text = text.replace(
+        "templates = \"templates\"",
+        &format!("templates = \"{}\"", templates.display()),
+    );
+    let path = dir.path().join("digestd.toml");
+    std::fs::write(&path, text).expect("write");
+
+    let offline = check_config(&path);
+    assert_eq!(offline.status.code(), Some(0), "{offline:?}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
+        .args(["check-config", "--online", "-c"])
+        .arg(&path)
+        .output()
+        .expect("run digestd");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("forum local (local, 1 groups): ok"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("forum intranet (feed, 1 groups): FAILED: "),
+        "{stdout}"
+    );
+}

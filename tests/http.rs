@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use digestd::http::token::{sign, UnsubscribeClaim};
-use digestd::http::{unsubscribe_url, FailureKind, HttpConfig, Metrics, Secret, Server};
+use digestd::http::{unsubscribe_url, HttpConfig, Secret, Server};
+use digestd::metrics::{FailureKind, Metrics};
 use digestd::model::{Frequency, Person};
 use digestd::store::Store;
 

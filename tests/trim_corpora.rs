@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use digestd::bench::trim::load_corpus;
 use digestd::inbound::trim::{corpus, extract_reply};
 
 /// Minimum accuracy (percent) per corpus folder name: the target, 95 (reached when this was
@@ -24,7 +25,7 @@ fn corpora_accuracy() {
     let mut failures = Vec::new();
     for &(name, floor) in FLOORS {
         let dir = root.join(name);
-        let cases = match corpus::load_dir(&dir) {
+        let cases = match load_corpus(&dir) {
             Ok(c) if !c.is_empty() => c,
             _ => {
                 println!("note: {} absent or empty, skipped", dir.display());

@@ -1,7 +1,8 @@
 //! `digestd bench trim --corpus DIR [--failures]`: exact-match accuracy of the reply trimmer on
 //! reply corpora in the shared format, and its throughput (parse + extract + trim).
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -19,7 +20,7 @@ pub fn run(corpora: &[PathBuf], failures: bool) -> anyhow::Result<()> {
     anyhow::ensure!(!corpora.is_empty(), "no corpus given (--corpus DIR)");
     for dir in corpora {
         let cases =
-            corpus::load_dir(dir).with_context(|| format!("reading corpus {}", dir.display()))?;
+            load_corpus(dir).with_context(|| format!("reading corpus {}", dir.display()))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -64,4 +65,33 @@ pub fn run(corpora: &[PathBuf], failures: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Reads every `<id>.eml` with its `<id>.expected.txt` in `dir`, sorted by id. A message
+/// without an expectation is skipped.
+pub fn load_corpus(dir: &Path) -> io::Result<Vec<corpus::Case>> {
+    let mut emls: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    emls.sort();
+    let mut cases: Vec<corpus::Case> = Vec::with_capacity(emls.len());
+    for eml_path in emls {
+        let Some(id) = eml_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        let expected_path = dir.join(format!("{id}.expected.txt"));
+        let Ok(expected) = std::fs::read(&expected_path) else {
+            continue;
+        };
+        cases.push(corpus::Case {
+            id,
+            eml: std::fs::read(&eml_path)?,
+            expected: String::from_utf8_lossy(&expected).into_owned(),
+        });
+    }
+    Ok(cases)
 }

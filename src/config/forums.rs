@@ -206,7 +206,7 @@ impl Validator<'_> {
             r.poll_seconds.as_ref(),
             &format!("{p}.poll_seconds"),
             DEFAULT_POLL_SECONDS as i64,
-            5,
+            1,
             86_400,
         ) as u64;
         let settings = match kind {
@@ -462,12 +462,15 @@ impl Validator<'_> {
                 })
             }
             Feed => {
-                let url = self.url_key(
-                    r.feed_url.as_ref(),
-                    line,
-                    &format!("{p}.feed_url"),
-                    "the feed's URL",
-                );
+                // Kept as written: a feed's `/feed/` and `/feed` are different URLs.
+                let url = self
+                    .url_key(
+                        r.feed_url.as_ref(),
+                        line,
+                        &format!("{p}.feed_url"),
+                        "the feed's URL",
+                    )
+                    .and(r.feed_url.as_ref().map(|u| u.get_ref().trim().to_string()));
                 let pattern = match &r.thread_pattern {
                     None => Some(None),
                     Some(t) => {

@@ -3,13 +3,19 @@
 //! **Boundary:** only `forum::*` knows a forum's API. Everything else sees the [`Forum`] trait and
 //! the plain values of [`crate::model`].
 
+pub mod discourse;
+pub mod feed;
 pub mod local;
 mod router;
 pub mod webhook;
 
 pub use router::{open_forums, Forums};
 
-use crate::model::{Group, Post, Thread};
+use crate::model::Group;
+
+/// The page of activity a forum returns (plain values; defined in [`crate::model`] so that the
+/// store, which keeps them, need not import the forum).
+pub use crate::model::{Cursor, FetchBatch, FetchedPost};
 
 /// Errors a forum connector reports.
 #[derive(Debug, thiserror::Error)]
@@ -30,34 +36,6 @@ impl ForumError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ForumError::Unavailable(_) | ForumError::Database(_))
     }
-}
-
-/// Opaque per-group position in a forum's stream of posts (the forum decides what it means).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cursor(pub String);
-
-/// One page of new activity from a group.
-#[derive(Debug, Clone, Default)]
-pub struct FetchBatch {
-    /// Threads that the posts belong to (new or updated). `id` fields are ignored by the store,
-    /// which keys threads by (group, remote_id).
-    pub threads: Vec<Thread>,
-    /// New posts, oldest first. `id`/`thread_id` are ignored by the store, which resolves them
-    /// from `remote_id` and the thread's `remote_id` in [`FetchedPost::thread_remote_id`].
-    pub posts: Vec<FetchedPost>,
-    /// Where to continue next time.
-    pub next_cursor: Cursor,
-    /// True when more pages are waiting right now.
-    pub more: bool,
-}
-
-/// A post as a forum returns it, with the remote id of its thread.
-#[derive(Debug, Clone)]
-pub struct FetchedPost {
-    /// The thread's remote id.
-    pub thread_remote_id: String,
-    /// The post (store ids unset: 0).
-    pub post: Post,
 }
 
 /// Who writes a reply or a new thread.

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use super::local::LocalForum;
-use super::webhook::WebhookForum;
 use super::{Author, Cursor, FetchBatch, Forum, ForumError, Posted};
 use crate::config::{Config, ForumConfig};
 use crate::model::{ForumKind, Group};
@@ -56,10 +55,15 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
                 .map_err(|e| ForumError::Unavailable(format!("opening the store: {e}")))?;
             Ok(Box::new(local))
         }
-        ForumKind::Webhook => Ok(Box::new(WebhookForum::open(config, fc)?)),
-        ForumKind::Matrix | ForumKind::Discourse | ForumKind::Feed => Err(ForumError::Unavailable(
-            format!("this build of digestd has no {} connector", fc.kind),
-        )),
+        ForumKind::Discourse => Ok(Box::new(super::discourse::DiscourseForum::open(
+            config, fc,
+        )?)),
+        ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
+        ForumKind::Webhook => Ok(Box::new(super::webhook::WebhookForum::open(config, fc)?)),
+        ForumKind::Matrix => Err(ForumError::Unavailable(format!(
+            "this build of digestd has no {} connector",
+            fc.kind
+        ))),
     }
 }
 

@@ -3,9 +3,10 @@
 //! posts pushed by webhook forums at `/hooks/<forum>/posts`.
 //!
 //! One file per concern: [`config`] (`[http]` settings and the signing key), [`token`] (signed
-//! unsubscribe tokens, pure), [`metrics`] (counters the daemon bumps, rendered by hand),
-//! [`ledger`] (the used-token table and the unsubscribe write), [`hooks`] (the signed webhook
-//! route), [`server`] (axum routes).
+//! unsubscribe tokens, pure), [`metrics`] (the Prometheus rendering of [`crate::metrics`] and
+//! of gauges read from the store), [`hooks`] (the signed webhook route), [`server`] (axum
+//! routes). The used tokens and the
+//! unsubscribe write are the store's (`store::unsubscribes`).
 //!
 //! **Invariants:** a GET never changes anything; a POST unsubscribes only with a token whose
 //! HMAC verifies, and each token works once (its nonce is recorded in the same transaction as
@@ -13,13 +14,12 @@
 
 pub mod config;
 pub mod hooks;
-pub mod ledger;
 pub mod metrics;
 pub mod server;
 pub mod token;
 
 pub use config::{HttpConfig, Secret};
 pub use hooks::{WebhookTable, Webhooks};
-pub use metrics::{FailureKind, Metrics, METRICS};
+
 pub use server::{serve, HttpError, Server};
 pub use token::{unsubscribe_url, LIST_UNSUBSCRIBE_POST};

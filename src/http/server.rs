@@ -17,10 +17,10 @@ use axum::Router;
 
 use super::config::{HttpConfig, Secret, SecretError};
 use super::hooks::Webhooks;
-use super::ledger::{self, Redeemed};
-use super::metrics::{Metrics, StoreGauges};
+use super::metrics::{render, StoreGauges};
 use super::token::{self, TokenError, UnsubscribeClaim};
-use crate::store::{Store, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{Redeemed, Store, StoreError, UsedToken};
 
 /// Errors of the HTTP endpoint's setup and run.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +96,6 @@ impl Server {
             source,
         };
         let store = Store::open(store_path).map_err(store_err)?;
-        ledger::ensure_schema(&store).map_err(store_err)?;
         let secret = config.load_secret()?.map(Arc::new);
         let state = AppState {
             store: Arc::new(Mutex::new(store)),
@@ -208,7 +207,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             (StoreGauges::default(), 0)
         }
     };
-    let mut body = state.metrics.render(&gauges);
+    let mut body = render(state.metrics, &gauges);
     body.push_str("# HELP digestd_store_up Whether the store answered this scrape.\n");
     body.push_str("# TYPE digestd_store_up gauge\n");
     body.push_str(&format!("digestd_store_up {up}\n"));
@@ -273,7 +272,7 @@ async fn unsubscribe_page(
         Err(r) => return r.into_response(),
     };
     let nonce = claim.nonce.clone();
-    match with_store(&state, move |s| ledger::is_used(s, &nonce)).await {
+    match with_store(&state, move |s| s.unsubscribe_token_used(&nonce)).await {
         Ok(true) => page(
             StatusCode::GONE,
             "Already used",
@@ -313,7 +312,17 @@ async fn unsubscribe_post(
         Err(r) => return r.into_response(),
     };
     let for_store = claim.clone();
-    match with_store(&state, move |s| ledger::redeem(s, &for_store)).await {
+    match with_store(&state, move |s| {
+        let used = UsedToken {
+            nonce: &for_store.nonce,
+            email: &for_store.email,
+            schedule: &for_store.schedule,
+            issued_at: for_store.issued_at,
+        };
+        s.redeem_unsubscribe(&used, chrono::Utc::now())
+    })
+    .await
+    {
         Ok(Redeemed::Unsubscribed) => {
             state.metrics.unsubscribed();
             tracing::info!(

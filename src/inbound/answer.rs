@@ -68,6 +68,10 @@ pub struct AnswerContext {
     pub command_address: String,
     /// Forum URL.
     pub forum_url: String,
+    /// Link to the thread, when the answer is about one thread.
+    pub thread_url: Option<String>,
+    /// The forum's own words when it refused a post (e.g. "you have no account there").
+    pub reason: Option<String>,
 }
 
 /// An answer ready to build: subject and text, localised.
@@ -285,6 +289,25 @@ mod tests {
                 assert!(!t.subject.is_empty(), "{locale}/{key}");
                 assert!(t.text.len() > 20, "{locale}/{key}");
             }
+        }
+        let refused = AnswerContext {
+            reason: Some("anna@example.org has no account on the forum.".into()),
+            thread_url: Some("https://forum.example.org/t/rota/42".into()),
+            ..ctx.clone()
+        };
+        for locale in LOCALES {
+            let t = a
+                .render(locale, "forum-refused", &refused)
+                .expect("renders");
+            assert!(
+                t.text.contains("has no account on the forum."),
+                "{locale}: {}",
+                t.text
+            );
+            assert!(
+                t.text.contains("https://forum.example.org/t/rota/42"),
+                "{locale}"
+            );
         }
         let nl = a.render("nl_NL", "expired", &ctx).expect("nl");
         let en = a.render("fr", "expired", &ctx).expect("fallback");

@@ -134,7 +134,7 @@ impl InboundRunReport {
     /// Adds this round's outcomes to `digestd_inbound_messages_total{outcome=…}`.
     fn count_in_metrics(&self) {
         let all = self.processed();
-        let m = &crate::http::METRICS;
+        let m = &crate::metrics::METRICS;
         m.inbound_n("posted", all.posted as u64);
         m.inbound_n("answered", all.answered as u64);
         m.inbound_n("ignored", all.ignored as u64);

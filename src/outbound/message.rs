@@ -1,4 +1,5 @@
-//! Building RFC 5322 messages (pure: no I/O).
+//! Building RFC 5322 messages (pure: no I/O, no clock, no randomness; the caller passes the
+//! date and the Message-ID).
 //!
 //! Digests go out as `multipart/alternative` (text + HTML) with list headers; answers to inbound
 //! mail go out as `text/plain` auto-replies. lettre does the MIME and RFC 2047 work; this module
@@ -221,11 +222,12 @@ pub fn build_plain_answer(input: &PlainAnswer<'_>) -> Result<BuiltMessage, Messa
     })
 }
 
-/// A fresh Message-ID (without brackets): 128 random bits and the time, `@domain`.
+/// A Message-ID (without brackets) made of `now`, the 128 bits of `random`, and `@domain`
+/// (see `outbound::new_message_id` for a fresh one).
 ///
 /// Characters outside `[A-Za-z0-9.-]` are dropped from `domain`; an empty domain becomes
 /// `digestd.invalid`.
-pub fn new_message_id(domain: &str) -> String {
+pub fn message_id(domain: &str, now: DateTime<Utc>, random: [u8; 16]) -> String {
     let domain: String = domain
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
@@ -236,8 +238,7 @@ pub fn new_message_id(domain: &str) -> String {
     } else {
         domain
     };
-    let random: [u8; 16] = rand::random();
-    let millis = Utc::now().timestamp_millis();
+    let millis = now.timestamp_millis();
     format!("{millis:x}.{}@{domain}", hex::encode(random))
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 
 use super::{from_db, now_db, tags_from_db, tags_to_db, to_db, Store, StoreError};
-use crate::forum::{Cursor, FetchBatch};
 use crate::model::{BodyFormat, Group, GroupId, Post, Thread, ThreadId};
+use crate::model::{Cursor, FetchBatch};
 
 /// Collection state of one group, for `status`.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,7 +300,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forum::FetchedPost;
+    use crate::model::FetchedPost;
     use crate::store::test_support::temp_store;
     use chrono::Duration;
 

@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -18,6 +18,19 @@ pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::R
         _ => Ok(()),
     }
 }
+
+/// Version 6: used one-click unsubscribe tokens (the nonce is the key; instants are unix
+/// seconds, as in the token). `IF NOT EXISTS`: the HTTP endpoint created this table itself
+/// before it was a migration, so older files may have it already.
+const V6: &str = r#"
+CREATE TABLE IF NOT EXISTS unsubscribe_tokens_used (
+    nonce      TEXT PRIMARY KEY,
+    email      TEXT NOT NULL,
+    schedule   TEXT NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    used_at    INTEGER NOT NULL
+);
+"#;
 
 /// Version 5: the inbound status check is written as equalities joined by `OR` instead of
 /// `status IN (…)`. SQLite evaluates a `CHECK (x IN (list))` by building a temporary b-tree of

@@ -5,7 +5,9 @@
 //! SQL. Everything else calls methods on [`Store`] and gets the plain values of [`crate::model`].
 //!
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
-//! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`]. The schema is in [`migrations`].
+//! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
+//! status and metrics), [`unsubscribes`] (used one-click tokens). The schema is in
+//! [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
@@ -13,9 +15,11 @@
 pub mod deliveries;
 pub mod forum;
 pub mod inbound;
+pub mod inbound_counts;
 pub mod migrations;
 pub mod people;
 pub mod tokens;
+pub mod unsubscribes;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +32,7 @@ pub use forum::PollState;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use people::PersonState;
 pub use tokens::ReplyLookups;
+pub use unsubscribes::{Redeemed, UsedToken};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -366,6 +371,23 @@ pub(crate) mod test_support {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("sub").join("digestd.sqlite")).expect("open");
         (dir, store)
+    }
+
+    /// Records a successful poll of `group_id` at `at` with `cursor`, as collection would
+    /// have at that instant.
+    pub fn record_poll_success_at(
+        store: &Store,
+        group_id: &str,
+        cursor: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        store
+            .conn
+            .execute(
+                "INSERT INTO cursors (group_id, cursor, last_success) VALUES (?1, ?2, ?3)",
+                rusqlite::params![group_id, cursor, super::to_db(at).expect("instant")],
+            )
+            .expect("cursor");
     }
 }
 

@@ -19,8 +19,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod daemon;
+pub mod discourse;
 pub mod dovecot;
 mod fake_smtp;
+pub mod feed_server;
 pub mod http_client;
 mod smtp_sink;
 pub mod webhook_platform;

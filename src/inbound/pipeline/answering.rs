@@ -6,7 +6,8 @@ use super::outcome::{backoff, ignored, Outcome};
 use super::{InboundError, Pipeline};
 use crate::inbound::address::Sender;
 use crate::inbound::answer::{self, AnswerContext};
-use crate::outbound::message::{new_message_id, one_line};
+use crate::outbound::message::one_line;
+use crate::outbound::new_message_id;
 use crate::outbound::SendError;
 use crate::store::Store;
 

@@ -182,6 +182,7 @@ impl<'a> Pipeline<'a> {
         self.posted_or_not(store, c, result, || {
             let mut actx = self.context(c);
             actx.thread_title = Some(one_line(&thread.title));
+            actx.thread_url = Some(one_line(&thread.url)).filter(|u| !u.is_empty());
             actx
         })
     }
@@ -253,7 +254,11 @@ impl<'a> Pipeline<'a> {
             }),
             Err(e) => {
                 tracing::warn!("forum refused inbound message {}: {e}", c.row.id);
-                self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx())
+                let mut actx = actx();
+                if let crate::forum::ForumError::Refused(reason) = &e {
+                    actx.reason = Some(one_line(reason)).filter(|r| !r.is_empty());
+                }
+                self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx)
             }
         }
     }

@@ -1,11 +1,8 @@
 //! Reply corpora in the shared format (`<id>.eml` + `<id>.expected.txt` per case) and their
 //! scoring: both sides normalised (CRLF → LF, trailing spaces stripped per line, runs of blank
 //! lines collapsed, leading and trailing blank lines dropped), then compared exactly. Used by
-//! `digestd bench trim` and by the corpus regression test. [`load_dir`] is the only function
-//! here that touches the file system.
-
-use std::io;
-use std::path::{Path, PathBuf};
+//! `digestd bench trim` and by the corpus regression test. Pure: the cases come in as
+//! contents; `bench::trim::load_corpus` reads them from a folder.
 
 /// One case of a corpus.
 #[derive(Debug, Clone)]
@@ -16,35 +13,6 @@ pub struct Case {
     pub eml: Vec<u8>,
     /// Expected trimmed text (UTF-8, as stored).
     pub expected: String,
-}
-
-/// Reads every `<id>.eml` with its `<id>.expected.txt` in `dir`, sorted by id. A message
-/// without an expectation is skipped.
-pub fn load_dir(dir: &Path) -> io::Result<Vec<Case>> {
-    let mut emls: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .collect();
-    emls.sort();
-    let mut cases = Vec::with_capacity(emls.len());
-    for eml_path in emls {
-        let Some(id) = eml_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-        else {
-            continue;
-        };
-        let expected_path = dir.join(format!("{id}.expected.txt"));
-        let Ok(expected) = std::fs::read(&expected_path) else {
-            continue;
-        };
-        cases.push(Case {
-            id,
-            eml: std::fs::read(&eml_path)?,
-            expected: String::from_utf8_lossy(&expected).into_owned(),
-        });
-    }
-    Ok(cases)
 }
 
 /// The corpora's normalisation (see the module docs).

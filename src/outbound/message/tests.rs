@@ -4,6 +4,7 @@ use chrono::TimeZone;
 use mail_parser::MessageParser;
 
 use super::*;
+use crate::outbound::new_message_id;
 
 fn date() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 4, 7, 30, 0)

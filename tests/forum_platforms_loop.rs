@@ -1,0 +1,276 @@
+//! End to end on the Discourse and feed connectors with the real binary: posts on the platform
+//! → `digestd send-now` collects them → the digest reaches smtp-sink → the reply mail goes
+//! through `digestd receive` → the platform got the reply as the right user in the right topic,
+//! once (Discourse), or the person gets an answer that links the item (a read-only feed, or a
+//! person without an account on Discourse).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::discourse::FakeDiscourse;
+use support::feed_server::{Doc, FeedServer};
+use support::{bin, repo_root, SmtpSink, SunkMessage};
+
+const KEY: &str = "e2e-key-abcdef";
+
+fn config_text(port: u16, forum: &str, group: &str) -> String {
+    format!(
+        r#"
+[organisation]
+name = "Gemeente Testdam"
+forum_url = "https://forum.testdam.example"
+
+[store]
+path = "digestd.sqlite"
+
+[mail]
+from = "Testdam Groups <digest@testdam.example>"
+reply_domain = "reply.testdam.example"
+
+[mail.transport]
+kind = "smtp"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+
+[digest]
+templates = "{templates}"
+
+{forum}
+
+[[groups]]
+id = "youth-care"
+name = "Youth care"
+{group}
+
+[[roles]]
+name = "youth-worker"
+groups = ["youth-care"]
+schedule = "0 0 7 * * Mon-Fri"
+time_zone = "Europe/Amsterdam"
+
+[[people]]
+email = "anna@example.org"
+name = "Anna"
+roles = ["youth-worker"]
+
+[[people]]
+email = "carla@example.org"
+name = "Carla"
+roles = ["youth-worker"]
+"#,
+        templates = repo_root().join("templates").display()
+    )
+}
+
+fn digestd(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .env_remove("DIGESTD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("digestd");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        let _ = child.stdin.take().expect("stdin").write_all(input);
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The digest sent to `who`, its text part, reply token and Message-ID.
+fn digest_for(messages: &[SunkMessage], who: &str) -> (String, String, String) {
+    let m = messages
+        .iter()
+        .find(|m| m.rcpt_to.iter().any(|r| r == who))
+        .unwrap_or_else(|| panic!("no digest for {who}"));
+    let parsed = m.parsed();
+    let text = parsed.body_text(0).expect("text part").to_string();
+    let token = regex::Regex::new(r"reply\+([0-9a-f]{40})@reply\.testdam\.example")
+        .expect("regex")
+        .captures(&text)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_else(|| panic!("a reply address in {text}"));
+    let id = parsed.message_id().expect("Message-ID").to_owned();
+    (text, token, id)
+}
+
+fn reply(from: &str, token: &str, digest_id: &str, message_id: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\n\
+         To: reply+{token}@reply.testdam.example\r\n\
+         Subject: Re: Rota changes\r\n\
+         Message-ID: <{message_id}>\r\n\
+         In-Reply-To: <{digest_id}>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         {body}\r\n\
+         \r\n\
+         On Mon, 23 Nov 2026 at 07:00, Testdam Groups <digest@testdam.example> wrote:\r\n\
+         > New rota from April\r\n"
+    )
+    .into_bytes()
+}
+
+/// The answer mail sent to `who` after the digests (at most 10 s).
+fn answer_for(sink: &SmtpSink, count: usize, who: &str) -> String {
+    let all = sink.wait_for(count, Duration::from_secs(10));
+    let m = all
+        .iter()
+        .rev()
+        .find(|m| m.rcpt_to.iter().any(|r| r == who))
+        .unwrap_or_else(|| panic!("no answer for {who}"));
+    let parsed = m.parsed();
+    format!(
+        "{}\n{}",
+        parsed.subject().unwrap_or_default(),
+        parsed.body_text(0).unwrap_or_default()
+    )
+}
+
+#[test]
+fn discourse_posts_reach_the_digest_and_a_reply_lands_as_the_person_once() {
+    let sink = SmtpSink::start();
+    let site = FakeDiscourse::start(KEY);
+    let topic = {
+        let mut s = site.state();
+        let t = s.add_topic(5, "Rota changes", "bert", "New rota from April");
+        s.add_post(t, "bert", "Weekend shifts rotate every four weeks.");
+        t
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("discourse-key");
+    std::fs::write(&key_file, format!("{KEY}\n")).expect("key file");
+    let forum = format!(
+        "[forums.city-discourse]\nkind = \"discourse\"\nurl = \"{}\"\napi_key_file = \"{}\"\n",
+        site.url(),
+        key_file.display()
+    );
+    let config = dir.path().join("digestd.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            sink.port(),
+            &forum,
+            "forum = \"city-discourse\"\ncategory = \"youth-care\"",
+        ),
+    )
+    .expect("config");
+
+    ok(&digestd(&config, &["send-now"], None), "send-now");
+    let digests = sink.wait_for(2, Duration::from_secs(10));
+    let (text, token, digest_id) = digest_for(&digests, "anna@example.org");
+    assert!(text.contains("Rota changes"), "{text}");
+    assert!(text.contains("rotate every four weeks"), "{text}");
+
+    let mail = reply(
+        "Anna <Anna@Example.org>",
+        &token,
+        &digest_id,
+        "anna-1@mail.example.org",
+        "Works for us, thanks.",
+    );
+    ok(&digestd(&config, &["receive"], Some(&mail)), "receive");
+    ok(
+        &digestd(&config, &["receive"], Some(&mail)),
+        "receive again",
+    );
+    {
+        let s = site.state();
+        let posts = s.requests_to("POST", "/posts.json");
+        assert_eq!(posts.len(), 1, "posted once: {posts:?}");
+        assert_eq!(posts[0].api_username.as_deref(), Some("anna"));
+        let body = posts[0].body.as_ref().expect("JSON body");
+        assert_eq!(body["topic_id"], topic);
+        let raw = body["raw"].as_str().unwrap_or_default();
+        assert!(raw.contains("Works for us, thanks."), "{raw}");
+        assert!(!raw.contains("wrote:"), "quote trimmed: {raw}");
+    }
+
+    // Carla gets digests but has no account on the forum: an answer, no post.
+    let (_, carla_token, carla_digest) = digest_for(&digests, "carla@example.org");
+    let mail = reply(
+        "Carla <carla@example.org>",
+        &carla_token,
+        &carla_digest,
+        "carla-1@mail.example.org",
+        "Me too.",
+    );
+    ok(
+        &digestd(&config, &["receive"], Some(&mail)),
+        "receive carla",
+    );
+    let answer = answer_for(&sink, 3, "carla@example.org");
+    assert!(
+        answer.contains("carla@example.org has no account"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!("/t/rota-changes/{topic}")),
+        "{answer}"
+    );
+    assert_eq!(site.state().requests_to("POST", "/posts.json").len(), 1);
+}
+
+#[test]
+fn feed_entries_reach_the_digest_and_a_reply_is_answered_with_the_item_link() {
+    let sink = SmtpSink::start();
+    let server = FeedServer::start();
+    let recent = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc2822();
+    let xml = std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/wordpress_rss2.xml"))
+        .expect("fixture")
+        .replace("Tue, 03 Mar 2026 08:12:44 +0000", &recent)
+        .replace("Mon, 02 Mar 2026 14:30:00 +0000", &recent);
+    server.put("/feed/", Doc::xml(&xml, "\"wp\""));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("digestd.toml");
+    let group = format!(
+        "forum = \"intranet\"\nfeed_url = \"{}\"",
+        server.url("/feed/")
+    );
+    std::fs::write(
+        &config,
+        config_text(sink.port(), "[forums.intranet]\nkind = \"feed\"\n", &group),
+    )
+    .expect("config");
+
+    ok(&digestd(&config, &["send-now"], None), "send-now");
+    let digests = sink.wait_for(2, Duration::from_secs(10));
+    let (text, token, digest_id) = digest_for(&digests, "anna@example.org");
+    assert!(text.contains("Safeguarding course dates"), "{text}");
+
+    let mail = reply(
+        "Anna <anna@example.org>",
+        &token,
+        &digest_id,
+        "anna-f@mail.example.org",
+        "Thanks!",
+    );
+    ok(&digestd(&config, &["receive"], Some(&mail)), "receive");
+    let answer = answer_for(&sink, 3, "anna@example.org");
+    assert!(answer.contains("read-only feed"), "{answer}");
+    assert!(
+        answer.contains("https://intranet.example.org/2026/03/0"),
+        "the item's link: {answer}"
+    );
+    let polls = server.seen().len();
+    assert!(polls >= 1);
+}
