@@ -589,3 +589,39 @@ fn seed_thread(site: &Site) {
         store.store_batch(group, &gb.batch).expect("store");
     }
 }
+
+#[test]
+fn check_config_online_reads_the_secret_and_reaches_post_url() {
+    let platform = Platform::start(SECRET, &[]);
+    let site = Site::new(Some(&platform.url()));
+    let run = |site: &Site| {
+        std::process::Command::new(support::bin())
+            .args(["check-config", "--online", "-c"])
+            .arg(&site.config_path)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("check-config")
+    };
+    let out = run(&site);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("forum hr-portal (webhook, 1 groups): ok"),
+        "{text}"
+    );
+    assert_eq!(platform.received()[0].method, "HEAD");
+
+    // Nothing listens at post_url any more.
+    let closed = format!("http://127.0.0.1:{}/digestd/posts", free_port());
+    let site = Site::new(Some(&closed));
+    let out = run(&site);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("forum hr-portal (webhook, 1 groups): FAILED"),
+        "{text}"
+    );
+    assert!(text.contains(&closed), "{text}");
+}
