@@ -26,14 +26,15 @@ use inbound_support::{receive_with, simple_reply};
 use support::daemon::Daemon;
 use support::http_client::{request, request_with, Response};
 use support::webhook_platform::{hmac_hex, Platform};
-use support::{free_port, wait_until};
+use support::{free_port, wait_until, SmtpSink};
 
 /// The shared secret (text, as `openssl rand -hex 32` makes one).
 const SECRET: &str = "6f1c0e9a4b2d8f7e3a5c1b9d0e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f";
 const ANN: &str = "ann@example.org";
 
 /// A temp-dir installation with a webhook forum `hr-portal` holding group `hr-news`
-/// (`remote_id = "hr"`), `[http]` on a free port, and answers into the Maildir `outbox`.
+/// (`remote_id = "hr"`), `[http]` on a free port, and mail into the Maildir `outbox` (or the
+/// transport given).
 struct Site {
     dir: tempfile::TempDir,
     config_path: PathBuf,
@@ -42,6 +43,11 @@ struct Site {
 
 impl Site {
     fn new(post_url: Option<&str>) -> Site {
+        Site::with_transport(post_url, "kind = \"maildir\"\npath = \"outbox\"")
+    }
+
+    /// A site whose mail (digests and answers) leaves through `transport` (`[mail.transport]`).
+    fn with_transport(post_url: Option<&str>, transport: &str) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("webhook.key"), format!("{SECRET}\n")).expect("key");
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -60,8 +66,7 @@ from = "Digests <digest@test.example>"
 reply_domain = "{domain}"
 
 [mail.transport]
-kind = "maildir"
-path = "outbox"
+{transport}
 
 [digest]
 templates = "{templates}"
@@ -228,6 +233,12 @@ fn post_doc(group: &str, id: &str, body: &str) -> String {
         }
     })
     .to_string()
+}
+
+/// `doc` written an hour ago (digests look back a limited time).
+fn recent(doc: String) -> String {
+    let created = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    doc.replace("2026-03-02T09:30:00+01:00", &created)
 }
 
 fn metric_line(site: &Site, prefix: &str) -> Option<String> {
@@ -624,4 +635,77 @@ fn check_config_online_reads_the_secret_and_reaches_post_url() {
         "{text}"
     );
     assert!(text.contains(&closed), "{text}");
+}
+
+#[test]
+fn pushed_posts_survive_sigkill_reach_the_digest_and_the_reply_lands_once() {
+    let sink = SmtpSink::start();
+    let platform = Platform::start(SECRET, &[]);
+    let site = Site::with_transport(
+        Some(&platform.url()),
+        &format!(
+            "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"",
+            sink.port()
+        ),
+    );
+    let first = recent(post_doc("hr", "p-1", "The new policy starts in May."));
+    let second = recent(post_doc(
+        "hr",
+        "p-2",
+        "Part-time staff are covered pro rata.",
+    ));
+    {
+        let mut daemon = site.start();
+        assert_eq!(site.push(&first).status, 200);
+        assert_eq!(site.push(&second).status, 200);
+        // Killed without a chance to clean up, then started again on the same store.
+        daemon.signal("-KILL");
+        assert!(daemon.wait_exit(Duration::from_secs(10)).is_some());
+    }
+    {
+        let mut daemon = site.start();
+        // The platform retries a push it did not see answered: still two posts.
+        let r = site.push(&second);
+        assert!(r.body.contains(r#""result":"duplicate""#), "{}", r.body);
+        assert_eq!(site.stored().1.len(), 2);
+        daemon.signal("-TERM");
+        assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+    }
+
+    let out = support::daemon::digestd(&site.config_path, &["send-now"]);
+    assert!(out.status.success());
+    let digests = sink.wait_for(1, Duration::from_secs(10));
+    let digest = digests
+        .iter()
+        .find(|m| m.rcpt_to.iter().any(|r| r == ANN))
+        .expect("a digest for ann");
+    let text = digest.parsed().body_text(0).expect("text").to_string();
+    assert!(text.contains("New leave policy"), "{text}");
+    assert!(text.contains("pro rata"), "{text}");
+    let token = regex::Regex::new(r"reply\+([0-9a-f]{40})@reply\.test\.example")
+        .expect("regex")
+        .captures(&text)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| panic!("a reply address in {text}"));
+    let token = ReplyToken::parse(&token).expect("token");
+
+    let mail = simple_reply(&token, ANN, "e2e-1@example.org", "Good news, thanks.");
+    site.receive(&mail);
+    site.receive(&mail);
+    let posts = platform.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(platform.received().len(), 1);
+    assert_eq!(posts[0]["thread"], "t-1");
+    assert_eq!(posts[0]["group"], "hr");
+    assert_eq!(posts[0]["author"]["email"], ANN);
+    assert_eq!(posts[0]["author"]["name"], "Ann Example");
+    assert!(posts[0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Good news"));
+    assert_eq!(
+        sink.messages().len(),
+        digests.len(),
+        "no answer mail for a posted reply"
+    );
 }
