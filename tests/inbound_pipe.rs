@@ -19,6 +19,17 @@ fn world_with_sink() -> (World, SmtpSink) {
     (world, sink)
 }
 
+/// A world trusting `mx.test.example`, whose dkim=pass the command and new-thread fixtures
+/// carry.
+fn trusted_world_with_sink() -> (World, SmtpSink) {
+    let sink = SmtpSink::start();
+    let world = World::new(
+        Transport::Smtp(sink.port()),
+        "trusted_authserv_ids = [\"mx.test.example\"]",
+    );
+    (world, sink)
+}
+
 #[test]
 fn plain_reply_is_posted_as_the_person_without_the_quote() {
     let (world, sink) = world_with_sink();
@@ -241,7 +252,8 @@ fn mail_of_25_mb_is_stored_and_answered_too_large() {
 
 #[test]
 fn commands_new_threads_and_digest_replies() {
-    let (world, sink) = world_with_sink();
+    // The fixtures carry the trusted server's dkim=pass: they act at once.
+    let (world, sink) = trusted_world_with_sink();
     // pause
     assert_eq!(world.receive(&fixture("command-pause.eml", None)).0, 0);
     assert_eq!(world.last_status().1.as_deref(), Some("command-pause"));
@@ -303,7 +315,7 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
 
 #[test]
 fn digest_now_by_email_sends_the_digest_and_confirms() {
-    let (world, sink) = world_with_sink();
+    let (world, sink) = trusted_world_with_sink();
     let raw = String::from_utf8_lossy(&fixture("command-pause.eml", None))
         .replace("Subject: pause", "Subject: digest now")
         .replace("cmd-pause@", "cmd-now@");

@@ -672,6 +672,7 @@ impl Validator<'_> {
             return InboundConfig {
                 maildir: None,
                 trusted_authserv_ids: Vec::new(),
+                accept_spf: false,
                 bounce_threshold: threshold,
                 max_message_bytes: max_bytes,
                 max_attachment_bytes: max_bytes,
@@ -696,6 +697,7 @@ impl Validator<'_> {
         InboundConfig {
             maildir: r.maildir.as_ref().map(|p| self.path(p.get_ref())),
             trusted_authserv_ids: ids,
+            accept_spf: r.accept_spf.unwrap_or(false),
             bounce_threshold: self.int(
                 r.bounce_threshold.as_ref(),
                 "inbound.bounce_threshold",

@@ -6,6 +6,7 @@
 pub mod discourse;
 pub mod feed;
 pub mod local;
+pub mod matrix;
 mod router;
 pub mod webhook;
 

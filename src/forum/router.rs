@@ -55,12 +55,17 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
                 .map_err(|e| ForumError::Unavailable(format!("opening the store: {e}")))?;
             Ok(Box::new(local))
         }
+        ForumKind::Matrix => Ok(Box::new(super::matrix::MatrixForum::open(config, fc)?)),
         ForumKind::Discourse => Ok(Box::new(super::discourse::DiscourseForum::open(
             config, fc,
         )?)),
         ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
+<<<<<<< HEAD
         ForumKind::Webhook => Ok(Box::new(super::webhook::WebhookForum::open(config, fc)?)),
         ForumKind::Matrix => Err(ForumError::Unavailable(format!(
+=======
+        ForumKind::Webhook => Err(ForumError::Unavailable(format!(
+>>>>>>> main
             "this build of digestd has no {} connector",
             fc.kind
         ))),

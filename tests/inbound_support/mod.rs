@@ -192,6 +192,20 @@ locale = "nl"
         receive_with(&self.config_path, raw)
     }
 
+    /// Runs `digestd receive -c CONFIG --now NOW` with `raw` on stdin: (exit code, stderr).
+    pub fn receive_at(&self, raw: &[u8], now: chrono::DateTime<Utc>) -> (i32, String) {
+        receive_with_args(&self.config_path, raw, &["--now", &now.to_rfc3339()])
+    }
+
+    /// Number of threads in the local forum (the seeded ones included).
+    pub fn local_thread_count(&self) -> usize {
+        let forum =
+            LocalForum::open(&self.config.store_path, &self.config.forum_url).expect("forum");
+        (1..1000)
+            .take_while(|id| forum.local_thread(*id).expect("thread").is_some())
+            .count()
+    }
+
     /// `digestd thread -c CONFIG <seeded thread>`.
     pub fn thread_text(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
@@ -261,9 +275,15 @@ fn seed_thread(config: &Config, title: &str, key: &str) -> (ThreadId, String) {
 
 /// Runs `digestd receive -c config` with `raw` on stdin: (exit code, stderr).
 pub fn receive_with(config: &Path, raw: &[u8]) -> (i32, String) {
+    receive_with_args(config, raw, &[])
+}
+
+/// Runs `digestd receive -c config ARGS` with `raw` on stdin: (exit code, stderr).
+pub fn receive_with_args(config: &Path, raw: &[u8], args: &[&str]) -> (i32, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_digestd"))
         .args(["receive", "-c"])
         .arg(config)
+        .args(args)
         .env_remove("DIGESTD_CONFIG")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

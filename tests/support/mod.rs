@@ -25,6 +25,7 @@ mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
 mod smtp_sink;
+pub mod synapse;
 pub mod webhook_platform;
 
 use std::path::{Path, PathBuf};

@@ -8,128 +8,155 @@
 
 use regex::Regex;
 
+use std::sync::LazyLock;
+
 use super::local_regex::LocalRegex;
+use super::patterns::{self, FirstChars};
 
 use super::ascii;
 
-/// Verbs ending an attribution ("wrote"), in many languages.
-const VERBS: &str = r"wrote|writes|said|says|a\s+écrit|nous\s+a\s+dit|ha\s+scritto|schrieben\s+Sie|schrieb|geschrieben|het\s+volgende\s+geschreven|schreef|escribió|escreveu|escrevem|skrev|skrivit|napisał\(a\)|napisała|napisał|napsal\(a\)|napsal|napísal|kirjoitti|írta|yazdı|написал\(а\)|написала|написал|пишет|пише|написав|έγραψε|a\s+scris|je\s+napisao|rašė|rakstīja";
+/// Verbs ending an attribution ("wrote", "napisał(a)", "写道"), every language's.
+fn verbs() -> String {
+    patterns::alternation(|l| l.verbs)
+}
 
-/// Words opening an attribution ("On <date>, <name> wrote:").
-const LEADS: &str = r"on|at|in\s+message|le|am|op|el|il|em|den|dne|dňa|dnia|w\s+dniu|pada|vào|på|dana|u|в|στις|pe|kl\.";
+/// Words opening an attribution ("On <date>, <name> wrote:"), every language's.
+fn leads() -> String {
+    patterns::alternation(|l| l.leads)
+}
+
+/// Compiles one of this module's patterns (built from the tables, so tested by them).
+fn compile(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("trim pattern: {e}"))
+}
 
 /// Any attribution verb anywhere in the text: every verb-based attribution pattern below needs
 /// one, so this cheap unanchored search (a literal prefilter) rules most lines out before the
 /// costly anchored patterns run.
-static ANY_VERB: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)"))
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+static ANY_VERB: LocalRegex = LocalRegex::new(|| compile(&format!(r"(?i)(?:{})", verbs())));
 
 /// An attribution verb ending the text (see [`may_end_attribution`]).
-static ENDS_WITH_VERB: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(r"(?i)(?:{VERBS}|写道|寫道)$"))
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+static ENDS_WITH_VERB: LocalRegex = LocalRegex::new(|| compile(&format!(r"(?i)(?:{})$", verbs())));
 
 /// Attribution opened by a lead word; the verb ends the line, or is followed by a name and a colon.
 static LEAD_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(
-        r"(?i)^(?:{LEADS})\s.{{0,300}}?(?:{VERBS})(?:\s*[:：]?|\s.{{0,160}}[:：])$"
+    compile(&format!(
+        r"(?i)^(?:{})\s.{{0,300}}?(?:{})(?:\s*[:：]?|\s.{{0,160}}[:：])$",
+        leads(),
+        verbs()
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
-/// Chinese/Japanese attribution: "在 2016年12月12日，… 写道：".
-static CJK_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+/// Chinese attribution opened by 在 ("在 2016年12月12日，… 写道：").
+static CJK_ATTRIBUTION: LocalRegex =
+    LocalRegex::new(|| compile(r"^在.{1,250}(?:写道|寫道)\s*[:：]?$"));
+
+/// Chinese name, then 於/于 and a date ("王小明 於 2024/1/1 10:00 寫道:").
+static CJK_NAME_DATE: LocalRegex =
+    LocalRegex::new(|| compile(r"^\S.{0,60}?\s(?:於|于|在)\s*\d.{0,120}?(?:写道|寫道)\s*[:：]$"));
 
 /// Attribution starting with a date ("20 окт. 2016 г. 19:37 пользователь … написал:").
 static DATE_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(
-        r"(?i)^(?:\p{{L}}+\.?,?\s+){{0,2}}\d.{{0,250}}?(?:{VERBS}|写道|寫道)(?:\s*[:：]|\s.{{0,160}}[:：])$"
+    compile(&format!(
+        r"(?i)^(?:\p{{L}}+\.?,?\s+){{0,2}}\d.{{0,250}}?(?:{})(?:\s*[:：]|\s.{{0,160}}[:：])$",
+        verbs()
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// A date followed by a name and an address ("2013/7/20 sam <info@example.org>",
 /// "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander L <abc@example.com>:").
 static DATE_NAME_ADDRESS: LocalRegex = LocalRegex::new(|| {
-    Regex::new(
-        r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$",
-    )
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
+    compile(r"(?i)^(?:\p{L}+\.?,?\s+){0,2}\d.{0,200}<(?:mailto:)?[^<>@\s]+@[^<>\s]+>\s*([:：]?)$")
 });
 
 /// Gmail's old ISO form: "2016-03-03 17:21 GMT+01:00 Some One".
-static ISO_DATE_NAME: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}:\d{2} \S.*$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+static ISO_DATE_NAME: LocalRegex =
+    LocalRegex::new(|| compile(r"^\d{4}-\d{2}-\d{2} \d{1,2}:\d{2} GMT[+-]\d{1,2}:\d{2} \S.*$"));
 
-/// "Some One <someone@example.org> wrote:".
+/// "Some One <someone@example.org> wrote:", also with the date after the address or in
+/// brackets after the verb ("… <a@b>, 1 Oca 2024 Pzt, 10:00 tarihinde şunu yazdı:",
+/// "… <a@b> ezt írta (időpont: 2024. jan. 1., H, 10:00):").
 static NAME_ADDRESS_WROTE: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(
-        r"(?i)^.{{0,160}}?[\w.+-]+@[\w-]+(?:\.[\w-]+)+.{{0,40}}?(?:{VERBS})\s*[:：]?$"
+    compile(&format!(
+        r"(?i)^.{{0,160}}?[\w.+-]+@[\w-]+(?:\.[\w-]+)+.{{0,60}}?(?:{})(?:\s*\([^()]{{0,80}}\))?\s*[:：]?$",
+        verbs()
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// "someone via Some Forum wrote:".
 static VIA_WROTE: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(
-        r"(?i)^.{{1,100}}\svia\s.{{1,150}}\s(?:{VERBS})\s*[:：]?$"
+    compile(&format!(
+        r"(?i)^.{{1,100}}\svia\s.{{1,150}}\s(?:{})\s*[:：]?$",
+        verbs()
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// "Max <max@example.org> schrieb am Fr., 28. Apr. 2017 um 11:53 Uhr:".
 static NAME_WROTE_ON_DATE: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"(?i)^.{1,160}?\b(?:wrote|schrieb|a\s+écrit|escribió|escreveu|ha\s+scritto|schreef|skrev)\s+(?:on|am|le|el|il|em|op|den)\s.{1,160}[:：]$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    compile(&format!(
+        r"(?i)^.{{1,160}}?\b(?:{}).{{1,160}}[:：]$",
+        patterns::alternation(|l| l.verbs_on)
+    ))
 });
+
+/// An attribution opened by a phrase instead of closed by a verb ("Wiadomość napisana przez …
+/// w dniu 01.01.2024, o godz. 10:00:").
+static OPENER_ATTRIBUTION: LocalRegex = LocalRegex::new(|| {
+    compile(&format!(
+        r"(?i)^(?:{})\s.{{0,300}}\d.{{0,200}}[:：]$",
+        patterns::alternation(|l| l.openers)
+    ))
+});
+
+/// First letters of the opening phrases of [`OPENER_ATTRIBUTION`].
+static OPENER_FIRSTS: LazyLock<FirstChars> =
+    LazyLock::new(|| FirstChars::new(patterns::words(|l| l.openers)));
 
 /// A bare "Some Name wrote:" (only an attribution when a quote follows).
 static NAME_WROTE: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(
-        r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{VERBS})\s*[:：]$"#
+    compile(&format!(
+        r#"(?i)^[\p{{L}}\p{{M}} .'"()-]{{1,60}}\s(?:{})\s*[:：]$"#,
+        verbs()
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Forward / original-message separators written between dashes.
 static DASHED_FORWARD: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"(?i)^[\s>*_]*-{2,}\s*(?:forwarded message|original message|reply message|forwarded e-?mail|message transféré|message d'origine|message original|ursprüngliche nachricht|weitergeleitete nachricht|originalnachricht|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato|mensagem original|mensagem encaminhada|oorspronkelijk bericht|doorgestuurd bericht|origineel bericht|ursprungligt meddelande|vidarebefordrat meddelande|opprinnelig melding|videresendt melding|oprindelig meddelelse|videresendt meddelelse|alkuperäinen viesti|välitetty viesti|oryginalna wiadomość|przekazana wiadomość|wiadomość oryginalna|původní zpráva|přeposlaná zpráva|исходное сообщение|пересылаемое сообщение|пересланное сообщение|оригінальне повідомлення|原始邮件|原始郵件|转发邮件|轉寄郵件|元のメッセージ|転送メッセージ|eredeti üzenet|továbbított üzenet|orijinal mesaj|iletilen mesaj)\s*-{2,}[\s*_]*$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    compile(&format!(
+        r"(?i)^[\s>*_]*-{{2,}}\s*(?:{})\s*-{{2,}}[\s*_]*$",
+        patterns::alternation(|l| l.separators)
+    ))
 });
 
 /// Forward markers written as a sentence.
 static SENTENCE_FORWARD: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"(?i)^[\s>*]*(?:begin forwarded message|début du message (?:transféré|réexpédié)|anfang der weitergeleiteten nachricht|inicio del mensaje reenviado|início da mensagem reencaminhada|doorgestuurd bericht|forwarded message)\s*:?\s*$")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    compile(&format!(
+        r"(?i)^[\s>*]*(?:{})\s*[:：]?\s*$",
+        patterns::alternation(|l| l.forward_sentences)
+    ))
 });
+
+/// First letters of the sentences of [`SENTENCE_FORWARD`].
+static SENTENCE_FORWARD_FIRSTS: LazyLock<FirstChars> =
+    LazyLock::new(|| FirstChars::new(patterns::words(|l| l.forward_sentences)));
 
 /// A header label of an Outlook-style block, with a value after it.
 static HEADER_LABEL: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"(?i)^[\s*]*(?:from|sent|date|to|cc|bcc|subject|reply-to|de|envoyé|envoyé le|à|a|objet|répondre à|expéditeur|destinataire|von|gesendet|an|betreff|datum|kopie|antwort an|van|verzonden|verstuurd|aan|onderwerp|beantwoorden - aan|da|inviato|data|oggetto|risposta|para|enviado|enviada|enviada em|assunto|asunto|fecha|från|skickat|till|ämne|kopia|fra|sendt|til|emne|dato|kopi|od|wysłano|wysłane|do|temat|dw|от|отправлено|дата|кому|копия|тема|від|надіслано|lähettäjä|lähetetty|vastaanottaja|aihe|päivämäärä|feladó|elküldve|címzett|tárgy|dátum|odesílatel|odesláno|komu|předmět|发件人|发送时间|收件人|抄送|主题|日期|寄件者|傳送時間|收件者|主旨|gönderen|gönderildi|kime|konu|tarih)[\s*]*[:：][\s*]*\S")
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    compile(&format!(
+        r"(?i)^[\s*]*(?:{})[\s*]*[:：][\s*]*\S",
+        patterns::alternation(|l| l.header_labels)
+    ))
 });
 
 /// First-line shape of a date-first attribution: up to two words, then a digit.
-static DATE_START: LocalRegex = LocalRegex::new(|| {
-    Regex::new(r"^(?:\p{L}+\.?,?\s+){0,2}\d").unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+static DATE_START: LocalRegex = LocalRegex::new(|| compile(r"^(?:\p{L}+\.?,?\s+){0,2}\d"));
 
 /// Groups of digits (dates, times).
-static DIGIT_GROUP: LocalRegex =
-    LocalRegex::new(|| Regex::new(r"\d+").unwrap_or_else(|e| panic!("static regex: {e}")));
+static DIGIT_GROUP: LocalRegex = LocalRegex::new(|| compile(r"\d+"));
 
 /// Lead word at the start of a line (cheap pre-check before joining lines).
-static LEAD_START: LocalRegex = LocalRegex::new(|| {
-    Regex::new(&format!(r"(?i)^(?:{LEADS})\s|^在")).unwrap_or_else(|e| panic!("static regex: {e}"))
-});
+static LEAD_START: LocalRegex =
+    LocalRegex::new(|| compile(&format!(r"(?i)^(?:{})\s|^在", leads())));
 
 /// Longest attribution considered, in characters.
 const MAX_ATTRIBUTION_CHARS: usize = 400;
@@ -172,7 +199,15 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
     // Prefilters: each pattern runs only on text holding what it cannot match without.
     let has_digit = s.bytes().any(|b| b.is_ascii_digit());
     let has_verb = ANY_VERB.is_match(s);
-    if has_digit && has_verb && (LEAD_ATTRIBUTION.is_match(s) || CJK_ATTRIBUTION.is_match(s)) {
+    if has_digit
+        && has_verb
+        && (LEAD_ATTRIBUTION.is_match(s)
+            || CJK_ATTRIBUTION.is_match(s)
+            || CJK_NAME_DATE.is_match(s))
+    {
+        return Some(Strength::Strong);
+    }
+    if has_digit && OPENER_FIRSTS.may_match(s) && OPENER_ATTRIBUTION.is_match(s) {
         return Some(Strength::Strong);
     }
     if has_digit
@@ -287,7 +322,10 @@ pub fn find_attribution(lines: &[&str], start: usize) -> Option<Attribution> {
             // The attribution starts on a later line.
             return None;
         }
-        joined.push(' ');
+        // An address broken after its "<" joins without a blank ("<\nann@example.org>").
+        if !joined.ends_with('<') {
+            joined.push(' ');
+        }
         joined.push_str(part);
         if joined.len() > MAX_ATTRIBUTION_CHARS && joined.chars().count() > MAX_ATTRIBUTION_CHARS {
             return None;
@@ -316,14 +354,11 @@ pub fn is_forward_marker(line: &str) -> bool {
         || (opens_forward_sentence(t) && SENTENCE_FORWARD.is_match(t))
 }
 
-/// True when the first letter of `t`, after the marks [`SENTENCE_FORWARD`] allows before it,
-/// is the first letter of one of its sentences ("Begin …", "Début …", "Anfang …", "Inicio …",
-/// "Doorgestuurd …", "Forwarded …"): a cheap test before the pattern.
+/// True when `t`, after the marks [`SENTENCE_FORWARD`] allows before it, starts the way one
+/// of its sentences does: a cheap test before the pattern.
 fn opens_forward_sentence(t: &str) -> bool {
-    t.trim_start_matches(|c: char| c.is_whitespace() || c == '>' || c == '*')
-        .chars()
-        .next()
-        .is_some_and(|c| matches!(c.to_ascii_lowercase(), 'a' | 'b' | 'd' | 'f' | 'i'))
+    SENTENCE_FORWARD_FIRSTS
+        .may_match(t.trim_start_matches(|c: char| c.is_whitespace() || c == '>' || c == '*'))
 }
 
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").

@@ -2,7 +2,7 @@
 //! delimiter, signature, …) so the trimming rules can work on line kinds instead of text.
 //! Lines inside Markdown code fences are always text.
 
-use super::{headers, quotes, signatures};
+use super::{headers, marker, quotes, signatures};
 
 /// What one line (or one group of lines, for wrapped attributions and header blocks) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub enum Kind {
     Signoff,
     /// First line of a confidentiality notice.
     Disclaimer,
+    /// The "reply above this line" marker, quoted or not.
+    ReplyAbove,
 }
 
 impl Kind {
@@ -53,6 +55,10 @@ fn is_delimiter(line: &str) -> bool {
     let t = line.trim();
     if t == "ᐧ" {
         return true;
+    }
+    // The border of an ASCII table ("+------+-----+") is part of the reply.
+    if t.len() > 2 && t.starts_with('+') && t.ends_with('+') && t.contains(['-', '=']) {
+        return false;
     }
     t.chars().count() >= 2
         && t.chars()
@@ -108,12 +114,20 @@ impl<'l, 'a> Groups<'l, 'a> {
             } else if self.in_fence {
                 Kind::Text
             } else {
-                classify_at(self.lines, i)
+                match classify_at(self.lines, i) {
+                    Kind::Text if is_rewrapped_continuation(self.lines, i) => Kind::Quote,
+                    kind => kind,
+                }
             };
             self.done.push((i, kind));
             self.next_line = i + kind.span();
         }
         self.done.get(g).copied()
+    }
+
+    /// The source lines being classified.
+    pub fn lines(&self) -> &'l [&'a str] {
+        self.lines
     }
 
     /// The kind of the first group after `g` that is not blank.
@@ -129,11 +143,44 @@ impl<'l, 'a> Groups<'l, 'a> {
     }
 }
 
+/// Shortest quoted line (with its marker) a client re-wraps: mail is wrapped near 72–78
+/// characters, and a quoted line lengthened by its `> ` goes over.
+const MIN_REWRAPPED_QUOTE: usize = 60;
+
+/// True when the unquoted line at `i` is the end of the quoted line above it, which the
+/// replying client re-wrapped without repeating the `>`: the quoted line is long, and the
+/// line continues it (a lower-case start, after an unfinished sentence or before more quote)
+/// or sits between two quoted lines after an unfinished sentence.
+fn is_rewrapped_continuation(lines: &[&str], i: usize) -> bool {
+    let Some(prev) = i.checked_sub(1).and_then(|p| lines.get(p)) else {
+        return false;
+    };
+    let prev = prev.trim_end();
+    if prev.len() < MIN_REWRAPPED_QUOTE
+        || prev.chars().count() < MIN_REWRAPPED_QUOTE
+        || !quotes::is_quote(prev)
+    {
+        return false;
+    }
+    let Some(first) = lines[i].trim_start().chars().next() else {
+        return false;
+    };
+    let open = !prev.ends_with(['.', '!', '?', ':', '。', '！', '？']);
+    let before_quote = lines.get(i + 1).is_some_and(|n| quotes::is_quote(n));
+    let continues = first.is_lowercase()
+        || first.is_ascii_digit()
+        || matches!(first, ',' | '.' | ';' | ')' | '"' | '\'' | '»' | '”' | '’');
+    (continues && (open || before_quote)) || (open && before_quote)
+}
+
 /// Classifies the line at `i` (outside code fences).
 fn classify_at(lines: &[&str], i: usize) -> Kind {
     let line = lines[i];
     if line.trim().is_empty() {
         return Kind::Empty;
+    }
+    if marker::is_reply_above(line) {
+        return Kind::ReplyAbove;
     }
     if quotes::is_quote(line) {
         return Kind::Quote;
@@ -195,6 +242,31 @@ mod tests {
             kinds("```\n####\n-- \n```"),
             vec![Kind::Text, Kind::Text, Kind::Text, Kind::Text]
         );
+    }
+
+    #[test]
+    fn rewrapped_quote_lines_stay_in_the_quote() {
+        let long = "> Can we move the team meeting to Thursday afternoon, because on Wednesday the";
+        assert_eq!(
+            kinds(&format!(
+                "{long}\nroom is booked by the youth team?\n\nYes."
+            )),
+            vec![Kind::Quote, Kind::Quote, Kind::Empty, Kind::Text]
+        );
+        assert_eq!(
+            kinds("> Can you come on Friday?\nyes I can."),
+            vec![Kind::Quote, Kind::Text]
+        );
+        assert_eq!(
+            kinds(&format!("{long}?\nIt is.")),
+            vec![Kind::Quote, Kind::Text]
+        );
+    }
+
+    #[test]
+    fn table_borders_are_not_delimiters() {
+        assert_eq!(kinds("+-----+----+"), vec![Kind::Text]);
+        assert_eq!(kinds("++++++++"), vec![Kind::Delimiter]);
     }
 
     #[test]

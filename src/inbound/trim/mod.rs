@@ -25,7 +25,10 @@ pub mod headers;
 mod html;
 pub mod lines;
 mod local_regex;
+mod marker;
+pub mod patterns;
 pub mod quotes;
+mod rulers;
 pub mod signatures;
 mod text;
 

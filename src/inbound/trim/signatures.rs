@@ -3,9 +3,12 @@
 //! iPhone gesendet", "Verzonden vanaf mijn iPhone", …), a closing "-Name" line, and the usual
 //! corporate confidentiality notices. "Sent from my desk, …" (a sentence) is not a sign-off.
 
+use std::sync::LazyLock;
+
 use regex::Regex;
 
 use super::local_regex::LocalRegex;
+use super::patterns::{self, FirstChars};
 
 use super::ascii;
 
@@ -52,35 +55,18 @@ static SENT_FROM: LocalRegex = LocalRegex::new(|| {
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
-/// Sign-off lines in other forms and languages.
+/// Sign-off lines in other forms and languages (every language's table).
 static OTHER_SIGNOFFS: LocalRegex = LocalRegex::new(|| {
-    Regex::new(concat!(
-        r"(?i)^[(<\[]*\s*(?:",
-        r"get\s+(?:outlook|the\s+\S+\s+app)\b",
-        r"|\S+\s+from\s+mobile$",
-        r"|from\s+my\s+\S+(?:\s+\S+){0,3}$",
-        r"|envoyé\s+(?:depuis|de|à\s+partir\s+de)\s+(?:mon|ma|yahoo|l'application|outlook|un)\b",
-        r"|von\s+meinem\s+.{1,40}\s+gesendet",
-        r"|gesendet\s+(?:von|mit)\s+(?:meinem|der|einem|outlook|gmx|web\.de|blackberry|samsung|iphone|ipad)\b",
-        r"|diese\s+nachricht\s+wurde\s+von\s+.{1,60}\s+gesendet",
-        r"|(?:verzonden|verstuurd)\s+(?:vanaf|met|van(?:af)?|via)\s+(?:mijn|de|een|blackberry|outlook|ipad|iphone|android|samsung|mail)\b",
-        r"|inviato\s+da(?:l)?\s+(?:mio\s+|il\s+mio\s+)?\S+(?:\s+\S+){0,3}$",
-        r"|enviado\s+(?:desde|con|do|de|a\s+partir\s+do)\s+(?:mi|el|meu|minha|o|outlook|yahoo|iphone|ipad|samsung|android)\b",
-        r"|sendt\s+fra\s+(?:min|mitt|mi|outlook)\b",
-        r"|skickat\s+från\s+(?:min|mitt|outlook)\b",
-        r"|från\s+min\s+",
-        r"|lähetetty\s+\S+(?:sta|stä|lla|llä)\b",
-        r"|wysłane\s+(?:z|ze)\s+(?:mojego|mojej|iphone|telefonu|aplikacji|outlook)",
-        r"|odesláno\s+z\s+",
-        r"|отправлено\s+(?:с|из|со)\s+",
-        r"|надіслано\s+(?:з|із)\s+",
-        r"|從我的\s*\S+\s*傳送",
-        r"|发自我的\s*\S+",
-        r"|\S+\s*から送信$",
-        r")"
+    Regex::new(&format!(
+        r"(?i)^[(<\[]*\s*(?:{})",
+        patterns::alternation(|l| l.signoffs)
     ))
-    .unwrap_or_else(|e| panic!("static regex: {e}"))
+    .unwrap_or_else(|e| panic!("trim pattern: {e}"))
 });
+
+/// The cheap test before [`OTHER_SIGNOFFS`]: the first letters and endings its sign-offs have.
+static OTHER_SIGNOFF_FIRSTS: LazyLock<FirstChars> =
+    LazyLock::new(|| FirstChars::new(patterns::words(|l| l.signoffs)));
 
 /// Markdown links `[text](url)` and bracketed URLs `<http…>`, removed before matching.
 static LINKS: LocalRegex = LocalRegex::new(|| {
@@ -131,7 +117,12 @@ pub fn is_signoff(line: &str) -> bool {
             let device = head
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|w| DEVICE_WORDS.contains(&w));
-            return device || short && words.len() <= 4;
+            // "Sent from my Wiko RIDGE FAB 4G": a brand name, capitalised, on a short line.
+            let brand = c
+                .get(1)
+                .and_then(|m| m.as_str().get(3..))
+                .is_some_and(|name| name.chars().next().is_some_and(char::is_uppercase));
+            return device || short && (words.len() <= 4 || brand);
         }
         let device = rest
             .split(|c: char| !c.is_alphanumeric())
@@ -144,24 +135,12 @@ pub fn is_signoff(line: &str) -> bool {
     may_be_other_signoff(s) && OTHER_SIGNOFFS.is_match(s)
 }
 
-/// True when `s` could match [`OTHER_SIGNOFFS`]: its first letter (after the brackets and
-/// spaces the pattern allows) opens one of the sign-offs, or it ends with one of the two that
-/// start with any word ("… from mobile", "…から送信"). A cheap test before the pattern.
+/// True when `s` could match [`OTHER_SIGNOFFS`]: after the brackets and blanks the pattern
+/// allows, it starts with a letter one of the sign-offs starts with, or ends the way one of
+/// those that start with any word does ("… from mobile", "…から送信"). A cheap test before the
+/// pattern.
 fn may_be_other_signoff(s: &str) -> bool {
-    let opening = s
-        .trim_start_matches(['(', '<', '['])
-        .trim_start()
-        .chars()
-        .next();
-    let ends_mobile = s.len() >= 6 && s.as_bytes()[s.len() - 6..].eq_ignore_ascii_case(b"mobile");
-    // 'ſ' (long s) folds to 's' in the pattern's case-insensitive matching.
-    opening.is_some_and(|c| {
-        matches!(
-            c.to_ascii_lowercase(),
-            'd' | 'e' | 'f' | 'g' | 'i' | 'l' | 'o' | 's' | 'v' | 'w'
-        ) || matches!(c, 'ſ' | 'о' | 'О' | 'н' | 'Н' | '從' | '发')
-    }) || ends_mobile
-        || s.ends_with("から送信")
+    OTHER_SIGNOFF_FIRSTS.may_match(s.trim_start_matches(['(', '<', '[']).trim_start())
 }
 
 /// True when `s` holds "sent" in any case: [`SENT_FROM`] cannot match without it.
@@ -205,6 +184,7 @@ mod tests {
             "Sent from my Verizon Wireless BlackBerry",
             "Sent from my cell, please excuse any typos.",
             "Sent from Mailbox",
+            "Sent from my Wiko RIDGE FAB 4G",
             "Sent via mobile",
             "(Sent from mobile device)",
             "<<sent by galaxy>>",

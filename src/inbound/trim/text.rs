@@ -4,6 +4,7 @@
 
 use super::lines::{Groups, Kind};
 use super::quotes::{decide, Item, Role};
+use super::rulers;
 use super::signatures;
 use super::Trimmed;
 
@@ -27,10 +28,22 @@ pub fn trim(body: &str) -> Trimmed {
     let mut removed_quote = false;
     let mut removed_signature = false;
     let mut content_before = false;
+    // True from a "reply above this line" marker above any text to the end of its quote.
+    let mut in_marked_quote = false;
     let mut g = 0;
     while let Some((start, kind)) = groups.get(g) {
         let len = kind.span();
         let item = |role| Item { start, len, role };
+        if in_marked_quote {
+            match kind {
+                Kind::Quote | Kind::Empty | Kind::ReplyAbove => {
+                    removed_quote = true;
+                    g += 1;
+                    continue;
+                }
+                _ => in_marked_quote = false,
+            }
+        }
         match kind {
             Kind::Empty => items.push(item(Role::Empty)),
             Kind::Text => {
@@ -41,6 +54,15 @@ pub fn trim(body: &str) -> Trimmed {
                 content_before = true;
                 items.push(item(Role::Quote));
             }
+            Kind::ReplyAbove => {
+                removed_quote = true;
+                if content_before {
+                    drop_trailing_attribution(&mut items, &lines);
+                    break;
+                }
+                // Written below the quoted mail: the quote under the marker goes.
+                in_marked_quote = true;
+            }
             Kind::SignatureDelimiter | Kind::Signoff | Kind::Disclaimer => {
                 removed_signature = true;
                 if content_before {
@@ -49,9 +71,13 @@ pub fn trim(body: &str) -> Trimmed {
             }
             Kind::Delimiter => {
                 if content_before {
-                    // Whatever follows a separator is a footer, a signature or a quoted mail.
-                    removed_quote = true;
-                    break;
+                    if rulers::inside_reply(&mut groups, g) {
+                        items.push(item(Role::Text));
+                    } else {
+                        // Whatever follows a separator is a footer, a signature or a quoted mail.
+                        removed_quote = true;
+                        break;
+                    }
                 }
             }
             Kind::Forward | Kind::HeaderBlock { .. } => {
@@ -95,6 +121,30 @@ pub fn trim(body: &str) -> Trimmed {
         text: out.join("\n"),
         removed_quote,
         removed_signature,
+    }
+}
+
+/// Drops the lines a client wrote above the quoted mail when a "reply above this line"
+/// marker ends the reply: the last paragraph, when it is at most two lines ending with a
+/// colon (an attribution in a form the patterns do not know).
+fn drop_trailing_attribution(items: &mut Vec<Item>, lines: &[&str]) {
+    while items.last().is_some_and(|it| it.role == Role::Empty) {
+        items.pop();
+    }
+    let run = items
+        .iter()
+        .rev()
+        .take_while(|it| it.role == Role::Text)
+        .count();
+    let colon = items.last().is_some_and(|it| {
+        lines[it.start + it.len - 1]
+            .trim_end()
+            .ends_with([':', '：'])
+    });
+    let paragraph_start = items.len() - run;
+    let whole_paragraph = paragraph_start == 0 || items[paragraph_start - 1].role == Role::Empty;
+    if colon && (1..=2).contains(&run) && whole_paragraph {
+        items.truncate(paragraph_start);
     }
 }
 

@@ -1,0 +1,59 @@
+//! The "reply above this line" marker: a line framed by `##` that a sender puts at the top of
+//! the mails it expects answers to (digestd's digests, Discourse, Zendesk). Everything from it
+//! down is the quoted mail, whatever the client wrote above it. The marker texts of every
+//! language are in the tables ([`super::patterns::Language::reply_above`]).
+
+use std::sync::LazyLock;
+
+use super::patterns;
+
+/// The known marker texts, normalised (see [`normalise`]).
+static MARKERS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    patterns::words(|l| l.reply_above)
+        .into_iter()
+        .map(normalise)
+        .collect()
+});
+
+/// Lower case, one blank between words, without the frame's `#`, `-` and a final full stop.
+fn normalise(text: &str) -> String {
+    let inner = text.trim_matches(|c: char| c == '#' || c == '-' || c == '.' || c.is_whitespace());
+    inner
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// True for a marker line, quoted or not ("## Type your reply above this line ##",
+/// "> ##- Please type your reply above this line -##").
+pub fn is_reply_above(line: &str) -> bool {
+    let t = line
+        .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+        .trim_end();
+    // Every marker is framed by "##": a cheap test before the comparison.
+    t.len() > 4
+        && t.starts_with("##")
+        && t.ends_with("##")
+        && MARKERS.iter().any(|m| *m == normalise(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_in_their_frames() {
+        assert!(is_reply_above("## Type your reply above this line ##"));
+        assert!(is_reply_above("> ## Typ uw antwoord boven deze regel ##"));
+        assert!(is_reply_above(
+            "##- Please type your reply above this line -##"
+        ));
+        assert!(is_reply_above(
+            "## Please type your reply above  this line. ##"
+        ));
+        assert!(!is_reply_above("Type your reply above this line"));
+        assert!(!is_reply_above("## Heading ##"));
+        assert!(!is_reply_above("####"));
+    }
+}

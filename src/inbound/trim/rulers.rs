@@ -1,0 +1,80 @@
+//! Tells a ruler inside the reply (a section break, a heading's underline, a table's rule)
+//! from the separator a client or a mailing list puts above a signature, a footer or a
+//! quoted mail. A separator followed by anything but text stays a separator; followed by
+//! text, it is part of the reply when it underlines the line above it, or when what follows
+//! reads like more of the reply (several paragraphs, one of them a sentence) rather than a
+//! signature block.
+
+use super::lines::{Groups, Kind};
+use super::quotes;
+
+/// Fewest words a line needs to count as a sentence of the reply.
+const SENTENCE_WORDS: usize = 5;
+
+/// Most groups looked at after the ruler.
+const MAX_LOOKAHEAD: usize = 200;
+
+/// True when the separator group `g` is a ruler inside the reply, not the start of a
+/// signature, footer or quoted mail.
+pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize) -> bool {
+    let Some((start, _)) = groups.get(g) else {
+        return false;
+    };
+    if groups.next_non_empty(g) != Some(Kind::Text) {
+        return false;
+    }
+    let lines = groups.lines();
+    let ruler = lines[start].trim();
+    if start
+        .checked_sub(1)
+        .and_then(|p| lines.get(p))
+        .is_some_and(|prev| underlines(ruler, prev))
+    {
+        return true;
+    }
+    let (mut paragraphs, mut in_paragraph, mut sentence) = (0, false, false);
+    for h in g + 1..g + 1 + MAX_LOOKAHEAD {
+        let Some((at, kind)) = groups.get(h) else {
+            break;
+        };
+        match kind {
+            Kind::Empty => in_paragraph = false,
+            Kind::Text => {
+                if !in_paragraph {
+                    paragraphs += 1;
+                    in_paragraph = true;
+                }
+                let line = lines[at].trim();
+                sentence |= line.ends_with(['.', '?', '!', ':'])
+                    && line.split_whitespace().count() >= SENTENCE_WORDS;
+            }
+            _ => break,
+        }
+    }
+    paragraphs >= 2 && sentence
+}
+
+/// True when `ruler` (made of `-` or `=`) underlines `prev`, a line of text about as long:
+/// a Markdown heading or the head of a table.
+fn underlines(ruler: &str, prev: &str) -> bool {
+    let prev = prev.trim();
+    if prev.is_empty() || quotes::is_quote(prev) || !ruler.chars().all(|c| c == '-' || c == '=') {
+        return false;
+    }
+    let (r, p) = (ruler.chars().count(), prev.chars().count());
+    r * 2 >= p && r <= p * 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underlines_are_about_as_long_as_their_line() {
+        assert!(underlines("=======", "Minutes"));
+        assert!(underlines("-----------------", "Group     Members"));
+        assert!(!underlines("_______________", "John"));
+        assert!(!underlines("--------------------------------", "Bob"));
+        assert!(!underlines("-------", ""));
+    }
+}
