@@ -60,15 +60,7 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
             config, fc,
         )?)),
         ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
-<<<<<<< HEAD
         ForumKind::Webhook => Ok(Box::new(super::webhook::WebhookForum::open(config, fc)?)),
-        ForumKind::Matrix => Err(ForumError::Unavailable(format!(
-=======
-        ForumKind::Webhook => Err(ForumError::Unavailable(format!(
->>>>>>> main
-            "this build of digestd has no {} connector",
-            fc.kind
-        ))),
     }
 }
 
