@@ -33,6 +33,8 @@ pub struct WebhookForum {
     secret: WebhookSecret,
     secret_file: std::path::PathBuf,
     post_url: Option<String>,
+    /// Whether the config has an `[http]` listener for the platform's pushes.
+    push_listener: bool,
     agent: ureq::Agent,
 }
 
@@ -48,7 +50,6 @@ impl std::fmt::Debug for WebhookForum {
 impl WebhookForum {
     /// Opens forum `fc` (kind `webhook`): reads its secret file.
     pub fn open(config: &Config, fc: &ForumConfig) -> Result<WebhookForum, ForumError> {
-        let _ = config;
         let ForumSettings::Webhook(settings) = &fc.settings else {
             return Err(ForumError::Refused(format!(
                 "forum `{}` is not a webhook forum",
@@ -57,12 +58,14 @@ impl WebhookForum {
         };
         let secret = WebhookSecret::from_file(&settings.secret_file)
             .map_err(|e| ForumError::Unavailable(e.to_string()))?;
-        Ok(WebhookForum::new(
+        let mut forum = WebhookForum::new(
             &fc.name,
             secret,
             settings.secret_file.clone(),
             settings.post_url.clone(),
-        ))
+        );
+        forum.push_listener = config.http.is_some();
+        Ok(forum)
     }
 
     /// A forum named `name` signing with `secret` and posting to `post_url` (`None`:
@@ -86,6 +89,7 @@ impl WebhookForum {
             secret,
             secret_file,
             post_url,
+            push_listener: true,
             agent,
         }
     }
@@ -266,12 +270,19 @@ impl Forum for WebhookForum {
         })
     }
 
-    /// The secret file still reads, and `post_url` (when set) answers: any answer but 404,
-    /// 410 or 5xx to a HEAD counts (an endpoint that takes only POST says 405). Groups cannot be
-    /// checked: the platform pushes them.
+    /// There is an `[http]` listener for the pushes, the secret file still reads, and
+    /// `post_url` (when set) answers: any answer but 404, 410 or 5xx to a HEAD counts (an
+    /// endpoint that takes only POST says 405). Groups cannot be checked: the platform pushes
+    /// them.
     fn check_online(&self, groups: &[&Group]) -> Result<(), ForumError> {
         for g in groups {
             self.remote_group(g)?;
+        }
+        if !self.push_listener {
+            return Err(ForumError::Refused(format!(
+                "no [http] section: the platform's pushes to /hooks/{}/posts have nowhere to arrive",
+                self.name
+            )));
         }
         WebhookSecret::from_file(&self.secret_file)
             .map_err(|e| ForumError::Unavailable(e.to_string()))?;
@@ -329,5 +340,9 @@ mod tests {
         assert!(e.to_string().contains("read-only"), "{e}");
         let batch = f.fetch_since(&g, None, 10).expect("empty");
         assert!(batch.posts.is_empty() && !batch.more);
+        let mut f = f;
+        f.push_listener = false;
+        let e = f.check_online(&[&g]).unwrap_err();
+        assert!(e.to_string().contains("no [http] section"), "{e}");
     }
 }
