@@ -583,7 +583,17 @@ fn a_refusal_or_a_read_only_platform_answers_the_person_and_is_not_retried() {
         assert_eq!(row.reason.as_deref(), Some("forum-refused"));
         let answers = site.answers();
         assert_eq!(answers.len(), 1, "one answer mail: {answers:?}");
-        assert!(answers[0].contains(&format!("To: {ANN}")) || answers[0].contains(ANN));
+        assert!(answers[0].contains(ANN), "{}", answers[0]);
+        let why = if post_url.is_some() {
+            "no user with this address"
+        } else {
+            "read-only"
+        };
+        assert!(
+            answers[0].contains(why),
+            "the reason reaches the person: {}",
+            answers[0]
+        );
     }
     assert_eq!(platform.received().len(), 1, "refused once, never retried");
 }

@@ -107,18 +107,21 @@ impl WebhookForum {
         }
     }
 
-    fn post_url(&self) -> Result<&str, ForumError> {
+    /// Where to POST, or the refusal (shown to the person in their answer mail) of a
+    /// read-only platform.
+    fn post_url(&self, group: &Group) -> Result<&str, ForumError> {
         self.post_url.as_deref().ok_or_else(|| {
             ForumError::Refused(format!(
-                "this platform is read-only: forum `{}` has no post_url",
-                self.name
+                "{} is read-only here: replies by email cannot be posted to it. Please respond \
+                 on the platform itself.",
+                group.name
             ))
         })
     }
 
-    /// POSTs `doc` signed and reads the platform's answer.
-    fn send(&self, doc: &impl serde::Serialize) -> Result<PostedV1, ForumError> {
-        let url = self.post_url()?;
+    /// POSTs `doc` signed to the platform of `group` and reads its answer.
+    fn send(&self, group: &Group, doc: &impl serde::Serialize) -> Result<PostedV1, ForumError> {
+        let url = self.post_url(group)?;
         let body = serde_json::to_vec(doc)
             .map_err(|e| ForumError::Refused(format!("encoding the request: {e}")))?;
         let timestamp = chrono::Utc::now().timestamp();
@@ -158,7 +161,7 @@ pub fn decide(status: u16, body: &str) -> Result<PostedV1, ForumError> {
             ))
         }),
         400 | 404 | 409 | 410 | 413 | 422 => Err(ForumError::Refused(format!(
-            "the platform answered {status}: {}",
+            "the platform refused it: {} (HTTP {status})",
             platform_message(body)
         ))),
         _ => Err(ForumError::Unavailable(format!(
@@ -224,7 +227,7 @@ impl Forum for WebhookForum {
             format: "markdown",
             idempotency_key,
         };
-        let posted = self.send(&doc)?;
+        let posted = self.send(group, &doc)?;
         Ok(Posted {
             remote_thread_id: posted
                 .thread
@@ -254,7 +257,7 @@ impl Forum for WebhookForum {
             format: "markdown",
             idempotency_key,
         };
-        let posted = self.send(&doc)?;
+        let posted = self.send(group, &doc)?;
         let thread = match posted.thread {
             Some(t) => t,
             None => {
@@ -320,7 +323,10 @@ mod tests {
         }
         assert!(decide(200, "<html>ok</html>").unwrap_err().is_transient());
         let e = decide(422, "line one\nline two").unwrap_err();
-        assert!(e.to_string().ends_with("line one line two"), "{e}");
+        assert!(
+            e.to_string().contains("line one line two (HTTP 422)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -337,7 +343,7 @@ mod tests {
         };
         let e = f.post_reply(&g, "t", &author, "hi", "k").unwrap_err();
         assert!(!e.is_transient());
-        assert!(e.to_string().contains("read-only"), "{e}");
+        assert!(e.to_string().contains("G is read-only here"), "{e}");
         let batch = f.fetch_since(&g, None, 10).expect("empty");
         assert!(batch.posts.is_empty() && !batch.more);
         let mut f = f;
