@@ -9,7 +9,11 @@
 //! Outbound: a reply mail (`digestd receive`) is POSTed signed to the platform
 //! ([`support::webhook_platform`]) as the person, in the right thread, once; a platform answering
 //! 500 keeps it queued and the retry posts it exactly once; a refusal (422) or a read-only
-//! platform gets the person an answer mail.
+//! platform gets the person an answer mail with the reason; a new thread by mail is opened once.
+//!
+//! End to end: pushes survive a SIGKILL of the daemon, `send-now` mails them to smtp-sink, and
+//! the reply to that digest lands on the platform once. `check-config --online` reaches
+//! `post_url`.
 
 mod inbound_support;
 mod support;
@@ -22,7 +26,7 @@ use chrono::Utc;
 use digestd::config::Config;
 use digestd::model::{Post, ReplyGrant, ReplyToken, Thread};
 use digestd::store::{InboundRow, InboundStatus, Store};
-use inbound_support::{receive_with, simple_reply};
+use inbound_support::{fixture, receive_with, replace, simple_reply};
 use support::daemon::Daemon;
 use support::http_client::{request, request_with, Response};
 use support::webhook_platform::{hmac_hex, Platform};
@@ -73,6 +77,8 @@ templates = "{templates}"
 
 [daemon]
 inbound_poll_secs = 3600
+
+[inbound]
 
 [http]
 listen = "{http}"
@@ -718,4 +724,43 @@ fn pushed_posts_survive_sigkill_reach_the_digest_and_the_reply_lands_once() {
         digests.len(),
         "no answer mail for a posted reply"
     );
+}
+
+#[test]
+fn a_new_thread_by_mail_is_opened_on_the_platform_once() {
+    let platform = Platform::start(SECRET, &[]);
+    let site = Site::new(Some(&platform.url()));
+    // New threads by mail need a server the config trusts to vouch for the sender.
+    let toml = std::fs::read_to_string(&site.config_path).expect("config");
+    let toml = toml.replace(
+        "[inbound]\n",
+        "[inbound]\ntrusted_authserv_ids = [\"mx.test.example\"]\n",
+    );
+    std::fs::write(&site.config_path, toml).expect("config");
+    seed_thread(&site);
+    // Ann (whose role follows hr-news) mails the group's address; the trusted server vouches.
+    let mail = replace(
+        &fixture("new-thread.eml", None),
+        b"group+general@",
+        b"group+hr-news@",
+    );
+    site.receive(&mail);
+    site.receive(&mail);
+    let row = site.inbound_rows().pop().expect("stored");
+    assert_eq!(row.status, InboundStatus::Posted, "{:?}", row.reason);
+    assert_eq!(row.posted_remote_id.as_deref(), Some("p-1"));
+    let received = platform.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0].verified);
+    let doc = &received[0].json;
+    assert_eq!(doc["schema"], "digestd.thread.v1");
+    assert_eq!(doc["group"], "hr");
+    assert_eq!(doc["title"], "Parking at the town hall");
+    assert_eq!(doc["author"]["email"], ANN);
+    assert_eq!(doc["idempotency_key"], "new-thread@mail.example.org");
+    assert!(doc.get("thread").is_none(), "{doc}");
+    assert!(doc["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("visitors can park"));
 }
