@@ -412,6 +412,12 @@ fn signed_pushes_are_stored_once_and_every_bad_one_is_refused_storing_nothing() 
 fn the_documented_curl_example_is_accepted() {
     let site = Site::new(None);
     let _daemon = site.start();
+    for tool in ["curl", "openssl"] {
+        assert!(
+            support::find_program(tool).is_some(),
+            "{tool} is missing: run .ci/install-deps"
+        );
+    }
     let script = curl_example();
     let out = std::process::Command::new("bash")
         .arg("-euo")
