@@ -15,7 +15,6 @@
 //! the reply to that digest lands on the platform once. `check-config --online` reaches
 //! `post_url`.
 
-mod inbound_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -26,9 +25,9 @@ use chrono::Utc;
 use digestd::config::Config;
 use digestd::model::{Post, ReplyGrant, ReplyToken, Thread};
 use digestd::store::{InboundRow, InboundStatus, Store};
-use inbound_support::{fixture, receive_with, replace, simple_reply};
 use support::daemon::Daemon;
 use support::http_client::{request, request_with, Response};
+use support::inbound::{fixture, receive_with, replace, simple_reply};
 use support::webhook_platform::{hmac_hex, Platform};
 use support::{free_port, wait_until, SmtpSink};
 
@@ -106,7 +105,7 @@ name = "Ann Example"
 roles = ["staff"]
 locale = "en"
 "#,
-            domain = inbound_support::REPLY_DOMAIN,
+            domain = support::inbound::REPLY_DOMAIN,
             templates = templates.display(),
         );
         let config_path = dir.path().join("digestd.toml");

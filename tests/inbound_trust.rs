@@ -4,7 +4,6 @@
 //! the reply to it carries the action out once, from that address, within 48 hours; a trusted
 //! server's `dkim=pass` acts at once; `digest now` works once an hour.
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use digestd::model::ReplyToken;
 use digestd::store::{InboundStatus, PersonState};
-use inbound_support::{mail, Transport, World, REPLY_DOMAIN};
+use support::inbound::{mail, Transport, World, REPLY_DOMAIN};
 use support::{SmtpSink, SunkMessage};
 
 const TRUSTED: &str = "trusted_authserv_ids = [\"mx.test.example\"]";

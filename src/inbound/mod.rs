@@ -61,7 +61,7 @@ pub fn process_stored(
 /// `digest now` by email: the person's digest, sent now through the normal cycle (ledger and
 /// all), so a second `digest now` in the same period sends nothing twice.
 fn send_digest_now(config: &Config, email: &str) -> Result<(), String> {
-    crate::cycle::send_now(config, None, Some(email))
+    crate::delivery_run::send_now(config, None, Some(email))
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))
 }
