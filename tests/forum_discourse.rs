@@ -26,6 +26,7 @@ fn forum(site: &FakeDiscourse, timeout: Duration) -> DiscourseForum {
             max_retry_after: Duration::from_secs(5),
             backoff: Duration::from_millis(50),
             timeout,
+            budget: Duration::from_secs(30),
         },
     })
 }

@@ -41,15 +41,18 @@ pub struct RetryPolicy {
     pub backoff: Duration,
     /// Bound on one request (connect, send and read).
     pub timeout: Duration,
+    /// Bound on one call with its retries: no retry starts that would end after it.
+    pub budget: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 4,
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(30),
             backoff: Duration::from_secs(1),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(20),
+            budget: Duration::from_secs(60),
         }
     }
 }
@@ -126,19 +129,25 @@ impl Client {
         retry_failures: bool,
     ) -> Result<String, ApiError> {
         let attempts = self.policy.attempts.max(1);
+        let started = std::time::Instant::now();
         let mut backoff = self.policy.backoff;
         let mut last = String::new();
         for attempt in 1..=attempts {
-            match self.once(path, as_user, json) {
+            let outcome = self.once(path, as_user, json);
+            // Progress for the daemon's watchdog: each wait here is bounded.
+            crate::heartbeat::beat();
+            match outcome {
                 Outcome::Done(body) => return Ok(body),
                 Outcome::Fail(e) => return Err(e),
                 Outcome::Retry { wait, why } => {
                     let rate_limited = why.starts_with("rate limited");
-                    if !(retry_failures || rate_limited) || attempt == attempts {
+                    let wait = if rate_limited { wait } else { backoff };
+                    let over_budget =
+                        started.elapsed() + wait + self.policy.timeout > self.policy.budget;
+                    if !(retry_failures || rate_limited) || attempt == attempts || over_budget {
                         last = why;
                         break;
                     }
-                    let wait = if rate_limited { wait } else { backoff };
                     tracing::debug!(path, attempt, ?wait, %why, "retrying a Discourse request");
                     std::thread::sleep(wait);
                     backoff = backoff.saturating_mul(2);
