@@ -14,10 +14,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::cycle::{open_synced_store, Audience, Engine};
-use crate::notify::Notifier;
+use crate::delivery_run::{open_synced_store, Audience, Engine};
 use crate::poll_plan::{HealthChange, PollPlan};
 use crate::schedule::{distinct_schedules, next_fire, Firing, Scheduler};
+use crate::systemd_notify::Notifier;
 
 /// How long SIGTERM may take (`[daemon] shutdown_timeout_secs`, default 30): after this the
 /// process exits anyway. Nothing is lost by that: digests not yet sent are pending in the store
@@ -59,7 +59,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     tokio::spawn(watch_signals(control_tx, stop_flag, notifier.clone()));
     // The loop's tick only records progress; the watchdog thread pings while progress is recent
     // (see `heartbeat`), so a long cycle that keeps sending is not killed and a hung loop is.
-    let watchdog_interval = crate::notify::watchdog_interval();
+    let watchdog_interval = crate::systemd_notify::watchdog_interval();
     if let Some(interval) = watchdog_interval.filter(|_| notifier.is_enabled()) {
         crate::heartbeat::spawn_watchdog(notifier.clone(), interval)
             .context("starting the watchdog thread")?;
