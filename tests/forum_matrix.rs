@@ -487,6 +487,7 @@ fn loop_config(
     sink_port: u16,
     alias: &str,
     anna: &str,
+    anna_matrix_id: Option<&str>,
 ) -> std::path::PathBuf {
     std::fs::write(dir.join("as-token"), synapse.as_token()).expect("token file");
     let text = format!(
@@ -535,7 +536,9 @@ time_zone = "Europe/Amsterdam"
 email = "{anna}"
 name = "Anna de Vries"
 roles = ["social-worker"]
+{matrix_id}
 "#,
+        matrix_id = anna_matrix_id.map_or(String::new(), |m| format!("matrix_id = \"{m}\"")),
         templates = support::repo_root().join("templates").display(),
         homeserver = synapse.base_url(),
     );
@@ -564,6 +567,33 @@ fn run_digestd(config: &std::path::Path, args: &[&str], stdin: &str) -> std::pro
     child.wait_with_output().expect("digestd exits")
 }
 
+/// The reply address token in a digest's text part.
+fn reply_token(text: &str) -> String {
+    regex::Regex::new(r"reply\+([0-9a-f]{40})@reply\.testdam\.example")
+        .expect("regex")
+        .captures(text)
+        .map(|c| c[1].to_owned())
+        .expect("a reply address")
+}
+
+/// A reply from `from` to the digest address of `token`: `text`, then the quoted `quoted`.
+fn reply_mail(from: &str, token: &str, text: &str, quoted: &str) -> String {
+    format!(
+        "From: Anna de Vries <{from}>\r\n\
+         To: reply+{token}@reply.testdam.example\r\n\
+         Subject: Re: digest\r\n\
+         Message-ID: <matrix-{token}@mail.testdam.example>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         {text}\r\n\
+         \r\n\
+         On Mon, 23 Nov 2026 at 07:00, Testdam Groups <digest@testdam.example> wrote:\r\n\
+         > {quoted}\r\n"
+    )
+}
+
 #[test]
 fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_once() {
     let Some(synapse) = hs::shared() else { return };
@@ -573,7 +603,16 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
     s.hs.reply_in_thread(&s.bob, &s.room, &root, "The heating, first of all.");
     let sink = support::SmtpSink::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = loop_config(dir.path(), synapse, sink.port(), &s.alias, &s.anna_email);
+    // Anna's address does not make her user id: the people list's matrix_id does.
+    let anna_email = format!("a.devries.{}@city.example", unique("e"));
+    let config = loop_config(
+        dir.path(),
+        synapse,
+        sink.port(),
+        &s.alias,
+        &anna_email,
+        Some(&s.anna),
+    );
 
     let out = run_digestd(&config, &["send-now"], "");
     assert!(
@@ -587,26 +626,12 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
     let text = parsed.body_text(0).expect("text part").to_string();
     assert!(text.contains("Winter home visits"), "{text}");
     assert!(text.contains("The heating"), "{text}");
-    let token = regex::Regex::new(r"reply\+([0-9a-f]{40})@reply\.testdam\.example")
-        .expect("regex")
-        .captures(&text)
-        .map(|c| c[1].to_owned())
-        .expect("a reply address");
-
-    let reply = format!(
-        "From: Anna de Vries <{}>\r\n\
-         To: reply+{token}@reply.testdam.example\r\n\
-         Subject: Re: Winter home visits\r\n\
-         Message-ID: <matrix-e2e-{token}@mail.testdam.example>\r\n\
-         Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
-         The CO detector, and food for three days.\r\n\
-         \r\n\
-         On Mon, 23 Nov 2026 at 07:00, Testdam Groups <digest@testdam.example> wrote:\r\n\
-         > Winter home visits: what do you check?\r\n",
-        s.anna_email
+    let token = reply_token(&text);
+    let reply = reply_mail(
+        &anna_email,
+        &token,
+        "The CO detector, and food for three days.",
+        "Winter home visits: what do you check?",
     );
     for attempt in 0..2 {
         // The second delivery of the same mail (an MTA retry) must not post again.
@@ -634,4 +659,158 @@ fn end_to_end_a_room_reaches_the_digest_and_the_reply_mail_lands_in_the_thread_o
         "{body}"
     );
     assert!(!body.contains("wrote:"), "quote trimmed: {body}");
+}
+
+#[test]
+fn check_config_online_passes_for_a_good_room_and_names_a_missing_one() {
+    let Some(synapse) = hs::shared() else { return };
+    let s = scene(synapse);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = loop_config(dir.path(), synapse, 25, &s.alias, &s.anna_email, None);
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("city-matrix"), "{said}");
+
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace(&s.alias, "#gone:digestd.test")).expect("config");
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("group home-visits"), "{said}");
+    assert!(said.contains("#gone:digestd.test"), "{said}");
+
+    // A matrix_id that is no user id is a config error with file, line and key.
+    let bad = loop_config(
+        dir.path(),
+        synapse,
+        25,
+        &s.alias,
+        &s.anna_email,
+        Some("anna.example.org"),
+    );
+    let out = run_digestd(&bad, &["check-config"], "");
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("people[0].matrix_id"), "{said}");
+    assert!(said.contains("not a valid Matrix user id"), "{said}");
+
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&bad)
+            .expect("config")
+            .replace("matrix_id = \"anna.example.org\"", "")
+            .replace(&s.alias, "#gone:digestd.test"),
+    )
+    .expect("config");
+    std::fs::write(dir.path().join("as-token"), "wrong-token").expect("token");
+    let out = run_digestd(&config, &["check-config", "--online"], "");
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("as_token_file"), "{said}");
+}
+
+#[test]
+fn a_reply_received_while_the_homeserver_is_down_is_posted_once_when_it_returns_across_a_sigkill() {
+    let Some(mut synapse) = hs::own() else { return };
+    let (room, alias, root, anna, zed, anna_email) = {
+        let s = scene(&synapse);
+        let root = s.hs.say(&s.zed, &s.room, "Who takes the night shift?");
+        (
+            s.room.clone(),
+            s.alias.clone(),
+            root,
+            s.anna.clone(),
+            s.zed.clone(),
+            s.anna_email.clone(),
+        )
+    };
+    let sink = support::SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = loop_config(dir.path(), &synapse, sink.port(), &alias, &anna_email, None);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[daemon]\ninbound_poll_secs = 1\n");
+    std::fs::write(&config, text).expect("config");
+
+    let out = run_digestd(&config, &["send-now"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mails = sink.wait_for(1, std::time::Duration::from_secs(30));
+    let token = reply_token(mails[0].parsed().body_text(0).expect("text").as_ref());
+
+    // The homeserver goes down; the reply arrives: stored and queued, not lost.
+    synapse.stop();
+    let mail = reply_mail(
+        &anna_email,
+        &token,
+        "I will, on Tuesday.",
+        "Who takes the night shift?",
+    );
+    let out = run_digestd(&config, &["receive"], &mail);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = dir.path().join("digestd.sqlite");
+    let db = rusqlite::Connection::open(&store).expect("store");
+    let status: String = db
+        .query_row("SELECT status FROM inbound_messages", [], |r| r.get(0))
+        .expect("the reply is stored");
+    assert_eq!(status, "queued");
+
+    // Back up. The retry is due minutes later (backoff): bring it forward, as time would.
+    synapse.restart().expect("restart");
+    let changed = db
+        .execute(
+            "UPDATE inbound_messages SET next_attempt = 0 WHERE status = 'queued'",
+            [],
+        )
+        .expect("due now");
+    assert_eq!(changed, 1);
+    let hs = Hs::new(&synapse);
+    let anna_messages = || {
+        hs.messages(&zed, &room)
+            .into_iter()
+            .filter(|e| e["sender"] == anna.as_str())
+            .collect::<Vec<Value>>()
+    };
+    let mut daemon = support::start_daemon(&config);
+    let posted = support::wait_until(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || !anna_messages().is_empty(),
+    );
+    // Killed without warning right after posting, then started again: nothing more is posted.
+    daemon.kill().expect("SIGKILL");
+    let _ = daemon.wait();
+    assert!(
+        posted,
+        "the queued reply was posted once the homeserver was back"
+    );
+    let mut daemon = support::start_daemon(&config);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let _ = support::stop_daemon(&mut daemon);
+    let by_anna = anna_messages();
+    assert_eq!(by_anna.len(), 1, "once: {by_anna:#?}");
+    assert_eq!(thread_of(&by_anna[0]), Some(root.as_str()));
+    assert!(by_anna[0]["content"]["body"]
+        .as_str()
+        .is_some_and(|b| b.contains("I will, on Tuesday.")));
+    let status: String = db
+        .query_row("SELECT status FROM inbound_messages", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(status, "posted");
 }

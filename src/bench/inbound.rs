@@ -153,6 +153,7 @@ fn config(store_path: PathBuf) -> Config {
             time_zone: chrono_tz::UTC,
             locale: if i % 2 == 0 { "en" } else { "nl" }.into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         })
         .collect();
     Config {

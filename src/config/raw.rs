@@ -192,4 +192,5 @@ pub(crate) struct RawPerson {
     pub time_zone: Option<Str>,
     pub locale: Option<Str>,
     pub frequency: Option<Str>,
+    pub matrix_id: Option<Str>,
 }

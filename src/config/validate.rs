@@ -1065,6 +1065,7 @@ impl Validator<'_> {
             time_zone: opt(&r.time_zone, "time_zone"),
             locale: opt(&r.locale, "locale"),
             frequency: opt(&r.frequency, "frequency"),
+            matrix_id: opt(&r.matrix_id, "matrix_id"),
         }
     }
 
@@ -1168,8 +1169,24 @@ impl Validator<'_> {
                 Some(f) => self.frequency(file, f),
                 None => Some(defaults.frequency),
             };
-            if let (Some(email), Some(name), Some(time_zone), Some(locale), Some(frequency)) =
-                (email, name, time_zone, locale, frequency)
+            let matrix_id = match &p.matrix_id {
+                Some(m) => match crate::forum::matrix::people::check_user_id(&m.value) {
+                    Ok(()) => Some(Some(m.value.clone())),
+                    Err(e) => {
+                        self.problem_in(file, m.line, &m.key, e.to_string());
+                        None
+                    }
+                },
+                None => Some(None),
+            };
+            if let (
+                Some(email),
+                Some(name),
+                Some(time_zone),
+                Some(locale),
+                Some(frequency),
+                Some(matrix_id),
+            ) = (email, name, time_zone, locale, frequency, matrix_id)
             {
                 people.push(Person {
                     email,
@@ -1178,6 +1195,7 @@ impl Validator<'_> {
                     time_zone,
                     locale,
                     frequency,
+                    matrix_id,
                 });
             }
         }

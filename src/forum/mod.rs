@@ -5,6 +5,7 @@
 
 pub mod discourse;
 pub mod feed;
+pub mod links;
 pub mod local;
 pub mod matrix;
 mod router;

@@ -512,6 +512,7 @@ mod sample {
                 time_zone: chrono_tz::UTC,
                 locale: "en".into(),
                 frequency: Frequency::Weekly,
+                matrix_id: None,
             },
             schedule: "sample".into(),
             period: Period {

@@ -4,11 +4,11 @@
 //! what the tests do on the Matrix side (make rooms, post as people, read a room back).
 //!
 //! One instance per test binary ([`shared`]), started on first use and killed when the binary
-//! exits; a test that stops the server starts its own ([`own`]). Without the virtualenv
+//! exits; a test that stops the server starts its own ([`own`]; one at a time). Without the virtualenv
 //! `.ci/install-deps` makes, [`shared`]/[`own`] run that script once; still missing, they panic
 //! when `CI` is set and otherwise return `None` (the test says it skipped).
 
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::time::Duration;
 
 use digestd::bench::synapse::{find_venv, Synapse};
@@ -28,9 +28,36 @@ pub fn shared() -> Option<&'static Synapse> {
 }
 
 /// A Synapse of the calling test's own (to stop and restart), or `None` as for [`shared`].
-pub fn own() -> Option<Synapse> {
+/// Tests holding one take turns (one such instance at a time besides the shared one), which
+/// keeps memory and CPU modest.
+pub fn own() -> Option<Own> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     let venv = venv()?;
-    Some(Synapse::start(&venv).unwrap_or_else(|e| panic!("starting Synapse: {e:#}")))
+    let synapse = Synapse::start(&venv).unwrap_or_else(|e| panic!("starting Synapse: {e:#}"));
+    Some(Own {
+        synapse,
+        _turn: turn,
+    })
+}
+
+/// A test's own Synapse and its turn (see [`own`]); dereferences to the [`Synapse`].
+pub struct Own {
+    synapse: Synapse,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for Own {
+    type Target = Synapse;
+    fn deref(&self) -> &Synapse {
+        &self.synapse
+    }
+}
+
+impl std::ops::DerefMut for Own {
+    fn deref_mut(&mut self) -> &mut Synapse {
+        &mut self.synapse
+    }
 }
 
 fn venv() -> Option<std::path::PathBuf> {

@@ -61,6 +61,7 @@ fn person() -> Person {
         time_zone: chrono_tz::Europe::Amsterdam,
         locale: "en".into(),
         frequency: Frequency::Weekly,
+        matrix_id: None,
     }
 }
 

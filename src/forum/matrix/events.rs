@@ -124,7 +124,7 @@ pub fn classify(event: &RoomEvent) -> Classified {
     if event.kind != "m.room.message" {
         return Classified::Skip;
     }
-    let Ok(content) = serde_json::from_value::<MessageContent>(event.content.clone()) else {
+    let Ok(content) = MessageContent::deserialize(&event.content) else {
         return Classified::Skip;
     };
     if !matches!(

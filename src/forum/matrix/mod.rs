@@ -428,8 +428,7 @@ impl MatrixForum {
 
 /// A person's own Matrix user id from the people list, when given.
 fn person_matrix_id(person: &crate::model::Person) -> Option<&str> {
-    let _ = person;
-    None
+    person.matrix_id.as_deref()
 }
 
 /// The room a group names (`room = ...` in its `[[groups]]` entry).
