@@ -9,6 +9,7 @@ pub mod links;
 pub mod local;
 pub mod matrix;
 mod router;
+pub mod webhook;
 
 pub use router::{open_forums, Forums};
 

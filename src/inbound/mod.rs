@@ -8,6 +8,9 @@
 //!
 //! **Invariant:** an inbound message is stored (raw bytes, Message-ID, SHA-256) before anything
 //! else happens, and leaves the queue only as posted, answered or ignored with a reason.
+//! **Invariant:** mail without a token never acts on its From alone: a new thread or a command
+//! needs a trusted server's aligned pass ([`auth_results`]) or the sender's confirmation
+//! ([`confirm`]).
 
 pub mod address;
 pub mod answer;

@@ -18,6 +18,8 @@
 //! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
 //! - [`inbound`]: a small world for the inbound tests (config, store, one thread, tokens,
 //!   `digestd receive`);
+//! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
+//!   replies and records them;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -31,6 +33,7 @@ pub mod http_client;
 pub mod inbound;
 mod smtp_sink;
 pub mod synapse;
+pub mod webhook_platform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
