@@ -9,6 +9,34 @@
 //!
 //! The parts are timed alone too, so a figure can be traced to its cause: the path without
 //! the store, and the store without the path (insert with its fsync, finish, checkpoint).
+//!
+//! What it prints, each the best of five passes (each pass with messages of its own, on stores
+//! kept from pass to pass as the daemon keeps its store): the whole path as the daemon's Maildir
+//! drain runs it; the same path without the store; the store alone; and the bare `mail-parser`
+//! rate of the same messages, with the ratio of each to it. A last line gives the median over
+//! the passes of the whole path's ratio to the bare parse timed just before it, the steadier
+//! figure on a machine whose speed drifts.
+//!
+//! The drain it measures works in batches of up to 1024 messages, overlapped: a helper thread
+//! reads and hashes the next batch and hands it over unparsed; both threads then parse,
+//! classify and trim it, each message once, by whichever thread takes it first (the main thread
+//! whenever it would otherwise wait), and a parsed message is freed as soon as it is classified
+//! and trimmed, only the facts the later steps need being kept (answers parse the bytes again).
+//! The main thread stores a batch (128 Message-IDs looked up and 64 rows written to a
+//! statement, `OR FAIL` so that SQLite needs no statement journal), hands the fsync of its
+//! commit to a thread of its own, and meanwhile authorises, posts and records the batch stored
+//! before it, whose fsync has returned (nothing is acted on before that); after each batch a
+//! fourth thread, on a connection of its own, checkpoints the WAL. The binary uses mimalloc
+//! (messages parsed on one thread are freed on the other), and the trimmer's patterns are
+//! searched through a clone per thread (a `Regex` serves only its first thread on its fast
+//! path).
+//!
+//! Where the time goes, on the 2-core development VM: 18–20 µs of CPU a message on 1.9 busy
+//! cores: the parse 3.5, trimming and classifying 3.5, hashing and copying 1.5, storing 4.5,
+//! recording 1.3, the checkpoint 1.6, authorising and posting 1, the rest freeing and handing
+//! over. The path without the store runs at 0.40–0.45 of the bare parse; with the stores on
+//! tmpfs (`TMPDIR=/dev/shm digestd bench inbound`), where an fsync costs nothing, the whole
+//! path reaches 0.35–0.37.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
