@@ -268,7 +268,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             person,
         } => {
             let cfg = config.load()?;
-            let report = crate::cycle::send_now(&cfg, role.as_deref(), person.as_deref())?;
+            let report = crate::delivery_run::send_now(&cfg, role.as_deref(), person.as_deref())?;
             println!("{report}");
             Ok(if report.failed > 0 { 1 } else { 0 })
         }
@@ -280,7 +280,8 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             role,
         } => {
             let cfg = config.load()?;
-            let out = crate::cycle::preview(&cfg, &person, html, include_sent, role.as_deref())?;
+            let out =
+                crate::delivery_run::preview(&cfg, &person, html, include_sent, role.as_deref())?;
             print!("{out}");
             Ok(0)
         }

@@ -2,14 +2,13 @@
 //! strict mode, end to end through `digestd receive`: the real binary, store and local forum in
 //! a temp dir, answers into a real smtp-sink. Settings are checked in the store.
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
 
 use digestd::model::Frequency;
 use digestd::store::{InboundStatus, PersonState};
-use inbound_support::{mail, simple_reply, Transport, World, REPLY_DOMAIN};
+use support::inbound::{mail, simple_reply, Transport, World, REPLY_DOMAIN};
 use support::SmtpSink;
 
 fn world_with_sink(extra_inbound: &str) -> (World, SmtpSink) {

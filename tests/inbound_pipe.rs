@@ -3,12 +3,11 @@
 //! ended (posted → visible with `digestd thread`; answered → a mail in the sink; ignored → the
 //! reason in the store).
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
 
-use inbound_support::{fixture, simple_reply, Transport, World};
+use support::inbound::{fixture, simple_reply, Transport, World};
 use support::SmtpSink;
 
 use digestd::store::InboundStatus;
@@ -218,7 +217,7 @@ fn not_mail_is_65_and_unstorable_is_75() {
     // Config that does not exist: the MTA must retry.
     let missing = world.dir.path().join("nope.toml");
     assert_eq!(
-        inbound_support::receive_with(&missing, b"Subject: x\r\n\r\ny").0,
+        support::inbound::receive_with(&missing, b"Subject: x\r\n\r\ny").0,
         75
     );
     // A store path that is a directory cannot be opened.
@@ -230,7 +229,7 @@ fn not_mail_is_65_and_unstorable_is_75() {
         cfg.replace("path = \"digestd.sqlite\"", "path = \"dir.sqlite\""),
     )
     .expect("write");
-    let (code, err) = inbound_support::receive_with(&bad, b"Subject: x\r\n\r\ny");
+    let (code, err) = support::inbound::receive_with(&bad, b"Subject: x\r\n\r\ny");
     assert_eq!(code, 75, "{err}");
 }
 

@@ -2,9 +2,9 @@
 //! `digestd receive` (the real binary, store and local forum in a temp dir, answers into a real
 //! smtp-sink): forged new threads and commands only get the real person a confirmation request;
 //! the reply to it carries the action out once, from that address, within 48 hours; a trusted
-//! server's `dkim=pass` acts at once; `digest now` works once an hour.
+//! server's `dkim=pass` acts at once; `digest now` works once an hour; at most five requests a
+//! day go to one address, and a request whose mail could not be sent is not kept.
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use digestd::model::ReplyToken;
 use digestd::store::{InboundStatus, PersonState};
-use inbound_support::{mail, Transport, World, REPLY_DOMAIN};
+use support::inbound::{mail, Transport, World, REPLY_DOMAIN};
 use support::{SmtpSink, SunkMessage};
 
 const TRUSTED: &str = "trusted_authserv_ids = [\"mx.test.example\"]";
@@ -465,4 +465,74 @@ fn digest_now_is_carried_out_once_an_hour() {
     // ann has no time zone of her own in this config: UTC.
     let again = (now + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M (UTC)");
     assert!(text.contains(&again.to_string()), "{text}");
+}
+
+#[test]
+fn at_most_five_requests_a_day_go_to_one_address() {
+    let (world, sink) = world("");
+    for i in 0..6 {
+        let raw = to_digestd(
+            "ann@example.org",
+            "digest",
+            "pause",
+            &format!("flood-{i}@evil.example"),
+            "",
+            "",
+        );
+        let (status, reason) = receive(&world, &raw);
+        if i < 5 {
+            assert_eq!(status, InboundStatus::Answered, "{i}: {reason:?}");
+        } else {
+            assert_eq!(status, InboundStatus::Ignored);
+            assert!(
+                reason
+                    .unwrap_or_default()
+                    .contains("5 confirmation requests"),
+                "the sixth is not sent"
+            );
+        }
+    }
+    assert_eq!(sink.wait_for(6, Duration::from_secs(3)).len(), 5);
+    assert!(!state(&world, "ann@example.org").paused);
+}
+
+#[test]
+fn a_request_the_transport_refuses_for_now_is_not_kept_and_is_asked_again_on_retry() {
+    let smtp = support::FakeSmtp::start(support::FakeRules {
+        fail_first_messages: 1,
+        ..support::FakeRules::default()
+    });
+    let world = World::new(Transport::Smtp(smtp.port()), "");
+    let raw = to_digestd("ann@example.org", "digest", "pause", "p@x", "", "");
+    let (status, _) = receive(&world, &raw);
+    assert_eq!(status, InboundStatus::Queued, "deferred");
+    let store = world.store();
+    let since = Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(
+        store
+            .confirmations_since("ann@example.org", since)
+            .expect("count"),
+        0,
+        "no request kept without its mail"
+    );
+    // The daemon's retry asks again, with a new token.
+    let config = digestd::config::Config::load(&world.config_path).expect("config");
+    let forum = digestd::forum::local::LocalForum::open(&config.store_path, &config.forum_url)
+        .expect("forum");
+    let answers = digestd::inbound::wiring::OutboundAnswers::from_config(&config).expect("smtp");
+    let answerer = digestd::inbound::answer::Answerer::new(Some(&config.templates_dir));
+    let pipeline = digestd::inbound::Pipeline::new(&config, &forum, &answers, &answerer);
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let report = pipeline
+        .process_queued(&mut world.store(), later, 10)
+        .expect("retry");
+    assert_eq!(report.answered, 1, "{report}");
+    assert_eq!(world.last_status().1.as_deref(), Some("confirm-pause"));
+    assert_eq!(smtp.accepted().len(), 1);
+    assert_eq!(
+        store
+            .confirmations_since("ann@example.org", since)
+            .expect("count"),
+        1
+    );
 }

@@ -60,10 +60,7 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
             config, fc,
         )?)),
         ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
-        ForumKind::Webhook => Err(ForumError::Unavailable(format!(
-            "this build of digestd has no {} connector",
-            fc.kind
-        ))),
+        ForumKind::Webhook => Ok(Box::new(super::webhook::WebhookForum::open(config, fc)?)),
     }
 }
 

@@ -8,6 +8,9 @@
 //!
 //! **Invariant:** an inbound message is stored (raw bytes, Message-ID, SHA-256) before anything
 //! else happens, and leaves the queue only as posted, answered or ignored with a reason.
+//! **Invariant:** mail without a token never acts on its From alone: a new thread or a command
+//! needs a trusted server's aligned pass ([`auth_results`]) or the sender's confirmation
+//! ([`confirm`]).
 
 pub mod address;
 pub mod answer;
@@ -61,7 +64,7 @@ pub fn process_stored(
 /// `digest now` by email: the person's digest, sent now through the normal cycle (ledger and
 /// all), so a second `digest now` in the same period sends nothing twice.
 fn send_digest_now(config: &Config, email: &str) -> Result<(), String> {
-    crate::cycle::send_now(config, None, Some(email))
+    crate::delivery_run::send_now(config, None, Some(email))
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))
 }

@@ -2,8 +2,9 @@
 //! from the separator a client or a mailing list puts above a signature, a footer or a
 //! quoted mail. A separator followed by anything but text stays a separator; followed by
 //! text, it is part of the reply when it underlines the line above it, or when what follows
-//! reads like more of the reply (several paragraphs, one of them a sentence) rather than a
-//! signature block.
+//! (up to anything but text and further rulers) reads like more of the reply (several
+//! paragraphs, one of them a sentence; or one sentence after an earlier ruler of the reply)
+//! rather than a signature block.
 
 use super::lines::{Groups, Kind};
 use super::quotes;
@@ -15,8 +16,9 @@ const SENTENCE_WORDS: usize = 5;
 const MAX_LOOKAHEAD: usize = 200;
 
 /// True when the separator group `g` is a ruler inside the reply, not the start of a
-/// signature, footer or quoted mail.
-pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize) -> bool {
+/// signature, footer or quoted mail. `after_ruler` is true when an earlier separator of the
+/// same reply was found to be a ruler: then one sentence after this one is enough.
+pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) -> bool {
     let Some((start, _)) = groups.get(g) else {
         return false;
     };
@@ -38,7 +40,8 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize) -> bool {
             break;
         };
         match kind {
-            Kind::Empty => in_paragraph = false,
+            // Further rulers only separate more paragraphs.
+            Kind::Empty | Kind::Delimiter => in_paragraph = false,
             Kind::Text => {
                 if !in_paragraph {
                     paragraphs += 1;
@@ -51,7 +54,7 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize) -> bool {
             _ => break,
         }
     }
-    paragraphs >= 2 && sentence
+    sentence && (paragraphs >= 2 || after_ruler)
 }
 
 /// True when `ruler` (made of `-` or `=`) underlines `prev`, a line of text about as long:

@@ -30,6 +30,8 @@ pub fn trim(body: &str) -> Trimmed {
     let mut content_before = false;
     // True from a "reply above this line" marker above any text to the end of its quote.
     let mut in_marked_quote = false;
+    // True once a separator was kept as a ruler inside the reply.
+    let mut ruler_before = false;
     let mut g = 0;
     while let Some((start, kind)) = groups.get(g) {
         let len = kind.span();
@@ -71,7 +73,8 @@ pub fn trim(body: &str) -> Trimmed {
             }
             Kind::Delimiter => {
                 if content_before {
-                    if rulers::inside_reply(&mut groups, g) {
+                    if rulers::inside_reply(&mut groups, g, ruler_before) {
+                        ruler_before = true;
                         items.push(item(Role::Text));
                     } else {
                         // Whatever follows a separator is a footer, a signature or a quoted mail.
