@@ -140,7 +140,15 @@ pub enum Command {
         json: bool,
     },
     /// Read one message on stdin as an MTA pipe (sysexits: 0 accepted, 65 not mail, 75 retry).
-    Receive(ConfigArg),
+    Receive {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Process the message as if it were this instant (RFC 3339, e.g.
+        /// `2026-01-31T09:00:00Z`): for replaying old mail and for tests of expiry and rate
+        /// limits. Default: the clock.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Measure throughput (prints figures).
     Bench {
         /// Which benchmark.
@@ -179,6 +187,16 @@ pub enum BenchCommand {
         #[arg(long)]
         failures: bool,
     },
+    /// Collect and store posts from a real forum server seeded with `posts` posts, against
+    /// fetching the same pages unparsed (`--forum matrix`: a Synapse on 127.0.0.1).
+    Collect {
+        /// Which forum kind to measure (`matrix`).
+        #[arg(long, default_value = "matrix")]
+        forum: String,
+        /// Posts to seed and collect.
+        #[arg(long, default_value_t = 10_000)]
+        posts: usize,
+    },
     /// Receive → classify → trim → authorise against an in-memory forum, against bare parsing.
     Inbound {
         /// Messages to process.
@@ -191,8 +209,8 @@ pub enum BenchCommand {
 pub fn main_exit_code() -> i32 {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.log.as_deref(), &cli.command);
-    if let Command::Receive(config) = &cli.command {
-        return crate::inbound::receive_stdin_exit_code(&config.config);
+    if let Command::Receive { config, now } = &cli.command {
+        return crate::inbound::receive_stdin_exit_code(&config.config, *now);
     }
     match try_main(cli) {
         Ok(code) => code,
@@ -220,7 +238,7 @@ pub fn apply_config_log_filter(filter: &str) {
 /// the MTA pipe and send-now log at info.
 fn init_logging(format: LogFormat, filter: Option<&str>, command: &Command) {
     let default = match command {
-        Command::Run(_) | Command::Receive(_) | Command::SendNow { .. } => "info",
+        Command::Run(_) | Command::Receive { .. } | Command::SendNow { .. } => "info",
         _ => "warn",
     };
     let explicit = filter
@@ -250,7 +268,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             person,
         } => {
             let cfg = config.load()?;
-            let report = crate::cycle::send_now(&cfg, role.as_deref(), person.as_deref())?;
+            let report = crate::delivery_run::send_now(&cfg, role.as_deref(), person.as_deref())?;
             println!("{report}");
             Ok(if report.failed > 0 { 1 } else { 0 })
         }
@@ -262,7 +280,8 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             role,
         } => {
             let cfg = config.load()?;
-            let out = crate::cycle::preview(&cfg, &person, html, include_sent, role.as_deref())?;
+            let out =
+                crate::delivery_run::preview(&cfg, &person, html, include_sent, role.as_deref())?;
             print!("{out}");
             Ok(0)
         }
@@ -350,7 +369,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Receive(_) => unreachable!("handled before try_main"),
+        Command::Receive { .. } => unreachable!("handled before try_main"),
         Command::Bench { which } => crate::bench::run(which).map(|()| 0),
     }
 }

@@ -14,10 +14,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::cycle::{open_synced_store, Audience, Engine};
-use crate::notify::Notifier;
+use crate::delivery_run::{open_synced_store, Audience, Engine};
 use crate::poll_plan::{HealthChange, PollPlan};
 use crate::schedule::{distinct_schedules, next_fire, Firing, Scheduler};
+use crate::systemd_notify::Notifier;
 
 /// How long SIGTERM may take (`[daemon] shutdown_timeout_secs`, default 30): after this the
 /// process exits anyway. Nothing is lost by that: digests not yet sent are pending in the store
@@ -59,7 +59,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     tokio::spawn(watch_signals(control_tx, stop_flag, notifier.clone()));
     // The loop's tick only records progress; the watchdog thread pings while progress is recent
     // (see `heartbeat`), so a long cycle that keeps sending is not killed and a hung loop is.
-    let watchdog_interval = crate::notify::watchdog_interval();
+    let watchdog_interval = crate::systemd_notify::watchdog_interval();
     if let Some(interval) = watchdog_interval.filter(|_| notifier.is_enabled()) {
         crate::heartbeat::spawn_watchdog(notifier.clone(), interval)
             .context("starting the watchdog thread")?;
@@ -67,11 +67,17 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     let tick_every = watchdog_interval.map_or(Duration::from_secs(3600), |d| d / 4);
     let mut tick = tokio::time::interval(tick_every.max(Duration::from_millis(10)));
 
+    let webhooks =
+        crate::http::Webhooks::new(crate::http::WebhookTable::from_config(&engine.config));
     if let Some(http) = engine.config.http.clone() {
-        let server =
-            crate::http::Server::bind(&http, &engine.config.store_path, &crate::metrics::METRICS)
-                .await
-                .with_context(|| format!("starting the HTTP endpoint on {}", http.listen))?;
+        let server = crate::http::Server::bind_with_webhooks(
+            &http,
+            &engine.config.store_path,
+            &crate::metrics::METRICS,
+            webhooks.clone(),
+        )
+        .await
+        .with_context(|| format!("starting the HTTP endpoint on {}", http.listen))?;
         let mut stop_rx = control_rx.clone();
         tokio::spawn(async move {
             let stopped = async move {
@@ -122,7 +128,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     Control::Reload(n) if n != last_reload => {
                         last_reload = n;
                         let _ = notifier.reloading();
-                        let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store };
+                        let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store, webhooks: &webhooks };
                         live.reload(&config_path, &fire_tx, &notifier).await;
                         forums = crate::forum::open_forums(&engine.config);
                         polls.replace_forums(&engine.config.forums, std::time::Instant::now());
@@ -217,6 +223,7 @@ struct Live<'a> {
     scheduler: &'a mut Option<Scheduler>,
     inbound: &'a mut InboundWatcher,
     store: &'a mut crate::store::Store,
+    webhooks: &'a crate::http::Webhooks,
 }
 
 impl Live<'_> {
@@ -265,6 +272,8 @@ impl Live<'_> {
         apply_daemon_settings(&new_engine.config);
         self.inbound.stop();
         *self.inbound = InboundWatcher::start(&new_engine.config);
+        self.webhooks
+            .replace(crate::http::WebhookTable::from_config(&new_engine.config));
         let stop = self.engine.stop.clone();
         *self.engine = Engine {
             stop,

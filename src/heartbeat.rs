@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::notify::Notifier;
+use crate::systemd_notify::Notifier;
 
 /// The longest a single in-flight operation keeps the heartbeat going by itself (connect and
 /// send timeouts plus the retry budget stay well below this).

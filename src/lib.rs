@@ -3,26 +3,36 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the map of modules and their invariants.
 
-pub mod bench;
-pub mod cli;
-pub mod collect;
-pub mod config;
-pub mod cycle;
-pub mod daemon;
-pub mod demo;
+// Core: plain values, pure steps (selection, ranking, rendering) and the process counters.
 pub mod digest;
-pub mod forum;
-pub mod heartbeat;
-pub mod http;
-pub mod inbound;
-pub mod logging;
 pub mod metrics;
 pub mod model;
-pub mod notify;
-pub mod online_check;
-pub mod outbound;
-pub mod poll_plan;
 pub mod render;
-pub mod schedule;
-pub mod status;
+
+// Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
+pub mod forum;
+pub mod inbound;
+pub mod outbound;
 pub mod store;
+pub mod template_files;
+
+// Drivers: configuration, collection, delivery runs, schedules and the daemon loop.
+pub mod collect;
+pub mod config;
+pub mod daemon;
+pub mod delivery_run;
+pub mod poll_plan;
+pub mod schedule;
+
+// Operations: HTTP endpoint, systemd, logs, status and the online config check.
+pub mod heartbeat;
+pub mod http;
+pub mod logging;
+pub mod online_check;
+pub mod status;
+pub mod systemd_notify;
+
+// Tools: the command line, the demo, the benchmarks.
+pub mod bench;
+pub mod cli;
+pub mod demo;

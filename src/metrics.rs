@@ -1,5 +1,5 @@
 //! Counters the daemon bumps as it works: digests sent and failed, send latency, runs,
-//! one-click unsubscribes, inbound outcomes, forum polls. A handful of atomics needs no
+//! one-click unsubscribes, inbound outcomes, forum polls, webhook pushes. A handful of atomics needs no
 //! metrics framework.
 //!
 //! Counters live in [`METRICS`] (a `static`, so deep code bumps them without plumbing). The
@@ -90,6 +90,8 @@ pub struct Metrics {
     inbound: Mutex<BTreeMap<String, u64>>,
     polls: Mutex<BTreeMap<(String, bool), u64>>,
     forums: Mutex<BTreeMap<String, ForumPollState>>,
+    webhook_requests: Mutex<BTreeMap<(String, String), u64>>,
+    webhook_posts: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// The last polls of one forum instance (all its groups), as `/metrics` shows them.
@@ -116,6 +118,8 @@ impl Metrics {
             inbound: Mutex::new(BTreeMap::new()),
             polls: Mutex::new(BTreeMap::new()),
             forums: Mutex::new(BTreeMap::new()),
+            webhook_requests: Mutex::new(BTreeMap::new()),
+            webhook_posts: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -177,6 +181,22 @@ impl Metrics {
         }
     }
 
+    /// A push to `/hooks/<forum>/posts` ended with `result` (`stored`, `duplicate`, or why it
+    /// was refused), storing `stored` posts and finding `duplicates` already stored.
+    pub fn webhook(&self, forum: &str, result: &str, stored: u64, duplicates: u64) {
+        if let Ok(mut m) = self.webhook_requests.lock() {
+            *m.entry((forum.to_string(), result.to_string()))
+                .or_insert(0) += 1;
+        }
+        if let Ok(mut m) = self.webhook_posts.lock() {
+            for (kind, n) in [("stored", stored), ("duplicate", duplicates)] {
+                if n > 0 {
+                    *m.entry((forum.to_string(), kind.to_string())).or_insert(0) += n;
+                }
+            }
+        }
+    }
+
     /// Someone unsubscribed through the one-click link.
     pub fn unsubscribed(&self) {
         self.unsubscribes.fetch_add(1, Ordering::Relaxed);
@@ -205,6 +225,16 @@ impl Metrics {
             inbound: self.inbound.lock().map(|m| m.clone()).unwrap_or_default(),
             polls: self.polls.lock().map(|m| m.clone()).unwrap_or_default(),
             forums: self.forums.lock().map(|m| m.clone()).unwrap_or_default(),
+            webhook_requests: self
+                .webhook_requests
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+            webhook_posts: self
+                .webhook_posts
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -241,4 +271,8 @@ pub struct Snapshot {
     pub polls: BTreeMap<(String, bool), u64>,
     /// Last polls per forum instance (only those `digestd run` has polled).
     pub forums: BTreeMap<String, ForumPollState>,
+    /// Pushes to `/hooks/<forum>/posts` by (forum, result).
+    pub webhook_requests: BTreeMap<(String, String), u64>,
+    /// Pushed posts by (forum, `stored` | `duplicate`).
+    pub webhook_posts: BTreeMap<(String, String), u64>,
 }

@@ -250,6 +250,10 @@ pub struct Person {
     pub locale: String,
     /// How often they want a digest.
     pub frequency: Frequency,
+    /// Their Matrix user id (`@user:server`), when a Matrix forum's `user_id_template` would
+    /// not give it (people CSV column / inline key `matrix_id`).
+    #[serde(default)]
+    pub matrix_id: Option<String>,
 }
 
 /// When digests go out: a cron expression (seconds first, as tokio-cron-scheduler reads it)

@@ -94,8 +94,10 @@ pub struct ForumStatus {
     pub group: String,
     /// Group name.
     pub name: String,
-    /// Forum kind (`local`, ...).
+    /// Forum kind (`local`, `matrix`, ...).
     pub forum: String,
+    /// Forum instance (`[forums.<name>]`; `local` for the built-in one).
+    pub forum_name: String,
     /// Last successful poll (`None`: never).
     pub last_success: Option<DateTime<Utc>>,
     /// Error of the last poll, if it failed.
@@ -164,6 +166,7 @@ pub fn status_at(
                 group: g.id.clone(),
                 name: g.name.clone(),
                 forum: g.forum.to_string(),
+                forum_name: g.forum_name.clone(),
                 last_success: p.and_then(|p| p.last_success),
                 last_error: p.and_then(|p| p.last_error.clone()),
                 last_error_at: p.and_then(|p| p.last_error_at),
@@ -279,7 +282,12 @@ impl fmt::Display for Status {
                 Some(t) => format!("last successful poll {} ({})", utc(t), ago(now, t)),
                 None => "never polled successfully".to_string(),
             };
-            writeln!(f, "  {} \"{}\" [{}]: {last}", g.group, g.name, g.forum)?;
+            let forum = if g.forum_name == g.forum {
+                g.forum.clone()
+            } else {
+                format!("{} ({})", g.forum_name, g.forum)
+            };
+            writeln!(f, "  {} \"{}\" [{forum}]: {last}", g.group, g.name)?;
             if let (Some(e), Some(at)) = (&g.last_error, g.last_error_at) {
                 writeln!(f, "    last error {}: {e}", utc(at))?;
             }

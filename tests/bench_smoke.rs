@@ -27,7 +27,7 @@ fn run(args: &[&str]) -> String {
 fn bench_trim_prints_accuracy_and_the_misses() {
     let corpus = repo_root().join("../shared/corpora/talon-html-replies");
     if !corpus.is_dir() {
-        println!("note: {} absent, skipped", corpus.display());
+        support::skip_unless_ci(&format!("the corpus {}", corpus.display()));
         return;
     }
     let corpus = corpus.to_string_lossy().into_owned();

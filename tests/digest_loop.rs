@@ -3,81 +3,50 @@
 
 mod support;
 
+use support::config::{GroupSpec, RoleSpec, Spec};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Age, Utc};
 use mail_parser::{HeaderValue, MimeHeaders};
-use support::{
-    bin, ensure_deps, repo_root, start_daemon, stop_daemon, SinkOptions, SmtpSink, SunkMessage,
-};
+use support::{bin, ensure_deps, start_daemon, stop_daemon, SinkOptions, SmtpSink, SunkMessage};
 
 /// Writes a config for a small organisation sending through `port`; returns its path.
 fn write_org(dir: &Path, port: u16, schedule: &str, people: &str) -> PathBuf {
-    let templates = repo_root().join("templates");
-    let config = format!(
-        r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "state/digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-concurrency = 4
-
-[mail.transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-
-[digest]
-templates = "{templates}"
-max_threads = 10
-max_highlights = 5
-
-[defaults]
-time_zone = "Europe/Amsterdam"
-locale = "en"
-frequency = "weekly"
-
-[[groups]]
-id = "social-work"
-name = "Social work"
-
-[[groups]]
-id = "it-support"
-name = "IT support"
-
-[[groups]]
-id = "all-staff"
-name = "All staff"
-
-[[roles]]
-name = "social-worker"
-groups = ["social-work", "all-staff"]
-training_tags = ["training"]
-schedule = "{schedule}"
-
-[[roles]]
-name = "it-support"
-groups = ["it-support", "all-staff"]
-training_tags = ["howto"]
-schedule = "{schedule}"
-
-{people}
-"#,
-        templates = templates.display()
-    );
-    let path = dir.join("digestd.toml");
-    std::fs::write(&path, config).expect("writing the config");
-    path
+    Spec {
+        store_path: "state/digestd.sqlite".into(),
+        mail_extra: "concurrency = 4".into(),
+        transport: Spec::smtp(port),
+        digest_extra: "max_threads = 10\nmax_highlights = 5".into(),
+        groups: vec![
+            GroupSpec::new("social-work", "Social work"),
+            GroupSpec::new("it-support", "IT support"),
+            GroupSpec::new("all-staff", "All staff"),
+        ],
+        roles: vec![
+            RoleSpec::new(
+                "social-worker",
+                &["social-work", "all-staff"],
+                schedule,
+                "training_tags = [\"training\"]",
+            ),
+            RoleSpec::new(
+                "it-support",
+                &["it-support", "all-staff"],
+                schedule,
+                "training_tags = [\"howto\"]",
+            ),
+        ],
+        people: Vec::new(),
+        tail: format!(
+            "[defaults]\ntime_zone = \"Europe/Amsterdam\"\nlocale = \"en\"\nfrequency = \"weekly\"\n\n{people}\n"
+        ),
+        ..Spec::default()
+    }
+    .write_in(dir)
 }
 
 fn person(email: &str, name: &str, role: &str, extra: &str) -> String {
@@ -85,13 +54,7 @@ fn person(email: &str, name: &str, role: &str, extra: &str) -> String {
 }
 
 fn digestd(config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin())
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running digestd")
+    support::run_digestd(config, args, None)
 }
 
 fn import(config: &Path, lines: &[String]) {
@@ -833,58 +796,6 @@ fn smtp_server_down_keeps_digests_pending_and_sends_them_later() {
     assert_eq!(sink.wait_for(1, Duration::from_secs(20)).len(), 1);
 }
 
-/// SIGKILL in the middle of a run of many digests; after a restart everyone has exactly one.
-#[test]
-fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
-    ensure_deps();
-    const PEOPLE: usize = 40;
-    // smtp-sink waits a second before answering each DATA, so the kill lands mid-run.
-    let sink = SmtpSink::start_with(SinkOptions {
-        data_delay_secs: Some(1),
-        ..SinkOptions::default()
-    });
-    let (_dir, config) = crowd_org(&sink, PEOPLE);
-
-    let mut daemon = start_daemon(&config);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.messages().len() < 6 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let before = sink.messages().len();
-    assert!(
-        (6..PEOPLE).contains(&before),
-        "killed mid-run ({before} of {PEOPLE} sent)"
-    );
-    daemon.kill().expect("SIGKILL");
-    let _ = daemon.wait();
-
-    let mut daemon = start_daemon(&config);
-    let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
-    // Give a duplicate the chance to show up.
-    std::thread::sleep(Duration::from_secs(3));
-    let messages = if sink.messages().len() > messages.len() {
-        sink.messages()
-    } else {
-        messages
-    };
-    // SIGTERM: clean stop, exit 0.
-    let status = stop_daemon(&mut daemon);
-    let by = by_recipient(&messages);
-    for i in 0..PEOPLE {
-        let to = format!("p{i:03}@testdam.example");
-        assert_eq!(
-            by.get(&to).map_or(0, Vec::len),
-            1,
-            "{to}: exactly one digest (sent before the kill: {before})"
-        );
-    }
-    assert_eq!(messages.len(), PEOPLE, "no duplicates, nobody else");
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "SIGTERM stops the daemon with exit 0: {status:?}"
-    );
-}
-
 #[test]
 fn unknown_role_or_person_for_send_now_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -899,12 +810,34 @@ fn unknown_role_or_person_for_send_now_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("astronaut"));
 }
 
+/// How a daemon is interrupted in the middle of a run of many digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    /// SIGKILL: nothing finishes; a restarted daemon resends what was recorded.
+    Kill,
+    /// SIGTERM: the messages in flight finish, the daemon exits 0, the rest stays pending.
+    Term,
+}
+
+/// SIGKILL in the middle of a run of many digests; after a restart everyone has exactly one.
+#[test]
+fn sigkill_mid_run_then_restart_gives_everyone_exactly_one_digest() {
+    interrupted_mid_run_everyone_gets_exactly_one_digest(Interrupt::Kill);
+}
+
 /// SIGTERM in the middle of a run: the messages in flight finish, the daemon exits 0, and every
 /// digest is either sent once or left pending for the next run — never lost, never twice.
 #[test]
 fn sigterm_mid_run_finishes_in_flight_and_leaves_the_rest_for_the_next_run() {
+    interrupted_mid_run_everyone_gets_exactly_one_digest(Interrupt::Term);
+}
+
+/// A daemon interrupted mid-run (`interrupt`), then the next run (a restarted daemon after a
+/// kill, `send-now` after a stop): everyone ends with exactly one digest.
+fn interrupted_mid_run_everyone_gets_exactly_one_digest(interrupt: Interrupt) {
     ensure_deps();
     const PEOPLE: usize = 40;
+    // smtp-sink waits a second before answering each DATA, so the interruption lands mid-run.
     let sink = SmtpSink::start_with(SinkOptions {
         data_delay_secs: Some(1),
         ..SinkOptions::default()
@@ -912,45 +845,83 @@ fn sigterm_mid_run_finishes_in_flight_and_leaves_the_rest_for_the_next_run() {
     let (_dir, config) = crowd_org(&sink, PEOPLE);
 
     let mut daemon = start_daemon(&config);
+    let sent_first = match interrupt {
+        Interrupt::Kill => 6,
+        Interrupt::Term => 4,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while sink.messages().len() < 4 && Instant::now() < deadline {
+    while sink.messages().len() < sent_first && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = stop_daemon(&mut daemon);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM: {status:?}"
-    );
-    let sent_before = sink.wait_for(0, Duration::from_secs(2)).len();
-    assert!(
-        sent_before < PEOPLE,
-        "stopped mid-run ({sent_before} of {PEOPLE})"
-    );
 
-    // The ledger agrees with the server: every row marked sent arrived; no row is half-done.
-    let out = digestd(&config, &["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
-    let pending = status["deliveries_pending"].as_u64().unwrap_or_default() as usize;
-    assert!(
-        sent_before + pending <= PEOPLE,
-        "sent {sent_before} + pending {pending}"
-    );
+    let messages = match interrupt {
+        Interrupt::Kill => {
+            let before = sink.messages().len();
+            assert!(
+                (6..PEOPLE).contains(&before),
+                "killed mid-run ({before} of {PEOPLE} sent)"
+            );
+            daemon.kill().expect("SIGKILL");
+            let _ = daemon.wait();
 
-    // The next run sends the rest; everyone ends with exactly one.
-    let out = digestd(&config, &["send-now"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
+            let mut daemon = start_daemon(&config);
+            let messages = sink.wait_for(PEOPLE, Duration::from_secs(90));
+            // Give a duplicate the chance to show up.
+            std::thread::sleep(Duration::from_secs(3));
+            let messages = if sink.messages().len() > messages.len() {
+                sink.messages()
+            } else {
+                messages
+            };
+            // SIGTERM: clean stop, exit 0.
+            let status = stop_daemon(&mut daemon);
+            assert_eq!(messages.len(), PEOPLE, "no duplicates, nobody else");
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "SIGTERM stops the daemon with exit 0: {status:?}"
+            );
+            messages
+        }
+        Interrupt::Term => {
+            let status = stop_daemon(&mut daemon);
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "exit 0 after SIGTERM: {status:?}"
+            );
+            let sent_before = sink.wait_for(0, Duration::from_secs(2)).len();
+            assert!(
+                sent_before < PEOPLE,
+                "stopped mid-run ({sent_before} of {PEOPLE})"
+            );
+
+            // The ledger agrees with the server: every row marked sent arrived; no row is
+            // half-done.
+            let out = digestd(&config, &["status", "--json"]);
+            let status: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("status --json");
+            let pending = status["deliveries_pending"].as_u64().unwrap_or_default() as usize;
+            assert!(
+                sent_before + pending <= PEOPLE,
+                "sent {sent_before} + pending {pending}"
+            );
+
+            // The next run sends the rest.
+            let out = digestd(&config, &["send-now"]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            sink.wait_for(PEOPLE, Duration::from_secs(90))
+        }
+    };
     let by = by_recipient(&messages);
     for i in 0..PEOPLE {
         let to = format!("p{i:03}@testdam.example");
         assert_eq!(
             by.get(&to).map_or(0, Vec::len),
             1,
-            "{to}: exactly one digest"
+            "{to}: exactly one digest ({interrupt:?} mid-run)"
         );
     }
 }

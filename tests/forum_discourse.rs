@@ -103,7 +103,7 @@ fn collects_every_page_then_only_what_is_new() {
     {
         let s = site.state();
         assert!(
-            !s.requests_to("GET", "/c/youth-care/5.json?page=1")
+            !s.requests_to("GET", "/c/youth-care/5.json?order=activity&page=1")
                 .is_empty(),
             "second list page read"
         );
@@ -123,9 +123,15 @@ fn collects_every_page_then_only_what_is_new() {
         );
     }
 
+    let topic_views_before = site.state().requests_to("GET", "/t/").len();
     let again = f
         .fetch_since(&g, Some(&batch.next_cursor), 500)
         .expect("second fetch");
+    let opened = site.state().requests_to("GET", "/t/").len() - topic_views_before;
+    assert!(
+        opened <= 1,
+        "a quiet poll opens at most the topic of the cursor's post: {opened}"
+    );
     assert!(again.posts.is_empty(), "nothing new: {:?}", again.posts);
     assert_eq!(again.next_cursor, batch.next_cursor);
 
@@ -396,4 +402,38 @@ fn a_new_thread_goes_to_the_category_once_per_message() {
     assert_eq!(body["tags"][0], "training");
     assert_eq!(posts[0].api_username.as_deref(), Some("anna"));
     assert_eq!(s.topics.len(), 1);
+}
+
+#[test]
+fn the_documented_shapes_parse_as_published() {
+    use digestd::forum::discourse::wire;
+    fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
+        let path = support::repo_root()
+            .join("tests/fixtures/discourse")
+            .join(name);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("_source");
+        }
+        let v = v.get("body").cloned().unwrap_or(v);
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+    let cats: wire::CategoryListResponse = load("categories.json");
+    assert_eq!(cats.category_list.categories.len(), 1);
+    let list: wire::CategoryTopicsResponse = load("category_topics.json");
+    assert!(list.topic_list.more_topics_url.is_none());
+    let topic: wire::TopicView = load("topic.json");
+    assert_eq!(
+        topic.tags[0].name(),
+        "string",
+        "tags as {{id, name, slug}} objects"
+    );
+    assert_eq!(topic.post_stream.posts.len(), 1);
+    let _: wire::TopicPostsResponse = load("topic_posts.json");
+    let _: wire::CreatedPost = load("post_created.json");
+    let _: wire::PostShow = load("post_show.json");
+    let _: wire::UserEmails = load("user_emails.json");
+    let users: Vec<wire::AdminUser> = load("admin_users_list.json");
+    assert_eq!(users.len(), 1);
 }

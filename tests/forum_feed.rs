@@ -175,6 +175,14 @@ fn github_atom_relative_links_html_titles_and_repeated_entries() {
     assert_eq!(leave.post.url, server.url("/news/2026/leave-policy"));
     assert_eq!(leave.post.author_email, "anna@example.org");
     assert_eq!(leave.post.tags, vec!["hr"]);
+    assert!(
+        leave
+            .post
+            .body
+            .contains(&format!("href=\"{}\"", server.url("/docs/leave.pdf"))),
+        "root-relative links in the body made absolute: {}",
+        leave.post.body
+    );
     let title = &batch
         .threads
         .iter()
@@ -246,4 +254,26 @@ fn replies_and_new_threads_are_refused_with_a_link_to_the_item() {
         Err(ForumError::Refused(m)) => assert!(m.contains("https://intranet.example.org/feed/")),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[test]
+fn a_feed_behind_a_login_gets_the_configured_authorization() {
+    let server = FeedServer::start();
+    let mut doc = Doc::xml(&fixture("sharepoint_rss2.xml"), "\"sp\"");
+    doc.authorization = Some("Basic ZGlnZXN0ZDpzZWNyZXQ=".into());
+    server.put("/listfeed.aspx", doc);
+    let g = group(&server.url("/listfeed.aspx"), None);
+    let e = forum().fetch_since(&g, None, 500).unwrap_err();
+    assert!(
+        matches!(&e, ForumError::Unavailable(m) if m.contains("needs a login")),
+        "{e}"
+    );
+    let f = forum().with_authorization("Basic ZGlnZXN0ZDpzZWNyZXQ=\n");
+    assert_eq!(
+        f.fetch_since(&g, None, 500)
+            .expect("with the login")
+            .posts
+            .len(),
+        2
+    );
 }

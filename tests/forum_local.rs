@@ -1,84 +1,55 @@
 //! The built-in forum through the real binary: `post`, `import`, `collect`, `thread`.
 
-use std::io::Write;
+mod support;
+
+use support::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// A small configuration in a temp dir: two groups, one role, two people.
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-    let cfg = format!(
-        r#"
-[organisation]
-name = "Testdam"
-forum_url = "https://forum.test.example"
-
-[store]
-path = "data/store.sqlite"
-
-[mail]
-from = "Digests <digest@test.example>"
-reply_domain = "reply.test.example"
-
-[mail.transport]
-kind = "maildir"
-path = "outbox"
-
-[digest]
-templates = "{}"
-
-[[groups]]
-id = "planning"
-name = "Spatial planning"
-forum = "local"
-
-[[groups]]
-id = "hr"
-name = "HR"
-forum = "local"
-
-[[roles]]
-name = "planner"
-groups = ["planning", "hr"]
-training_tags = ["training"]
-schedule = "0 0 8 * * Mon-Fri"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "anna@test.example"
-name = "Anna de Vries"
-roles = ["planner"]
-locale = "en"
-
-[[people]]
-email = "piet@test.example"
-name = "Piet Bakker"
-roles = ["planner"]
-locale = "en"
-"#,
-        templates.display().to_string().replace('\\', "\\\\")
-    );
-    let path = dir.path().join("digestd.toml");
-    std::fs::write(&path, cfg).expect("write config");
+    let local = |id: &str, name: &str| GroupSpec {
+        extra: "forum = \"local\"".into(),
+        ..GroupSpec::new(id, name)
+    };
+    let path = Spec {
+        organisation: "Testdam".into(),
+        forum_url: "https://forum.test.example".into(),
+        store_path: "data/store.sqlite".into(),
+        from: "Digests <digest@test.example>".into(),
+        reply_domain: "reply.test.example".into(),
+        groups: vec![local("planning", "Spatial planning"), local("hr", "HR")],
+        roles: vec![RoleSpec::new(
+            "planner",
+            &["planning", "hr"],
+            "0 0 8 * * Mon-Fri",
+            "training_tags = [\"training\"]\ntime_zone = \"Europe/Amsterdam\"",
+        )],
+        people: Vec::new(),
+        persons: vec![
+            PersonSpec::new(
+                "anna@test.example",
+                "Anna de Vries",
+                &["planner"],
+                "locale = \"en\"",
+            ),
+            PersonSpec::new(
+                "piet@test.example",
+                "Piet Bakker",
+                &["planner"],
+                "locale = \"en\"",
+            ),
+        ],
+        ..Spec::default()
+    }
+    .write_in(dir.path());
     (dir, path)
 }
 
 fn digestd(config: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_digestd"))
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .env("DIGESTD_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn digestd");
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    child.wait_with_output().expect("wait")
+    support::run_digestd(config, args, Some(stdin.as_bytes()))
 }
 
 fn ok(out: &Output) -> String {

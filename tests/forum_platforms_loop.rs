@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::discourse::FakeDiscourse;
+use support::discourse::Fault;
 use support::feed_server::{Doc, FeedServer};
-use support::{bin, repo_root, SmtpSink, SunkMessage};
+use support::{bin, repo_root, start_daemon, stop_daemon, wait_until, SmtpSink, SunkMessage};
 
 const KEY: &str = "e2e-key-abcdef";
 
@@ -38,6 +39,12 @@ tls = "none"
 
 [digest]
 templates = "{templates}"
+
+[inbound]
+maildir = "inbox"
+
+[daemon]
+inbound_poll_secs = 1
 
 {forum}
 
@@ -273,4 +280,178 @@ fn feed_entries_reach_the_digest_and_a_reply_is_answered_with_the_item_link() {
     );
     let polls = server.seen().len();
     assert!(polls >= 1);
+}
+
+/// The inbound row of `message_id` in the store: (status, attempts).
+fn inbound_state(store: &Path, message_id: &str) -> Option<(String, i64)> {
+    let conn = rusqlite::Connection::open(store).expect("store");
+    conn.query_row(
+        "SELECT status, attempts FROM inbound_messages WHERE message_id = ?1",
+        [message_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .ok()
+}
+
+/// Makes every queued retry due now (instead of after the pipeline's one-minute backoff).
+fn make_retries_due(store: &Path) {
+    let conn = rusqlite::Connection::open(store).expect("store");
+    conn.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    conn.execute(
+        "UPDATE inbound_messages SET next_attempt = 0 WHERE status = 'queued'",
+        [],
+    )
+    .expect("update");
+}
+
+#[test]
+fn a_reply_waits_while_discourse_fails_and_lands_once_across_a_sigkill() {
+    let sink = SmtpSink::start();
+    let site = FakeDiscourse::start(KEY);
+    let topic = site
+        .state()
+        .add_topic(5, "Rota changes", "bert", "New rota from April");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("discourse-key");
+    std::fs::write(&key_file, KEY).expect("key file");
+    let forum = format!(
+        "[forums.city-discourse]\nkind = \"discourse\"\nurl = \"{}\"\napi_key_file = \"{}\"\n",
+        site.url(),
+        key_file.display()
+    );
+    let config = dir.path().join("digestd.toml");
+    std::fs::write(
+        &config,
+        config_text(
+            sink.port(),
+            &forum,
+            "forum = \"city-discourse\"\ncategory = \"youth-care\"",
+        ),
+    )
+    .expect("config");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.path().join("inbox").join(sub)).expect("inbox");
+    }
+    let store = dir.path().join("digestd.sqlite");
+    ok(&digestd(&config, &["send-now"], None), "send-now");
+    let digests = sink.wait_for(2, Duration::from_secs(10));
+    let (_, token, digest_id) = digest_for(&digests, "anna@example.org");
+    let text = "Count me in for the first weekend.";
+    let mail = reply(
+        "Anna <anna@example.org>",
+        &token,
+        &digest_id,
+        "anna-k@mail.example.org",
+        text,
+    );
+
+    // Discourse fails the post: the reply is stored and stays queued.
+    site.state()
+        .fail_next("POST", "/posts.json", Fault::Status(500, None));
+    ok(&digestd(&config, &["receive"], Some(&mail)), "receive");
+    let (status, attempts) = inbound_state(&store, "anna-k@mail.example.org").expect("stored");
+    assert_eq!((status.as_str(), attempts), ("queued", 1));
+    assert!(site.state().posts.iter().all(|p| p.raw != text));
+
+    // Discourse is back but its answer to the post is lost: the daemon is killed (SIGKILL)
+    // while waiting for it, after the post was made.
+    site.state().fail_next(
+        "POST",
+        "/posts.json",
+        Fault::DelayAfter(Duration::from_secs(60)),
+    );
+    make_retries_due(&store);
+    let mut daemon = start_daemon(&config);
+    let posted = wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        site.state().posts.iter().any(|p| p.raw.contains(text))
+    });
+    daemon.kill().expect("SIGKILL");
+    let _ = daemon.wait();
+    assert!(posted, "the retry reached Discourse");
+
+    // Restarted, the daemon finds the post made before the kill and does not post again.
+    make_retries_due(&store);
+    let mut daemon = start_daemon(&config);
+    let done = wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        inbound_state(&store, "anna-k@mail.example.org").is_some_and(|(s, _)| s == "posted")
+    });
+    let _ = stop_daemon(&mut daemon);
+    assert!(done, "marked posted after the restart");
+    let s = site.state();
+    let mine: Vec<_> = s.posts.iter().filter(|p| p.raw.contains(text)).collect();
+    assert_eq!(mine.len(), 1, "posted exactly once");
+    assert_eq!(
+        s.requests_to("POST", "/posts.json").len(),
+        2,
+        "the failed attempt and the one whose answer was lost; none after the restart"
+    );
+    assert_eq!(mine[0].username, "anna");
+    assert_eq!(mine[0].topic_id, topic);
+}
+
+#[test]
+fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing() {
+    let site = FakeDiscourse::start(KEY);
+    let server = FeedServer::start();
+    let mut doc = Doc::xml(
+        &std::fs::read_to_string(repo_root().join("tests/fixtures/feeds/wordpress_rss2.xml"))
+            .expect("fixture"),
+        "\"wp\"",
+    );
+    doc.authorization = Some("Bearer intranet-token".into());
+    server.put("/feed/", doc);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("discourse-key");
+    std::fs::write(&key_file, KEY).expect("key file");
+    let auth_file = dir.path().join("intranet-authorization");
+    std::fs::write(&auth_file, "Bearer intranet-token\n").expect("authorization file");
+    let config = dir.path().join("digestd.toml");
+    let write = |category: &str, feed_path: &str| {
+        let forums = format!(
+            "[forums.city-discourse]\nkind = \"discourse\"\nurl = \"{}\"\napi_key_file = \"{}\"\n\n\
+             [forums.intranet]\nkind = \"feed\"\nauthorization_file = \"{}\"\n",
+            site.url(),
+            key_file.display(),
+            auth_file.display()
+        );
+        let text = config_text(
+            1025,
+            &forums,
+            &format!("forum = \"city-discourse\"\ncategory = \"{category}\""),
+        ) + &format!(
+            "\n[[groups]]\nid = \"news\"\nname = \"News\"\nforum = \"intranet\"\nfeed_url = \"{}\"\n",
+            server.url(feed_path)
+        );
+        std::fs::write(&config, text).expect("config");
+    };
+
+    write("youth-care", "/feed/");
+    let out = digestd(&config, &["check-config", "--online"], None);
+    ok(&out, "check-config --online");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("forum city-discourse (discourse, 1 groups): ok"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("forum intranet (feed, 1 groups): ok"),
+        "{stdout}"
+    );
+
+    write("no-such-category", "/missing.xml");
+    let out = digestd(&config, &["check-config", "--online"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("forum city-discourse (discourse, 1 groups): FAILED")
+            && stdout.contains("category \"no-such-category\"")
+            && stdout.contains("youth-care (5)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("forum intranet (feed, 1 groups): FAILED")
+            && stdout.contains("does not exist"),
+        "{stdout}"
+    );
 }

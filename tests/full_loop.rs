@@ -5,83 +5,26 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{bin, repo_root, start_daemon, stop_daemon};
+use support::daemon::Spec;
+use support::{start_daemon, stop_daemon};
 
 fn config_text() -> String {
-    format!(
-        r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-
-[mail.transport]
-kind = "maildir"
-path = "outbox"
-
-[digest]
-templates = "{templates}"
-
-[inbound]
-maildir = "inbox"
-
-[daemon]
-inbound_poll_secs = 1
-
-[[groups]]
-id = "social-work"
-name = "Social work"
-
-[[roles]]
-name = "social-worker"
-groups = ["social-work"]
-schedule = "0 0 7 * * Mon-Fri"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "alice@testdam.example"
-name = "Alice Aalders"
-roles = ["social-worker"]
-
-[[people]]
-email = "bob@testdam.example"
-name = "Bob Bos"
-roles = ["social-worker"]
-"#,
-        templates = repo_root().join("templates").display()
-    )
+    Spec {
+        people: vec![
+            ("alice@testdam.example".into(), "Alice Aalders".into()),
+            ("bob@testdam.example".into(), "Bob Bos".into()),
+        ],
+        person_extra: String::new(),
+        tail: "[inbound]\nmaildir = \"inbox\"\n\n[daemon]\ninbound_poll_secs = 1\n".into(),
+        ..Spec::default()
+    }
+    .render()
 }
 
 fn digestd(config: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("digestd");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("wait")
+    support::run_digestd(config, args, Some(stdin.unwrap_or("").as_bytes()))
 }
 
 #[test]

@@ -45,6 +45,7 @@ impl TestServer {
                 time_zone: chrono_tz::Europe::Amsterdam,
                 locale: "en".into(),
                 frequency: Frequency::Daily,
+                matrix_id: None,
             }])
             .expect("people");
         drop(store);

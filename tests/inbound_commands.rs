@@ -2,14 +2,13 @@
 //! strict mode, end to end through `digestd receive`: the real binary, store and local forum in
 //! a temp dir, answers into a real smtp-sink. Settings are checked in the store.
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
 
 use digestd::model::Frequency;
 use digestd::store::{InboundStatus, PersonState};
-use inbound_support::{mail, simple_reply, Transport, World, REPLY_DOMAIN};
+use support::inbound::{mail, simple_reply, Transport, World, REPLY_DOMAIN};
 use support::SmtpSink;
 
 fn world_with_sink(extra_inbound: &str) -> (World, SmtpSink) {
@@ -26,11 +25,20 @@ fn ann(world: &World) -> PersonState {
         .expect("ann is known")
 }
 
-/// Mails `subject` to the command address as ann; returns the reason the message ended with.
+/// `[inbound]` trusting the test's mail server.
+const TRUSTED: &str = "trusted_authserv_ids = [\"mx.test.example\"]";
+
+/// What that server writes on ann's signed mail.
+const DKIM_PASS: &str =
+    "Authentication-Results: mx.test.example; dkim=pass header.d=example.org\r\n";
+
+/// Mails `subject` to the command address as ann, signed and vouched for by the trusted
+/// server (so it acts at once); returns the reason the message ended with.
 fn command(world: &World, subject: &str) -> Option<String> {
     let to = format!("digest@{REPLY_DOMAIN}");
     let id = format!("cmd-{}@mail.example.org", subject.replace(' ', "-"));
-    let (code, err) = world.receive(&mail("Ann@example.org", &to, subject, &id, "", ""));
+    let raw = mail("Ann@example.org", &to, subject, &id, DKIM_PASS, "");
+    let (code, err) = world.receive(&raw);
     assert_eq!(code, 0, "{subject}: {err}");
     let (status, reason) = world.last_status();
     assert_eq!(status, InboundStatus::Answered, "{subject}: {reason:?}");
@@ -39,7 +47,7 @@ fn command(world: &World, subject: &str) -> Option<String> {
 
 #[test]
 fn commands_change_the_persons_settings_and_are_confirmed() {
-    let (world, sink) = world_with_sink("");
+    let (world, sink) = world_with_sink(TRUSTED);
     assert_eq!(command(&world, "pause").as_deref(), Some("command-pause"));
     assert!(ann(&world).paused);
     assert_eq!(command(&world, "resume").as_deref(), Some("command-resume"));
@@ -63,7 +71,14 @@ fn commands_change_the_persons_settings_and_are_confirmed() {
     // resume also undoes an unsubscribe and every schedule opt-out (a new reason for today:
     // confirmed again)
     let to = format!("digest@{REPLY_DOMAIN}");
-    let raw = mail("ann@example.org", &to, "Re: x", "resume-2@x", "", "resume");
+    let raw = mail(
+        "ann@example.org",
+        &to,
+        "Re: x",
+        "resume-2@x",
+        DKIM_PASS,
+        "resume",
+    );
     assert_eq!(world.receive(&raw).0, 0);
     let state = ann(&world);
     assert!(!state.unsubscribed && !state.paused, "{state:?}");
@@ -165,7 +180,7 @@ fn what_cannot_be_posted_is_answered_with_its_reason() {
 
 #[test]
 fn strict_mode_posts_only_with_dkim_pass_from_the_trusted_server() {
-    let (world, sink) = world_with_sink("trusted_authserv_ids = [\"mx.test.example\"]");
+    let (world, sink) = world_with_sink(TRUSTED);
     let token = world.grant("ann@example.org", 90);
     let to = format!("reply+{}@{REPLY_DOMAIN}", token.as_str());
     // No Authentication-Results, and one from a server that is not trusted: refused.
@@ -197,7 +212,7 @@ fn strict_mode_posts_only_with_dkim_pass_from_the_trusted_server() {
         "answered once"
     );
     // dkim=pass for the sender's domain from the trusted server: posted.
-    let trusted = "Authentication-Results: mx.test.example; dkim=pass header.d=example.org\r\n";
+    let trusted = DKIM_PASS;
     let raw = mail(
         "ann@example.org",
         &to,

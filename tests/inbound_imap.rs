@@ -1,7 +1,6 @@
 //! IMAP polling against a real Dovecot on 127.0.0.1: replies waiting in INBOX are stored,
 //! posted, and moved to the processed folder; a second poll finds nothing to do.
 
-mod inbound_support;
 mod support;
 
 use digestd::config::{Config, TlsMode};
@@ -10,8 +9,8 @@ use digestd::inbound::answer::Answerer;
 use digestd::inbound::pipeline::{DiscardAnswers, Pipeline};
 use digestd::inbound::receive::imap::{poll_imap_once, ImapConfig, ImapReport, BATCH};
 use digestd::store::InboundStatus;
-use inbound_support::{fixture, simple_reply, Transport, World};
 use support::dovecot::Dovecot;
+use support::inbound::{fixture, simple_reply, Transport, World};
 
 /// One Dovecot at a time in this file: parallel instances picking ports with `free_port` can
 /// race for the same port (seen once in CI as "connection refused" mid-test).

@@ -2,7 +2,6 @@
 //! retry queue when the forum is down, and `digestd run` killed (SIGKILL) in the middle of 500
 //! replies.
 
-mod inbound_support;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use digestd::inbound::receive::maildir::drain_maildir;
 use digestd::inbound::receive::prepare_bytes;
 use digestd::model::{Group, ReplyToken};
 use digestd::store::{InboundStatus, Store};
-use inbound_support::{replace, simple_reply, Transport, World};
+use support::inbound::{replace, simple_reply, Transport, World};
 use support::{start_daemon, stop_daemon, wait_until};
 
 /// Writes `raw` into `maildir/new` the way an MDA does (tmp/ then rename).

@@ -3,12 +3,11 @@
 //! ended (posted → visible with `digestd thread`; answered → a mail in the sink; ignored → the
 //! reason in the store).
 
-mod inbound_support;
 mod support;
 
 use std::time::Duration;
 
-use inbound_support::{fixture, simple_reply, Transport, World};
+use support::inbound::{fixture, simple_reply, Transport, World};
 use support::SmtpSink;
 
 use digestd::store::InboundStatus;
@@ -16,6 +15,17 @@ use digestd::store::InboundStatus;
 fn world_with_sink() -> (World, SmtpSink) {
     let sink = SmtpSink::start();
     let world = World::new(Transport::Smtp(sink.port()), "");
+    (world, sink)
+}
+
+/// A world trusting `mx.test.example`, whose dkim=pass the command and new-thread fixtures
+/// carry.
+fn trusted_world_with_sink() -> (World, SmtpSink) {
+    let sink = SmtpSink::start();
+    let world = World::new(
+        Transport::Smtp(sink.port()),
+        "trusted_authserv_ids = [\"mx.test.example\"]",
+    );
     (world, sink)
 }
 
@@ -207,7 +217,7 @@ fn not_mail_is_65_and_unstorable_is_75() {
     // Config that does not exist: the MTA must retry.
     let missing = world.dir.path().join("nope.toml");
     assert_eq!(
-        inbound_support::receive_with(&missing, b"Subject: x\r\n\r\ny").0,
+        support::inbound::receive_with(&missing, b"Subject: x\r\n\r\ny").0,
         75
     );
     // A store path that is a directory cannot be opened.
@@ -219,7 +229,7 @@ fn not_mail_is_65_and_unstorable_is_75() {
         cfg.replace("path = \"digestd.sqlite\"", "path = \"dir.sqlite\""),
     )
     .expect("write");
-    let (code, err) = inbound_support::receive_with(&bad, b"Subject: x\r\n\r\ny");
+    let (code, err) = support::inbound::receive_with(&bad, b"Subject: x\r\n\r\ny");
     assert_eq!(code, 75, "{err}");
 }
 
@@ -241,7 +251,8 @@ fn mail_of_25_mb_is_stored_and_answered_too_large() {
 
 #[test]
 fn commands_new_threads_and_digest_replies() {
-    let (world, sink) = world_with_sink();
+    // The fixtures carry the trusted server's dkim=pass: they act at once.
+    let (world, sink) = trusted_world_with_sink();
     // pause
     assert_eq!(world.receive(&fixture("command-pause.eml", None)).0, 0);
     assert_eq!(world.last_status().1.as_deref(), Some("command-pause"));
@@ -303,7 +314,7 @@ fn reply_to_the_digest_as_a_whole_lists_its_items() {
 
 #[test]
 fn digest_now_by_email_sends_the_digest_and_confirms() {
-    let (world, sink) = world_with_sink();
+    let (world, sink) = trusted_world_with_sink();
     let raw = String::from_utf8_lossy(&fixture("command-pause.eml", None))
         .replace("Subject: pause", "Subject: digest now")
         .replace("cmd-pause@", "cmd-now@");

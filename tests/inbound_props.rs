@@ -6,6 +6,7 @@ use mail_parser::MessageParser;
 use proptest::prelude::*;
 
 use digestd::inbound::address::{self, Addresses};
+use digestd::inbound::auth_results::AuthPolicy;
 use digestd::inbound::authorise::{authorise_reply, ReplyEvidence};
 use digestd::inbound::classify::{classify, Class};
 use digestd::inbound::receive::{looks_like_mail, prepare_bytes};
@@ -36,7 +37,10 @@ fn run(raw: &[u8]) {
             from: sender.as_ref().map(|s| s.email.as_str()).unwrap_or(""),
             now: Utc::now(),
             auth_results: &ar,
-            trusted_authserv_ids: &trusted,
+            auth: AuthPolicy {
+                trusted_ids: &trusted,
+                accept_spf: false,
+            },
             size: raw.len(),
             max_size: 1 << 20,
             empty_after_trim: reply.is_empty(),

@@ -4,6 +4,10 @@
 //! the message on stdin): it records its arguments and the message it read, and exits with the
 //! code in a file the test controls (0, or 75 EX_TEMPFAIL, or 1).
 
+mod support;
+
+use support::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -79,63 +83,36 @@ impl Fake {
 }
 
 fn write_config(dir: &Path, sendmail: &Path, people: &[(&str, &str)]) -> PathBuf {
-    let templates = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates");
-    let people: String = people
-        .iter()
-        .map(|(email, name)| {
-            format!("[[people]]\nemail = \"{email}\"\nname = \"{name}\"\nroles = [\"staff\"]\n\n")
-        })
-        .collect::<String>()
+    Spec {
+        store_path: "state/digestd.sqlite".into(),
+        transport: format!("kind = \"sendmail\"\ncommand = \"{}\"", sendmail.display()),
+        groups: vec![GroupSpec::new("general", "General")],
+        roles: vec![RoleSpec::new(
+            "staff",
+            &["general"],
+            "0 0 7 * * Mon-Fri",
+            "",
+        )],
+        people: people
+            .iter()
+            .map(|(email, name)| (email.to_string(), name.to_string()))
+            .collect(),
+        person_roles: vec!["staff".into()],
+        person_extra: String::new(),
         // The author of the posts, who gets no digests.
-        + "[[people]]\nemail = \"writer@testdam.example\"\nname = \"Wim Writer\"\n\
-           roles = [\"staff\"]\nfrequency = \"off\"\n";
-    let config = format!(
-        r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "state/digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-
-[mail.transport]
-kind = "sendmail"
-command = "{sendmail}"
-
-[digest]
-templates = "{templates}"
-
-[[groups]]
-id = "general"
-name = "General"
-
-[[roles]]
-name = "staff"
-groups = ["general"]
-schedule = "0 0 7 * * Mon-Fri"
-
-{people}
-"#,
-        sendmail = sendmail.display(),
-        templates = templates.display()
-    );
-    let path = dir.join("digestd.toml");
-    std::fs::write(&path, config).expect("writing the config");
-    path
+        persons: vec![PersonSpec::new(
+            "writer@testdam.example",
+            "Wim Writer",
+            &["staff"],
+            "frequency = \"off\"",
+        )],
+        ..Spec::default()
+    }
+    .write_in(dir)
 }
 
 fn digestd(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_digestd"))
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running digestd")
+    support::run_digestd(config, args, None)
 }
 
 fn add_post(config: &Path, body: &str) {

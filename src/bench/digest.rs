@@ -275,6 +275,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
                 time_zone: chrono_tz::Europe::Amsterdam,
                 locale: if i % 5 == 0 { "nl".into() } else { "en".into() },
                 frequency: Frequency::Weekly,
+                matrix_id: None,
             }
         })
         .collect();

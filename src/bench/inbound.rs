@@ -125,6 +125,7 @@ fn config(store_path: PathBuf) -> Config {
             time_zone: chrono_tz::UTC,
             locale: if i % 2 == 0 { "en" } else { "nl" }.into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         })
         .collect();
     Config {
@@ -146,6 +147,7 @@ fn config(store_path: PathBuf) -> Config {
         inbound: InboundConfig {
             maildir: None,
             trusted_authserv_ids: Vec::new(),
+            accept_spf: false,
             bounce_threshold: 3,
             max_message_bytes: 10 * 1024 * 1024,
             max_attachment_bytes: 10 * 1024 * 1024,
@@ -376,7 +378,10 @@ fn without_store(
             from: sender.as_ref().map(|s| s.email.as_str()).unwrap_or(""),
             now,
             auth_results: &[],
-            trusted_authserv_ids: &[],
+            auth: crate::inbound::auth_results::AuthPolicy {
+                trusted_ids: &[],
+                accept_spf: false,
+            },
             size: m.len(),
             max_size: config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),

@@ -1,9 +1,11 @@
 //! `digestd bench`: throughput figures for the hot paths, each beside the limit it is measured
-//! against in the same run (bare Handlebars, Postfix's smtp-source, bare mail-parser).
+//! against in the same run (bare Handlebars, Postfix's smtp-source, bare mail-parser, a forum's pages fetched unparsed).
 
+pub mod collect;
 pub mod digest;
 pub mod inbound;
 pub mod send;
+pub mod synapse;
 pub mod trim;
 
 use crate::cli::BenchCommand;
@@ -17,6 +19,7 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
         } => send::run(messages, concurrency),
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
         BenchCommand::Inbound { messages } => inbound::run(messages),
+        BenchCommand::Collect { forum, posts } => collect::run(&forum, posts),
         BenchCommand::Digest { people, posts } => digest::run(people, posts),
     }
 }

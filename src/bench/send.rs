@@ -28,7 +28,7 @@ use super::digest::{templates_dir, Synthetic};
 use crate::config::{
     Config, DaemonConfig, DigestConfig, InboundConfig, MailConfig, TlsMode, TransportConfig,
 };
-use crate::cycle::Engine;
+use crate::delivery_run::Engine;
 use crate::outbound::Outbound;
 use crate::render::{ExcerptCache, DEFAULT_TEMPLATE};
 

@@ -80,9 +80,13 @@ pub struct DiscourseSettings {
     pub api_username: String,
 }
 
-/// `kind = "feed"`: nothing to set per instance yet (each group names its feed URL).
+/// `kind = "feed"` (each group names its feed URL).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FeedSettings {}
+pub struct FeedSettings {
+    /// File holding the value of an `Authorization` header sent with every request of this
+    /// instance (`Basic …`, `Bearer …`), for feeds behind a login; `None`: public feeds.
+    pub authorization_file: Option<PathBuf>,
+}
 
 /// `kind = "webhook"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,13 +113,14 @@ pub(crate) struct RawForum {
     pub api_username: Option<Str>,
     pub secret_file: Option<Str>,
     pub post_url: Option<Str>,
+    pub authorization_file: Option<Str>,
 }
 
 impl RawForum {
     /// Every key that was written, with its line, and the kinds it belongs to.
     fn written(&self) -> Vec<(&'static str, &Str, &'static [ForumKind])> {
         use ForumKind::*;
-        let keys: [(&'static str, &Option<Str>, &'static [ForumKind]); 10] = [
+        let keys: [(&'static str, &Option<Str>, &'static [ForumKind]); 11] = [
             ("homeserver", &self.homeserver, &[Matrix]),
             ("server_name", &self.server_name, &[Matrix]),
             ("as_token_file", &self.as_token_file, &[Matrix]),
@@ -126,6 +131,7 @@ impl RawForum {
             ("api_username", &self.api_username, &[Discourse]),
             ("secret_file", &self.secret_file, &[Webhook]),
             ("post_url", &self.post_url, &[Webhook]),
+            ("authorization_file", &self.authorization_file, &[Feed]),
         ];
         keys.into_iter()
             .filter_map(|(k, v, kinds)| v.as_ref().map(|v| (k, v, kinds)))
@@ -213,7 +219,7 @@ impl Validator<'_> {
             ForumKind::Local => Some(ForumSettings::Local),
             ForumKind::Matrix => self.matrix(&p, line, r).map(ForumSettings::Matrix),
             ForumKind::Discourse => self.discourse(&p, line, r).map(ForumSettings::Discourse),
-            ForumKind::Feed => Some(ForumSettings::Feed(FeedSettings {})),
+            ForumKind::Feed => self.feed(&p, line, r).map(ForumSettings::Feed),
             ForumKind::Webhook => self.webhook(&p, line, r).map(ForumSettings::Webhook),
         };
         let settings = settings.filter(|_| ok)?;
@@ -330,6 +336,14 @@ impl Validator<'_> {
             api_key_file: key?,
             api_username: user,
         })
+    }
+
+    fn feed(&mut self, p: &str, line: usize, r: &RawForum) -> Option<FeedSettings> {
+        let authorization_file = match &r.authorization_file {
+            Some(f) => Some(self.secret_file(Some(f), line, &format!("{p}.authorization_file"))?),
+            None => None,
+        };
+        Some(FeedSettings { authorization_file })
     }
 
     fn webhook(&mut self, p: &str, line: usize, r: &RawForum) -> Option<WebhookSettings> {

@@ -182,8 +182,14 @@ impl Default for DaemonConfig {
 pub struct InboundConfig {
     /// Maildir watched by the daemon, if any.
     pub maildir: Option<PathBuf>,
-    /// Require `dkim=pass` or `spf=pass` from one of these authserv-ids (empty: not required).
+    /// Mail servers (authserv-ids, lower case) whose Authentication-Results count: a reply
+    /// needs their aligned pass when this is not empty; a new thread or a command by mail
+    /// without a token acts at once only with it, and otherwise waits for the person's
+    /// confirmation (see `crate::inbound::auth_results`, `crate::inbound::confirm`).
     pub trusted_authserv_ids: Vec<String>,
+    /// An aligned `spf=pass` from a trusted server counts as well as `dkim=pass` (default
+    /// false: SPF vouches for the envelope, which a forwarder rewrites and a sender chooses).
+    pub accept_spf: bool,
     /// Bounces before an address is marked bouncing (default 3).
     pub bounce_threshold: u32,
     /// Largest message accepted for posting, bytes (default 10 MiB).

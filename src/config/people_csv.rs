@@ -1,4 +1,4 @@
-//! People from a CSV file (`email,name,roles,time_zone,locale,frequency`), and the
+//! People from a CSV file (`email,name,roles,time_zone,locale,frequency[,matrix_id]`), and the
 //! source-neutral shape ([`PersonIn`]) that inline `[[people]]` are turned into as well.
 //!
 //! Large organisations export staff lists from HR systems; a CSV keeps those out of the TOML.
@@ -35,11 +35,20 @@ pub(crate) struct PersonIn {
     pub time_zone: Option<At<String>>,
     pub locale: Option<At<String>>,
     pub frequency: Option<At<String>>,
+    /// The person's Matrix user id (`@user:server`), when not made by a forum's template.
+    pub matrix_id: Option<At<String>>,
 }
 
 /// The columns a people CSV may have.
-pub(crate) const COLUMNS: [&str; 6] =
-    ["email", "name", "roles", "time_zone", "locale", "frequency"];
+pub(crate) const COLUMNS: [&str; 7] = [
+    "email",
+    "name",
+    "roles",
+    "time_zone",
+    "locale",
+    "frequency",
+    "matrix_id",
+];
 
 /// Parses a people CSV. Empty cells are `None` (the `[defaults]` apply); roles split on `;`.
 /// Lines starting with `#` are comments.
@@ -155,6 +164,7 @@ pub(crate) fn parse_people_csv(text: &str, file: PathBuf) -> (Vec<PersonIn>, Vec
             time_zone: cell(3),
             locale: cell(4),
             frequency: cell(5),
+            matrix_id: cell(6),
         });
     }
     (people, problems)
@@ -213,6 +223,19 @@ mod tests {
         );
         assert_eq!(people[1].line, 5);
         assert!(people[1].frequency.is_none());
+    }
+
+    #[test]
+    fn the_matrix_id_column_is_optional_per_row() {
+        let (people, problems) =
+            parse("email,name,roles,matrix_id\na@x,A,r,@anna:example.org\nb@x,B,r,\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        let id = people[0].matrix_id.as_ref().expect("matrix_id");
+        assert_eq!(
+            (id.value.as_str(), id.line, id.key.as_str()),
+            ("@anna:example.org", 2, "matrix_id")
+        );
+        assert!(people[1].matrix_id.is_none());
     }
 
     #[test]

@@ -56,6 +56,7 @@ mod tests {
             time_zone: chrono_tz::UTC,
             locale: "en".into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         }
     }
 

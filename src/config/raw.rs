@@ -114,6 +114,7 @@ pub(crate) struct RawInbound {
     pub maildir: Option<Str>,
     #[serde(default)]
     pub trusted_authserv_ids: Vec<Str>,
+    pub accept_spf: Option<bool>,
     pub bounce_threshold: Option<Int>,
     pub max_message_bytes: Option<Int>,
     pub max_attachment_bytes: Option<Int>,
@@ -191,4 +192,5 @@ pub(crate) struct RawPerson {
     pub time_zone: Option<Str>,
     pub locale: Option<Str>,
     pub frequency: Option<Str>,
+    pub matrix_id: Option<Str>,
 }

@@ -672,6 +672,7 @@ impl Validator<'_> {
             return InboundConfig {
                 maildir: None,
                 trusted_authserv_ids: Vec::new(),
+                accept_spf: false,
                 bounce_threshold: threshold,
                 max_message_bytes: max_bytes,
                 max_attachment_bytes: max_bytes,
@@ -696,6 +697,7 @@ impl Validator<'_> {
         InboundConfig {
             maildir: r.maildir.as_ref().map(|p| self.path(p.get_ref())),
             trusted_authserv_ids: ids,
+            accept_spf: r.accept_spf.unwrap_or(false),
             bounce_threshold: self.int(
                 r.bounce_threshold.as_ref(),
                 "inbound.bounce_threshold",
@@ -1063,6 +1065,7 @@ impl Validator<'_> {
             time_zone: opt(&r.time_zone, "time_zone"),
             locale: opt(&r.locale, "locale"),
             frequency: opt(&r.frequency, "frequency"),
+            matrix_id: opt(&r.matrix_id, "matrix_id"),
         }
     }
 
@@ -1166,8 +1169,24 @@ impl Validator<'_> {
                 Some(f) => self.frequency(file, f),
                 None => Some(defaults.frequency),
             };
-            if let (Some(email), Some(name), Some(time_zone), Some(locale), Some(frequency)) =
-                (email, name, time_zone, locale, frequency)
+            let matrix_id = match &p.matrix_id {
+                Some(m) => match crate::forum::matrix::people::check_user_id(&m.value) {
+                    Ok(()) => Some(Some(m.value.clone())),
+                    Err(e) => {
+                        self.problem_in(file, m.line, &m.key, e.to_string());
+                        None
+                    }
+                },
+                None => Some(None),
+            };
+            if let (
+                Some(email),
+                Some(name),
+                Some(time_zone),
+                Some(locale),
+                Some(frequency),
+                Some(matrix_id),
+            ) = (email, name, time_zone, locale, frequency, matrix_id)
             {
                 people.push(Person {
                     email,
@@ -1176,6 +1195,7 @@ impl Validator<'_> {
                     time_zone,
                     locale,
                     frequency,
+                    matrix_id,
                 });
             }
         }

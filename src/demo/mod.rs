@@ -15,7 +15,7 @@ use chrono::{Duration, Utc};
 use include_dir::{include_dir, Dir};
 
 use crate::config::{Config, TransportConfig};
-use crate::cycle::{self, open_synced_store};
+use crate::delivery_run::{self, open_synced_store};
 use crate::forum::local::{import_records, ImportRecord};
 use crate::model::Person;
 
@@ -42,7 +42,7 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
     };
     drop(store);
 
-    let report = cycle::send_now(&config, None, None)?;
+    let report = delivery_run::send_now(&config, None, None)?;
     let outbox = match &config.mail.transport {
         TransportConfig::Maildir { path } => path.clone(),
         _ => dir.join("outbox"),
@@ -143,7 +143,7 @@ fn print_summary(
     config_path: &Path,
     outbox: &Path,
     seeded: usize,
-    report: &cycle::RunReport,
+    report: &delivery_run::RunReport,
 ) {
     let example = config
         .people

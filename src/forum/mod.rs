@@ -5,8 +5,11 @@
 
 pub mod discourse;
 pub mod feed;
+pub mod links;
 pub mod local;
+pub mod matrix;
 mod router;
+pub mod webhook;
 
 pub use router::{open_forums, Forums};
 

@@ -55,14 +55,12 @@ fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumEr
                 .map_err(|e| ForumError::Unavailable(format!("opening the store: {e}")))?;
             Ok(Box::new(local))
         }
+        ForumKind::Matrix => Ok(Box::new(super::matrix::MatrixForum::open(config, fc)?)),
         ForumKind::Discourse => Ok(Box::new(super::discourse::DiscourseForum::open(
             config, fc,
         )?)),
         ForumKind::Feed => Ok(Box::new(super::feed::FeedForum::open(config, fc)?)),
-        ForumKind::Matrix | ForumKind::Webhook => Err(ForumError::Unavailable(format!(
-            "this build of digestd has no {} connector",
-            fc.kind
-        ))),
+        ForumKind::Webhook => Ok(Box::new(super::webhook::WebhookForum::open(config, fc)?)),
     }
 }
 

@@ -81,8 +81,42 @@ pub fn render(metrics: &Metrics, gauges: &StoreGauges) -> String {
         );
     }
     forum_states(&mut out, &m.forums);
+    webhooks(&mut out, &m);
     gauges.render(&mut out);
     out
+}
+
+/// Pushes taken by `/hooks/<forum>/posts`: requests by result, posts stored or duplicate.
+fn webhooks(out: &mut String, m: &crate::metrics::Snapshot) {
+    header(
+        out,
+        "digestd_webhook_requests_total",
+        "counter",
+        "Pushes to /hooks/<forum>/posts by forum and result: stored, duplicate, or the refusal \
+         (bad_signature, stale, bad_json, unknown_forum, unknown_group, ...).",
+    );
+    for ((forum, result), n) in &m.webhook_requests {
+        let _ = writeln!(
+            out,
+            "digestd_webhook_requests_total{{forum=\"{}\",result=\"{}\"}} {n}",
+            escape_label(forum),
+            escape_label(result)
+        );
+    }
+    header(
+        out,
+        "digestd_webhook_posts_total",
+        "counter",
+        "Posts pushed by webhook forums: result=\"stored\" new, \"duplicate\" already stored.",
+    );
+    for ((forum, result), n) in &m.webhook_posts {
+        let _ = writeln!(
+            out,
+            "digestd_webhook_posts_total{{forum=\"{}\",result=\"{}\"}} {n}",
+            escape_label(forum),
+            escape_label(result)
+        );
+    }
 }
 
 /// Each forum instance's health: up, last success, last error.
@@ -263,6 +297,8 @@ mod tests {
         m.digest_sent(Duration::from_millis(40));
         m.digest_failed(Duration::from_secs(100), FailureKind::Transient);
         m.inbound("posted");
+        m.webhook("hr", "stored", 2, 1);
+        m.webhook("hr", "bad_signature", 0, 0);
         m.inbound("posted");
         m.inbound("ign\"ored");
         m.poll("social-work", true);
@@ -288,6 +324,10 @@ mod tests {
             "digestd_send_latency_seconds_sum 100.043",
             "digestd_inbound_messages_total{outcome=\"posted\"} 2",
             "digestd_inbound_messages_total{outcome=\"ign\\\"ored\"} 1",
+            "digestd_webhook_requests_total{forum=\"hr\",result=\"stored\"} 1",
+            "digestd_webhook_requests_total{forum=\"hr\",result=\"bad_signature\"} 1",
+            "digestd_webhook_posts_total{forum=\"hr\",result=\"stored\"} 2",
+            "digestd_webhook_posts_total{forum=\"hr\",result=\"duplicate\"} 1",
             "digestd_forum_polls_total{group=\"social-work\",result=\"ok\"} 1",
             "digestd_inbound_queue_depth 2",
             "digestd_inbound_stored{status=\"posted\"} 5",

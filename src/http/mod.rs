@@ -1,9 +1,11 @@
 //! The optional HTTP endpoint (off by default, loopback unless configured): `/healthz`,
-//! `/metrics` in Prometheus text format, and RFC 8058 one-click unsubscribe at `/u/<token>`.
+//! `/metrics` in Prometheus text format, RFC 8058 one-click unsubscribe at `/u/<token>`, and
+//! posts pushed by webhook forums at `/hooks/<forum>/posts`.
 //!
 //! One file per concern: [`config`] (`[http]` settings and the signing key), [`token`] (signed
 //! unsubscribe tokens, pure), [`metrics`] (the Prometheus rendering of [`crate::metrics`] and
-//! of gauges read from the store), [`server`] (axum routes). The used tokens and the
+//! of gauges read from the store), [`hooks`] (the signed webhook route), [`server`] (axum
+//! routes). The used tokens and the
 //! unsubscribe write are the store's (`store::unsubscribes`).
 //!
 //! **Invariants:** a GET never changes anything; a POST unsubscribes only with a token whose
@@ -11,11 +13,13 @@
 //! the unsubscribe).
 
 pub mod config;
+pub mod hooks;
 pub mod metrics;
 pub mod server;
 pub mod token;
 
 pub use config::{HttpConfig, Secret};
+pub use hooks::{WebhookTable, Webhooks};
 
 pub use server::{serve, HttpError, Server};
 pub use token::{unsubscribe_url, LIST_UNSUBSCRIBE_POST};

@@ -16,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::config::{HttpConfig, Secret, SecretError};
+use super::hooks::Webhooks;
 use super::metrics::{render, StoreGauges};
 use super::token::{self, TokenError, UnsubscribeClaim};
 use crate::metrics::Metrics;
@@ -50,11 +51,12 @@ pub enum HttpError {
 
 /// What the handlers share.
 #[derive(Clone)]
-struct AppState {
+pub(super) struct AppState {
     store: Arc<Mutex<Store>>,
     secret: Option<Arc<Secret>>,
     max_age: chrono::Duration,
-    metrics: &'static Metrics,
+    pub(super) metrics: &'static Metrics,
+    pub(super) webhooks: Webhooks,
 }
 
 /// A bound, not yet running endpoint (bind first to learn the port, then [`Server::run`]).
@@ -72,11 +74,22 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the store at `store_path`, reads the key, binds `config.listen`.
+    /// Opens the store at `store_path`, reads the key, binds `config.listen` (no webhook
+    /// forums: `/hooks/...` answers 404).
     pub async fn bind(
         config: &HttpConfig,
         store_path: &Path,
         metrics: &'static Metrics,
+    ) -> Result<Server, HttpError> {
+        Self::bind_with_webhooks(config, store_path, metrics, Webhooks::default()).await
+    }
+
+    /// [`Server::bind`] also taking pushes for the webhook forums in `webhooks`.
+    pub async fn bind_with_webhooks(
+        config: &HttpConfig,
+        store_path: &Path,
+        metrics: &'static Metrics,
+        webhooks: Webhooks,
     ) -> Result<Server, HttpError> {
         let store_err = |source| HttpError::Store {
             path: store_path.to_path_buf(),
@@ -89,6 +102,7 @@ impl Server {
             secret,
             max_age: chrono::Duration::days(i64::from(config.token_max_age_days)),
             metrics,
+            webhooks,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -139,6 +153,7 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe_post))
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .merge(super::hooks::routes())
         .with_state(state)
 }
 
@@ -153,6 +168,22 @@ async fn with_store<T: Send + 'static>(
             .lock()
             .map_err(|_| "store lock poisoned".to_string())?;
         f(&guard).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Runs `f` on the store, mutably, in a blocking task.
+pub(super) async fn with_store_mut<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = store
+            .lock()
+            .map_err(|_| "store lock poisoned".to_string())?;
+        f(&mut guard).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?

@@ -69,6 +69,7 @@ impl Addresses {
         let (tag, detail) = local.split_once('+')?;
         match tag {
             "reply" => ReplyToken::parse(detail).map(Target::Reply),
+            crate::inbound::confirm::ADDRESS_TAG => ReplyToken::parse(detail).map(Target::Confirm),
             "group" if is_group_id(detail) => Some(Target::Group(detail.to_string())),
             "unsubscribe" | "digest" | "command" => {
                 ReplyToken::parse(detail).map(|t| Target::Command(Some(t)))
@@ -85,6 +86,8 @@ pub enum Target {
     Reply(ReplyToken),
     /// `group+ID@domain`: a new thread in a group.
     Group(GroupId),
+    /// `confirm+TOKEN@domain`: the reply to a confirmation request.
+    Confirm(ReplyToken),
     /// `digest@domain`, or a command / List-Unsubscribe address carrying a token
     /// (`unsubscribe+TOKEN@domain`).
     Command(Option<ReplyToken>),
@@ -225,6 +228,11 @@ mod tests {
             a.target("digest@reply.example.org"),
             Some(Target::Command(None))
         );
+        assert!(matches!(
+            a.target(&format!("Confirm+{TOKEN}@reply.example.org")),
+            Some(Target::Confirm(_))
+        ));
+        assert_eq!(a.target("confirm+nope@reply.example.org"), None);
         assert!(a.is_own("Digest@Example.org"));
         assert!(!a.is_own("someone@example.org"));
     }

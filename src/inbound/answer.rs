@@ -60,6 +60,12 @@ pub struct AnswerContext {
     pub thread_title: Option<String>,
     /// Group id, for group mail.
     pub group: Option<String>,
+    /// Group name (as configured), for group mail.
+    pub group_name: Option<String>,
+    /// The address a confirmation request is answered at (`confirm+TOKEN@domain`).
+    pub confirm_address: Option<String>,
+    /// When `digest now` may be asked again (local time of the person, with the zone).
+    pub again_at: Option<String>,
     /// Items of a digest answered as a whole.
     pub items: Vec<ItemLink>,
     /// Largest accepted size in MB.
@@ -236,13 +242,15 @@ pub fn threading(msg: &Message<'_>) -> (Option<String>, Vec<String>) {
 }
 
 /// Builds the answer mail to `to` for the message `msg` (null envelope sender,
-/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References).
+/// `Auto-Submitted: auto-replied`, threaded with In-Reply-To/References; replies go to
+/// `reply_to` when given, else to `from`).
 pub fn build(
     from: &str,
     to: &Sender,
     text: &AnswerText,
     msg: &Message<'_>,
     message_id: &str,
+    reply_to: Option<&str>,
 ) -> Result<BuiltMessage, AnswerError> {
     let (parent, refs) = threading(msg);
     let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -257,6 +265,7 @@ pub fn build(
         date: chrono::Utc::now(),
         in_reply_to: parent.as_deref(),
         references: &refs,
+        reply_to,
     })?)
 }
 

@@ -1,13 +1,17 @@
-//! Deciding whether a reply may be posted: the token's grant, the sender, the clock, and
-//! (optionally) the receiving MTA's Authentication-Results.
+//! Deciding whether a reply may be posted (the token's grant, the sender, the clock, and,
+//! when trusted servers are configured, the receiving MTA's Authentication-Results), and
+//! whether a mail to a group address may open a thread at once.
 //!
 //! **Invariant:** pure; a reply is posted only when its token exists, is unexpired, and is bound
-//! to the sender's address. Tokens are compared in constant time.
+//! to the sender's address. Tokens are compared in constant time. A new thread is opened at
+//! once only for mail a trusted server vouches for ([`crate::inbound::auth_results`]); otherwise
+//! the answer is [`Reason::NotAuthenticated`], and the pipeline asks the person to confirm.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::inbound::auth_results::{authenticated, AuthPolicy};
 use crate::model::{normalize_email, ReplyGrant, ReplyToken, ThreadId};
 
 /// Why a message was not posted.
@@ -19,7 +23,8 @@ pub enum Reason {
     Expired,
     /// From is not the token's person.
     WrongSender,
-    /// Strict mode: no dkim=pass / spf=pass from a trusted authserv-id.
+    /// No aligned pass from a trusted authserv-id: a reply is refused (when trusted servers
+    /// are configured); a new thread waits for the person's confirmation.
     NotAuthenticated,
     /// Nothing left after trimming quotes and signatures.
     EmptyAfterTrim,
@@ -95,8 +100,8 @@ pub struct ReplyEvidence<'a> {
     pub now: DateTime<Utc>,
     /// Raw Authentication-Results header values, top first.
     pub auth_results: &'a [String],
-    /// Trusted authserv-ids (empty: authentication not required).
-    pub trusted_authserv_ids: &'a [String],
+    /// Which of them count (no trusted id: authentication not required for a reply).
+    pub auth: AuthPolicy<'a>,
     /// Size of the raw message in bytes.
     pub size: usize,
     /// Largest size accepted.
@@ -117,9 +122,7 @@ pub fn authorise_reply(ev: &ReplyEvidence<'_>) -> Decision {
     if person != normalize_email(ev.from) {
         return Decision::Reject(Reason::WrongSender);
     }
-    if !ev.trusted_authserv_ids.is_empty()
-        && !authenticated(ev.auth_results, ev.trusted_authserv_ids, ev.from)
-    {
+    if !ev.auth.trusted_ids.is_empty() && !authenticated(ev.auth_results, &ev.auth, ev.from) {
         return Decision::Reject(Reason::NotAuthenticated);
     }
     let Some(thread) = grant.thread_id else {
@@ -148,8 +151,8 @@ pub struct ThreadEvidence<'a> {
     pub from: &'a str,
     /// Raw Authentication-Results header values.
     pub auth_results: &'a [String],
-    /// Trusted authserv-ids (empty: authentication not required).
-    pub trusted_authserv_ids: &'a [String],
+    /// Which of them count (no trusted id: none does).
+    pub auth: AuthPolicy<'a>,
     /// Size of the raw message in bytes.
     pub size: usize,
     /// Largest size accepted.
@@ -158,7 +161,9 @@ pub struct ThreadEvidence<'a> {
     pub empty_after_trim: bool,
 }
 
-/// Decides whether a mail to a group address may open a thread.
+/// Decides whether a mail to a group address may open a thread at once. Everything that
+/// would refuse the thread anyway comes first, so a person is asked to confirm
+/// ([`Reason::NotAuthenticated`]) only what would then be posted.
 pub fn authorise_new_thread(ev: &ThreadEvidence<'_>) -> Result<(), Reason> {
     if !ev.group_known {
         return Err(Reason::UnknownGroup);
@@ -166,124 +171,16 @@ pub fn authorise_new_thread(ev: &ThreadEvidence<'_>) -> Result<(), Reason> {
     if !ev.member {
         return Err(Reason::NotMember);
     }
-    if !ev.trusted_authserv_ids.is_empty()
-        && !authenticated(ev.auth_results, ev.trusted_authserv_ids, ev.from)
-    {
-        return Err(Reason::NotAuthenticated);
-    }
     if ev.size > ev.max_size {
         return Err(Reason::TooLarge);
     }
     if ev.empty_after_trim {
         return Err(Reason::EmptyAfterTrim);
     }
+    if !authenticated(ev.auth_results, &ev.auth, ev.from) {
+        return Err(Reason::NotAuthenticated);
+    }
     Ok(())
-}
-
-/// One parsed Authentication-Results header (RFC 8601, minimally).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthResults {
-    /// The authserv-id (lower case).
-    pub authserv_id: String,
-    /// Each `method=result` with its properties (`header.d`, `smtp.mailfrom`, ...), lower case.
-    pub results: Vec<MethodResult>,
-}
-
-/// One `method=result ptype.property=value ...` clause.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodResult {
-    /// `dkim`, `spf`, `dmarc`, ... (version suffix dropped).
-    pub method: String,
-    /// `pass`, `fail`, `none`, ...
-    pub result: String,
-    /// `(ptype.property, value)` pairs, e.g. `("header.d", "example.org")`.
-    pub props: Vec<(String, String)>,
-}
-
-/// Parses one Authentication-Results header value. `None` when it has no authserv-id.
-pub fn parse_auth_results(value: &str) -> Option<AuthResults> {
-    let cleaned = strip_comments(value).to_ascii_lowercase();
-    let mut parts = cleaned.split(';');
-    let authserv_id = parts.next()?.split_whitespace().next()?.to_string();
-    let mut results = Vec::new();
-    for clause in parts {
-        let mut words = clause.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        let Some((method, result)) = first.split_once('=') else {
-            continue; // `none`
-        };
-        let method = method.split('/').next().unwrap_or(method).to_string();
-        let props = words
-            .filter_map(|w| w.split_once('='))
-            .filter(|(k, _)| k.contains('.'))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect();
-        results.push(MethodResult {
-            method,
-            result: result.to_string(),
-            props,
-        });
-    }
-    Some(AuthResults {
-        authserv_id,
-        results,
-    })
-}
-
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// True when one header from a trusted authserv-id says `dkim=pass` with a `header.d`/`header.i`
-/// aligned to the From domain, or `spf=pass` with an aligned `smtp.mailfrom`/`smtp.helo`.
-/// Alignment is relaxed: equal domains, or one a subdomain of the other.
-pub fn authenticated(headers: &[String], trusted: &[String], from: &str) -> bool {
-    let from_domain = match normalize_email(from).rsplit_once('@') {
-        Some((_, d)) => d.to_string(),
-        None => return false,
-    };
-    headers
-        .iter()
-        .filter_map(|h| parse_auth_results(h))
-        .filter(|ar| {
-            trusted
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(&ar.authserv_id))
-        })
-        .flat_map(|ar| ar.results)
-        .any(|r| {
-            let keys: &[&str] = match r.method.as_str() {
-                "dkim" => &["header.d", "header.i"],
-                "spf" => &["smtp.mailfrom", "smtp.helo"],
-                _ => return false,
-            };
-            r.result == "pass"
-                && r.props
-                    .iter()
-                    .any(|(k, v)| keys.contains(&k.as_str()) && aligned(domain_of(v), &from_domain))
-        })
-}
-
-fn domain_of(v: &str) -> &str {
-    v.rsplit_once('@').map(|(_, d)| d).unwrap_or(v)
-}
-
-fn aligned(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
-    !a.is_empty()
-        && (a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")))
-        && a.contains('.')
-        && b.contains('.')
 }
 
 #[cfg(test)]
@@ -306,13 +203,27 @@ mod tests {
         ar: &'a [String],
         trusted: &'a [String],
     ) -> ReplyEvidence<'a> {
+        ev_spf(token, grant, from, ar, trusted, false)
+    }
+
+    fn ev_spf<'a>(
+        token: &'a ReplyToken,
+        grant: Option<&'a ReplyGrant>,
+        from: &'a str,
+        ar: &'a [String],
+        trusted: &'a [String],
+        accept_spf: bool,
+    ) -> ReplyEvidence<'a> {
         ReplyEvidence {
             token,
             grant,
             from,
             now: Utc::now(),
             auth_results: ar,
-            trusted_authserv_ids: trusted,
+            auth: AuthPolicy {
+                trusted_ids: trusted,
+                accept_spf,
+            },
             size: 100,
             max_size: 1000,
             empty_after_trim: false,
@@ -364,10 +275,17 @@ mod tests {
             Decision::Post { .. }
         ));
         assert!(matches!(
-            authorise_reply(&ev(&t, Some(&g), "ann@example.org", &spf, &trusted)),
+            authorise_reply(&ev_spf(
+                &t,
+                Some(&g),
+                "ann@example.org",
+                &spf,
+                &trusted,
+                true
+            )),
             Decision::Post { .. }
         ));
-        for ar in [&foreign_id, &misaligned, &vec![]] {
+        for ar in [&foreign_id, &misaligned, &vec![], &spf] {
             assert_eq!(
                 authorise_reply(&ev(&t, Some(&g), "ann@example.org", ar, &trusted)),
                 Decision::Reject(Reason::NotAuthenticated)
@@ -376,16 +294,41 @@ mod tests {
     }
 
     #[test]
-    fn parses_rfc8601_examples() {
-        let ar = parse_auth_results("example.com; none").expect("parses");
-        assert_eq!(ar.authserv_id, "example.com");
-        assert!(ar.results.is_empty());
-        let ar = parse_auth_results(
-            "example.com; dkim/1=pass (good sig) header.i=@mail-router.example.net; spf=pass smtp.mailfrom=example.net",
-        )
-        .expect("parses");
-        assert_eq!(ar.results.len(), 2);
-        assert_eq!(ar.results[0].method, "dkim");
-        assert_eq!(ar.results[0].props[0].1, "@mail-router.example.net");
+    fn a_new_thread_needs_a_trusted_pass_after_every_other_check() {
+        let trusted = vec!["mx.example.org".to_string()];
+        let good = vec!["mx.example.org; dkim=pass header.d=example.org".to_string()];
+        let ev = |ar: &'static [String], trusted: &'static [String]| ThreadEvidence {
+            group_known: true,
+            member: true,
+            from: "ann@example.org",
+            auth_results: ar,
+            auth: AuthPolicy {
+                trusted_ids: trusted,
+                accept_spf: false,
+            },
+            size: 10,
+            max_size: 100,
+            empty_after_trim: false,
+        };
+        let good: &'static [String] = Vec::leak(good);
+        let trusted: &'static [String] = Vec::leak(trusted);
+        assert_eq!(authorise_new_thread(&ev(good, trusted)), Ok(()));
+        // No trusted server configured: never at once.
+        assert_eq!(
+            authorise_new_thread(&ev(good, &[])),
+            Err(Reason::NotAuthenticated)
+        );
+        assert_eq!(
+            authorise_new_thread(&ev(&[], trusted)),
+            Err(Reason::NotAuthenticated)
+        );
+        // What would be refused anyway is refused before any confirmation is asked.
+        let mut e = ev(&[], trusted);
+        e.empty_after_trim = true;
+        assert_eq!(authorise_new_thread(&e), Err(Reason::EmptyAfterTrim));
+        e.member = false;
+        assert_eq!(authorise_new_thread(&e), Err(Reason::NotMember));
+        e.group_known = false;
+        assert_eq!(authorise_new_thread(&e), Err(Reason::UnknownGroup));
     }
 }

@@ -15,6 +15,11 @@ use crate::model::{GroupId, ReplyToken};
 /// What kind of mail this is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Class {
+    /// The reply to a confirmation request (`confirm+TOKEN@`).
+    Confirm {
+        /// The token found in a recipient address.
+        token: ReplyToken,
+    },
     /// A reply to one digest item, carrying its token.
     Reply {
         /// The token found in a recipient address.
@@ -159,8 +164,15 @@ fn classify_from(msg: &Message<'_>, addresses: &Addresses, sender: Option<&Sende
     if sender.is_none() {
         return Class::AutoReply(AutoReason::NoSender);
     }
-    // Precedence: a reply token first (the item answered), then a group, then a command.
+    // Precedence: a confirmation, then a reply token (the item answered), then a group, then a
+    // command.
     let targets = address::targets(addresses, msg);
+    if let Some(token) = targets.iter().find_map(|t| match t {
+        Target::Confirm(tok) => Some(tok.clone()),
+        _ => None,
+    }) {
+        return Class::Confirm { token };
+    }
     if let Some(token) = targets.iter().find_map(|t| match t {
         Target::Reply(tok) => Some(tok.clone()),
         _ => None,

@@ -35,7 +35,22 @@ impl Command {
             Command::DigestNow => "digest-now",
         }
     }
+
+    /// The command whose [`Command::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<Command> {
+        ALL.iter().copied().find(|c| c.key() == key)
+    }
 }
+
+/// Every command.
+pub const ALL: &[Command] = &[
+    Command::Pause,
+    Command::Resume,
+    Command::Unsubscribe,
+    Command::Daily,
+    Command::Weekly,
+    Command::DigestNow,
+];
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

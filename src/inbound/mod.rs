@@ -8,14 +8,19 @@
 //!
 //! **Invariant:** an inbound message is stored (raw bytes, Message-ID, SHA-256) before anything
 //! else happens, and leaves the queue only as posted, answered or ignored with a reason.
+//! **Invariant:** mail without a token never acts on its From alone: a new thread or a command
+//! needs a trusted server's aligned pass ([`auth_results`]) or the sender's confirmation
+//! ([`confirm`]).
 
 pub mod address;
 pub mod answer;
+pub mod auth_results;
 pub mod authorise;
 pub mod body;
 pub mod cadence;
 pub mod classify;
 pub mod commands;
+pub mod confirm;
 pub mod pipeline;
 pub mod raw_headers;
 pub mod receive;
@@ -25,7 +30,7 @@ pub mod wiring;
 
 use std::path::Path;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::forum::Forum;
@@ -34,25 +39,32 @@ use cadence::{Cadence, Due};
 pub use pipeline::{AnswerSink, Outcome, Pipeline, Report};
 
 /// `digestd receive`: reads one message on stdin; returns a sysexits code (0, 65, 75). Never panics.
-pub fn receive_stdin_exit_code(config_path: &Path) -> i32 {
-    receive::stdin::receive_stdin_exit_code(config_path)
+/// `now` stands in for the clock when given (`digestd receive --now`).
+pub fn receive_stdin_exit_code(config_path: &Path, now: Option<DateTime<Utc>>) -> i32 {
+    receive::stdin::receive_stdin_exit_code(config_path, now)
 }
 
-/// Processes the stored message `id` with the forum and answer transport `config` describes.
-pub fn process_stored(config: &Config, store: &mut Store, id: i64) -> anyhow::Result<Outcome> {
+/// Processes the stored message `id` with the forum and answer transport `config` describes,
+/// at `now`.
+pub fn process_stored(
+    config: &Config,
+    store: &mut Store,
+    id: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
     let forum = wiring::open_forum(config)?;
     let answers = wiring::OutboundAnswers::from_config(config)?;
     let answerer = answer::Answerer::new(Some(&config.templates_dir));
     let digest_now = |email: &str| send_digest_now(config, email);
     let pipeline =
         Pipeline::new(config, forum.as_ref(), &answers, &answerer).with_digest_now(&digest_now);
-    Ok(pipeline.process_guarded(store, id, Utc::now())?)
+    Ok(pipeline.process_guarded(store, id, now)?)
 }
 
 /// `digest now` by email: the person's digest, sent now through the normal cycle (ledger and
 /// all), so a second `digest now` in the same period sends nothing twice.
 fn send_digest_now(config: &Config, email: &str) -> Result<(), String> {
-    crate::cycle::send_now(config, None, Some(email))
+    crate::delivery_run::send_now(config, None, Some(email))
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))
 }

@@ -79,6 +79,9 @@ pub struct PlainAnswer<'a> {
     /// References of the message answered, oldest first (with or without brackets); the
     /// answered id is appended when not already last.
     pub references: &'a [&'a str],
+    /// Reply-To mailbox, when replies must go elsewhere than From (a confirmation request's
+    /// `confirm+TOKEN@` address).
+    pub reply_to: Option<&'a str>,
 }
 
 /// A message ready for a transport: the bytes and the SMTP envelope.
@@ -186,6 +189,9 @@ pub fn build_plain_answer(input: &PlainAnswer<'_>) -> Result<BuiltMessage, Messa
         .from(from)
         .to(to.clone())
         .subject(one_line(input.subject));
+    if let Some(reply_to) = input.reply_to {
+        builder = builder.reply_to(parse_mailbox("reply-to", reply_to)?);
+    }
 
     let mut references = input
         .references

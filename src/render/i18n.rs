@@ -6,7 +6,7 @@
 //! placeholders filled from values that are escaped by the template that shows them.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -135,32 +135,16 @@ pub struct Locales {
 }
 
 impl Locales {
-    /// Reads every `<dir>/*.toml`; `en.toml` must be there.
-    pub fn load(dir: &Path) -> Result<Locales, RenderError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    /// The locales of the `(path, text)` of each `<dir>/<locale>.toml` (read by
+    /// `template_files`); `en.toml` must be among them.
+    pub fn from_files(dir: &Path, files: &[(PathBuf, String)]) -> Result<Locales, RenderError> {
         let mut raw: HashMap<String, HashMap<String, String>> = HashMap::new();
-        for entry in entries {
-            let path = entry
-                .map_err(|source| RenderError::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                })?
-                .path();
-            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-                continue;
-            }
+        for (path, text) in files {
             let Some(locale) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            let text = std::fs::read_to_string(&path).map_err(|source| RenderError::Io {
-                path: path.clone(),
-                source,
-            })?;
             let table: HashMap<String, String> =
-                toml::from_str(&text).map_err(|e| RenderError::Locale {
+                toml::from_str(text).map_err(|e| RenderError::Locale {
                     path: path.clone(),
                     message: format!(
                         "{} (expected a flat table of key = \"text\")",

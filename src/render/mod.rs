@@ -1,5 +1,5 @@
-//! Rendering: Digest → Email { subject, text, html } with Handlebars. **Invariant:** no I/O
-//! after the templates are loaded.
+//! Rendering: Digest → Email { subject, text, html } with Handlebars. **Invariant:** pure, no
+//! I/O: the templates come in as contents ([`TemplateSources`], read by `template_files`).
 //!
 //! A templates directory (an admin may point `[digest] templates` elsewhere) holds:
 //! - `digest.html.hbs` and `digest.txt.hbs`, and any other pair `X.html.hbs` / `X.txt.hbs` a role
@@ -8,7 +8,7 @@
 //! - `i18n/<locale>.toml`, flat `key = "text"` tables (`en` required, the fallback), used in
 //!   templates as `{{t "key"}}` or `{{t "key" count=n}}`, and for the subject line.
 //!
-//! [`Renderer::load`] reads and checks all of it once (each template is rendered once with sample
+//! `Renderer::load` (in `template_files`) reads it and [`Renderer::from_sources`] checks all of it once (each template is rendered once with sample
 //! data, so a missing partial is a load error naming the file). [`Renderer::render`] builds one
 //! JSON context per digest ([`context::build`]) and renders both parts from it. The HTML registry
 //! escapes HTML; the text registry escapes nothing and its output is wrapped at 72 columns.
@@ -186,13 +186,11 @@ impl HelperDef for Translate {
 }
 
 impl Renderer {
-    /// Reads every template, partial and locale under `dir` and checks them.
-    pub fn load(dir: &Path) -> Result<Renderer, RenderError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| RenderError::Io { path, source }
-        };
-        let locales = Arc::new(Locales::load(&dir.join("i18n"))?);
+    /// The renderer of a template directory's contents (read by `template_files`, which
+    /// also offers `Renderer::load`), with every template checked on sample data.
+    pub fn from_sources(sources: &TemplateSources) -> Result<Renderer, RenderError> {
+        let dir = sources.dir.as_path();
+        let locales = Arc::new(Locales::from_files(&sources.locales_dir, &sources.locales)?);
         let mut html = Handlebars::new();
         let mut text = Handlebars::new();
         text.register_escape_fn(handlebars::no_escape);
@@ -206,39 +204,27 @@ impl Renderer {
             );
         }
 
-        let partials = dir.join("partials");
-        if partials.is_dir() {
-            for path in sorted_files(&partials).map_err(io(&partials))? {
-                let Some(name) = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_suffix(".hbs"))
-                else {
-                    continue;
-                };
-                let source = std::fs::read_to_string(&path).map_err(io(&path))?;
-                for hb in [&mut html, &mut text] {
-                    hb.register_partial(name, &source)
-                        .map_err(|e| template_error(&path, &e))?;
-                }
+        for (path, source) in &sources.partials {
+            let Some(name) = partial_name(path) else {
+                continue;
+            };
+            for hb in [&mut html, &mut text] {
+                hb.register_partial(name, source)
+                    .map_err(|e| template_error(path, &e))?;
             }
         }
 
         let mut names: Vec<String> = Vec::new();
-        for path in sorted_files(dir).map_err(io(dir))? {
-            let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
+        for (path, source) in &sources.templates {
+            let Some((name, kind)) = template_name(path) else {
                 continue;
             };
-            let (name, hb) = if let Some(n) = file.strip_suffix(".html.hbs") {
-                (n, &mut html)
-            } else if let Some(n) = file.strip_suffix(".txt.hbs") {
-                (n, &mut text)
-            } else {
-                continue;
+            let hb = match kind {
+                TemplateKind::Html => &mut html,
+                TemplateKind::Text => &mut text,
             };
-            let source = std::fs::read_to_string(&path).map_err(io(&path))?;
             hb.register_template_string(name, source)
-                .map_err(|e| template_error(&path, &e))?;
+                .map_err(|e| template_error(path, &e))?;
             names.push(name.to_string());
         }
 
@@ -419,16 +405,46 @@ impl Renderer {
     }
 }
 
-fn sorted_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_file() {
-            v.push(path);
-        }
+/// The contents of a template directory: what [`Renderer::from_sources`] builds a renderer
+/// from. Each list is in file-name order.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateSources {
+    /// The directory (named in errors).
+    pub dir: PathBuf,
+    /// `(path, text)` of each `partials/<name>.hbs`.
+    pub partials: Vec<(PathBuf, String)>,
+    /// `(path, text)` of each `<name>.html.hbs` and `<name>.txt.hbs`.
+    pub templates: Vec<(PathBuf, String)>,
+    /// The locale directory, `<dir>/i18n` (named in errors).
+    pub locales_dir: PathBuf,
+    /// `(path, text)` of each `i18n/<locale>.toml`.
+    pub locales: Vec<(PathBuf, String)>,
+}
+
+/// Which part a template renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// `<name>.html.hbs`.
+    Html,
+    /// `<name>.txt.hbs`.
+    Text,
+}
+
+/// The name and part of a template file (`digest.html.hbs` → `digest`, HTML); `None` for
+/// other files.
+pub fn template_name(path: &Path) -> Option<(&str, TemplateKind)> {
+    let file = path.file_name()?.to_str()?;
+    if let Some(n) = file.strip_suffix(".html.hbs") {
+        Some((n, TemplateKind::Html))
+    } else {
+        file.strip_suffix(".txt.hbs")
+            .map(|n| (n, TemplateKind::Text))
     }
-    v.sort();
-    Ok(v)
+}
+
+/// The name of a partial file (`footer_txt.hbs` → `footer_txt`); `None` for other files.
+pub fn partial_name(path: &Path) -> Option<&str> {
+    path.file_name()?.to_str()?.strip_suffix(".hbs")
 }
 
 fn template_error(path: &Path, e: &TemplateError) -> RenderError {
@@ -496,6 +512,7 @@ mod sample {
                 time_zone: chrono_tz::UTC,
                 locale: "en".into(),
                 frequency: Frequency::Weekly,
+                matrix_id: None,
             },
             schedule: "sample".into(),
             period: Period {

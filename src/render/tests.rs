@@ -63,6 +63,7 @@ fn digest(locale: &str, threads: Vec<DigestThread>, highlights: Vec<Highlight>) 
             time_zone: chrono_tz::Europe::Amsterdam,
             locale: locale.into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         },
         schedule: "0 30 7 * * Mon@Europe/Amsterdam".into(),
         period: Period {

@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
@@ -18,6 +18,31 @@ pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::R
         _ => Ok(()),
     }
 }
+
+/// Version 7: confirmation requests for mail without a token that no trusted server vouched
+/// for (see `store::confirmations`), and the time of each person's last `digest now` (for its
+/// once-an-hour limit). A request is found by its token's SHA-256, like a reply token.
+const V7: &str = r#"
+CREATE TABLE confirmations (
+    id            INTEGER PRIMARY KEY,
+    token         TEXT NOT NULL,
+    token_sha256  BLOB NOT NULL UNIQUE,
+    person_email  TEXT NOT NULL,
+    action        TEXT NOT NULL CHECK (action = 'new-thread' OR action = 'command'),
+    detail        TEXT NOT NULL,
+    inbound_id    INTEGER NOT NULL,
+    created       INTEGER NOT NULL,
+    expires       INTEGER NOT NULL,
+    done          INTEGER
+);
+CREATE INDEX confirmations_person_created ON confirmations(person_email, created);
+CREATE INDEX confirmations_expires ON confirmations(expires);
+
+CREATE TABLE digest_now_requests (
+    email  TEXT PRIMARY KEY,
+    at     INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
 
 /// Version 6: used one-click unsubscribe tokens (the nonce is the key; instants are unix
 /// seconds, as in the token). `IF NOT EXISTS`: the HTTP endpoint created this table itself

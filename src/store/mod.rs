@@ -6,12 +6,13 @@
 //!
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
-//! status and metrics), [`unsubscribes`] (used one-click tokens). The schema is in
-//! [`migrations`].
+//! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
+//! waiting for its sender's confirmation). The schema is in [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
+pub mod confirmations;
 pub mod deliveries;
 pub mod forum;
 pub mod inbound;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use confirmations::ConfirmationRow;
 pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};

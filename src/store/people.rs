@@ -263,6 +263,7 @@ mod tests {
             time_zone: chrono_tz::Europe::Amsterdam,
             locale: "nl".into(),
             frequency: Frequency::Weekly,
+            matrix_id: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! `digestd run` as a child process, with a config written from a [`Spec`], a real
+//! `digestd run` as a child process, with a config written from a [`Spec`] (see
+//! `support::config`), a real
 //! `NOTIFY_SOCKET` datagram socket ([`NotifySocket`]) and its stderr collected on a thread (so a
 //! chatty daemon never blocks on a full pipe). Every wait is bounded by a timeout.
 
@@ -9,121 +10,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{bin, repo_root};
-
-/// What goes into a test config; [`Spec::render`] writes the TOML.
-#[derive(Debug, Clone)]
-pub struct Spec {
-    /// The role's cron schedule (with seconds).
-    pub schedule: String,
-    /// The group's display name.
-    pub group_name: String,
-    /// The `[mail.transport]` body (default: a Maildir `outbox`).
-    pub transport: String,
-    /// Extra lines in `[mail]`.
-    pub mail_extra: String,
-    /// Extra lines in `[digest]`.
-    pub digest_extra: String,
-    /// The templates directory (default: the repository's `templates/`).
-    pub templates: PathBuf,
-    /// People: (email, name), all with [`Spec::person_roles`].
-    pub people: Vec<(String, String)>,
-    /// The roles every person holds (default: the one role, `social-worker`).
-    pub person_roles: Vec<String>,
-    /// Raw TOML appended at the end (e.g. `[daemon]`, `[http]`, `[inbound]` tables).
-    pub tail: String,
-}
-
-impl Default for Spec {
-    fn default() -> Self {
-        Spec {
-            schedule: "0 0 7 * * Mon-Fri".into(),
-            group_name: "Social work".into(),
-            transport: "kind = \"maildir\"\npath = \"outbox\"".into(),
-            mail_extra: String::new(),
-            digest_extra: String::new(),
-            templates: repo_root().join("templates"),
-            people: vec![("alice@testdam.example".into(), "Alice Aalders".into())],
-            person_roles: vec!["social-worker".into()],
-            tail: String::new(),
-        }
-    }
-}
-
-impl Spec {
-    /// `[mail.transport]` for an SMTP server on 127.0.0.1 without TLS.
-    pub fn smtp(port: u16) -> String {
-        format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"")
-    }
-
-    /// `count` people `p0@testdam.example` …
-    pub fn numbered_people(count: usize) -> Vec<(String, String)> {
-        (0..count)
-            .map(|i| (format!("p{i}@testdam.example"), format!("Person {i}")))
-            .collect()
-    }
-
-    /// The config text.
-    pub fn render(&self) -> String {
-        let mut out = format!(
-            r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-{mail_extra}
-
-[mail.transport]
-{transport}
-
-[digest]
-templates = "{templates}"
-{digest_extra}
-
-[[groups]]
-id = "social-work"
-name = "{group_name}"
-
-[[roles]]
-name = "social-worker"
-groups = ["social-work"]
-schedule = "{schedule}"
-time_zone = "Europe/Amsterdam"
-"#,
-            mail_extra = self.mail_extra,
-            transport = self.transport,
-            templates = self.templates.display(),
-            digest_extra = self.digest_extra,
-            group_name = self.group_name,
-            schedule = self.schedule,
-        );
-        let roles = self
-            .person_roles
-            .iter()
-            .map(|r| format!("{r:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        for (email, name) in &self.people {
-            out.push_str(&format!(
-                "\n[[people]]\nemail = \"{email}\"\nname = \"{name}\"\nroles = [{roles}]\nfrequency = \"daily\"\n"
-            ));
-        }
-        out.push('\n');
-        out.push_str(&self.tail);
-        out
-    }
-
-    /// Writes the config to `path`.
-    pub fn write(&self, path: &Path) {
-        std::fs::write(path, self.render()).expect("writing the config");
-    }
-}
+use super::bin;
+pub use super::config::Spec;
 
 /// A bound notification socket, as systemd holds it.
 pub struct NotifySocket {
@@ -293,14 +181,7 @@ impl Drop for Daemon {
 
 /// Runs `digestd ARGS -c CONFIG` to completion and returns its output (panics when it fails).
 pub fn digestd(config: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(bin())
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run digestd");
+    let out = super::run_digestd(config, args, None);
     assert!(
         out.status.success(),
         "digestd {args:?} failed:\n{}",

@@ -22,6 +22,8 @@ pub struct Doc {
     pub last_modified: Option<String>,
     /// Status to answer instead (e.g. 500).
     pub status: u16,
+    /// `Authorization` value required (401 without it), for feeds behind a login.
+    pub authorization: Option<String>,
 }
 
 impl Doc {
@@ -33,6 +35,7 @@ impl Doc {
             etag: Some(etag.to_string()),
             last_modified: None,
             status: 200,
+            authorization: None,
         }
     }
 }
@@ -145,6 +148,12 @@ fn serve(inner: Arc<Mutex<Inner>>, uri: Uri, headers: HeaderMap) -> Response {
     let if_modified_since = header("if-modified-since");
     let response = match doc {
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        Some(d) if d.authorization.is_some() && d.authorization != header("authorization") => (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Basic realm=\"intranet\"")],
+            "login required",
+        )
+            .into_response(),
         Some(d) if d.status != 200 => (
             StatusCode::from_u16(d.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "error",

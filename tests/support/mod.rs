@@ -3,26 +3,37 @@
 //! Use from a test file with `mod support;`. What is here:
 //! - [`ensure_deps`]: installs Postfix/Dovecot through `.ci/install-deps` once when smtp-sink is
 //!   missing, so `cargo test` works on a fresh machine;
-//! - [`bin`]: path of the `digestd` binary Cargo built for this test run;
+//! - [`bin`]: path of the `digestd` binary Cargo built for this test run; [`run_digestd`]
+//!   runs it to completion (the one runner);
 //! - [`SmtpSink`]: Postfix's `smtp-sink`, keeping every mail it receives (or slowing DATA, or
 //!   refusing commands) — the real SMTP server of the tests;
 //! - [`FakeSmtp`]: a tiny scripted in-process SMTP responder, only for the error-code tests that
 //!   smtp-sink cannot express (refuse one recipient, fail the first N messages then accept);
+//! - [`config`]: [`Spec`](config::Spec), the one config builder (the test organisation's TOML);
 //! - [`daemon`]: `digestd run` as a child with a written config, a real `NOTIFY_SOCKET` and
 //!   its stderr collected; also [`start_daemon`] / [`stop_daemon`] (SIGTERM, bounded) for tests
 //!   that need no notify socket;
-//! - [`wait_until`]: a bounded poll;
+//! - [`wait_until`]: a bounded poll; [`skip_unless_ci`]: the one way a test skips (it fails
+//!   under CI);
 //! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
+//! - [`inbound`]: a small world for the inbound tests (config, store, one thread, tokens,
+//!   `digestd receive`);
+//! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
+//!   replies and records them;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+pub mod config;
 pub mod daemon;
 pub mod discourse;
 pub mod dovecot;
 mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
+pub mod inbound;
 mod smtp_sink;
+pub mod synapse;
+pub mod webhook_platform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -34,6 +45,35 @@ pub use smtp_sink::{SinkOptions, SmtpSink, SunkMessage};
 /// Path of the `digestd` binary built for these tests.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_digestd"))
+}
+
+/// Runs `digestd ARGS -c CONFIG` to completion with `stdin` on its standard input (`None`:
+/// closed) and returns its output, whatever the exit status. The environment's
+/// `DIGESTD_CONFIG` and `RUST_LOG` are not passed on, so only `config` and the defaults count.
+/// The one runner of the binary for every test.
+pub fn run_digestd(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(bin())
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .env_remove("DIGESTD_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running digestd {args:?}: {e}"));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // The process may exit before reading everything (say, not mail): a broken pipe is fine.
+        let _ = pipe.write_all(input);
+    }
+    child.wait_with_output().expect("waiting for digestd")
 }
 
 /// The repository root.
@@ -71,6 +111,16 @@ pub fn ensure_deps() {
             String::from_utf8_lossy(&out.stderr)
         );
     });
+}
+
+/// Says that a test skips because `what` (a server, a tool, a corpus) is missing, and fails
+/// instead when env `CI` is set: CI must run every test. Call it, then return.
+pub fn skip_unless_ci(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is missing (see .ci/install-deps); under CI no test may skip"
+    );
+    eprintln!("note: skipped: {what} is missing");
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

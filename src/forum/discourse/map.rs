@@ -51,8 +51,11 @@ impl PostCursor {
 pub struct Window {
     /// Only posts with a larger id are new.
     pub after_id: u64,
-    /// Topics last bumped before this cannot hold new posts.
+    /// Topics last bumped before this cannot hold new posts: paging stops at the first one.
     pub since: DateTime<Utc>,
+    /// Topics whose last post is older than this are not opened (the cursor's post time: a
+    /// quiet poll then costs one list request).
+    pub last_post_from: DateTime<Utc>,
 }
 
 impl Window {
@@ -61,12 +64,14 @@ impl Window {
         match cursor {
             Some(c) => Window {
                 after_id: c.post_id,
-                // A minute of slack for clocks and transactions committing out of order.
+                // A minute of slack for a bump recorded a little before its post's time.
                 since: c.at - Duration::minutes(1),
+                last_post_from: c.at,
             },
             None => Window {
                 after_id: 0,
                 since: now - BACKFILL,
+                last_post_from: now - BACKFILL,
             },
         }
     }
@@ -95,7 +100,8 @@ pub fn scan_page(topics: &[TopicSummary], window: &Window, tags: &[String]) -> P
             }
             continue;
         }
-        if has_any_tag(&t.tags, tags) {
+        let last_post = t.last_posted_at.unwrap_or(bumped);
+        if last_post >= window.last_post_from && has_any_tag(&t.tags, tags) {
             scan.candidates.push(t.id);
         }
     }
@@ -190,7 +196,7 @@ pub fn post_of(
             author_email: normalize_email(author_email),
             author_name: name.to_string(),
             created: p.created_at,
-            body: p.cooked.clone(),
+            body: crate::forum::links::absolute_links(&p.cooked, base),
             body_format: BodyFormat::Html,
             tags,
             likes,
@@ -304,6 +310,7 @@ mod tests {
         let w = Window {
             after_id: 10,
             since: at("2026-03-01T00:00:00Z"),
+            last_post_from: at("2026-03-01T00:00:00Z"),
         };
         let topics = vec![
             summary(1, "2025-01-01T00:00:00Z", true, &[]),
@@ -315,6 +322,17 @@ mod tests {
         assert!(!scan.reached_end, "an old pinned topic does not end paging");
         let old = vec![summary(4, "2026-02-01T00:00:00Z", false, &[])];
         assert!(scan_page(&old, &w, &[]).reached_end);
+        let quiet = Window {
+            last_post_from: at("2026-03-03T00:00:00Z"),
+            ..w
+        };
+        let mut t = summary(5, "2026-03-02T00:00:00Z", false, &[]);
+        t.last_posted_at = Some(at("2026-03-02T00:00:00Z"));
+        let scan = scan_page(&[t], &quiet, &[]);
+        assert!(
+            scan.candidates.is_empty() && !scan.reached_end,
+            "bumped late, no new post: not opened"
+        );
     }
 
     #[test]
@@ -338,6 +356,7 @@ mod tests {
         let w = Window {
             after_id: 11,
             since: at("2026-01-01T00:00:00Z"),
+            last_post_from: at("2026-01-01T00:00:00Z"),
         };
         assert_eq!(missing_post_ids(&v, &w), vec![13]);
     }
@@ -347,6 +366,7 @@ mod tests {
         let w = Window {
             after_id: 0,
             since: at("2026-01-01T00:00:00Z"),
+            last_post_from: at("2026-01-01T00:00:00Z"),
         };
         let mut p = wire_post(1, 1);
         assert!(is_new_post(&p, &w));

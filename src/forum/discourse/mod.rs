@@ -1,8 +1,8 @@
 //! The Discourse connector (`kind = "discourse"`): a group is a category (slug or id),
 //! optionally narrowed to topics carrying one of the group's tags.
 //!
-//! Collecting pages through the category's topic list (`GET /c/{slug}/{id}.json?page=N`, most
-//! recently bumped first) until a topic older than the cursor, opens each topic that may hold
+//! Collecting pages through the category's topic list (`GET /c/{slug}/{id}.json?order=activity`,
+//! most recently bumped first) until a topic older than the cursor, opens each topic that may hold
 //! new posts (`GET /t/{id}.json`, then `GET /t/{id}/posts.json?post_ids[]=…` for posts beyond
 //! the first chunk) and keeps the posts above the cursor's post id. Authors become people by
 //! their address ([`users`]). Replies go out as `POST /posts.json` with `Api-Username` set to
@@ -200,9 +200,11 @@ impl DiscourseForum {
     ) -> Result<Vec<u64>, ForumError> {
         let mut candidates: Vec<u64> = Vec::new();
         for page in 0..MAX_LIST_PAGES {
-            let mut path = format!("/c/{}/{}.json", encode(&cat.slug), cat.id);
+            // Most recently bumped first whatever the category's own sort order
+            // (`order=activity` is `bumped_at`, descending).
+            let mut path = format!("/c/{}/{}.json?order=activity", encode(&cat.slug), cat.id);
             if page > 0 {
-                path.push_str(&format!("?page={page}"));
+                path.push_str(&format!("&page={page}"));
             }
             let list: CategoryTopicsResponse = self.client.get(&path).map_err(unavailable)?;
             let scan = map::scan_page(&list.topic_list.topics, window, tags);

@@ -31,7 +31,8 @@ impl Users {
         }
         let path = format!("/u/{}/emails.json", encode(username));
         let email = match client.get::<UserEmails>(&path) {
-            Ok(u) if !u.email.trim().is_empty() => normalize_email(&u.email),
+            // `system` and bots answer with a non-address such as "no_email".
+            Ok(u) if u.email.contains('@') => normalize_email(&u.email),
             Ok(_) | Err(ApiError::NotFound(_)) => placeholder_email(username),
             Err(ApiError::Refused(m)) => {
                 return Err(ForumError::Unavailable(format!(

@@ -217,7 +217,7 @@ pub fn batch_of(
                 author_email,
                 author_name,
                 created,
-                body: body_html(entry),
+                body: crate::forum::links::absolute_links(&body_html(entry), feed_url),
                 body_format: BodyFormat::Html,
                 tags,
                 likes: 0,

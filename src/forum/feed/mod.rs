@@ -23,9 +23,20 @@ use map::Validators;
 const MAX_FEED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The connector for one `[forums.<name>]` of kind `feed` (stateless: the cursor holds all).
-#[derive(Debug)]
 pub struct FeedForum {
     agent: ureq::Agent,
+    authorization: Option<String>,
+}
+
+impl std::fmt::Debug for FeedForum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedForum")
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "(set)"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for FeedForum {
@@ -35,6 +46,12 @@ impl Default for FeedForum {
 }
 
 impl FeedForum {
+    /// Sends `Authorization: <value>` with every request (feeds behind a login).
+    pub fn with_authorization(mut self, value: &str) -> FeedForum {
+        self.authorization = Some(value.trim().to_string()).filter(|v| !v.is_empty());
+        self
+    }
+
     /// A connector whose requests give up after `timeout`.
     pub fn new(timeout: Duration) -> FeedForum {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -43,15 +60,35 @@ impl FeedForum {
             .user_agent(concat!("digestd/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        FeedForum { agent }
+        FeedForum {
+            agent,
+            authorization: None,
+        }
     }
 
-    /// The connector for `[forums.<name>]` of kind `feed`.
+    /// The connector for `[forums.<name>]` of kind `feed`; reads `authorization_file`.
     pub fn open(
         _config: &crate::config::Config,
-        _forum: &crate::config::ForumConfig,
+        forum: &crate::config::ForumConfig,
     ) -> Result<FeedForum, ForumError> {
-        Ok(FeedForum::default())
+        let crate::config::ForumSettings::Feed(settings) = &forum.settings else {
+            return Err(ForumError::Refused(format!(
+                "forum {} is not a feed forum",
+                forum.name
+            )));
+        };
+        let mut feed = FeedForum::default();
+        if let Some(path) = &settings.authorization_file {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                ForumError::Unavailable(format!(
+                    "forum {}: reading authorization_file {}: {e}",
+                    forum.name,
+                    path.display()
+                ))
+            })?;
+            feed = feed.with_authorization(&value);
+        }
+        Ok(feed)
     }
 
     /// Fetches every group's feed once and checks that it parses.
@@ -85,6 +122,9 @@ impl FeedForum {
             "Accept",
             "application/atom+xml, application/rss+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1",
         );
+        if let Some(auth) = &self.authorization {
+            req = req.header("Authorization", auth);
+        }
         if let Some(etag) = &v.etag {
             req = req.header("If-None-Match", etag);
         }
@@ -101,6 +141,11 @@ impl FeedForum {
             404 | 410 => {
                 return Err(ForumError::Refused(format!(
                     "the feed {url} does not exist ({status})"
+                )))
+            }
+            401 | 403 => {
+                return Err(ForumError::Unavailable(format!(
+                    "the feed {url} needs a login ({status}): set authorization_file on its forum"
                 )))
             }
             _ => {

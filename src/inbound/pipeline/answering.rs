@@ -71,6 +71,20 @@ impl<'a> Pipeline<'a> {
         key: &str,
         actx: AnswerContext,
     ) -> Result<(), AnswerFailure> {
+        let message_id = new_message_id(&self.addresses.reply_domain);
+        self.send_mail_as(c, to, key, actx, &message_id, None)
+    }
+
+    /// [`Pipeline::send_mail`] with a given Message-ID and, when given, a Reply-To.
+    pub(super) fn send_mail_as(
+        &self,
+        c: &Ctx<'_>,
+        to: &Sender,
+        key: &str,
+        actx: AnswerContext,
+        message_id: &str,
+        reply_to: Option<&str>,
+    ) -> Result<(), AnswerFailure> {
         let person = self.person(&to.email);
         let locale = person.map(|p| p.locale.as_str()).unwrap_or("en");
         let mut actx = actx;
@@ -84,13 +98,7 @@ impl<'a> Pipeline<'a> {
             .answerer
             .render(locale, key, &actx)
             .and_then(|text| {
-                answer::build(
-                    &self.config.mail.from,
-                    to,
-                    &text,
-                    msg,
-                    &new_message_id(&self.addresses.reply_domain),
-                )
+                answer::build(&self.config.mail.from, to, &text, msg, message_id, reply_to)
             })
             .map_err(|e| AnswerFailure::NotBuilt(e.to_string()))?;
         self.answers

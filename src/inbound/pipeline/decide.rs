@@ -20,7 +20,8 @@ use crate::inbound::authorise::{
 use crate::inbound::body::{self, ReplyBody};
 use crate::inbound::classify::Class;
 use crate::inbound::commands::{self, Command};
-use crate::model::{normalize_email, Frequency, Group, ReplyToken};
+use crate::inbound::confirm::PendingAction;
+use crate::model::{normalize_email, Group, ReplyToken};
 use crate::outbound::message::one_line;
 use crate::store::{InboundRow, ReplyLookups, Store};
 
@@ -104,6 +105,7 @@ impl<'a> Pipeline<'a> {
             lookups,
         };
         match class {
+            Class::Confirm { token } => self.confirmed(store, &ctx, token),
             Class::Reply { token } => self.reply(store, &ctx, token),
             Class::NewThread { group } => self.new_thread(store, &ctx, group),
             Class::Command { token } => self.command(store, &ctx, token.as_ref()),
@@ -145,7 +147,7 @@ impl<'a> Pipeline<'a> {
             from: &c.sender.email,
             now: c.now,
             auth_results: ar,
-            trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
+            auth: self.auth_policy(),
             size: c.facts.original_size,
             max_size: self.config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
@@ -194,28 +196,30 @@ impl<'a> Pipeline<'a> {
         group_id: &str,
     ) -> Result<Outcome, InboundError> {
         let group = self.config.group(group_id);
-        let member = self.person(&c.sender.email).is_some_and(|p| {
-            p.roles.iter().any(|r| {
-                self.config
-                    .role(r)
-                    .is_some_and(|role| role.groups.iter().any(|g| g == group_id))
-            })
-        });
+        let member = self.follows(&c.sender.email, group_id);
         let body = self.body(c);
         let ar = &c.facts.auth_results;
         let mut actx = self.context(c);
         actx.group = Some(one_line(group_id));
-        if let Err(reason) = authorise_new_thread(&ThreadEvidence {
+        actx.group_name = group.map(|g| one_line(&g.name));
+        match authorise_new_thread(&ThreadEvidence {
             group_known: group.is_some(),
             member,
             from: &c.sender.email,
             auth_results: ar,
-            trusted_authserv_ids: &self.config.inbound.trusted_authserv_ids,
+            auth: self.auth_policy(),
             size: c.facts.original_size,
             max_size: self.config.inbound.max_message_bytes,
             empty_after_trim: body.is_empty(),
         }) {
-            return self.answer(store, c, c.sender, reason.key(), actx);
+            Ok(()) => {}
+            Err(Reason::NotAuthenticated) => {
+                let action = PendingAction::NewThread {
+                    group: group_id.to_string(),
+                };
+                return self.request_confirmation(store, c, c.sender, action, actx);
+            }
+            Err(reason) => return self.answer(store, c, c.sender, reason.key(), actx),
         }
         let Some(group) = group else {
             return self.answer(store, c, c.sender, Reason::UnknownGroup.key(), actx);
@@ -263,12 +267,21 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// A mail to the command address. With a token (the List-Unsubscribe address) it acts at
+    /// once for the token's person; without one, only when a trusted server vouches for the
+    /// sender, and otherwise the sender is asked to confirm first.
     pub(super) fn command(
         &self,
         store: &mut Store,
         c: &Ctx<'_>,
         token: Option<&ReplyToken>,
     ) -> Result<Outcome, InboundError> {
+        if token.is_none() {
+            // The reply to a confirmation request that lost its address on the way.
+            if let Some(t) = self.referenced_confirmation(c) {
+                return self.confirmed(store, c, &t);
+            }
+        }
         // Whose settings: the token's person (List-Unsubscribe address), else the sender.
         let email = match token {
             Some(t) => match store.token(t)? {
@@ -282,23 +295,8 @@ impl<'a> Pipeline<'a> {
             // No answer: mail to digest@ from strangers is mostly spam (no backscatter).
             return Ok(ignored("command from an address that gets no digest"));
         }
-        let person = Sender {
-            name: self
-                .config
-                .person(&email)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| c.sender.name.clone()),
-            email: email.clone(),
-        };
+        let person = self.person_sender(&email, c.sender);
         let actx = self.context(c);
-        let ar = &c.facts.auth_results;
-        let trusted = &self.config.inbound.trusted_authserv_ids;
-        if token.is_none()
-            && !trusted.is_empty()
-            && !crate::inbound::authorise::authenticated(ar, trusted, &c.sender.email)
-        {
-            return self.answer(store, c, &person, Reason::NotAuthenticated.key(), actx);
-        }
         let text = &self.body(c).text;
         let cmd = commands::parse(c.facts.subject.as_deref(), text)
             .or_else(|| token.map(|_| Command::Unsubscribe));
@@ -311,39 +309,17 @@ impl<'a> Pipeline<'a> {
             }
             return self.answer(store, c, &person, Reason::UnknownCommand.key(), actx);
         };
-        match cmd {
-            Command::Pause => {
-                store.set_paused(&email, true)?;
-            }
-            Command::Resume => {
-                store.set_paused(&email, false)?;
-                store.set_unsubscribed(&email, false)?;
-                store.clear_schedule_optouts(&email)?;
-            }
-            Command::Unsubscribe => {
-                store.set_unsubscribed(&email, true)?;
-            }
-            Command::Daily => {
-                store.set_frequency_override(&email, Some(Frequency::Daily))?;
-            }
-            Command::Weekly => {
-                store.set_frequency_override(&email, Some(Frequency::Weekly))?;
-            }
-            Command::DigestNow => match self.digest_now {
-                Some(hook) => {
-                    if let Err(e) = hook(&email) {
-                        tracing::warn!("digest now for {email}: {e}");
-                    }
-                }
-                None => tracing::warn!("digest now for {email}: no sender wired in this process"),
-            },
+        if token.is_none() && !self.authenticated(c) {
+            let action = PendingAction::Command(cmd);
+            return self.request_confirmation(store, c, &person, action, actx);
         }
-        tracing::info!(%email, command = %cmd, "email command applied");
-        let key = format!("command-{}", cmd.key());
-        self.answer(store, c, &person, &key, actx)
+        self.apply_command(store, c, &person, cmd, actx)
     }
 
     pub(super) fn unknown(&self, store: &mut Store, c: &Ctx<'_>) -> Result<Outcome, InboundError> {
+        if let Some(t) = self.referenced_confirmation(c) {
+            return self.confirmed(store, c, &t);
+        }
         Ok(self
             .digest_reply(store, c)?
             .unwrap_or_else(|| ignored("not addressed to any digestd address")))

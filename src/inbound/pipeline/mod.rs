@@ -11,8 +11,9 @@
 //! `stream` stores and processes batches (one, or a stream of them overlapped with parsing
 //! and the disk sync); `parse` parses, classifies and trims a message (pure); `decide`
 //! decides per message (authorise, post, apply a command, count a bounce, ignore);
-//! `answering` sends the answers and confirmations; `outcome` holds where a message ends
-//! and the counts of a run.
+//! `commanding` carries out an email command; `confirming` asks a person to confirm what a
+//! mail without a token asked for, and carries it out on their reply; `answering` sends the
+//! answers and confirmations; `outcome` holds where a message ends and the counts of a run.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -31,6 +32,8 @@ use crate::store::inbound::NewInbound;
 use crate::store::{InboundStatus, InsertedInbound, Store, StoreError};
 
 mod answering;
+mod commanding;
+mod confirming;
 mod decide;
 mod outcome;
 mod parse;

@@ -14,6 +14,7 @@ use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{looks_like_mail, prepare, store_intake, MAX_STORED_BYTES};
@@ -50,15 +51,20 @@ pub fn read_capped(input: &mut dyn Read, cap: usize) -> std::io::Result<(Vec<u8>
     Ok((kept, total, hex::encode(hasher.finalize())))
 }
 
-/// `digestd receive` on this process's stdin.
-pub fn receive_stdin_exit_code(config_path: &Path) -> i32 {
+/// `digestd receive` on this process's stdin; `now` stands in for the clock when given.
+pub fn receive_stdin_exit_code(config_path: &Path, now: Option<DateTime<Utc>>) -> i32 {
     let stdin = std::io::stdin();
     let mut lock = stdin.lock();
-    receive_exit_code(config_path, &mut lock)
+    receive_exit_code(config_path, &mut lock, now)
 }
 
-/// `digestd receive` reading `input`: returns the sysexits code. Never panics.
-pub fn receive_exit_code(config_path: &Path, input: &mut dyn Read) -> i32 {
+/// `digestd receive` reading `input`, processing at `now` (default: the clock): returns the
+/// sysexits code. Never panics.
+pub fn receive_exit_code(
+    config_path: &Path,
+    input: &mut dyn Read,
+    now: Option<DateTime<Utc>>,
+) -> i32 {
     let stored = catch_unwind(AssertUnwindSafe(|| intake(config_path, input)));
     let (config, mut store, id) = match stored {
         Ok(Ok(v)) => v,
@@ -69,7 +75,7 @@ pub fn receive_exit_code(config_path: &Path, input: &mut dyn Read) -> i32 {
         }
     };
     let processed = catch_unwind(AssertUnwindSafe(|| {
-        crate::inbound::process_stored(&config, &mut store, id)
+        crate::inbound::process_stored(&config, &mut store, id, now.unwrap_or_else(Utc::now))
     }));
     match processed {
         Ok(Ok(outcome)) => tracing::info!(id, ?outcome, "received"),

@@ -237,6 +237,7 @@ fn plain_answer_threads_and_is_auto_replied() {
         date: date(),
         in_reply_to: Some("<third@mua.example>"),
         references: &refs,
+        reply_to: None,
     };
     let built = build_plain_answer(&answer).expect("builds");
     assert_eq!(built.envelope_from, "");
@@ -272,6 +273,34 @@ fn plain_answer_threads_and_is_auto_replied() {
         lf(msg.body_text(0)).as_deref().map(str::trim_end),
         Some("Your reply was posted.")
     );
+    assert_eq!(header(&msg, "Reply-To"), None);
+}
+
+#[test]
+fn plain_answer_can_ask_for_replies_elsewhere() {
+    let answer = PlainAnswer {
+        from: "Digests <digest@example.org>",
+        to_name: "",
+        to_email: "ana@example.org",
+        subject: "Confirm",
+        text: "Reply to this mail.\n",
+        message_id: "confirm.1@reply.example.org",
+        date: date(),
+        in_reply_to: None,
+        references: &[],
+        reply_to: Some("confirm+abc@reply.example.org"),
+    };
+    let built = build_plain_answer(&answer).expect("builds");
+    let msg = MessageParser::default().parse(&built.raw).expect("parses");
+    assert_eq!(
+        header(&msg, "Reply-To").as_deref(),
+        Some("confirm+abc@reply.example.org")
+    );
+    let bad = PlainAnswer {
+        reply_to: Some("not an address\r\nBcc: x@evil.example"),
+        ..answer
+    };
+    assert!(build_plain_answer(&bad).is_err());
 }
 
 #[test]

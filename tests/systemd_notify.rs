@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use digestd::notify::{watchdog_interval, Notifier};
+use digestd::systemd_notify::{watchdog_interval, Notifier};
 
 /// A bound notification socket, as systemd holds it (copy this into other tests as needed).
 struct NotifyListener {

@@ -1,4 +1,5 @@
-//! One digest cycle: for each person due, select → render → record → send.
+//! The delivery run: drives one outbound digest run (a "cycle"): for each person due, select →
+//! render → record → send.
 //!
 //! **Invariant:** a digest's Delivery row, holding the complete message, is written before the
 //! transport is called and marked after. Every cycle first resends the pending rows an
@@ -95,7 +96,7 @@ pub struct Engine {
     pub stop: Arc<AtomicBool>,
     /// systemd notifications (the watchdog itself follows [`crate::heartbeat`], which every
     /// send beats).
-    pub notifier: crate::notify::Notifier,
+    pub notifier: crate::systemd_notify::Notifier,
     /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
     pub one_click: Option<(String, Arc<crate::http::Secret>)>,
 }
@@ -115,7 +116,7 @@ impl Engine {
             outbound: Arc::new(outbound),
             retry: RetryPolicy::default(),
             stop: Arc::new(AtomicBool::new(false)),
-            notifier: crate::notify::Notifier::disabled(),
+            notifier: crate::systemd_notify::Notifier::disabled(),
             one_click,
         })
     }

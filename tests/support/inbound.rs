@@ -1,7 +1,6 @@
 //! A small digestd world for the inbound tests: a config in a temp dir, a store with one thread
 //! in the local forum (collected into the store), people ann (en) and bob (nl), and helpers to
 //! grant tokens, load fixtures, run `digestd receive` and read the thread back.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,8 @@ use digestd::forum::local::LocalForum;
 use digestd::forum::{Author, Forum};
 use digestd::model::{ReplyGrant, ReplyToken, ThreadId};
 use digestd::store::{InboundRow, InboundStatus, NewDelivery, Store};
+
+use super::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
 
 /// The reply domain of the test config.
 pub const REPLY_DOMAIN: &str = "reply.test.example";
@@ -43,64 +44,45 @@ impl World {
     /// A world whose answers go through `transport`; `extra_inbound` is added to `[inbound]`.
     pub fn new(transport: Transport, extra_inbound: &str) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
-        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let transport = match transport {
-            Transport::Smtp(port) => {
-                format!("kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"")
-            }
+            Transport::Smtp(port) => Spec::smtp(port),
             Transport::Maildir => "kind = \"maildir\"\npath = \"outbox\"".to_string(),
         };
-        let toml = format!(
-            r#"[organisation]
-name = "Test"
-forum_url = "https://forum.test.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Digests <digest@test.example>"
-reply_domain = "{REPLY_DOMAIN}"
-
-[mail.transport]
-{transport}
-
-[digest]
-templates = "{templates}"
-
-[inbound]
-{extra_inbound}
-
-[[groups]]
-id = "general"
-name = "General"
-
-[[groups]]
-id = "secret"
-name = "Board only"
-
-[[roles]]
-name = "staff"
-groups = ["general"]
-schedule = "0 0 7 * * *"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "ann@example.org"
-name = "Ann Example"
-roles = ["staff"]
-locale = "en"
-
-[[people]]
-email = "bob@example.org"
-name = "Bob Voorbeeld"
-roles = ["staff"]
-locale = "nl"
-"#,
-            templates = templates.display()
-        );
-        let config_path = dir.path().join("digestd.toml");
-        std::fs::write(&config_path, toml).expect("write config");
+        let spec = Spec {
+            organisation: "Test".into(),
+            forum_url: "https://forum.test.example".into(),
+            from: "Digests <digest@test.example>".into(),
+            reply_domain: REPLY_DOMAIN.into(),
+            transport,
+            groups: vec![
+                GroupSpec::new("general", "General"),
+                GroupSpec::new("secret", "Board only"),
+            ],
+            roles: vec![RoleSpec::new(
+                "staff",
+                &["general"],
+                "0 0 7 * * *",
+                "time_zone = \"Europe/Amsterdam\"",
+            )],
+            people: Vec::new(),
+            persons: vec![
+                PersonSpec::new(
+                    "ann@example.org",
+                    "Ann Example",
+                    &["staff"],
+                    "locale = \"en\"",
+                ),
+                PersonSpec::new(
+                    "bob@example.org",
+                    "Bob Voorbeeld",
+                    &["staff"],
+                    "locale = \"nl\"",
+                ),
+            ],
+            tail: format!("[inbound]\n{extra_inbound}\n"),
+            ..Spec::default()
+        };
+        let config_path = spec.write_in(dir.path());
         let config = Config::load(&config_path).unwrap_or_else(|e| panic!("config: {e}"));
         let mut store = Store::open(&config.store_path).expect("store");
         store.sync_people(&config.people).expect("sync people");
@@ -192,6 +174,20 @@ locale = "nl"
         receive_with(&self.config_path, raw)
     }
 
+    /// Runs `digestd receive -c CONFIG --now NOW` with `raw` on stdin: (exit code, stderr).
+    pub fn receive_at(&self, raw: &[u8], now: chrono::DateTime<Utc>) -> (i32, String) {
+        receive_with_args(&self.config_path, raw, &["--now", &now.to_rfc3339()])
+    }
+
+    /// Number of threads in the local forum (the seeded ones included).
+    pub fn local_thread_count(&self) -> usize {
+        let forum =
+            LocalForum::open(&self.config.store_path, &self.config.forum_url).expect("forum");
+        (1..1000)
+            .take_while(|id| forum.local_thread(*id).expect("thread").is_some())
+            .count()
+    }
+
     /// `digestd thread -c CONFIG <seeded thread>`.
     pub fn thread_text(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
@@ -261,21 +257,15 @@ fn seed_thread(config: &Config, title: &str, key: &str) -> (ThreadId, String) {
 
 /// Runs `digestd receive -c config` with `raw` on stdin: (exit code, stderr).
 pub fn receive_with(config: &Path, raw: &[u8]) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_digestd"))
-        .args(["receive", "-c"])
-        .arg(config)
-        .env_remove("DIGESTD_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn digestd receive");
-    {
-        let mut stdin = child.stdin.take().expect("stdin");
-        // The process may exit early (not mail): a broken pipe is fine.
-        let _ = stdin.write_all(raw);
-    }
-    let out = child.wait_with_output().expect("wait");
+    receive_with_args(config, raw, &[])
+}
+
+/// Runs `digestd receive -c config ARGS` with `raw` on stdin: (exit code, stderr).
+pub fn receive_with_args(config: &Path, raw: &[u8], args: &[&str]) -> (i32, String) {
+    let args: Vec<&str> = std::iter::once("receive")
+        .chain(args.iter().copied())
+        .collect();
+    let out = super::run_digestd(config, &args, Some(raw));
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
