@@ -14,6 +14,8 @@ pub struct FirstChars {
     prefixes: Vec<String>,
     /// Case-folded literal endings of the alternatives that do not.
     endings: Vec<String>,
+    /// The last characters of [`Self::endings`], sorted.
+    ending_lasts: Vec<char>,
     /// True when some alternative has neither: every line must be tried.
     always: bool,
 }
@@ -21,6 +23,9 @@ pub struct FirstChars {
 /// A character in the form both sides are compared in: lower case, with the few characters
 /// that case-insensitive matching folds onto an ASCII letter ('ſ' → 's', Kelvin sign → 'k').
 fn fold(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     match c {
         'ſ' => 's',
         '\u{212A}' => 'k',
@@ -70,6 +75,9 @@ impl FirstChars {
         me.prefixes.dedup();
         me.endings.sort();
         me.endings.dedup();
+        me.ending_lasts = me.endings.iter().filter_map(|e| e.chars().last()).collect();
+        me.ending_lasts.sort_unstable();
+        me.ending_lasts.dedup();
         me
     }
 
@@ -79,20 +87,28 @@ impl FirstChars {
         if self.always {
             return true;
         }
-        if text
-            .chars()
-            .next()
-            .is_some_and(|c| self.firsts.binary_search(&fold(c)).is_ok())
-            && self
-                .prefixes
-                .iter()
-                .any(|prefix| starts_with_folded(text, prefix))
-        {
-            return true;
+        if let Some(first) = text.chars().next().map(fold) {
+            if self.firsts.binary_search(&first).is_ok() {
+                // The beginnings starting with that letter: a run of the sorted list.
+                let from = self
+                    .prefixes
+                    .partition_point(|p| p.chars().next().is_some_and(|c| c < first));
+                if self.prefixes[from..]
+                    .iter()
+                    .take_while(|p| p.starts_with(first))
+                    .any(|prefix| starts_with_folded(text, prefix))
+                {
+                    return true;
+                }
+            }
         }
-        self.endings
-            .iter()
-            .any(|ending| ends_with_folded(text, ending))
+        text.chars()
+            .next_back()
+            .is_some_and(|c| self.ending_lasts.binary_search(&fold(c)).is_ok())
+            && self
+                .endings
+                .iter()
+                .any(|ending| ends_with_folded(text, ending))
     }
 }
 
