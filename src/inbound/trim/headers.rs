@@ -158,6 +158,10 @@ static DIGIT_GROUP: LocalRegex = LocalRegex::new(|| compile(r"\d+"));
 static LEAD_START: LocalRegex =
     LocalRegex::new(|| compile(&format!(r"(?i)^(?:{})\s|^在", leads())));
 
+/// Bytes from the start of a header line (after blanks and `*`) within which its colon must
+/// come: the longest label, with room for blanks and `*` around it.
+pub const MAX_LABEL_BYTES: usize = 48;
+
 /// Longest attribution considered, in characters.
 const MAX_ATTRIBUTION_CHARS: usize = 400;
 /// Most lines an attribution may be wrapped over (blank lines included).
@@ -258,8 +262,12 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
 fn may_end_attribution(s: &str) -> bool {
     s.ends_with([':', '：', '>'])
         || s.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        || ENDS_WITH_VERB.is_match(s)
+        || (patterns::ends_with_one_of(s, &VERB_LAST_CHARS) && ENDS_WITH_VERB.is_match(s))
 }
+
+/// The characters the attribution verbs end with: a cheap test before [`ENDS_WITH_VERB`].
+static VERB_LAST_CHARS: LazyLock<Option<Vec<char>>> =
+    LazyLock::new(|| patterns::last_chars(patterns::words(|l| l.verbs)));
 
 /// True when a line ends like a sentence (so an attribution cannot continue past it):
 /// a colon, or `.`/`!`/`?` after a word longer than an abbreviation ("Fr.", "janv.").
@@ -363,8 +371,15 @@ fn opens_forward_sentence(t: &str) -> bool {
 
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
 pub fn is_header_label(line: &str) -> bool {
-    // Every label ends in a colon (ASCII or full-width): a cheap test before the pattern.
-    line.len() <= 1000 && (line.contains(':') || line.contains('：')) && HEADER_LABEL.is_match(line)
+    // Every label is short and ends in a colon (ASCII or full-width) near the start of the
+    // line: a cheap test before the pattern.
+    let t = line.trim_start_matches(|c: char| c.is_whitespace() || c == '*');
+    let mut end = t.len().min(MAX_LABEL_BYTES);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &t[..end];
+    line.len() <= 1000 && (head.contains(':') || head.contains('：')) && HEADER_LABEL.is_match(line)
 }
 
 /// Finds an Outlook-style header block starting at `lines[start]`: at least three header

@@ -202,6 +202,29 @@ mod tests {
     }
 
     #[test]
+    fn the_reply_marker_cuts_with_the_attribution_above_it() {
+        let t = trim(
+            "Yes.\n\nQuelqu'un a envoyé le\n10/03/2024 :\n\n> ## Type your reply above this line ##\n> digest\n",
+        );
+        assert_eq!(t.text, "Yes.");
+        assert!(t.removed_quote);
+        // A closing line of the reply that does not end with a colon stays.
+        let t = trim("Yes.\n\nPiet\n\n> ## Typ uw antwoord boven deze regel ##\n> x\n");
+        assert_eq!(t.text, "Yes.\n\nPiet");
+        // Written below the quoted digest: the digest goes, the answer stays.
+        let t = trim("> ## Type your reply above this line ##\n> digest\n\nBelow.\n");
+        assert_eq!(t.text, "Below.");
+    }
+
+    #[test]
+    fn rulers_inside_the_reply_stay_and_signature_rulers_cut() {
+        let t = trim("Minutes\n=======\n\nAgreed.\n");
+        assert_eq!(t.text, "Minutes\n=======\n\nAgreed.");
+        let t = trim("Thanks.\n\n-----\nAnn Smith\n+31 20 123 4567\n");
+        assert_eq!(t.text, "Thanks.");
+    }
+
+    #[test]
     fn bare_carriage_returns_are_told_from_line_ends() {
         assert!(!has_bare_cr("a\r\nb\r\n"));
         assert!(!has_bare_cr("a\nb"));

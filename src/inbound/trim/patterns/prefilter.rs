@@ -1,6 +1,6 @@
-//! A cheap test run on a line before an anchored pattern joined from the tables: the letters
-//! the pattern's alternatives can start with, and the endings of those that can start with
-//! anything ("…から送信"), both read off the fragments by `regex-syntax`'s literal extractor,
+//! A cheap test run on a line before an anchored pattern joined from the tables: the literal
+//! beginnings the pattern's alternatives can start with ("envoyé", "verzonden"), and the
+//! endings of those that can start with anything ("…から送信"), both read off the fragments by `regex-syntax`'s literal extractor,
 //! so the test follows the data without being written by hand.
 
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -10,8 +10,12 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 pub struct FirstChars {
     /// Case-folded first characters of the alternatives that start with a literal.
     firsts: Vec<char>,
+    /// Case-folded literal beginnings of those alternatives (one of them must begin the line).
+    prefixes: Vec<String>,
     /// Case-folded literal endings of the alternatives that do not.
     endings: Vec<String>,
+    /// The last characters of [`Self::endings`], sorted.
+    ending_lasts: Vec<char>,
     /// True when some alternative has neither: every line must be tried.
     always: bool,
 }
@@ -19,6 +23,9 @@ pub struct FirstChars {
 /// A character in the form both sides are compared in: lower case, with the few characters
 /// that case-insensitive matching folds onto an ASCII letter ('ſ' → 's', Kelvin sign → 'k').
 fn fold(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     match c {
         'ſ' => 's',
         '\u{212A}' => 'k',
@@ -55,6 +62,7 @@ impl FirstChars {
             if let Some(prefixes) = literals(fragment, ExtractKind::Prefix) {
                 me.firsts
                     .extend(prefixes.iter().filter_map(|p| p.chars().next()));
+                me.prefixes.extend(prefixes);
             } else if let Some(suffixes) = literals(fragment, ExtractKind::Suffix) {
                 me.endings.extend(suffixes);
             } else {
@@ -63,8 +71,13 @@ impl FirstChars {
         }
         me.firsts.sort_unstable();
         me.firsts.dedup();
+        me.prefixes.sort();
+        me.prefixes.dedup();
         me.endings.sort();
         me.endings.dedup();
+        me.ending_lasts = me.endings.iter().filter_map(|e| e.chars().last()).collect();
+        me.ending_lasts.sort_unstable();
+        me.ending_lasts.dedup();
         me
     }
 
@@ -74,17 +87,62 @@ impl FirstChars {
         if self.always {
             return true;
         }
-        if text
-            .chars()
-            .next()
-            .is_some_and(|c| self.firsts.binary_search(&fold(c)).is_ok())
-        {
-            return true;
+        if let Some(first) = text.chars().next().map(fold) {
+            if self.firsts.binary_search(&first).is_ok() {
+                // The beginnings starting with that letter: a run of the sorted list.
+                let from = self
+                    .prefixes
+                    .partition_point(|p| p.chars().next().is_some_and(|c| c < first));
+                if self.prefixes[from..]
+                    .iter()
+                    .take_while(|p| p.starts_with(first))
+                    .any(|prefix| starts_with_folded(text, prefix))
+                {
+                    return true;
+                }
+            }
         }
-        self.endings
-            .iter()
-            .any(|ending| ends_with_folded(text, ending))
+        text.chars()
+            .next_back()
+            .is_some_and(|c| self.ending_lasts.binary_search(&fold(c)).is_ok())
+            && self
+                .endings
+                .iter()
+                .any(|ending| ends_with_folded(text, ending))
     }
+}
+
+/// The case-folded characters the alternatives of `fragments` can end with, sorted; `None`
+/// when one of them has no literal ending (then every line must be tried).
+pub fn last_chars<'a>(fragments: impl IntoIterator<Item = &'a str>) -> Option<Vec<char>> {
+    let mut lasts = Vec::new();
+    for fragment in fragments {
+        for ending in literals(fragment, ExtractKind::Suffix)? {
+            lasts.extend(ending.chars().last());
+        }
+    }
+    lasts.sort_unstable();
+    lasts.dedup();
+    Some(lasts)
+}
+
+/// True when `text` ends with one of `lasts` (from [`last_chars`]), compared folded.
+pub fn ends_with_one_of(text: &str, lasts: &Option<Vec<char>>) -> bool {
+    match lasts {
+        None => true,
+        Some(lasts) => text
+            .chars()
+            .next_back()
+            .is_some_and(|c| lasts.binary_search(&fold(c)).is_ok()),
+    }
+}
+
+/// True when `text` starts with `prefix` (already folded), compared folded.
+fn starts_with_folded(text: &str, prefix: &str) -> bool {
+    let mut head = text.chars();
+    prefix
+        .chars()
+        .all(|p| head.next().is_some_and(|c| fold(c) == p))
 }
 
 /// True when `text` ends with `ending` (already folded), compared folded.
@@ -111,7 +169,19 @@ mod tests {
         assert!(f.may_match("verstuurd vanaf mijn iPad"));
         assert!(f.may_match("iPhoneから送信"));
         assert!(!f.may_match("Thanks for the report"));
+        assert!(
+            !f.may_match("Every day"),
+            "the first letter alone is not enough"
+        );
         assert!(FirstChars::new([r"\S+\s+\S+"]).may_match("anything"));
+    }
+
+    #[test]
+    fn last_characters_of_the_alternatives() {
+        let lasts = last_chars([r"napisał\(a\)", "wrote", r"쓴\s*글"]);
+        assert_eq!(lasts, Some(vec![')', 'e', '글']));
+        assert!(ends_with_one_of("Ann WROTE", &lasts));
+        assert!(!ends_with_one_of("Ann said.", &lasts));
     }
 
     #[test]

@@ -73,3 +73,14 @@ fn every_fragment_compiles_alone() {
         }
     }
 }
+
+#[test]
+fn header_labels_fit_the_cheap_test() {
+    // `is_header_label` looks for the colon within MAX_LABEL_BYTES of the line's start.
+    for label in super::words(|l| l.header_labels) {
+        assert!(
+            label.len() + 8 <= headers::MAX_LABEL_BYTES,
+            "{label} is too long for the colon test"
+        );
+    }
+}
