@@ -26,6 +26,8 @@ fn forum(site: &FakeDiscourse, timeout: Duration) -> DiscourseForum {
             max_retry_after: Duration::from_secs(5),
             backoff: Duration::from_millis(50),
             timeout,
+            budget: Duration::from_secs(30),
+            cool_down: Duration::ZERO,
         },
     })
 }
@@ -436,4 +438,53 @@ fn the_documented_shapes_parse_as_published() {
     let _: wire::UserEmails = load("user_emails.json");
     let users: Vec<wire::AdminUser> = load("admin_users_list.json");
     assert_eq!(users.len(), 1);
+}
+
+#[test]
+fn a_site_that_is_down_fails_fast_for_the_other_groups_until_the_cool_down_ends() {
+    let site = FakeDiscourse::start(KEY);
+    site.state().add_topic(5, "T", "anna", "x");
+    site.state().add_topic(6, "P", "bert", "y");
+    let f = DiscourseForum::new(DiscourseOptions {
+        url: site.url(),
+        api_key: KEY.into(),
+        api_username: "system".into(),
+        policy: RetryPolicy {
+            attempts: 2,
+            max_retry_after: Duration::from_secs(5),
+            backoff: Duration::from_millis(10),
+            timeout: Duration::from_secs(5),
+            budget: Duration::from_secs(30),
+            cool_down: Duration::from_millis(800),
+        },
+    });
+    let youth = group("youth-care", &[]);
+    let mut planning = group("planning", &[]);
+    planning.id = "planning".into();
+    f.fetch_since(&youth, None, 10).expect("categories loaded");
+    for _ in 0..2 {
+        site.state()
+            .fail_next("GET", "/c/", Fault::Status(503, None));
+    }
+    let e = f.fetch_since(&youth, None, 10).unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    let before = site.state().requests.len();
+    let e = f.fetch_since(&planning, None, 10).unwrap_err();
+    assert!(
+        matches!(&e, ForumError::Unavailable(m) if m.contains("not tried again")),
+        "{e}"
+    );
+    assert_eq!(
+        site.state().requests.len(),
+        before,
+        "no request while cooling down"
+    );
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        f.fetch_since(&planning, None, 10)
+            .expect("back")
+            .posts
+            .len(),
+        1
+    );
 }

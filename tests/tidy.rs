@@ -25,6 +25,8 @@ const PURE: &[&str] = &[
     "inbound/trim",
     "inbound/classify.rs",
     "inbound/authorise.rs",
+    "inbound/auth_results.rs",
+    "inbound/confirm.rs",
 ];
 
 /// What a pure module must not name.

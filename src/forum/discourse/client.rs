@@ -41,15 +41,22 @@ pub struct RetryPolicy {
     pub backoff: Duration,
     /// Bound on one request (connect, send and read).
     pub timeout: Duration,
+    /// Bound on one call with its retries: no retry starts that would end after it.
+    pub budget: Duration,
+    /// After a call fails for want of the site (network, timeout, 5xx), further calls fail at
+    /// once for this long: the other groups on a site that is down do not each wait for it.
+    pub cool_down: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 4,
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(30),
             backoff: Duration::from_secs(1),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(20),
+            budget: Duration::from_secs(60),
+            cool_down: Duration::from_secs(60),
         }
     }
 }
@@ -61,6 +68,8 @@ pub struct Client {
     api_key: String,
     api_username: String,
     policy: RetryPolicy,
+    /// Until when calls fail at once, and why (see [`RetryPolicy::cool_down`]).
+    down: std::sync::Mutex<Option<(std::time::Instant, String)>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -93,6 +102,7 @@ impl Client {
             api_key: api_key.trim().to_string(),
             api_username: api_username.to_string(),
             policy,
+            down: std::sync::Mutex::new(None),
         }
     }
 
@@ -125,20 +135,35 @@ impl Client {
         json: Option<&serde_json::Value>,
         retry_failures: bool,
     ) -> Result<String, ApiError> {
+        if let Some(why) = self.still_down() {
+            return Err(ApiError::Transient(why));
+        }
         let attempts = self.policy.attempts.max(1);
+        let started = std::time::Instant::now();
         let mut backoff = self.policy.backoff;
         let mut last = String::new();
         for attempt in 1..=attempts {
-            match self.once(path, as_user, json) {
-                Outcome::Done(body) => return Ok(body),
+            let outcome = self.once(path, as_user, json);
+            // Progress for the daemon's watchdog: each wait here is bounded.
+            crate::heartbeat::beat();
+            match outcome {
+                Outcome::Done(body) => {
+                    *self.down_lock() = None;
+                    return Ok(body);
+                }
                 Outcome::Fail(e) => return Err(e),
                 Outcome::Retry { wait, why } => {
                     let rate_limited = why.starts_with("rate limited");
-                    if !(retry_failures || rate_limited) || attempt == attempts {
+                    let wait = if rate_limited { wait } else { backoff };
+                    let over_budget =
+                        started.elapsed() + wait + self.policy.timeout > self.policy.budget;
+                    if !(retry_failures || rate_limited) || attempt == attempts || over_budget {
+                        if !rate_limited {
+                            self.mark_down(&why);
+                        }
                         last = why;
                         break;
                     }
-                    let wait = if rate_limited { wait } else { backoff };
                     tracing::debug!(path, attempt, ?wait, %why, "retrying a Discourse request");
                     std::thread::sleep(wait);
                     backoff = backoff.saturating_mul(2);
@@ -147,6 +172,28 @@ impl Client {
             }
         }
         Err(ApiError::Transient(last))
+    }
+
+    fn down_lock(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, String)>> {
+        self.down.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mark_down(&self, why: &str) {
+        if !self.policy.cool_down.is_zero() {
+            let until = std::time::Instant::now() + self.policy.cool_down;
+            *self.down_lock() = Some((until, why.to_string()));
+        }
+    }
+
+    /// Why calls fail at once for now, if they do.
+    fn still_down(&self) -> Option<String> {
+        let guard = self.down_lock();
+        let (until, why) = guard.as_ref()?;
+        let left = until.checked_duration_since(std::time::Instant::now())?;
+        Some(format!(
+            "{why} (not tried again for another {} s)",
+            left.as_secs().max(1)
+        ))
     }
 
     fn once(&self, path: &str, as_user: Option<&str>, json: Option<&serde_json::Value>) -> Outcome {
