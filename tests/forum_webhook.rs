@@ -482,6 +482,15 @@ fn a_reply_mail_is_posted_signed_as_the_person_in_its_thread_once() {
         rows[0].reason
     );
     assert_eq!(rows[0].posted_remote_id.as_deref(), Some("p-1"));
+    // The link the platform returned is kept beside its id.
+    assert!(
+        rows[0]
+            .posted_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://platform.test/t/") && u.ends_with("#p-1")),
+        "{:?}",
+        rows[0].posted_url
+    );
     let received = platform.received();
     assert_eq!(received.len(), 1, "{received:?}");
     assert!(received[0].verified, "the platform verified the signature");

@@ -84,8 +84,8 @@ pub struct NewInbound<'a> {
 /// Where a processed message ends, for [`Store::finish_inbound_batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundEnd<'a> {
-    /// Posted; the forum's id of the post.
-    Posted(&'a str),
+    /// Posted; the forum's id of the post and its link (empty: none given).
+    Posted(&'a str, &'a str),
     /// Answered, ignored or failed, with the reason.
     Done(InboundStatus, Option<&'a str>),
     /// Still queued, not to be retried before the instant; the reason.
@@ -117,18 +117,20 @@ pub struct InboundRow {
     pub next_attempt: Option<DateTime<Utc>>,
     /// Forum id of the post it became.
     pub posted_remote_id: Option<String>,
+    /// Link to the post it became, when the forum gave one.
+    pub posted_url: Option<String>,
 }
 
 /// Columns of [`InboundRow`], over `inbound_messages m JOIN inbound_raw r USING (id)`.
 const INBOUND_COLUMNS: &str = "m.id, m.message_id, m.sha256, r.raw, m.received, m.source, \
-     m.status, m.reason, m.attempts, m.next_attempt, m.posted_remote_id";
+     m.status, m.reason, m.attempts, m.next_attempt, m.posted_remote_id, m.posted_url";
 
 /// The stored messages with their bytes.
 const INBOUND_FROM: &str = "inbound_messages m JOIN inbound_raw r ON r.id = m.id";
 
 const SET_STATUS: &str = "UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1";
 const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason = NULL,
-     posted_remote_id = ?2, next_attempt = NULL WHERE id = ?1";
+     posted_remote_id = ?2, posted_url = NULLIF(?3, ''), next_attempt = NULL WHERE id = ?1";
 const DEFER: &str = "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
      next_attempt = ?2, reason = ?3 WHERE id = ?1";
 
@@ -146,6 +148,7 @@ fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<(InboundRow, String)> {
             attempts: r.get(8)?,
             next_attempt: r.get::<_, Option<i64>>(9)?.map(from_db),
             posted_remote_id: r.get(10)?,
+            posted_url: r.get(11)?,
         },
         r.get(6)?,
     ))
@@ -438,7 +441,7 @@ impl Store {
             let mut defer = tx.prepare_cached(DEFER)?;
             for (id, end) in ends {
                 match *end {
-                    InboundEnd::Posted(remote) => posted.execute(params![id, remote])?,
+                    InboundEnd::Posted(remote, url) => posted.execute(params![id, remote, url])?,
                     InboundEnd::Done(s, reason) => {
                         status.execute(params![id, s.as_str(), reason])?
                     }
@@ -465,11 +468,16 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a message posted, keeping the forum's id of the new post.
-    pub fn set_inbound_posted(&self, id: i64, remote_post_id: &str) -> Result<(), StoreError> {
+    /// Marks a message posted, keeping the forum's id of the new post and its link (`""`: none).
+    pub fn set_inbound_posted(
+        &self,
+        id: i64,
+        remote_post_id: &str,
+        url: &str,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(SET_POSTED)?
-            .execute(params![id, remote_post_id])?;
+            .execute(params![id, remote_post_id, url])?;
         Ok(())
     }
 

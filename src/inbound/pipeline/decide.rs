@@ -250,6 +250,7 @@ impl<'a> Pipeline<'a> {
                 }
                 Ok(Outcome::Posted {
                     remote_post_id: p.remote_post_id,
+                    url: p.url,
                 })
             }
             Err(e) if e.is_transient() => Ok(Outcome::Deferred {

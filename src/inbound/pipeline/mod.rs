@@ -200,7 +200,10 @@ impl<'a> Pipeline<'a> {
         }
         let outcome = self.outcome(store, &row, now)?;
         match &outcome {
-            Outcome::Posted { remote_post_id } => store.set_inbound_posted(id, remote_post_id)?,
+            Outcome::Posted {
+                remote_post_id,
+                url,
+            } => store.set_inbound_posted(id, remote_post_id, url)?,
             Outcome::Answered { reason } => {
                 store.set_inbound_status(id, InboundStatus::Answered, Some(reason))?
             }

@@ -12,6 +12,8 @@ pub enum Outcome {
     Posted {
         /// The forum's id of the post.
         remote_post_id: String,
+        /// Link to the post, as the forum gave it (empty: none).
+        url: String,
     },
     /// Not posted; the sender got an answer.
     Answered {

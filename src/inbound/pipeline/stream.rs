@@ -400,7 +400,10 @@ impl<'a> Pipeline<'a> {
             .iter()
             .filter_map(|(ins, o)| {
                 let end = match o {
-                    Outcome::Posted { remote_post_id } => InboundEnd::Posted(remote_post_id),
+                    Outcome::Posted {
+                        remote_post_id,
+                        url,
+                    } => InboundEnd::Posted(remote_post_id, url),
                     Outcome::Answered { reason } => {
                         InboundEnd::Done(InboundStatus::Answered, Some(reason))
                     }

@@ -56,7 +56,9 @@ fn duplicates_by_hash_or_message_id() {
     store
         .set_inbound_status(no_mid.id, InboundStatus::Ignored, Some("auto-reply"))
         .expect("ignore");
-    store.set_inbound_posted(a.id, "17").expect("posted");
+    store
+        .set_inbound_posted(a.id, "17", "https://forum.example/t/1/17")
+        .expect("posted");
     store
         .defer_inbound(no_mid2.id, Utc::now(), "forum down")
         .expect("defer");
@@ -67,6 +69,10 @@ fn duplicates_by_hash_or_message_id() {
     let row = store.inbound(a.id).expect("row").expect("some");
     assert_eq!(row.status, InboundStatus::Posted);
     assert_eq!(row.posted_remote_id.as_deref(), Some("17"));
+    assert_eq!(
+        row.posted_url.as_deref(),
+        Some("https://forum.example/t/1/17")
+    );
     assert_eq!(row.message_id.as_deref(), Some("m1@x"));
 }
 
@@ -253,7 +259,7 @@ fn batches_store_once_and_finish_together() {
     let later = Utc::now();
     store
         .finish_inbound_batch(&[
-            (got[0].id, InboundEnd::Posted("7")),
+            (got[0].id, InboundEnd::Posted("7", "")),
             (got[3].id, InboundEnd::Deferred(later, "forum down")),
             (
                 first.id,
