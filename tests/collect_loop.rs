@@ -51,26 +51,18 @@ feed_url = "http://127.0.0.1:{dead}/news.atom"
     );
 
     // A post on the built-in forum is collected within its interval, whatever the feed does.
-    let mut post = std::process::Command::new(support::bin())
-        .args(["post", "-c"])
-        .arg(&config)
-        .args([
+    let post = support::run_digestd(
+        &config,
+        &[
+            "post",
             "--group",
             "social-work",
             "--author",
             "alice@testdam.example",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("digestd post");
-    {
-        use std::io::Write;
-        let mut stdin = post.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"Who has a template for a care plan?\n\nAnything will do.")
-            .expect("write body");
-    }
-    assert!(post.wait().expect("post").success());
+        ],
+        Some(b"Who has a template for a care plan?\n\nAnything will do."),
+    );
+    assert!(post.status.success(), "{post:?}");
     assert!(
         daemon.wait_log("collected 1 new posts", 1, Duration::from_secs(30)),
         "the local forum's post was not collected while the feed forum was down:\n{}",

@@ -547,24 +547,9 @@ roles = ["social-worker"]
     path
 }
 
+/// `digestd ARGS -c CONFIG` with `stdin`, through the tests' one runner.
 fn run_digestd(config: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(support::bin())
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("digestd");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin");
-    child.wait_with_output().expect("digestd exits")
+    support::run_digestd(config, args, Some(stdin.as_bytes()))
 }
 
 /// The reply address token in a digest's text part.

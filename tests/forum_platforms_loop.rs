@@ -7,13 +7,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::discourse::FakeDiscourse;
 use support::discourse::Fault;
 use support::feed_server::{Doc, FeedServer};
-use support::{bin, repo_root, start_daemon, stop_daemon, wait_until, SmtpSink, SunkMessage};
+use support::{repo_root, start_daemon, stop_daemon, wait_until, SmtpSink, SunkMessage};
 
 const KEY: &str = "e2e-key-abcdef";
 
@@ -73,23 +72,9 @@ roles = ["youth-worker"]
     )
 }
 
+/// `digestd ARGS -c CONFIG` through the tests' one runner.
 fn digestd(config: &Path, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .arg("-c")
-        .arg(config)
-        .env_remove("DIGESTD_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("digestd");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        let _ = child.stdin.take().expect("stdin").write_all(input);
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("wait")
+    support::run_digestd(config, args, stdin)
 }
 
 fn ok(out: &std::process::Output, what: &str) {
