@@ -189,19 +189,8 @@ impl Client {
         limit: usize,
     ) -> Result<usize, ForumError> {
         let call = self.messages_call(user, room, from, limit);
-        let what = call.what.clone();
-        let mut resp = self.send(call)?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| ForumError::Unavailable(format!("{what}: reading the answer: {e}")))?;
-        if status >= 300 {
-            return Err(status_error(status, &text, &what));
-        }
-        Ok(text.len())
+        let (bytes, _) = self.call_bytes(call)?;
+        Ok(bytes.len())
     }
 
     fn messages_call<'a>(
@@ -302,7 +291,9 @@ impl Client {
         result.map_err(|e| ForumError::Unavailable(format!("{}: {e}", call.what)))
     }
 
-    fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ForumError> {
+    /// Sends `call` and reads its body (at most [`MAX_BODY`]); a non-2xx answer is an error.
+    /// Returns the body and what the call was doing, for messages.
+    fn call_bytes(&self, call: Call<'_>) -> Result<(Vec<u8>, String), ForumError> {
         let what = call.what.clone();
         let mut resp = self.send(call)?;
         let status = resp.status().as_u16();
@@ -315,6 +306,11 @@ impl Client {
         if status >= 300 {
             return Err(status_error(status, &bytes, &what));
         }
+        Ok((bytes, what))
+    }
+
+    fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, ForumError> {
+        let (bytes, what) = self.call_bytes(call)?;
         serde_json::from_slice(&bytes).map_err(|e| {
             ForumError::Unavailable(format!(
                 "{what}: the homeserver's answer is not the expected JSON: {e}"
