@@ -12,6 +12,7 @@ pub mod render;
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod oauth;
 pub mod outbound;
 pub mod store;
 pub mod template_files;
