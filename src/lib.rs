@@ -17,11 +17,13 @@ pub mod outbound;
 pub mod store;
 pub mod template_files;
 
-// Drivers: configuration, collection, delivery runs, schedules and the daemon loop.
+// Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
+// core), schedules and the daemon loop.
 pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod delivery_run;
+pub mod parallel;
 pub mod poll_plan;
 pub mod schedule;
 
