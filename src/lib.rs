@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod delivery_run;
 pub mod parallel;
 pub mod poll_plan;
+pub mod run_activity;
 pub mod schedule;
 
 // Operations: HTTP endpoint, systemd, logs, status and the online config check.

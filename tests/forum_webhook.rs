@@ -145,7 +145,7 @@ impl Site {
     fn stored(&self) -> (Vec<Thread>, Vec<Post>) {
         let epoch = Utc::now() - chrono::Duration::days(3650);
         self.store()
-            .load_activity(&["hr-news".to_string()], epoch, &[], epoch)
+            .load_activity(&["hr-news".to_string()], epoch, &[], epoch, 0)
             .expect("activity")
     }
 
