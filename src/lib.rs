@@ -8,6 +8,7 @@ pub mod digest;
 pub mod metrics;
 pub mod model;
 pub mod render;
+pub mod report;
 
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
@@ -28,11 +29,13 @@ pub mod poll_plan;
 pub mod run_activity;
 pub mod schedule;
 
-// Operations: HTTP endpoint, systemd, logs, status and the online config check.
+// Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online
+// config check.
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
 pub mod online_check;
+pub mod report_command;
 pub mod status;
 pub mod systemd_notify;
 
