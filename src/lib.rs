@@ -12,6 +12,9 @@ pub mod render;
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod mail_login;
+pub mod mail_outage;
+pub mod mail_tls;
 pub mod outbound;
 pub mod store;
 pub mod template_files;

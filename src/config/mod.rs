@@ -115,6 +115,8 @@ pub enum TransportConfig {
         user: Option<String>,
         /// Password (inline or read from `password_file`).
         password: Option<String>,
+        /// Extra PEM CA bundle trusted besides the system roots.
+        ca_file: Option<PathBuf>,
     },
     /// The local `sendmail` binary.
     Sendmail {
@@ -573,6 +575,7 @@ roles = ["staff"]
                 tls: TlsMode::Tls,
                 user: Some("u".into()),
                 password: Some("s3cret".into()),
+                ca_file: None,
             }
         );
     }
