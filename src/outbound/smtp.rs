@@ -223,6 +223,28 @@ impl SmtpOutbound {
         }
     }
 
+    /// `check-config --online`: opens one session (TCP, TLS as configured, EHLO, AUTH), says
+    /// QUIT, and reports what failed in words: the relay unreachable, its certificate refused,
+    /// the login refused. Ignores any back-off; records nothing.
+    pub async fn check_login(&self) -> Result<(), SendError> {
+        let s = &self.inner.settings;
+        let relay = format!("{}:{}", s.host, s.port);
+        match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
+            Ok(Ok(mut conn)) => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+                Ok(())
+            }
+            Ok(Err(ConnectFailure::Refused(e))) => {
+                Err(SendError::Unusable(format!("{relay}: {e}")))
+            }
+            Ok(Err(ConnectFailure::Other(e))) => Err(SendError::Transient(format!("{relay}: {e}"))),
+            Err(_) => Err(SendError::Transient(format!(
+                "{relay}: unreachable (no connection within {:?})",
+                s.connect_timeout
+            ))),
+        }
+    }
+
     /// Refuses further sends and says QUIT on every idle connection. Sends in flight finish;
     /// their connections are closed when the last handle is dropped.
     pub async fn close(&self) {

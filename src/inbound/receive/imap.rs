@@ -179,6 +179,46 @@ fn record_outcome<T>(
     result
 }
 
+/// `check-config --online`: connects (TLS as configured), logs in, selects the folder and logs
+/// out, touching no message. Blocking (its own small runtime); ignores any back-off.
+pub fn check_login(cfg: &ImapConfig) -> Result<(), ImapError> {
+    let credentials = credentials(cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ImapError::Io {
+            host: cfg.host.clone(),
+            source,
+        })?;
+    rt.block_on(async {
+        let check = async {
+            match open(cfg).await? {
+                Opened::Plain(client) => check_session(client, cfg, &credentials).await,
+                Opened::Tls(client) => check_session(*client, cfg, &credentials).await,
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), check)
+            .await
+            .unwrap_or_else(|_| Err(proto(cfg, "check", "no answer within 60 s")))
+    })
+}
+
+async fn check_session<T>(
+    client: async_imap::Client<T>,
+    cfg: &ImapConfig,
+    credentials: &Credentials,
+) -> Result<(), ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    let mut s = login(client, cfg, credentials).await?;
+    s.select(&cfg.folder)
+        .await
+        .map_err(|e| proto(cfg, "SELECT", e))?;
+    let _ = s.logout().await;
+    Ok(())
+}
+
 /// What [`wait_for_mail`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
