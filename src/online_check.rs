@@ -132,7 +132,7 @@ fn how(tls: crate::config::TlsMode, user: Option<&str>) -> String {
 
 fn check_smtp(config: &Config) -> Result<(), String> {
     let outbound =
-        crate::outbound::Outbound::from_config(&config.mail).map_err(|e| e.to_string())?;
+        crate::outbound::Outbound::from_config(&config.mail).map_err(|e| e.reason().to_string())?;
     let crate::outbound::Outbound::Smtp(smtp) = outbound else {
         return Ok(());
     };
