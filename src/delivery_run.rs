@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::digest::select::{select, Activity, SelectLimits};
+use crate::digest::select::{select, SelectLimits};
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
 use crate::render::{ExcerptCache, RenderContext, Renderer};
@@ -281,21 +281,14 @@ impl Engine {
         let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
-        let groups: Vec<String> = roles
-            .iter()
-            .flat_map(|r| r.groups.iter().cloned())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let tags: Vec<String> = roles
-            .iter()
-            .flat_map(|r| r.training_tags.iter().cloned())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let (threads, posts) =
-            store.load_activity(&groups, oldest, &tags, now - HIGHLIGHT_LOOKBACK)?;
-        let activity = Activity::new(threads, posts);
+        let all_roles: Vec<&Role> = roles.iter().collect();
+        let activity = crate::run_activity::load_activity(
+            store,
+            &self.config,
+            &all_roles,
+            oldest,
+            now - HIGHLIGHT_LOOKBACK,
+        )?;
         // Each post's excerpts are made once for the whole run, not once per person.
         let excerpts = ExcerptCache::new();
         let delivered_all = store.delivered_posts_all(now - HIGHLIGHT_LOOKBACK)?;
@@ -487,6 +480,14 @@ impl Engine {
                 raw: built.raw,
                 post_ids: digest.post_ids(),
                 grants,
+                highlights: digest
+                    .highlights
+                    .iter()
+                    .map(|h| crate::store::SentHighlight {
+                        post_id: h.post.id,
+                        role: h.role.clone(),
+                    })
+                    .collect(),
             },
         })
     }
@@ -751,17 +752,13 @@ pub fn preview(
             person.frequency
         };
         let period = period_for(frequency, last, now);
-        let tags: Vec<String> = person_roles
-            .iter()
-            .flat_map(|r| r.training_tags.iter().cloned())
-            .collect();
-        let groups: Vec<String> = person_roles
-            .iter()
-            .flat_map(|r| r.groups.iter().cloned())
-            .collect();
-        let (threads, posts) =
-            store.load_activity(&groups, period.start, &tags, now - HIGHLIGHT_LOOKBACK)?;
-        let activity = Activity::new(threads, posts);
+        let activity = crate::run_activity::load_activity(
+            &store,
+            config,
+            &person_roles,
+            period.start.min(now - MAX_PERIOD),
+            now - HIGHLIGHT_LOOKBACK,
+        )?;
         let delivered = if include_sent {
             HashSet::new()
         } else {

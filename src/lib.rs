@@ -8,10 +8,12 @@ pub mod digest;
 pub mod metrics;
 pub mod model;
 pub mod render;
+pub mod report;
 
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod oauth;
 pub mod outbound;
 pub mod store;
 pub mod template_files;
@@ -24,13 +26,16 @@ pub mod daemon;
 pub mod delivery_run;
 pub mod parallel;
 pub mod poll_plan;
+pub mod run_activity;
 pub mod schedule;
 
-// Operations: HTTP endpoint, systemd, logs, status and the online config check.
+// Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online
+// config check.
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
 pub mod online_check;
+pub mod report_command;
 pub mod status;
 pub mod systemd_notify;
 

@@ -141,6 +141,14 @@ pub struct DigestConfig {
     pub token_days: i64,
     /// Characters of excerpt per thread (default 280).
     pub excerpt_chars: usize,
+    /// At most this many questions in "Can you help?" (default 5; 0: no such section).
+    pub max_questions: usize,
+    /// A question is unanswered when nobody but its author has posted this long after it was
+    /// asked (`unanswered_after = "2d"`; default two days).
+    pub unanswered_after: chrono::Duration,
+    /// A post with at least this many likes is a training highlight candidate (default 10;
+    /// 0: likes alone never make one).
+    pub highlight_min_likes: u32,
 }
 
 impl Default for DigestConfig {
@@ -151,6 +159,9 @@ impl Default for DigestConfig {
             send_empty: false,
             token_days: 90,
             excerpt_chars: 280,
+            max_questions: 5,
+            unanswered_after: chrono::Duration::days(2),
+            highlight_min_likes: 10,
         }
     }
 }
