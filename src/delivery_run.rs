@@ -29,6 +29,7 @@ use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
 
+pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
@@ -307,7 +308,7 @@ impl Engine {
         };
         // Selection and rendering run on every core a stretch of people at a time; this thread
         // alone writes the ledger, in the people's order.
-        let stretch = BATCH.max(self.threads() * 16);
+        let stretch = stretch_len(self.threads());
         let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
         let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
         for person in people {
