@@ -74,6 +74,8 @@ fn digest(locale: &str, threads: Vec<DigestThread>, highlights: Vec<Highlight>) 
         more_threads: 0,
         highlights,
         more_highlights: 0,
+        questions: Vec::new(),
+        more_questions: 0,
     }
 }
 
