@@ -443,7 +443,7 @@ fn store_alone(
         store_time += t.elapsed();
         let ends: Vec<_> = ins
             .iter()
-            .map(|i| (i.id, InboundEnd::Posted("1", "")))
+            .map(|i| (i.id, InboundEnd::Posted("1", "", "general")))
             .collect();
         let t = Instant::now();
         own.finish_inbound_batch(&ends)?;

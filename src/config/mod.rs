@@ -58,7 +58,7 @@ pub struct Config {
     pub digest: DigestConfig,
     /// Inbound (reply) settings.
     pub inbound: InboundConfig,
-    /// `[daemon]`: logging and timing of `digestd run`.
+    /// `[daemon]`: logging and timing of `digestd run`, and the threads of digest runs.
     pub daemon: DaemonConfig,
     /// `[http]`: the optional endpoint (health, metrics, one-click unsubscribe); off when absent.
     pub http: Option<crate::http::HttpConfig>,
@@ -166,7 +166,7 @@ impl Default for DigestConfig {
     }
 }
 
-/// `[daemon]`: how `digestd run` logs and paces itself.
+/// `[daemon]`: how `digestd run` logs and paces itself, and how many threads a digest run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
     /// Log filter in RUST_LOG syntax (default `info`); reloaded on SIGHUP.
@@ -176,6 +176,9 @@ pub struct DaemonConfig {
     /// How often the inbound Maildir is drained and queued replies retried (default 30; IMAP
     /// follows `[inbound.imap] poll_seconds`).
     pub inbound_poll_secs: u64,
+    /// Threads that select and render a run's digests (default: the cores this process may
+    /// use, [`crate::parallel::available_threads`]). The ledger is still written by one thread.
+    pub threads: usize,
 }
 
 impl Default for DaemonConfig {
@@ -184,6 +187,7 @@ impl Default for DaemonConfig {
             log_filter: "info".into(),
             shutdown_timeout_secs: 30,
             inbound_poll_secs: 30,
+            threads: crate::parallel::available_threads(),
         }
     }
 }

@@ -43,6 +43,7 @@ pub(crate) struct RawDaemon {
     pub log_filter: Option<Str>,
     pub shutdown_timeout_secs: Option<Int>,
     pub inbound_poll_secs: Option<Int>,
+    pub threads: Option<Int>,
 }
 
 /// `[organisation]`.

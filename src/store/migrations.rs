@@ -8,7 +8,7 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS, ENGAGEMENT];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
 /// webhook platform returns it; so do Discourse and Matrix).
@@ -38,6 +38,26 @@ CREATE TABLE highlights_sent (
     PRIMARY KEY (delivery_id, post_id)
 ) WITHOUT ROWID;
 CREATE INDEX highlights_sent_person ON highlights_sent(person_email, at);
+"#;
+
+/// The engagement report's facts (`store::engagement`): the group of the post an inbound
+/// message became (replies by email are told from replies on the forum by it), and the
+/// moments people paused, unsubscribed or opted out of a schedule (the flags in `people` keep
+/// only the present). Existing schedule opt-outs become events at the time they were made.
+const ENGAGEMENT: &str = r#"
+ALTER TABLE inbound_messages ADD COLUMN posted_group_id TEXT;
+CREATE TABLE person_events (
+    id     INTEGER PRIMARY KEY,
+    email  TEXT NOT NULL,
+    kind   TEXT NOT NULL
+        CHECK (kind = 'pause' OR kind = 'resume' OR kind = 'unsubscribe'
+               OR kind = 'resubscribe' OR kind = 'schedule-optout'),
+    detail TEXT NOT NULL DEFAULT '',
+    at     INTEGER NOT NULL
+);
+CREATE INDEX person_events_at ON person_events(at);
+INSERT INTO person_events (email, kind, detail, at)
+    SELECT email, 'schedule-optout', schedule, created FROM schedule_optouts;
 "#;
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.

@@ -7,13 +7,16 @@
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
-//! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent). The schema is in [`migrations`].
+//! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
+//! [`engagement`] (the engagement report's reads and the people events). The schema is in
+//! [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
 pub mod confirmations;
 pub mod deliveries;
+pub mod engagement;
 pub mod forum;
 pub mod highlights;
 pub mod inbound;

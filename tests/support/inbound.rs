@@ -191,12 +191,7 @@ impl World {
 
     /// `digestd thread -c CONFIG <seeded thread>`.
     pub fn thread_text(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
-            .args(["thread", "-c"])
-            .arg(&self.config_path)
-            .arg(&self.remote_thread)
-            .output()
-            .expect("run digestd thread");
+        let out = super::run_digestd(&self.config_path, &["thread", &self.remote_thread], None);
         assert!(
             out.status.success(),
             "digestd thread: {}",
