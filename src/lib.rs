@@ -13,16 +13,20 @@ pub mod report;
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod oauth;
 pub mod outbound;
 pub mod store;
 pub mod template_files;
 
-// Drivers: configuration, collection, delivery runs, schedules and the daemon loop.
+// Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
+// core), schedules and the daemon loop.
 pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod delivery_run;
+pub mod parallel;
 pub mod poll_plan;
+pub mod run_activity;
 pub mod schedule;
 
 // Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online

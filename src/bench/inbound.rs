@@ -301,6 +301,7 @@ fn seeded_store(
         now - Days::days(30),
         &[],
         now,
+        0,
     )?;
     let thread_id = threads.first().context("seeded thread")?.id;
     for grant in grants(tokens, thread_id) {
