@@ -384,6 +384,8 @@ impl Engine {
         SelectLimits {
             max_threads: self.config.digest.max_threads,
             max_highlights: self.config.digest.max_highlights,
+            max_questions: self.config.digest.max_questions,
+            unanswered_after: self.config.digest.unanswered_after,
         }
     }
 
@@ -404,7 +406,8 @@ impl Engine {
             .threads
             .iter()
             .map(|t| t.thread.id)
-            .chain(digest.highlights.iter().map(|h| h.thread.id));
+            .chain(digest.highlights.iter().map(|h| h.thread.id))
+            .chain(digest.questions.iter().map(|q| q.thread.id));
         for thread_id in thread_ids {
             reply_tokens.entry(thread_id).or_insert_with(|| {
                 let token = ReplyToken::generate();
