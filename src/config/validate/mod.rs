@@ -20,13 +20,13 @@ use super::people_csv::{At, PersonIn};
 use super::raw::{Int, RawConfig, Str};
 use super::{Config, ConfigProblem};
 
+mod ambassadors;
 mod daemon;
 mod defaults;
 mod digest;
 mod groups;
 mod http;
 mod inbound;
-mod ambassadors;
 mod mail;
 mod organisation;
 mod people;
