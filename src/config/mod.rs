@@ -70,6 +70,55 @@ pub struct Config {
     pub roles: Vec<Role>,
     /// People (inline and from `people_csv`), in order.
     pub people: Vec<Person>,
+    /// Each group's ambassadors and when their weekly nudge goes out.
+    pub ambassadors: AmbassadorConfig,
+}
+
+/// `[[groups]] ambassadors` and `[ambassadors]`: who looks after each group's newcomers and
+/// unanswered questions, and when they are nudged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbassadorConfig {
+    /// When the nudge goes out (default Monday 09:00 in `[defaults] time_zone`).
+    pub schedule: crate::model::Schedule,
+    /// Group id → its ambassadors' addresses (normalised, each a configured person), in config
+    /// order; groups without ambassadors are absent.
+    pub by_group: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The nudge's schedule when `[ambassadors] schedule` is absent: Mondays at 09:00.
+pub const DEFAULT_AMBASSADOR_SCHEDULE: &str = "0 0 9 * * Mon";
+
+impl Default for AmbassadorConfig {
+    fn default() -> Self {
+        AmbassadorConfig {
+            schedule: crate::model::Schedule {
+                cron: DEFAULT_AMBASSADOR_SCHEDULE.into(),
+                time_zone: chrono_tz::UTC,
+            },
+            by_group: Default::default(),
+        }
+    }
+}
+
+impl AmbassadorConfig {
+    /// True when `email` is an ambassador of `group`.
+    pub fn is_ambassador(&self, group: &str, email: &str) -> bool {
+        let email = crate::model::normalize_email(email);
+        self.by_group
+            .get(group)
+            .is_some_and(|a| a.iter().any(|e| *e == email))
+    }
+
+    /// Every ambassador, each with the groups they look after (config order), by address.
+    pub fn ambassadors(&self) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (group, emails) in &self.by_group {
+            for e in emails {
+                out.entry(e.as_str()).or_default().push(group.as_str());
+            }
+        }
+        out
+    }
 }
 
 /// `[mail]`: addresses and the transport.
