@@ -106,7 +106,7 @@ impl AmbassadorConfig {
         let email = crate::model::normalize_email(email);
         self.by_group
             .get(group)
-            .is_some_and(|a| a.iter().any(|e| *e == email))
+            .is_some_and(|a| a.contains(&email))
     }
 
     /// Every ambassador, each with the groups they look after (config order), by address.
