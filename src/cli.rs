@@ -315,7 +315,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         Command::Collect(c) => {
             let cfg = c.load()?;
             let mut store =
-                crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let report = crate::collect::collect_all(&cfg, &mut store)?;
             println!("{report}");
             Ok(0)
@@ -360,7 +360,8 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Status { config, json } => {
             let cfg = config.load()?;
-            let store = crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+            let store =
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let status = crate::status::status(&cfg, &store)?;
             if json {
                 println!("{}", status.to_json());

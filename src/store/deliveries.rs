@@ -8,11 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
-
+use super::db::{params, Exec, Row};
 use super::{from_db, now_db, to_db, Store, StoreError};
 use crate::model::{Delivery, DeliveryStatus, PostId, ReplyGrant};
+use chrono::{DateTime, Utc};
 
 /// A digest about to be sent: what [`Store::insert_pending_delivery`] records.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +68,7 @@ const DELIVERY_COLUMNS: &str =
 
 type RawDelivery = (Delivery, String);
 
-fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<RawDelivery> {
+fn delivery_from_row(r: &Row) -> Result<RawDelivery, StoreError> {
     Ok((
         Delivery {
             id: r.get(0)?,
@@ -103,16 +102,13 @@ impl Store {
         let person = crate::model::normalize_email(&d.person_email);
         let period_end = to_db(d.period_end)?;
         let now = now_db();
-        let tx = self.write_tx()?;
-        let id: Option<i64> = tx
-            .prepare_cached(
+        self.db.write(|tx| {
+            let id: Option<i64> = tx.query_opt(
                 "INSERT INTO deliveries (person_email, schedule, period_end, message_id, raw,
                     status, created, attempts)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0)
                  ON CONFLICT(person_email, schedule, period_end) DO NOTHING
                  RETURNING id",
-            )?
-            .query_row(
                 params![
                     person,
                     d.schedule,
@@ -122,82 +118,78 @@ impl Store {
                     now
                 ],
                 |r| r.get(0),
-            )
-            .optional()?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        {
-            let mut post = tx.prepare_cached(
-                "INSERT OR IGNORE INTO delivery_posts (delivery_id, post_id) VALUES (?1, ?2)",
             )?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
             for p in &d.post_ids {
-                post.execute(params![id, p])?;
+                tx.execute(
+                    "INSERT INTO delivery_posts (delivery_id, post_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    params![id, p],
+                )?;
             }
-            let mut tok = tx.prepare_cached(
-                "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                    expires, created, token_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
             for g in &d.grants {
                 let kind = if g.thread_id.is_some() {
                     "reply"
                 } else {
                     "command"
                 };
-                tok.execute(params![
-                    g.token.as_str(),
-                    crate::model::normalize_email(&g.person_email),
-                    g.thread_id,
-                    kind,
-                    id,
-                    to_db(g.expires)?,
-                    now,
-                    super::tokens::token_hash(g.token.as_str())
-                ])?;
+                tx.execute(
+                    "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                        expires, created, token_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        g.token.as_str(),
+                        crate::model::normalize_email(&g.person_email),
+                        g.thread_id,
+                        kind,
+                        id,
+                        to_db(g.expires)?,
+                        now,
+                        super::tokens::token_hash(g.token.as_str())
+                    ],
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(Some(id))
+            Ok(Some(id))
+        })
     }
 
     /// Marks a delivery sent (accepted by the transport).
     pub fn mark_sent(&self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
-            )?
-            .execute(params![id, now_db()])?;
+        self.db.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
+            params![id, now_db()],
+        )?;
         Ok(())
     }
 
     /// Marks a delivery failed for good, keeping why.
     pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE deliveries SET status = 'failed', error = ?2 WHERE id = ?1")?
-            .execute(params![id, error])?;
+        self.db.execute(
+            "UPDATE deliveries SET status = 'failed', error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
         Ok(())
     }
 
     /// Counts one more send attempt; returns the new count.
     pub fn bump_attempt(&self, id: i64) -> Result<u32, StoreError> {
-        let n: Option<u32> = self
-            .conn
-            .prepare_cached(
-                "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let n: Option<u32> = self.db.query_opt(
+            "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
+            params![id],
+            |r| r.get(0),
+        )?;
         Ok(n.unwrap_or(0))
     }
 
     /// Attempts counted so far for a delivery.
     pub fn delivery_attempts(&self, id: i64) -> Result<u32, StoreError> {
-        let n: Option<u32> = self
-            .conn
-            .prepare_cached("SELECT attempts FROM deliveries WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let n: Option<u32> = self.db.query_opt(
+            "SELECT attempts FROM deliveries WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
         Ok(n.unwrap_or(0))
     }
 
@@ -206,30 +198,23 @@ impl Store {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' ORDER BY id"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([], delivery_from_row)?;
-        rows.map(|r| finish_delivery(r?)).collect()
+        let rows = self.db.query_map(&sql, params![], delivery_from_row)?;
+        rows.into_iter().map(finish_delivery).collect()
     }
 
     /// The delivery that was sent with Message-ID `mid` (angle brackets optional).
     pub fn delivery_by_message_id(&self, mid: &str) -> Result<Option<Delivery>, StoreError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1");
         let row = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([bare_message_id(mid)], delivery_from_row)
-            .optional()?;
+            .db
+            .query_opt(&sql, params![bare_message_id(mid)], delivery_from_row)?;
         row.map(finish_delivery).transpose()
     }
 
     /// The delivery with ledger id `id`.
     pub fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1");
-        let row = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], delivery_from_row)
-            .optional()?;
+        let row = self.db.query_opt(&sql, params![id], delivery_from_row)?;
         row.map(finish_delivery).transpose()
     }
 
@@ -239,14 +224,15 @@ impl Store {
         person_email: &str,
         since: DateTime<Utc>,
     ) -> Result<HashSet<PostId>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let person = crate::model::normalize_email(person_email);
+        let rows: Vec<PostId> = self.db.query_map(
             "SELECT dp.post_id FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
              WHERE d.person_email = ?1 AND d.period_end >= ?2
                AND d.status IN ('pending', 'sent')",
+            params![person, to_db(since)?],
+            |r| r.get(0),
         )?;
-        let person = crate::model::normalize_email(person_email);
-        let rows = st.query_map(params![person, to_db(since)?], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// [`Store::delivered_posts`] for everyone at once, by address (people without any are absent).
@@ -254,16 +240,16 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<HashMap<String, HashSet<PostId>>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows: Vec<(String, PostId)> = self.db.query_map(
             "SELECT d.person_email, dp.post_id
              FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
              WHERE d.period_end >= ?1 AND d.status IN ('pending', 'sent')",
+            params![to_db(since)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut rows = st.query([to_db(since)?])?;
         let mut out: HashMap<String, HashSet<PostId>> = HashMap::new();
-        while let Some(r) = rows.next()? {
-            let email: String = r.get(0)?;
-            out.entry(email).or_default().insert(r.get(1)?);
+        for (email, post) in rows {
+            out.entry(email).or_default().insert(post);
         }
         Ok(out)
     }
@@ -275,13 +261,12 @@ impl Store {
         schedule: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let person = crate::model::normalize_email(person_email);
-        let t: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT MAX(period_end) FROM deliveries
-                 WHERE person_email = ?1 AND schedule = ?2 AND status IN ('pending', 'sent')",
-            )?
-            .query_row(params![person, schedule], |r| r.get(0))?;
+        let t: Option<i64> = self.db.query_row(
+            "SELECT MAX(period_end) FROM deliveries
+             WHERE person_email = ?1 AND schedule = ?2 AND status IN ('pending', 'sent')",
+            params![person, schedule],
+            |r| r.get(0),
+        )?;
         Ok(t.map(from_db))
     }
 
@@ -290,65 +275,63 @@ impl Store {
         &self,
         schedule: &str,
     ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.db.query_map(
             "SELECT person_email, MAX(period_end) FROM deliveries
              WHERE schedule = ?1 AND status IN ('pending', 'sent') GROUP BY person_email",
+            params![schedule],
+            |r| Ok((r.get::<String>(0)?, from_db(r.get(1)?))),
         )?;
-        let rows = st.query_map([schedule], |r| {
-            Ok((r.get::<_, String>(0)?, from_db(r.get(1)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// Counts of ledger rows by status (pending, sent, failed).
     pub fn delivery_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0),
-                    COALESCE(SUM(status = 'failed'), 0) FROM deliveries",
-            [],
+        self.db.query_row(
+            "SELECT COUNT(*) FILTER (WHERE status = 'pending'),
+                    COUNT(*) FILTER (WHERE status = 'sent'),
+                    COUNT(*) FILTER (WHERE status = 'failed') FROM deliveries",
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
+        )
     }
 
     /// Logs the start of a digest run; returns its id.
     pub fn start_run(&self, schedule: &str, period_end: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "INSERT INTO runs (schedule, period_end, started) VALUES (?1, ?2, ?3) RETURNING id",
-            )?
-            .query_row(params![schedule, to_db(period_end)?, now_db()], |r| {
-                r.get(0)
-            })?)
+        self.db.query_row(
+            "INSERT INTO runs (schedule, period_end, started) VALUES (?1, ?2, ?3) RETURNING id",
+            params![schedule, to_db(period_end)?, now_db()],
+            |r| r.get(0),
+        )
     }
 
     /// Logs the end of a digest run with its counts.
     pub fn finish_run(&self, id: i64, sent: usize, failed: usize) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE runs SET finished = ?2, sent = ?3, failed = ?4 WHERE id = ?1")?
-            .execute(params![id, now_db(), sent as i64, failed as i64])?;
+        self.db.execute(
+            "UPDATE runs SET finished = ?2, sent = ?3, failed = ?4 WHERE id = ?1",
+            params![id, now_db(), sent as i64, failed as i64],
+        )?;
         Ok(())
     }
 
     /// The latest run of each schedule, by schedule key.
     pub fn last_runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.db.query_map(
             "SELECT id, schedule, period_end, started, finished, sent, failed FROM runs
              WHERE id IN (SELECT MAX(id) FROM runs GROUP BY schedule)
              ORDER BY schedule",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                schedule: r.get(1)?,
-                period_end: from_db(r.get(2)?),
-                started: from_db(r.get(3)?),
-                finished: r.get::<_, Option<i64>>(4)?.map(from_db),
-                sent: r.get::<_, i64>(5)?.max(0) as u64,
-                failed: r.get::<_, i64>(6)?.max(0) as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    schedule: r.get(1)?,
+                    period_end: from_db(r.get(2)?),
+                    started: from_db(r.get(3)?),
+                    finished: r.get::<Option<i64>>(4)?.map(from_db),
+                    sent: r.get::<i64>(5)?.max(0) as u64,
+                    failed: r.get::<i64>(6)?.max(0) as u64,
+                })
+            },
+        )
     }
 }
 

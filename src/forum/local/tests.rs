@@ -153,7 +153,8 @@ fn a_bad_record_imports_nothing() {
     let err = import_records(&mut store, vec![record("t1", "ok", None), bad]).expect_err("refused");
     assert!(err.to_string().starts_with("line 2:"), "{err}");
     let n: i64 = store
-        .conn
+        .sqlite()
+        .expect("sqlite")
         .query_row("SELECT COUNT(*) FROM local_posts", [], |r| r.get(0))
         .expect("count");
     assert_eq!(n, 0);

@@ -173,7 +173,8 @@ fn migration_5_keeps_every_row_and_checks_status_without_a_temporary_btree() {
     let queued = store.queued_inbound().expect("queued");
     assert_eq!((queued.len(), queued[0].id, queued[0].attempts), (1, 7, 2));
     let hash: Option<i64> = store
-        .conn
+        .sqlite()
+        .expect("sqlite")
         .query_row(
             "SELECT message_id_hash FROM inbound_messages WHERE id = 4",
             [],
@@ -183,7 +184,8 @@ fn migration_5_keeps_every_row_and_checks_status_without_a_temporary_btree() {
     assert_eq!(hash, Some(11));
     // The check still refuses what it refused.
     assert!(store
-        .conn
+        .sqlite()
+        .expect("sqlite")
         .execute(
             "UPDATE inbound_messages SET status = 'lost' WHERE id = 4",
             []
@@ -198,7 +200,8 @@ fn migration_5_keeps_every_row_and_checks_status_without_a_temporary_btree() {
         DEFER,
     ] {
         let mut st = store
-            .conn
+            .sqlite()
+            .expect("sqlite")
             .prepare(&format!("EXPLAIN {sql}"))
             .expect("explain");
         let unbound = std::iter::repeat_n(rusqlite::types::Null, st.parameter_count());
@@ -374,7 +377,8 @@ fn a_batch_that_fails_in_its_middle_stores_none_of_it() {
     // The disk "fills" in the middle of the second statement of raw bytes.
     let refuse_at = ROWS_A_STATEMENT as i64 + 10;
     store
-        .conn
+        .sqlite()
+        .expect("sqlite")
         .execute_batch(&format!(
             "CREATE TRIGGER refuse BEFORE INSERT ON inbound_raw WHEN NEW.id = {refuse_at}
              BEGIN SELECT RAISE(ABORT, 'test: disk full'); END;"
@@ -389,7 +393,8 @@ fn a_batch_that_fails_in_its_middle_stores_none_of_it() {
         "none of it"
     );
     store
-        .conn
+        .sqlite()
+        .expect("sqlite")
         .execute_batch("DROP TRIGGER refuse")
         .expect("drop");
     let got = store

@@ -1,0 +1,1 @@
+//! Copying a whole store into another (filled below).
