@@ -169,6 +169,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_support::each_store;
 
     fn row(now: DateTime<Utc>) -> ConfirmationRow {
         ConfirmationRow {
@@ -185,70 +186,70 @@ mod tests {
 
     #[test]
     fn stored_found_by_token_done_once_counted_and_deleted() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
-        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
-        let r = row(now);
-        store.insert_confirmation(&r).expect("insert");
-        let found = store.confirmation(&r.token).expect("read").expect("found");
-        assert_eq!(found.person_email, "ann@example.org");
-        assert_eq!(
-            (found.created, found.expires, found.done),
-            (now, r.expires, None)
-        );
-        assert_eq!(
-            store.confirmation(&ReplyToken::generate()).expect("read"),
-            None
-        );
-        assert!(store.mark_confirmation_done(&r.token, now).expect("mark"));
-        assert!(!store.mark_confirmation_done(&r.token, now).expect("again"));
-        let done = store.confirmation(&r.token).expect("read").expect("found");
-        assert_eq!(done.done, Some(now));
-        assert_eq!(
+        each_store(|mut store| {
+            let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+            let r = row(now);
+            store.insert_confirmation(&r).expect("insert");
+            let found = store.confirmation(&r.token).expect("read").expect("found");
+            assert_eq!(found.person_email, "ann@example.org");
+            assert_eq!(
+                (found.created, found.expires, found.done),
+                (now, r.expires, None)
+            );
+            assert_eq!(
+                store.confirmation(&ReplyToken::generate()).expect("read"),
+                None
+            );
+            assert!(store.mark_confirmation_done(&r.token, now).expect("mark"));
+            assert!(!store.mark_confirmation_done(&r.token, now).expect("again"));
+            let done = store.confirmation(&r.token).expect("read").expect("found");
+            assert_eq!(done.done, Some(now));
+            assert_eq!(
+                store
+                    .confirmations_since("ann@example.org", now - Duration::hours(1))
+                    .expect("count"),
+                1
+            );
+            assert_eq!(
+                store
+                    .confirmations_since("ann@example.org", now + Duration::hours(1))
+                    .expect("count"),
+                0
+            );
+            store.delete_confirmation(&r.token).expect("delete");
+            assert_eq!(store.confirmation(&r.token).expect("read"), None);
+            // A request made long after another's expiry clears the old one out.
+            let old = row(now);
+            store.insert_confirmation(&old).expect("insert");
             store
-                .confirmations_since("ann@example.org", now - Duration::hours(1))
-                .expect("count"),
-            1
-        );
-        assert_eq!(
-            store
-                .confirmations_since("ann@example.org", now + Duration::hours(1))
-                .expect("count"),
-            0
-        );
-        store.delete_confirmation(&r.token).expect("delete");
-        assert_eq!(store.confirmation(&r.token).expect("read"), None);
-        // A request made long after another's expiry clears the old one out.
-        let old = row(now);
-        store.insert_confirmation(&old).expect("insert");
-        store
-            .insert_confirmation(&row(now + Duration::days(40)))
-            .expect("insert");
-        assert_eq!(store.confirmation(&old.token).expect("read"), None);
+                .insert_confirmation(&row(now + Duration::days(40)))
+                .expect("insert");
+            assert_eq!(store.confirmation(&old.token).expect("read"), None);
+        });
     }
 
     #[test]
     fn digest_now_times_are_kept_per_person() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("s.sqlite")).expect("store");
-        let t = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
-        assert_eq!(
-            store.last_digest_now("ann@example.org").expect("read"),
-            None
-        );
-        store
-            .record_digest_now("Ann@example.org", t)
-            .expect("record");
-        store
-            .record_digest_now("ann@example.org", t + Duration::minutes(90))
-            .expect("record");
-        assert_eq!(
-            store.last_digest_now("ANN@example.org").expect("read"),
-            Some(t + Duration::minutes(90))
-        );
-        assert_eq!(
-            store.last_digest_now("bob@example.org").expect("read"),
-            None
-        );
+        each_store(|store| {
+            let t = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+            assert_eq!(
+                store.last_digest_now("ann@example.org").expect("read"),
+                None
+            );
+            store
+                .record_digest_now("Ann@example.org", t)
+                .expect("record");
+            store
+                .record_digest_now("ann@example.org", t + Duration::minutes(90))
+                .expect("record");
+            assert_eq!(
+                store.last_digest_now("ANN@example.org").expect("read"),
+                Some(t + Duration::minutes(90))
+            );
+            assert_eq!(
+                store.last_digest_now("bob@example.org").expect("read"),
+                None
+            );
+        });
     }
 }

@@ -339,7 +339,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::ReplyToken;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::each_store;
     use chrono::Duration;
 
     fn new_delivery(person: &str, end: DateTime<Utc>, mid: &str) -> NewDelivery {
@@ -369,89 +369,92 @@ mod tests {
 
     #[test]
     fn ledger_is_unique_per_person_schedule_period() {
-        let (_d, mut store) = temp_store();
-        let end = Utc::now();
-        let d = new_delivery("a@x.org", end, "m1@x");
-        let id = store
-            .insert_pending_delivery(&d)
-            .expect("insert")
-            .expect("new");
-        let mut again = new_delivery("a@x.org", end, "m2@x");
-        again.post_ids = vec![99];
-        assert_eq!(store.insert_pending_delivery(&again).expect("again"), None);
-        // Nothing of the second one landed: neither its posts nor its tokens.
-        let delivered = store.delivered_posts("a@x.org", end).expect("posts");
-        assert_eq!(delivered, HashSet::from([1, 2, 3]));
-        assert_eq!(store.token(&again.grants[0].token).expect("tok"), None);
-        // Another period is another digest.
-        assert!(store
-            .insert_pending_delivery(&new_delivery("a@x.org", end + Duration::days(1), "m3@x"))
-            .expect("next")
-            .is_some());
-        let got = store
-            .delivery_by_message_id("<m1@x>")
-            .expect("mid")
-            .expect("some");
-        assert_eq!(got.id, id);
-        assert_eq!(got.status, DeliveryStatus::Pending);
-        assert_eq!(got.message_id, "m1@x");
-        assert_eq!(got.period_end, end);
+        each_store(|mut store| {
+            let end = Utc::now();
+            let d = new_delivery("a@x.org", end, "m1@x");
+            let id = store
+                .insert_pending_delivery(&d)
+                .expect("insert")
+                .expect("new");
+            let mut again = new_delivery("a@x.org", end, "m2@x");
+            again.post_ids = vec![99];
+            assert_eq!(store.insert_pending_delivery(&again).expect("again"), None);
+            // Nothing of the second one landed: neither its posts nor its tokens.
+            let delivered = store.delivered_posts("a@x.org", end).expect("posts");
+            assert_eq!(delivered, HashSet::from([1, 2, 3]));
+            assert_eq!(store.token(&again.grants[0].token).expect("tok"), None);
+            // Another period is another digest.
+            assert!(store
+                .insert_pending_delivery(&new_delivery("a@x.org", end + Duration::days(1), "m3@x"))
+                .expect("next")
+                .is_some());
+            let got = store
+                .delivery_by_message_id("<m1@x>")
+                .expect("mid")
+                .expect("some");
+            assert_eq!(got.id, id);
+            assert_eq!(got.status, DeliveryStatus::Pending);
+            assert_eq!(got.message_id, "m1@x");
+            assert_eq!(got.period_end, end);
+        });
     }
 
     #[test]
     fn pending_to_sent_and_failed() {
-        let (_d, mut store) = temp_store();
-        let end = Utc::now();
-        let a = store
-            .insert_pending_delivery(&new_delivery("a@x.org", end, "a@x"))
-            .expect("a")
-            .expect("new");
-        let b = store
-            .insert_pending_delivery(&new_delivery("b@x.org", end, "b@x"))
-            .expect("b")
-            .expect("new");
-        assert_eq!(store.pending_deliveries().expect("p").len(), 2);
-        assert_eq!(store.bump_attempt(a).expect("bump"), 1);
-        assert_eq!(store.bump_attempt(a).expect("bump"), 2);
-        store.mark_sent(a).expect("sent");
-        store.mark_failed(b, "550 no such user").expect("failed");
-        assert!(store.pending_deliveries().expect("p").is_empty());
-        let b_row = store.delivery(b).expect("b").expect("some");
-        assert_eq!(b_row.status, DeliveryStatus::Failed);
-        assert_eq!(b_row.error.as_deref(), Some("550 no such user"));
-        assert_eq!(store.delivery_counts().expect("counts"), (0, 1, 1));
+        each_store(|mut store| {
+            let end = Utc::now();
+            let a = store
+                .insert_pending_delivery(&new_delivery("a@x.org", end, "a@x"))
+                .expect("a")
+                .expect("new");
+            let b = store
+                .insert_pending_delivery(&new_delivery("b@x.org", end, "b@x"))
+                .expect("b")
+                .expect("new");
+            assert_eq!(store.pending_deliveries().expect("p").len(), 2);
+            assert_eq!(store.bump_attempt(a).expect("bump"), 1);
+            assert_eq!(store.bump_attempt(a).expect("bump"), 2);
+            store.mark_sent(a).expect("sent");
+            store.mark_failed(b, "550 no such user").expect("failed");
+            assert!(store.pending_deliveries().expect("p").is_empty());
+            let b_row = store.delivery(b).expect("b").expect("some");
+            assert_eq!(b_row.status, DeliveryStatus::Failed);
+            assert_eq!(b_row.error.as_deref(), Some("550 no such user"));
+            assert_eq!(store.delivery_counts().expect("counts"), (0, 1, 1));
 
-        let sched = "0 0 7 * * Mon@Europe/Amsterdam";
-        assert_eq!(store.last_sent("a@x.org", sched).expect("last"), Some(end));
-        // A failed digest is not "sent": the next run may try again.
-        assert_eq!(store.last_sent("b@x.org", sched).expect("last"), None);
-        let all = store.last_sent_all(sched).expect("all");
-        assert_eq!(all.len(), 1);
-        let posts = store
-            .delivered_posts_all(end - Duration::days(1))
-            .expect("all");
-        assert_eq!(posts.len(), 1);
-        assert_eq!(posts["a@x.org"].len(), 3);
-        assert!(store
-            .delivered_posts_all(end + Duration::seconds(1))
-            .expect("later")
-            .is_empty());
+            let sched = "0 0 7 * * Mon@Europe/Amsterdam";
+            assert_eq!(store.last_sent("a@x.org", sched).expect("last"), Some(end));
+            // A failed digest is not "sent": the next run may try again.
+            assert_eq!(store.last_sent("b@x.org", sched).expect("last"), None);
+            let all = store.last_sent_all(sched).expect("all");
+            assert_eq!(all.len(), 1);
+            let posts = store
+                .delivered_posts_all(end - Duration::days(1))
+                .expect("all");
+            assert_eq!(posts.len(), 1);
+            assert_eq!(posts["a@x.org"].len(), 3);
+            assert!(store
+                .delivered_posts_all(end + Duration::seconds(1))
+                .expect("later")
+                .is_empty());
+        });
     }
 
     #[test]
     fn runs_are_logged() {
-        let (_d, store) = temp_store();
-        let end = Utc::now();
-        let r1 = store.start_run("s1", end).expect("start");
-        store.finish_run(r1, 10, 1).expect("finish");
-        let r2 = store
-            .start_run("s1", end + Duration::days(1))
-            .expect("start");
-        let _r3 = store.start_run("s2", end).expect("start");
-        let runs = store.last_runs().expect("runs");
-        assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].id, r2);
-        assert_eq!(runs[0].finished, None);
-        assert_eq!(runs[1].schedule, "s2");
+        each_store(|store| {
+            let end = Utc::now();
+            let r1 = store.start_run("s1", end).expect("start");
+            store.finish_run(r1, 10, 1).expect("finish");
+            let r2 = store
+                .start_run("s1", end + Duration::days(1))
+                .expect("start");
+            let _r3 = store.start_run("s2", end).expect("start");
+            let runs = store.last_runs().expect("runs");
+            assert_eq!(runs.len(), 2);
+            assert_eq!(runs[0].id, r2);
+            assert_eq!(runs[0].finished, None);
+            assert_eq!(runs[1].schedule, "s2");
+        });
     }
 }

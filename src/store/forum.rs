@@ -291,7 +291,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::FetchedPost;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::{each_store, temp_store};
     use chrono::Duration;
 
     fn group(id: &str) -> Group {
@@ -339,127 +339,130 @@ mod tests {
 
     #[test]
     fn store_batch_is_idempotent_and_moves_cursor() {
-        let (_d, mut store) = temp_store();
-        let g = group("g");
-        let now = Utc::now();
-        let batch = FetchBatch {
-            threads: vec![thread("1", now)],
-            posts: vec![
-                post("1", "1", now, &[], false),
-                post("1", "2", now, &[], false),
-            ],
-            next_cursor: Cursor("2".into()),
-            more: false,
-        };
-        assert_eq!(store.cursor("g").expect("c"), None);
-        assert_eq!(store.store_batch(&g, &batch).expect("store"), 2);
-        assert_eq!(store.cursor("g").expect("c"), Some(Cursor("2".into())));
-        assert_eq!(store.store_batch(&g, &batch).expect("again"), 0);
-        assert_eq!(store.post_count().expect("n"), 2);
+        each_store(|mut store| {
+            let g = group("g");
+            let now = Utc::now();
+            let batch = FetchBatch {
+                threads: vec![thread("1", now)],
+                posts: vec![
+                    post("1", "1", now, &[], false),
+                    post("1", "2", now, &[], false),
+                ],
+                next_cursor: Cursor("2".into()),
+                more: false,
+            };
+            assert_eq!(store.cursor("g").expect("c"), None);
+            assert_eq!(store.store_batch(&g, &batch).expect("store"), 2);
+            assert_eq!(store.cursor("g").expect("c"), Some(Cursor("2".into())));
+            assert_eq!(store.store_batch(&g, &batch).expect("again"), 0);
+            assert_eq!(store.post_count().expect("n"), 2);
 
-        // A later page may name a thread stored earlier without repeating it.
-        let later = FetchBatch {
-            threads: vec![],
-            posts: vec![post("1", "3", now, &[], false)],
-            next_cursor: Cursor("3".into()),
-            more: false,
-        };
-        assert_eq!(store.store_batch(&g, &later).expect("later"), 1);
-        let orphan = FetchBatch {
-            threads: vec![],
-            posts: vec![post("9", "4", now, &[], false)],
-            next_cursor: Cursor("4".into()),
-            more: false,
-        };
-        assert!(matches!(
-            store.store_batch(&g, &orphan),
-            Err(StoreError::UnknownThread { .. })
-        ));
-        // The failed batch changed nothing, cursor included.
-        assert_eq!(store.cursor("g").expect("c"), Some(Cursor("3".into())));
+            // A later page may name a thread stored earlier without repeating it.
+            let later = FetchBatch {
+                threads: vec![],
+                posts: vec![post("1", "3", now, &[], false)],
+                next_cursor: Cursor("3".into()),
+                more: false,
+            };
+            assert_eq!(store.store_batch(&g, &later).expect("later"), 1);
+            let orphan = FetchBatch {
+                threads: vec![],
+                posts: vec![post("9", "4", now, &[], false)],
+                next_cursor: Cursor("4".into()),
+                more: false,
+            };
+            assert!(matches!(
+                store.store_batch(&g, &orphan),
+                Err(StoreError::UnknownThread { .. })
+            ));
+            // The failed batch changed nothing, cursor included.
+            assert_eq!(store.cursor("g").expect("c"), Some(Cursor("3".into())));
 
-        let (threads, posts) = store
-            .load_activity(&["g".into()], now - Duration::days(1), &[], now)
-            .expect("load");
-        assert_eq!(threads.len(), 1);
-        assert_eq!(posts.len(), 3);
-        assert_eq!(posts[0].author_email, "a@example.org");
-        assert_eq!(posts[0].thread_id, threads[0].id);
-        assert_eq!(store.posts_of_thread(threads[0].id).expect("p").len(), 3);
-        assert_eq!(
-            store.thread(threads[0].id).expect("t").map(|t| t.title),
-            Some("Thread 1".to_string())
-        );
+            let (threads, posts) = store
+                .load_activity(&["g".into()], now - Duration::days(1), &[], now)
+                .expect("load");
+            assert_eq!(threads.len(), 1);
+            assert_eq!(posts.len(), 3);
+            assert_eq!(posts[0].author_email, "a@example.org");
+            assert_eq!(posts[0].thread_id, threads[0].id);
+            assert_eq!(store.posts_of_thread(threads[0].id).expect("p").len(), 3);
+            assert_eq!(
+                store.thread(threads[0].id).expect("t").map(|t| t.title),
+                Some("Thread 1".to_string())
+            );
+        });
     }
 
     #[test]
     fn poll_errors_are_recorded_and_cleared() {
-        let (_d, mut store) = temp_store();
-        store.record_poll_error("g", "down").expect("err");
-        let st = store.poll_states().expect("states");
-        assert_eq!(st[0].last_error.as_deref(), Some("down"));
-        assert_eq!(st[0].cursor, None);
-        let batch = FetchBatch {
-            next_cursor: Cursor("7".into()),
-            ..Default::default()
-        };
-        store.store_batch(&group("g"), &batch).expect("ok");
-        let st = store.poll_states().expect("states");
-        assert_eq!(st[0].last_error, None);
-        assert!(st[0].last_success.is_some());
+        each_store(|mut store| {
+            store.record_poll_error("g", "down").expect("err");
+            let st = store.poll_states().expect("states");
+            assert_eq!(st[0].last_error.as_deref(), Some("down"));
+            assert_eq!(st[0].cursor, None);
+            let batch = FetchBatch {
+                next_cursor: Cursor("7".into()),
+                ..Default::default()
+            };
+            store.store_batch(&group("g"), &batch).expect("ok");
+            let st = store.poll_states().expect("states");
+            assert_eq!(st[0].last_error, None);
+            assert!(st[0].last_success.is_some());
+        });
     }
 
     #[test]
     fn load_activity_filters_groups_periods_and_tags() {
-        let (_d, mut store) = temp_store();
-        let now = Utc::now();
-        let old = now - Duration::days(20);
-        let mid = now - Duration::days(5);
-        let recent = now - Duration::hours(2);
-        let a = FetchBatch {
-            threads: vec![thread("1", old), thread("2", old)],
-            posts: vec![
-                post("1", "old", old, &["training"], false),
-                post("1", "recent", recent, &[], false),
-                post("2", "mid-tagged", mid, &["Training"], false),
-                post("2", "mid-plain", mid, &["trainingx"], false),
-            ],
-            next_cursor: Cursor("a".into()),
-            more: false,
-        };
-        let b = FetchBatch {
-            threads: vec![thread("1", old), thread("3", old)],
-            posts: vec![
-                post("1", "b-recent", recent, &[], false),
-                post("3", "b-best", mid, &[], true),
-            ],
-            next_cursor: Cursor("b".into()),
-            more: false,
-        };
-        store.store_batch(&group("a"), &a).expect("a");
-        store.store_batch(&group("b"), &b).expect("b");
+        each_store(|mut store| {
+            let now = Utc::now();
+            let old = now - Duration::days(20);
+            let mid = now - Duration::days(5);
+            let recent = now - Duration::hours(2);
+            let a = FetchBatch {
+                threads: vec![thread("1", old), thread("2", old)],
+                posts: vec![
+                    post("1", "old", old, &["training"], false),
+                    post("1", "recent", recent, &[], false),
+                    post("2", "mid-tagged", mid, &["Training"], false),
+                    post("2", "mid-plain", mid, &["trainingx"], false),
+                ],
+                next_cursor: Cursor("a".into()),
+                more: false,
+            };
+            let b = FetchBatch {
+                threads: vec![thread("1", old), thread("3", old)],
+                posts: vec![
+                    post("1", "b-recent", recent, &[], false),
+                    post("3", "b-best", mid, &[], true),
+                ],
+                next_cursor: Cursor("b".into()),
+                more: false,
+            };
+            store.store_batch(&group("a"), &a).expect("a");
+            store.store_batch(&group("b"), &b).expect("b");
 
-        let day = now - Duration::days(1);
-        let fortnight = now - Duration::days(14);
-        let (threads, posts) = store
-            .load_activity(&["a".into()], day, &["training".into()], fortnight)
-            .expect("load");
-        let ids: Vec<&str> = posts.iter().map(|p| p.remote_id.as_str()).collect();
-        // Oldest first: the mid posts (tagged in a, best answer in b), then the recent one of a.
-        assert_eq!(ids.len(), 3, "{ids:?}");
-        assert!(ids.contains(&"recent"));
-        assert!(ids.contains(&"mid-tagged"));
-        assert!(ids.contains(&"b-best"));
-        assert_eq!(ids[2], "recent");
-        assert_eq!(threads.len(), 3);
-        for p in &posts {
-            assert!(threads.iter().any(|t| t.id == p.thread_id));
-        }
+            let day = now - Duration::days(1);
+            let fortnight = now - Duration::days(14);
+            let (threads, posts) = store
+                .load_activity(&["a".into()], day, &["training".into()], fortnight)
+                .expect("load");
+            let ids: Vec<&str> = posts.iter().map(|p| p.remote_id.as_str()).collect();
+            // Oldest first: the mid posts (tagged in a, best answer in b), then the recent one of a.
+            assert_eq!(ids.len(), 3, "{ids:?}");
+            assert!(ids.contains(&"recent"));
+            assert!(ids.contains(&"mid-tagged"));
+            assert!(ids.contains(&"b-best"));
+            assert_eq!(ids[2], "recent");
+            assert_eq!(threads.len(), 3);
+            for p in &posts {
+                assert!(threads.iter().any(|t| t.id == p.thread_id));
+            }
 
-        // No groups: only highlights.
-        let (_, posts) = store.load_activity(&[], day, &[], fortnight).expect("load");
-        assert_eq!(posts.len(), 1);
-        assert!(posts[0].best_answer);
+            // No groups: only highlights.
+            let (_, posts) = store.load_activity(&[], day, &[], fortnight).expect("load");
+            assert_eq!(posts.len(), 1);
+            assert!(posts[0].best_answer);
+        });
     }
 
     #[test]

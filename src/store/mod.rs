@@ -515,6 +515,7 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
+    use super::db::Exec as _;
     use super::*;
 
     #[test]
@@ -684,6 +685,37 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{msg}");
         assert!(msg.contains("version 99"), "{msg}");
+    }
+
+    #[test]
+    fn a_postgresql_store_is_migrated_reopened_and_refused_when_newer() {
+        let Some(store) = test_support::pg_store() else {
+            return;
+        };
+        assert_eq!(store.engine(), db::Engine::Postgres);
+        let known = migrations_pg::MIGRATIONS.len() as i64;
+        assert_eq!(store.schema_version().expect("version"), known);
+        store
+            .db
+            .execute(
+                "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
+                db::params![],
+            )
+            .expect("insert");
+        let again = Store::open_at(store.location()).expect("reopen");
+        assert_eq!(again.schema_version().expect("version"), known);
+        let n: i64 = again
+            .db
+            .query_row("SELECT COUNT(*) FROM groups", db::params![], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1, "data kept");
+        again
+            .db
+            .execute("UPDATE schema_version SET version = 99", db::params![])
+            .expect("bump");
+        let err = Store::open_at(store.location()).expect_err("refused");
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        assert!(!err.to_string().contains("password"), "{err}");
     }
 
     #[test]

@@ -250,7 +250,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::each_store;
 
     fn person(email: &str, roles: &[&str]) -> Person {
         Person {
@@ -266,82 +266,87 @@ mod tests {
 
     #[test]
     fn runtime_state_survives_sync() {
-        let (_d, mut store) = temp_store();
-        store
-            .sync_people(&[person("a@x.org", &["hr"]), person("b@x.org", &["it"])])
-            .expect("sync");
-        assert!(store.set_paused("A@X.org", true).expect("pause"));
-        assert!(store.set_unsubscribed("b@x.org", true).expect("unsub"));
-        assert!(store
-            .set_frequency_override("a@x.org", Some(Frequency::Daily))
-            .expect("freq"));
-        assert!(!store.set_paused("nobody@x.org", true).expect("none"));
+        each_store(|mut store| {
+            store
+                .sync_people(&[person("a@x.org", &["hr"]), person("b@x.org", &["it"])])
+                .expect("sync");
+            assert!(store.set_paused("A@X.org", true).expect("pause"));
+            assert!(store.set_unsubscribed("b@x.org", true).expect("unsub"));
+            assert!(store
+                .set_frequency_override("a@x.org", Some(Frequency::Daily))
+                .expect("freq"));
+            assert!(!store.set_paused("nobody@x.org", true).expect("none"));
 
-        store
-            .sync_people(&[person("a@x.org", &["hr", "it"]), person("b@x.org", &[])])
-            .expect("resync");
-        let a = store.person_state("a@x.org").expect("a").expect("exists");
-        assert!(a.paused);
-        assert_eq!(a.frequency_override, Some(Frequency::Daily));
-        assert!(!a.unsubscribed);
-        let all = store.all_person_states().expect("all");
-        assert!(all["b@x.org"].unsubscribed);
-        assert_eq!(
-            store.person_roles("a@x.org").expect("roles"),
-            vec!["hr", "it"]
-        );
-        assert!(store.person_roles("b@x.org").expect("roles").is_empty());
-        assert_eq!(store.person_state("c@x.org").expect("c"), None);
+            store
+                .sync_people(&[person("a@x.org", &["hr", "it"]), person("b@x.org", &[])])
+                .expect("resync");
+            let a = store.person_state("a@x.org").expect("a").expect("exists");
+            assert!(a.paused);
+            assert_eq!(a.frequency_override, Some(Frequency::Daily));
+            assert!(!a.unsubscribed);
+            let all = store.all_person_states().expect("all");
+            assert!(all["b@x.org"].unsubscribed);
+            assert_eq!(
+                store.person_roles("a@x.org").expect("roles"),
+                vec!["hr", "it"]
+            );
+            assert!(store.person_roles("b@x.org").expect("roles").is_empty());
+            assert_eq!(store.person_state("c@x.org").expect("c"), None);
+        });
     }
 
     #[test]
     fn schedule_optouts_are_per_schedule() {
-        let (_d, mut store) = temp_store();
-        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
-        assert!(
-            Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "A@x.org", "s1")
-                .expect("opt out")
-        );
-        assert!(
-            Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "a@x.org", "s1")
-                .expect("again")
-        );
-        assert!(
-            !Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "b@x.org", "s1")
-                .expect("unknown")
-        );
-        assert!(store
-            .schedule_optouts("s1")
-            .expect("s1")
-            .contains("a@x.org"));
-        assert!(store.schedule_optouts("s2").expect("s2").is_empty());
-        store
-            .sync_people(&[person("a@x.org", &[])])
-            .expect("resync");
-        assert_eq!(
-            store.all_schedule_optouts().expect("all"),
-            vec![("a@x.org".to_string(), "s1".to_string())]
-        );
-        assert_eq!(store.clear_schedule_optouts("A@x.org").expect("clear"), 1);
-        assert!(store.all_schedule_optouts().expect("all").is_empty());
+        each_store(|mut store| {
+            store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+            assert!(
+                Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "A@x.org", "s1")
+                    .expect("opt out")
+            );
+            assert!(
+                Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "a@x.org", "s1")
+                    .expect("again")
+            );
+            assert!(!Store::opt_out_of_schedule(
+                &mut store.db.auto().expect("db"),
+                "b@x.org",
+                "s1"
+            )
+            .expect("unknown"));
+            assert!(store
+                .schedule_optouts("s1")
+                .expect("s1")
+                .contains("a@x.org"));
+            assert!(store.schedule_optouts("s2").expect("s2").is_empty());
+            store
+                .sync_people(&[person("a@x.org", &[])])
+                .expect("resync");
+            assert_eq!(
+                store.all_schedule_optouts().expect("all"),
+                vec![("a@x.org".to_string(), "s1".to_string())]
+            );
+            assert_eq!(store.clear_schedule_optouts("A@x.org").expect("clear"), 1);
+            assert!(store.all_schedule_optouts().expect("all").is_empty());
+        });
     }
 
     #[test]
     fn bounces_mark_after_threshold() {
-        let (_d, mut store) = temp_store();
-        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
-        assert!(!store.record_bounce("a@x.org", 3).expect("1"));
-        assert!(!store.record_bounce("a@x.org", 3).expect("2"));
-        assert!(store.record_bounce("a@x.org", 3).expect("3"));
-        assert_eq!(store.bouncing_addresses().expect("b"), vec!["a@x.org"]);
-        assert!(!store.record_bounce("unknown@x.org", 1).expect("unknown"));
-        store.clear_bounces("a@x.org").expect("clear");
-        assert!(
-            !store
-                .person_state("a@x.org")
-                .expect("s")
-                .expect("p")
-                .bouncing
-        );
+        each_store(|mut store| {
+            store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+            assert!(!store.record_bounce("a@x.org", 3).expect("1"));
+            assert!(!store.record_bounce("a@x.org", 3).expect("2"));
+            assert!(store.record_bounce("a@x.org", 3).expect("3"));
+            assert_eq!(store.bouncing_addresses().expect("b"), vec!["a@x.org"]);
+            assert!(!store.record_bounce("unknown@x.org", 1).expect("unknown"));
+            store.clear_bounces("a@x.org").expect("clear");
+            assert!(
+                !store
+                    .person_state("a@x.org")
+                    .expect("s")
+                    .expect("p")
+                    .bouncing
+            );
+        });
     }
 }

@@ -156,57 +156,58 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::{each_store, temp_store};
     use crate::store::NewDelivery;
     use chrono::Duration;
 
     #[test]
     fn tokens_are_found_with_their_grant() {
-        let (_d, mut store) = temp_store();
-        let expires = Utc::now() + Duration::days(90);
-        let reply = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "A@x.org".into(),
-            thread_id: Some(42),
-            expires,
-        };
-        let command = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "a@x.org".into(),
-            thread_id: None,
-            expires,
-        };
-        let id = store
-            .insert_pending_delivery(&NewDelivery {
+        each_store(|mut store| {
+            let expires = Utc::now() + Duration::days(90);
+            let reply = ReplyGrant {
+                token: ReplyToken::generate(),
+                person_email: "A@x.org".into(),
+                thread_id: Some(42),
+                expires,
+            };
+            let command = ReplyGrant {
+                token: ReplyToken::generate(),
                 person_email: "a@x.org".into(),
-                schedule: "s".into(),
-                period_end: Utc::now(),
-                message_id: "m@x".into(),
-                raw: vec![],
-                post_ids: vec![],
-                grants: vec![command.clone(), reply.clone()],
-            })
-            .expect("insert")
-            .expect("new");
-        let got = store.token(&reply.token).expect("lookup").expect("found");
-        assert!(got.token.ct_eq(&reply.token));
-        assert_eq!(got.person_email, "a@x.org");
-        assert_eq!(got.thread_id, Some(42));
-        assert_eq!(got.expires, expires);
-        assert_eq!(store.token(&ReplyToken::generate()).expect("lookup"), None);
-        let all = store.grants_of_delivery(id).expect("grants");
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].thread_id, Some(42));
-        assert_eq!(all[1].thread_id, None);
+                thread_id: None,
+                expires,
+            };
+            let id = store
+                .insert_pending_delivery(&NewDelivery {
+                    person_email: "a@x.org".into(),
+                    schedule: "s".into(),
+                    period_end: Utc::now(),
+                    message_id: "m@x".into(),
+                    raw: vec![],
+                    post_ids: vec![],
+                    grants: vec![command.clone(), reply.clone()],
+                })
+                .expect("insert")
+                .expect("new");
+            let got = store.token(&reply.token).expect("lookup").expect("found");
+            assert!(got.token.ct_eq(&reply.token));
+            assert_eq!(got.person_email, "a@x.org");
+            assert_eq!(got.thread_id, Some(42));
+            assert_eq!(got.expires, expires);
+            assert_eq!(store.token(&ReplyToken::generate()).expect("lookup"), None);
+            let all = store.grants_of_delivery(id).expect("grants");
+            assert_eq!(all.len(), 2);
+            assert_eq!(all[0].thread_id, Some(42));
+            assert_eq!(all[1].thread_id, None);
 
-        let loose = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "b@x.org".into(),
-            thread_id: None,
-            expires,
-        };
-        store.insert_grant(&loose).expect("grant");
-        assert!(store.token(&loose.token).expect("lookup").is_some());
+            let loose = ReplyGrant {
+                token: ReplyToken::generate(),
+                person_email: "b@x.org".into(),
+                thread_id: None,
+                expires,
+            };
+            store.insert_grant(&loose).expect("grant");
+            assert!(store.token(&loose.token).expect("lookup").is_some());
+        });
     }
 
     #[test]
