@@ -149,6 +149,16 @@ pub enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Move an installation between stores (a SQLite file or a postgres:// URL, either way):
+    /// copies every table into a new, empty store and prints row counts and checksums of both.
+    Migrate {
+        /// The store now in use: a SQLite file or `postgres://user@host:port/db`.
+        #[arg(long)]
+        from: String,
+        /// The new, empty store (a file is created; a database must exist and be empty).
+        #[arg(long)]
+        to: String,
+    },
     /// Measure throughput (prints figures).
     Bench {
         /// Which benchmark.
@@ -368,6 +378,10 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 print!("{status}");
             }
+            Ok(0)
+        }
+        Command::Migrate { from, to } => {
+            print!("{}", crate::migrate::run(&from, &to)?);
             Ok(0)
         }
         Command::Receive { .. } => unreachable!("handled before try_main"),

@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod online_check;
 pub mod status;
 pub mod systemd_notify;

@@ -59,6 +59,14 @@ pub enum StoreError {
     /// No PostgreSQL connection could be had from the pool in time.
     #[error("postgresql connection pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("connecting to the postgresql store {url}: {message}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What the server or the network said.
+        message: String,
+    },
     /// A query that must return a row returned none.
     #[error("no row returned by: {0}")]
     NoRow(String),

@@ -8,7 +8,24 @@ use super::{migrations_pg, PgSettings, StoreError};
 
 /// Opens the pool and migrates the database; refuses one written by a newer digestd.
 pub(super) fn open(settings: &PgSettings) -> Result<Db, StoreError> {
-    let pool = pg::pool(settings.config()?, settings.pool_size)?;
+    let config = settings.config()?;
+    pg::outside_runtime(|| open_blocking(settings, config))
+}
+
+fn open_blocking(
+    settings: &PgSettings,
+    config: r2d2_postgres::postgres::Config,
+) -> Result<Db, StoreError> {
+    // One connection first, so that a wrong password or a missing database is reported as
+    // the server said it, at once (the pool would retry until its timeout).
+    let first = config
+        .connect(r2d2_postgres::postgres::NoTls)
+        .map_err(|e| StoreError::Connect {
+            url: super::location::redact(&settings.url),
+            message: describe(&e),
+        })?;
+    drop(first);
+    let pool = pg::pool(config, settings.pool_size)?;
     let mut conn = pool.get()?;
     let mut tx = conn.client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
@@ -43,6 +60,23 @@ pub(super) fn open(settings: &PgSettings) -> Result<Db, StoreError> {
     tx.commit()?;
     drop(conn);
     Ok(Db::Postgres(pool))
+}
+
+/// The whole of a PostgreSQL error: the server's message when it sent one.
+fn describe(e: &r2d2_postgres::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
 }
 
 fn current(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {

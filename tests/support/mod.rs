@@ -20,6 +20,7 @@
 //!   `digestd receive`);
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
+//! - [`postgres`]: a real PostgreSQL server (one per test process, a database per test);
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -31,6 +32,7 @@ mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
 pub mod inbound;
+pub mod postgres;
 mod smtp_sink;
 pub mod synapse;
 pub mod webhook_platform;

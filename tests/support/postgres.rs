@@ -2,8 +2,9 @@
 //! `postgresql`; the server programs are in `/usr/lib/postgresql/<major>/bin`).
 //!
 //! `initdb` in a temporary directory owned by the `postgres` user (tests run as root, which
-//! PostgreSQL refuses), trust authentication on 127.0.0.1 only, a free loopback port, the unix
-//! socket in the temporary directory, `fsync = off` for speed. [`PgServer::shared`] starts one
+//! PostgreSQL refuses), a free loopback port on 127.0.0.1 with password authentication
+//! (SCRAM; the user `postgres` has password [`PASSWORD`]), the unix socket in the temporary
+//! directory (trust: how the test support itself runs psql), `fsync = off` for speed. [`PgServer::shared`] starts one
 //! per test process (a watcher stops it when the process ends); [`PgServer::fresh_url`] makes
 //! a new database in it for each test. Uses only std and tempfile, so the library's unit tests
 //! include this file too.
@@ -27,6 +28,9 @@ pub struct PgServer {
 }
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// The password of the `postgres` user over TCP.
+pub const PASSWORD: &str = "digestd-test-pw";
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -114,7 +118,13 @@ impl PgServer {
         initdb
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ])
+            .args(["-E", "UTF8", "--locale=C"])
             .args(["--no-sync"]);
         run(initdb, "initdb")?;
         let server = PgServer {
@@ -124,6 +134,10 @@ impl PgServer {
             port: free_port(),
         };
         server.start_again()?;
+        server.psql(
+            "postgres",
+            &format!("ALTER USER postgres PASSWORD '{PASSWORD}'"),
+        )?;
         Ok(server)
     }
 
@@ -225,43 +239,49 @@ impl PgServer {
         self.port
     }
 
-    /// The URL of database `db` as the `postgres` user.
+    /// The URL of database `db` as the `postgres` user, with its password.
     pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{db}",
+            self.port
+        )
+    }
+
+    /// The URL of database `db` as the `postgres` user, without a password.
+    pub fn url_without_password(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
     /// Runs `sql` in database `db` with psql; returns its unaligned output.
     pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
         let mut c = Command::new(self.bin.join("psql"));
-        c.args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-        ])
-        .args([
-            "-p",
-            &self.port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ]);
+        c.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.root)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ]);
         run(c, "psql")
     }
 
-    /// Creates a new empty database; returns its URL.
-    pub fn fresh_url(&self) -> String {
+    /// Creates a new empty database; returns its name.
+    pub fn fresh_database(&self) -> String {
         let n = DATABASES.fetch_add(1, Ordering::SeqCst);
         let name = format!("t{}_{n}", std::process::id());
         self.psql("postgres", &format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+        name
+    }
+
+    /// Creates a new empty database; returns its URL (with the password).
+    pub fn fresh_url(&self) -> String {
+        let name = self.fresh_database();
         self.url(&name)
     }
 }

@@ -194,7 +194,7 @@ impl Db {
     pub fn auto(&self) -> Result<Auto<'_>, StoreError> {
         Ok(match self {
             Db::Sqlite(c) => Auto::Sqlite(c),
-            Db::Postgres(p) => Auto::Postgres(p.get()?),
+            Db::Postgres(p) => Auto::Postgres(self::postgres::outside_runtime(|| p.get())?),
         })
     }
 
@@ -216,17 +216,30 @@ impl Db {
                 Ok(value)
             }
             Db::Postgres(p) => {
+                use self::postgres::outside_runtime;
                 let mut conn = p.get().map_err(StoreError::from)?;
                 let PgConn { client, cache } = &mut *conn;
-                let mut t = client.transaction().map_err(StoreError::from)?;
-                t.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-                    .map_err(StoreError::from)?;
+                let t = outside_runtime(|| {
+                    let mut t = client.transaction()?;
+                    t.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                    Ok::<_, StoreError>(t)
+                })?;
                 let mut tx = Tx::Postgres(t, cache);
-                let value = f(&mut tx)?;
-                if let Tx::Postgres(t, _) = tx {
-                    t.commit().map_err(StoreError::from)?;
+                let result = f(&mut tx);
+                let Tx::Postgres(t, _) = tx else {
+                    unreachable!("a PostgreSQL store's transaction is PostgreSQL's")
+                };
+                // Ended here, not on drop: a rollback blocks too.
+                match result {
+                    Ok(value) => {
+                        outside_runtime(|| t.commit()).map_err(StoreError::from)?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        let _ = outside_runtime(|| t.rollback());
+                        Err(e)
+                    }
                 }
-                Ok(value)
             }
         }
     }

@@ -1,6 +1,10 @@
 //! Running the store's SQL on PostgreSQL: a pool of connections (r2d2), each with its own
 //! cache of prepared statements, and the small translation from the store's SQL to
 //! PostgreSQL's (`?N` placeholders become `$N`; SQLite's `INSERT OR FAIL` is a plain `INSERT`).
+//!
+//! The `postgres` client blocks on a runtime of its own, which tokio forbids on a thread that
+//! is driving a runtime: [`outside_runtime`] runs each call where blocking is allowed (the
+//! store is called from async code too, as SQLite's blocking calls are).
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -13,6 +17,21 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::value::{Row, Value};
 use crate::store::StoreError;
+
+/// Runs `f` where a blocking call may run: as it is outside any tokio runtime,
+/// in `block_in_place` on a multi-thread runtime, and on a scoped thread of its own on a
+/// current-thread runtime (where `block_in_place` is not allowed).
+pub(crate) fn outside_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Err(_) => f(),
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+    }
+}
 
 /// One pooled connection and the statements prepared on it.
 pub struct PgConn {
@@ -32,13 +51,13 @@ impl r2d2::ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: self.0.connect()?,
+            client: outside_runtime(|| self.0.connect())?,
             cache: HashMap::new(),
         })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
-        self.0.is_valid(&mut conn.client)
+        outside_runtime(|| self.0.is_valid(&mut conn.client))
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -92,7 +111,7 @@ pub(crate) fn translate(sql: &str) -> String {
 
 /// The statement for `sql`, prepared once per connection.
 fn statement(
-    client: &mut impl GenericClient,
+    client: &mut (impl GenericClient + Send),
     cache: &mut HashMap<String, Statement>,
     sql: &str,
 ) -> Result<Statement, StoreError> {
@@ -110,24 +129,28 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 /// Runs one statement; returns the rows it changed.
 pub(super) fn execute(
-    client: &mut impl GenericClient,
+    client: &mut (impl GenericClient + Send),
     cache: &mut HashMap<String, Statement>,
     sql: &str,
     params: &[Value],
 ) -> Result<usize, StoreError> {
-    let st = statement(client, cache, sql)?;
-    Ok(client.execute(&st, &refs(params))? as usize)
+    outside_runtime(|| {
+        let st = statement(client, cache, sql)?;
+        Ok(client.execute(&st, &refs(params))? as usize)
+    })
 }
 
 /// Runs one query; returns its rows.
 pub(super) fn query(
-    client: &mut impl GenericClient,
+    client: &mut (impl GenericClient + Send),
     cache: &mut HashMap<String, Statement>,
     sql: &str,
     params: &[Value],
 ) -> Result<Vec<Row>, StoreError> {
-    let st = statement(client, cache, sql)?;
-    let rows = client.query(&st, &refs(params))?;
+    let rows = outside_runtime(|| {
+        let st = statement(client, cache, sql)?;
+        client.query(&st, &refs(params)).map_err(StoreError::from)
+    })?;
     rows.iter()
         .map(|r| {
             let values = (0..r.len())
