@@ -189,6 +189,7 @@ fn config(store_path: PathBuf) -> Config {
         groups: vec![Group::local("general", "General")],
         roles: Vec::new(),
         people,
+        ambassadors: Default::default(),
     }
 }
 
@@ -302,6 +303,7 @@ fn seeded_store(
         now - Days::days(30),
         &[],
         now,
+        0,
     )?;
     let thread_id = threads.first().context("seeded thread")?.id;
     for grant in grants(tokens, thread_id) {
@@ -443,7 +445,7 @@ fn store_alone(
         store_time += t.elapsed();
         let ends: Vec<_> = ins
             .iter()
-            .map(|i| (i.id, InboundEnd::Posted("1", "")))
+            .map(|i| (i.id, InboundEnd::Posted("1", "", "general")))
             .collect();
         let t = Instant::now();
         own.finish_inbound_batch(&ends)?;

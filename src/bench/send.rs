@@ -65,6 +65,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 tls: TlsMode::None,
                 user: None,
                 password: None,
+                ca_file: None,
             },
             concurrency,
         },
@@ -76,6 +77,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
         groups: syn.org.groups.clone(),
         roles: syn.org.roles.clone(),
         people: syn.org.people.clone(),
+        ambassadors: Default::default(),
     }
 }
 
@@ -288,7 +290,8 @@ fn smtp_source(
     Ok(elapsed)
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
+/// A system program in `PATH`, `/usr/sbin`, `/usr/bin` or `/sbin`.
+pub(super) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
@@ -350,7 +353,8 @@ impl Drop for Sink {
     }
 }
 
-fn is_root() -> bool {
+/// True when this process runs as root (its effective uid is 0).
+pub(super) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

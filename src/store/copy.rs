@@ -37,6 +37,10 @@ const ORDER: &[&str] = &[
     "digest_now_requests",
     "local_threads",
     "local_posts",
+    "highlight_nominations",
+    "highlights_sent",
+    "person_events",
+    "token_posts",
 ];
 
 /// Tables whose SQLite `rowid` the store reads (for their insertion order): copied too, and

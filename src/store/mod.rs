@@ -10,7 +10,10 @@
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
-//! waiting for its sender's confirmation). The schema is in [`migrations`].
+//! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
+//! [`engagement`] (the engagement report's reads and the people events), [`nudges`]
+//! (newcomers' first posts, the post a nudge item's token stands for). The schema is in
+//! [`migrations`] (SQLite) and [`migrations_pg`] (PostgreSQL).
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
@@ -19,12 +22,15 @@ pub mod confirmations;
 pub mod copy;
 pub mod db;
 pub mod deliveries;
+pub mod engagement;
 pub mod forum;
+pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
 pub mod location;
 pub mod migrations;
 pub mod migrations_pg;
+pub mod nudges;
 mod open_pg;
 pub mod people;
 pub mod tokens;
@@ -41,6 +47,7 @@ use db::Db;
 pub use confirmations::ConfirmationRow;
 pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
+pub use highlights::SentHighlight;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use location::{PgSettings, StoreLocation};
 pub use people::PersonState;
@@ -523,7 +530,6 @@ pub(crate) mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::db::Exec as _;
     use super::*;
 
     #[test]
