@@ -59,7 +59,7 @@ pub enum Auto<'a> {
     /// On the SQLite connection.
     Sqlite(&'a Connection),
     /// On a connection taken from the pool.
-    Postgres(r2d2::PooledConnection<postgres::PgManager>),
+    Postgres(Box<r2d2::PooledConnection<postgres::PgManager>>),
 }
 
 /// A write transaction (see the module doc): committed by [`Db::write`] when its closure
@@ -141,7 +141,7 @@ impl Exec for Auto<'_> {
         match self {
             Auto::Sqlite(c) => sqlite::execute(c, sql, params),
             Auto::Postgres(c) => {
-                let PgConn { client, cache } = &mut **c;
+                let PgConn { client, cache } = &mut ***c;
                 postgres::execute(client, cache, sql, params)
             }
         }
@@ -151,7 +151,7 @@ impl Exec for Auto<'_> {
         match self {
             Auto::Sqlite(c) => sqlite::query(c, sql, params),
             Auto::Postgres(c) => {
-                let PgConn { client, cache } = &mut **c;
+                let PgConn { client, cache } = &mut ***c;
                 postgres::query(client, cache, sql, params)
             }
         }
@@ -194,7 +194,9 @@ impl Db {
     pub fn auto(&self) -> Result<Auto<'_>, StoreError> {
         Ok(match self {
             Db::Sqlite(c) => Auto::Sqlite(c),
-            Db::Postgres(p) => Auto::Postgres(self::postgres::outside_runtime(|| p.get())?),
+            Db::Postgres(p) => {
+                Auto::Postgres(Box::new(self::postgres::outside_runtime(|| p.get())?))
+            }
         })
     }
 
