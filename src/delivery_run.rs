@@ -19,6 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::digest::personal;
 use crate::digest::select::{select, Activity, SelectLimits};
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
@@ -99,6 +100,8 @@ pub struct Engine {
     pub notifier: crate::systemd_notify::Notifier,
     /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
     pub one_click: Option<(String, Arc<crate::http::Secret>)>,
+    /// The preferences page in the footer: `[http]` base URL and signing key, when configured.
+    pub preferences: Option<(String, Arc<crate::http::Secret>)>,
 }
 
 impl Engine {
@@ -110,6 +113,7 @@ impl Engine {
         let outbound =
             Outbound::from_config(&config.mail).context("preparing the mail transport")?;
         let one_click = one_click_settings(&config)?;
+        let preferences = preferences_settings(&config)?;
         Ok(Engine {
             config,
             renderer,
@@ -118,6 +122,7 @@ impl Engine {
             stop: Arc::new(AtomicBool::new(false)),
             notifier: crate::systemd_notify::Notifier::disabled(),
             one_click,
+            preferences,
         })
     }
 
@@ -270,6 +275,7 @@ impl Engine {
             return Ok(report);
         }
         let states = store.all_person_states()?;
+        let overrides = store.all_digest_overrides()?;
         let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
@@ -300,10 +306,14 @@ impl Engine {
                 break;
             }
             let state = states.get(&person.email);
+            let mine = overrides.get(&person.email);
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
-            if !is_reachable(frequency, state) || opted_out.contains(&person.email) {
+            if !is_reachable(frequency, state)
+                || opted_out.contains(&person.email)
+                || personal::paused_at(mine.and_then(|o| o.paused_until), now)
+            {
                 report.skipped += 1;
                 continue;
             }
@@ -318,8 +328,13 @@ impl Engine {
                 .collect();
             let period = period_for(frequency, last, now);
             let delivered = delivered_all.get(&person.email).unwrap_or(&empty_set);
+            let kept =
+                mine.and_then(|o| personal::without_groups(&person_roles, &o.excluded_groups));
+            let person_roles: Vec<&Role> =
+                kept.as_ref().map_or(person_roles, |k| k.iter().collect());
+            let speaking = mine.and_then(|o| personal::with_locale(person, o.locale.as_deref()));
             let digest = select(
-                person,
+                speaking.as_ref().unwrap_or(person),
                 &person_roles,
                 schedule_key,
                 period,
@@ -405,6 +420,9 @@ impl Engine {
             .iter()
             .map(|g| (g.id.clone(), g.name.clone()))
             .collect();
+        let preferences_url = self.preferences.as_ref().map(|(base, secret)| {
+            crate::http::preferences_url(base, secret, &digest.person.email, now)
+        });
         let ctx = RenderContext {
             organisation: &cfg.organisation,
             group_names: &group_names,
@@ -414,6 +432,7 @@ impl Engine {
             excerpt_chars: cfg.digest.excerpt_chars,
             excerpts,
             template,
+            preferences_url: preferences_url.as_deref(),
         };
         let rendered = self.renderer.render(digest, &ctx)?;
         let one_click_url = self.one_click.as_ref().map(|(base, secret)| {
@@ -559,6 +578,18 @@ fn one_click_settings(
     Ok(Some((base, Arc::new(secret))))
 }
 
+/// The preferences link's base URL and key, when `[http]` has a `secret_file` (the page works
+/// over plain http on loopback too; in production `public_url` is the https proxy in front).
+fn preferences_settings(
+    config: &Config,
+) -> anyhow::Result<Option<(String, Arc<crate::http::Secret>)>> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let secret = http.load_secret().context("reading [http] secret_file")?;
+    Ok(secret.map(|s| (http.public_base(), Arc::new(s))))
+}
+
 /// The bare address of a mailbox such as `Digests <digest@example.org>` (envelope sender).
 fn envelope_address(mailbox: &str) -> String {
     mailbox
@@ -696,12 +727,20 @@ pub fn preview(
     let mut store = open_synced_store(config)?;
     crate::collect::collect_all(config, &mut store)?;
     let now = Utc::now();
+    let mine = store.all_digest_overrides()?.remove(&person.email);
+    let speaking = mine
+        .as_ref()
+        .and_then(|o| personal::with_locale(person, o.locale.as_deref()));
     let mut out = String::new();
     for (key, roles) in schedules {
         let person_roles: Vec<&Role> = roles
             .iter()
             .filter(|r| person.roles.contains(&r.name))
             .collect();
+        let kept = mine
+            .as_ref()
+            .and_then(|o| personal::without_groups(&person_roles, &o.excluded_groups));
+        let person_roles: Vec<&Role> = kept.as_ref().map_or(person_roles, |k| k.iter().collect());
         let last = if include_sent {
             None
         } else {
@@ -730,7 +769,7 @@ pub fn preview(
             store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?
         };
         let digest = select(
-            person,
+            speaking.as_ref().unwrap_or(person),
             &person_roles,
             &key,
             period,

@@ -437,6 +437,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             excerpt_chars,
             excerpts: Some(&excerpts),
             template: DEFAULT_TEMPLATE,
+            preferences_url: None,
         };
         let value = renderer.context_value(&digest, &ctx);
         let subject = renderer.subject(&digest, &ctx);

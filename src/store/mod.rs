@@ -6,7 +6,8 @@
 //!
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
-//! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
+//! status and metrics), [`unsubscribes`] (used one-click tokens), [`preferences`] (what the
+//! preferences page sets), [`confirmations`] (mail
 //! waiting for its sender's confirmation). The schema is in [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
@@ -19,6 +20,7 @@ pub mod inbound;
 pub mod inbound_counts;
 pub mod migrations;
 pub mod people;
+pub mod preferences;
 pub mod tokens;
 pub mod unsubscribes;
 
@@ -33,6 +35,7 @@ pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use people::PersonState;
+pub use preferences::{DigestOverrides, PreferenceChange, StoredPreferences};
 pub use tokens::ReplyLookups;
 pub use unsubscribes::{Redeemed, UsedToken};
 

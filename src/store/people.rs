@@ -116,10 +116,13 @@ impl Store {
             > 0)
     }
 
-    /// Pauses (or resumes) a person's digests. Returns false when the person is not in the store.
+    /// Pauses (or resumes) a person's digests; resuming also ends a pause with an end date
+    /// (set on the preferences page). Returns false when the person is not in the store.
     pub fn set_paused(&self, email: &str, paused: bool) -> Result<bool, StoreError> {
         self.update_person(
-            "UPDATE people SET paused = ?2 WHERE email = ?1",
+            "UPDATE people SET paused = ?2,
+                paused_until = CASE WHEN ?2 THEN paused_until ELSE NULL END
+             WHERE email = ?1",
             email,
             &paused,
         )
