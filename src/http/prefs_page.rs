@@ -18,7 +18,7 @@ fieldset{border:1px solid #d9dee4;border-radius:6px;background:#fff;margin:0 0 1
 legend{font-weight:600;padding:0 .25rem}\
 label{display:flex;gap:.5rem;align-items:flex-start;padding:.3rem 0}\
 label.field{display:block}\
-input[type=date],select{display:block;width:100%;max-width:20rem;font:inherit;padding:.4rem;margin-top:.25rem}\
+input[type=date],select{display:block;width:100%;max-width:28rem;font:inherit;padding:.4rem;margin-top:.25rem}\
 input[type=radio],input[type=checkbox]{width:1.2rem;height:1.2rem;margin-top:.15rem;flex:none}\
 button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #1e4e79;background:#1e4e79;color:#fff;cursor:pointer}\
 button.quiet{background:#fff;color:#9b1c1c;border-color:#9b1c1c}\

@@ -20,9 +20,12 @@
 //!   `digestd receive`);
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
+//! - [`chromedriver`]: Debian's chromedriver on a loopback port driving headless Chromium, for
+//!   the browser tests;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+pub mod chromedriver;
 pub mod config;
 pub mod daemon;
 pub mod discourse;
