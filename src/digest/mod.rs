@@ -8,4 +8,4 @@ pub mod personal;
 pub mod rank;
 pub mod select;
 
-pub use select::{select, Activity, SelectLimits};
+pub use select::{select, Activity, Curation, SelectLimits};

@@ -13,8 +13,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use super::engagement::record_person_event;
 use super::{Store, StoreError};
 use crate::model::{normalize_email, Frequency, GroupId};
+use crate::report::facts::PersonEventKind;
 
 /// The per-person settings the digest run applies on top of config (everyone's are loaded once
 /// per run with [`Store::all_digest_overrides`]).
@@ -126,6 +128,14 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let email = normalize_email(email);
         let tx = self.write_tx()?;
+        let before: Option<(bool, Option<i64>)> = tx
+            .prepare_cached("SELECT paused, paused_until FROM people WHERE email = ?1")?
+            .query_row([&email], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((was_paused, was_until)) = before else {
+            return Ok(false);
+        };
+        let was_dated = was_until.is_some_and(|u| from_nanos(u) > now);
         let updated = tx
             .prepare_cached(
                 "UPDATE people SET frequency_override = ?2, paused_until = ?3,
@@ -141,6 +151,13 @@ impl Store {
             ])?;
         if updated == 0 {
             return Ok(false);
+        }
+        // The engagement report counts pauses: a dated pause begun or ended here is one too.
+        if let Some(until) = change.paused_until.filter(|_| !was_dated) {
+            let detail = format!("until {}", until.format("%Y-%m-%dT%H:%M:%SZ"));
+            record_person_event(&tx, &email, PersonEventKind::Pause, &detail)?;
+        } else if (was_dated && change.paused_until.is_none()) || (was_paused && change.resume) {
+            record_person_event(&tx, &email, PersonEventKind::Resume, "")?;
         }
         tx.prepare_cached("DELETE FROM group_exclusions WHERE email = ?1")?
             .execute([&email])?;
@@ -267,6 +284,11 @@ mod tests {
         );
         let all = store.all_digest_overrides().expect("all");
         assert_eq!(all["a@x.org"], p.overrides);
+        assert_eq!(
+            pause_events(&store),
+            (2, 0),
+            "the command's pause and the dated one"
+        );
 
         let cleared = PreferenceChange {
             frequency: None,
@@ -281,8 +303,24 @@ mod tests {
             .expect("save");
         let p = store.preferences("a@x.org").expect("read").expect("known");
         assert!(!p.paused);
+        assert_eq!(pause_events(&store), (2, 1));
         assert_eq!(p.overrides, DigestOverrides::default());
         assert!(store.all_digest_overrides().expect("all").is_empty());
+    }
+
+    /// (pause, resume) events recorded for the engagement report.
+    fn pause_events(store: &Store) -> (i64, i64) {
+        let count = |kind: &str| -> i64 {
+            store
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM person_events WHERE kind = ?1",
+                    [kind],
+                    |r| r.get(0),
+                )
+                .expect("count")
+        };
+        (count("pause"), count("resume"))
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!   replies and records them;
 //! - [`chromedriver`]: Debian's chromedriver on a loopback port driving headless Chromium, for
 //!   the browser tests;
+//! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
+//!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -34,6 +36,7 @@ mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
 pub mod inbound;
+pub mod mail_servers;
 mod smtp_sink;
 pub mod synapse;
 pub mod webhook_platform;
