@@ -5,7 +5,8 @@
 //! paused sends nothing, and once the pause is cleared on the page the next digest is Dutch and
 //! lacks the left-out group's threads. At phone width (390 px) the form fits without sideways
 //! scrolling; screenshots at 1200 and 390 px are written to the target's tmp dir. A forged link,
-//! an expired link and a form without its CSRF token are refused and change nothing.
+//! an expired link and a form without its CSRF token are refused and change nothing; over plain
+//! HTTP, each bad field is refused by name, and unsubscribe and resubscribe work.
 
 mod support;
 
@@ -356,5 +357,132 @@ async fn a_person_changes_their_digest_in_chromium_and_the_next_digest_follows()
         !state.unsubscribed,
         "a form without its CSRF token changes nothing"
     );
+    drop(daemon);
+}
+
+/// The `csrf` value of the first form on a page.
+fn csrf_in(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{page}"))
+        + "name=\"csrf\" value=\"".len();
+    page[start..].chars().take_while(|c| *c != '"').collect()
+}
+
+#[test]
+fn bad_fields_are_refused_by_name_and_unsubscribe_and_resubscribe_work_over_http() {
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http_port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], http_port));
+    let config = write_config(dir.path(), sink.port(), http_port);
+    let secret = Secret::from_file(&dir.path().join("http.key")).expect("key");
+    let daemon = Daemon::start(&config, &[]);
+    assert!(
+        wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+            std::net::TcpStream::connect(addr).is_ok()
+                && request(addr, "GET", "/healthz", None).status == 200
+        }),
+        "the HTTP endpoint did not come up:\n{}",
+        daemon.stderr()
+    );
+    let claim = |secs_ago: i64| PrefsClaim {
+        email: ALICE.into(),
+        issued_at: Utc::now() - chrono::Duration::seconds(secs_ago),
+    };
+    let path = format!("/p/{}", sign(&secret, &claim(0)));
+    let page = request(addr, "GET", &path, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert!(page
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("default-src 'none'")));
+    let csrf = csrf_in(&page.body);
+    let untouched = || {
+        let store = store_of(&config);
+        let p = store.preferences(ALICE).expect("read").expect("Alice");
+        p.overrides == Default::default() && !p.unsubscribed && p.frequency_override.is_none()
+    };
+    assert!(untouched(), "a GET changes nothing");
+
+    // Each bad field: 400, a message naming what to fix, nothing stored.
+    for (body, says) in [
+        ("pause_until=2020-01-01", "must be after today"),
+        ("pause_until=31-12-2099", "is not a date"),
+        ("group=elsewhere", "could not be saved"),
+        ("locale=xx", "could not be saved"),
+        ("frequency=hourly", "could not be saved"),
+    ] {
+        let r = request(
+            addr,
+            "POST",
+            &path,
+            // The first value of a field counts: the bad one comes first.
+            Some(&format!("csrf={csrf}&action=save&{body}&frequency=daily")),
+        );
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains(says), "{body}: {}", r.body);
+        assert!(untouched(), "{body} stored nothing");
+    }
+    // The CSRF token of another link of the same person does not do.
+    let other = csrf_in(
+        &request(
+            addr,
+            "GET",
+            &format!("/p/{}", sign(&secret, &claim(60))),
+            None,
+        )
+        .body,
+    );
+    assert_ne!(other, csrf);
+    let r = request(
+        addr,
+        "POST",
+        &path,
+        Some(&format!("csrf={other}&action=unsubscribe")),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(untouched());
+
+    // Unsubscribe, then subscribe again: each a 303 back to the page.
+    let r = request(
+        addr,
+        "POST",
+        &path,
+        Some(&format!("csrf={csrf}&action=unsubscribe")),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("?saved=1"));
+    let state = || {
+        store_of(&config)
+            .person_state(ALICE)
+            .expect("read")
+            .expect("Alice")
+    };
+    assert!(state().unsubscribed);
+    let page = request(addr, "GET", &format!("{path}?saved=1"), None);
+    assert!(page.body.contains("You are unsubscribed"), "{}", page.body);
+    assert!(page.body.contains("id=\"resubscribe\""), "{}", page.body);
+    let r = request(
+        addr,
+        "POST",
+        &path,
+        Some(&format!("csrf={csrf}&action=resubscribe")),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(!state().unsubscribed);
+
+    // A link for an address that gets no digests: a clear page, nothing else.
+    let stranger = sign(
+        &secret,
+        &PrefsClaim {
+            email: "mallory@testdam.example".into(),
+            issued_at: Utc::now(),
+        },
+    );
+    let r = request(addr, "GET", &format!("/p/{stranger}"), None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("does not receive digests"), "{}", r.body);
     drop(daemon);
 }
