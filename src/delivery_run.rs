@@ -33,6 +33,7 @@ mod preview;
 
 pub use preview::preview;
 
+pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
@@ -164,6 +165,12 @@ impl Engine {
                     store.mark_failed(d.id, &e)?;
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // Logged once by the transport; the rest wait for the next cycle too.
+                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
+                    store.bump_attempt(d.id)?;
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
@@ -310,7 +317,7 @@ impl Engine {
         };
         // Selection and rendering run on every core a stretch of people at a time; this thread
         // alone writes the ledger, in the people's order.
-        let stretch = BATCH.max(self.threads() * 16);
+        let stretch = stretch_len(self.threads());
         let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
         let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
         for person in people {
@@ -399,6 +406,8 @@ impl Engine {
         SelectLimits {
             max_threads: self.config.digest.max_threads,
             max_highlights: self.config.digest.max_highlights,
+            max_questions: self.config.digest.max_questions,
+            unanswered_after: self.config.digest.unanswered_after,
         }
     }
 
@@ -419,7 +428,8 @@ impl Engine {
             .threads
             .iter()
             .map(|t| t.thread.id)
-            .chain(digest.highlights.iter().map(|h| h.thread.id));
+            .chain(digest.highlights.iter().map(|h| h.thread.id))
+            .chain(digest.questions.iter().map(|q| q.thread.id));
         for thread_id in thread_ids {
             reply_tokens.entry(thread_id).or_insert_with(|| {
                 let token = ReplyToken::generate();
@@ -528,8 +538,9 @@ impl Engine {
         let concurrency = self.config.mail.concurrency.max(1);
         let from = self.envelope_from();
         let mut queue = std::mem::take(batch).into_iter();
+        let mut unusable = false;
         loop {
-            while tasks.len() < concurrency && !self.stopping() {
+            while tasks.len() < concurrency && !self.stopping() && !unusable {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
@@ -556,6 +567,13 @@ impl Engine {
                     store.mark_failed(id, &e)?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // The transport logged it once; sending the rest now would fail the same.
+                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
+                    store.bump_attempt(id)?;
+                    report.deferred += 1;
+                    unusable = true;
                 }
                 Err(e) => {
                     tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");

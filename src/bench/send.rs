@@ -64,6 +64,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 tls: TlsMode::None,
                 user: None,
                 password: None,
+                ca_file: None,
             },
             concurrency,
         },
@@ -75,6 +76,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
         groups: syn.org.groups.clone(),
         roles: syn.org.roles.clone(),
         people: syn.org.people.clone(),
+        ambassadors: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! groups not followed); [`rank`] decides the order; [`personal`] applies what a person set on
 //! the preferences page (groups left out, language, a dated pause) before selection.
 
+pub mod nudge;
 pub mod personal;
 pub mod rank;
 pub mod select;

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     V8,
     HIGHLIGHTS,
     ENGAGEMENT,
+    NUDGES,
     PREFERENCES,
 ];
 
@@ -70,6 +71,15 @@ CREATE TABLE person_events (
 CREATE INDEX person_events_at ON person_events(at);
 INSERT INTO person_events (email, kind, detail, at)
     SELECT email, 'schedule-optout', schedule, created FROM schedule_optouts;
+"#;
+
+/// The ambassadors' nudges: the post each nudge item's reply token stands for (a `highlight`
+/// reply nominates that post; a digest's thread token stands for the thread's opening post).
+const NUDGES: &str = r#"
+CREATE TABLE token_posts (
+    token_sha256  BLOB PRIMARY KEY,
+    post_id       INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// The preferences page (`http::prefs`, `store::preferences`): a pause that ends by itself

@@ -8,8 +8,9 @@
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
 //! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
-//! [`engagement`] (the engagement report's reads and the people events), [`preferences`] (what
-//! the preferences page sets). The schema is in [`migrations`].
+//! [`engagement`] (the engagement report's reads and the people events), [`nudges`]
+//! (newcomers' first posts, the post a nudge item's token stands for), [`preferences`] (what the
+//! preferences page sets). The schema is in [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
@@ -22,6 +23,7 @@ pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
 pub mod migrations;
+pub mod nudges;
 pub mod people;
 pub mod preferences;
 pub mod tokens;
