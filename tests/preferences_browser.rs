@@ -104,7 +104,8 @@ async fn body_text(c: &Client) -> String {
 /// Writes a screenshot at `width` px (the page as a person sees it) and checks that nothing
 /// needs sideways scrolling there.
 async fn look_at(c: &Client, width: u32, name: &str) -> PathBuf {
-    c.set_window_size(width, 900).await.expect("resize");
+    // Tall enough for the whole form in one picture.
+    c.set_window_size(width, 1700).await.expect("resize");
     let widths = c
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth, \
