@@ -21,13 +21,17 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::digest::select::{select, SelectLimits};
+use crate::digest::personal;
+use crate::digest::select::SelectLimits;
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
 use crate::render::{ExcerptCache, RenderContext, Renderer};
 use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
+mod preview;
+
+pub use preview::preview;
 
 pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
@@ -107,6 +111,8 @@ pub struct Engine {
     pub notifier: crate::systemd_notify::Notifier,
     /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
     pub one_click: Option<(String, Arc<crate::http::Secret>)>,
+    /// The preferences page in the footer: `[http]` base URL and signing key, when configured.
+    pub preferences: Option<(String, Arc<crate::http::Secret>)>,
 }
 
 impl Engine {
@@ -118,6 +124,7 @@ impl Engine {
         let outbound =
             Outbound::from_config(&config.mail).context("preparing the mail transport")?;
         let one_click = one_click_settings(&config)?;
+        let preferences = preferences_settings(&config)?;
         Ok(Engine {
             config,
             renderer,
@@ -126,6 +133,7 @@ impl Engine {
             stop: Arc::new(AtomicBool::new(false)),
             notifier: crate::systemd_notify::Notifier::disabled(),
             one_click,
+            preferences,
         })
     }
 
@@ -284,6 +292,7 @@ impl Engine {
             return Ok(report);
         }
         let states = store.all_person_states()?;
+        let overrides = store.all_digest_overrides()?;
         let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
@@ -317,10 +326,14 @@ impl Engine {
                 break;
             }
             let state = states.get(&person.email);
+            let mine = overrides.get(&person.email);
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
-            if !is_reachable(frequency, state) || opted_out.contains(&person.email) {
+            if !is_reachable(frequency, state)
+                || opted_out.contains(&person.email)
+                || personal::paused_at(mine.and_then(|o| o.paused_until), now)
+            {
                 report.skipped += 1;
                 continue;
             }
@@ -343,6 +356,8 @@ impl Engine {
                 period: period_for(frequency, last, now),
                 delivered: delivered_all.get(&person.email).unwrap_or(&empty_set),
                 template,
+                excluded: mine.map(|o| &o.excluded_groups),
+                locale: mine.and_then(|o| o.locale.as_deref()),
             });
             if due.len() >= stretch {
                 self.record(store, &mut due, &shared, &mut batch, &mut report)?;
@@ -445,6 +460,9 @@ impl Engine {
             .iter()
             .map(|g| (g.id.clone(), g.name.clone()))
             .collect();
+        let preferences_url = self.preferences.as_ref().map(|(base, secret)| {
+            crate::http::preferences_url(base, secret, &digest.person.email, now)
+        });
         let ctx = RenderContext {
             organisation: &cfg.organisation,
             group_names: &group_names,
@@ -454,6 +472,7 @@ impl Engine {
             excerpt_chars: cfg.digest.excerpt_chars,
             excerpts,
             template,
+            preferences_url: preferences_url.as_deref(),
         };
         let rendered = self.renderer.render(digest, &ctx)?;
         let one_click_url = self.one_click.as_ref().map(|(base, secret)| {
@@ -615,6 +634,18 @@ fn one_click_settings(
     Ok(Some((base, Arc::new(secret))))
 }
 
+/// The preferences link's base URL and key, when `[http]` has a `secret_file` (the page works
+/// over plain http on loopback too; in production `public_url` is the https proxy in front).
+fn preferences_settings(
+    config: &Config,
+) -> anyhow::Result<Option<(String, Arc<crate::http::Secret>)>> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let secret = http.load_secret().context("reading [http] secret_file")?;
+    Ok(secret.map(|s| (http.public_base(), Arc::new(s))))
+}
+
 /// The bare address of a mailbox such as `Digests <digest@example.org>` (envelope sender).
 fn envelope_address(mailbox: &str) -> String {
     mailbox
@@ -689,117 +720,4 @@ pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
     store.sync_groups(&config.groups)?;
     store.sync_people(&config.people)?;
     Ok(store)
-}
-
-/// Renders what `person` would get now (text, or HTML), recording and sending nothing. With
-/// `include_sent`, as if nothing had been sent to them yet: their last frequency window, posts
-/// already delivered included. Reply links in a preview carry tokens that are not stored, so they
-/// do not work.
-///
-/// A person whose roles run on several schedules gets one digest per schedule: the text shows
-/// each under a `== schedule … ==` line; `--html` (one document) needs `role` to pick the
-/// schedule of one of their roles.
-pub fn preview(
-    config: &Config,
-    person: &str,
-    html: bool,
-    include_sent: bool,
-    role: Option<&str>,
-) -> anyhow::Result<String> {
-    let person = config
-        .person(person)
-        .with_context(|| format!("no person {person:?} in {}", config.source.display()))?;
-    if let Some(role) = role {
-        anyhow::ensure!(
-            person.roles.iter().any(|r| r == role),
-            "{} does not have the role {role:?} (their roles: {})",
-            person.email,
-            person.roles.join(", ")
-        );
-    }
-    let engine = Engine::new(config.clone())?;
-    // The whole digest of the chosen role's schedule: with the person's other roles on it.
-    let mut schedules = engine.schedules(&Audience::default());
-    schedules.retain(|(_, roles)| {
-        roles.iter().any(|r| person.roles.contains(&r.name))
-            && role.is_none_or(|chosen| roles.iter().any(|r| r.name == chosen))
-    });
-    anyhow::ensure!(
-        !schedules.is_empty(),
-        "no schedule sends digests to {} (their roles: {})",
-        person.email,
-        person.roles.join(", ")
-    );
-    if html && schedules.len() > 1 {
-        let each: Vec<String> = schedules
-            .iter()
-            .map(|(key, roles)| {
-                let mine: Vec<&str> = roles
-                    .iter()
-                    .filter(|r| person.roles.contains(&r.name))
-                    .map(|r| r.name.as_str())
-                    .collect();
-                format!("{key:?} (role {})", mine.join(", "))
-            })
-            .collect();
-        anyhow::bail!(
-            "{} gets {} digests, one per schedule: {}; pass --role to pick one for --html",
-            person.email,
-            schedules.len(),
-            each.join("; ")
-        );
-    }
-    let several = schedules.len() > 1;
-    let mut store = open_synced_store(config)?;
-    crate::collect::collect_all(config, &mut store)?;
-    let now = Utc::now();
-    let mut out = String::new();
-    for (key, roles) in schedules {
-        let person_roles: Vec<&Role> = roles
-            .iter()
-            .filter(|r| person.roles.contains(&r.name))
-            .collect();
-        let last = if include_sent {
-            None
-        } else {
-            store.last_sent(&person.email, &key)?
-        };
-        let frequency = if person.frequency == Frequency::Off {
-            Frequency::Weekly
-        } else {
-            person.frequency
-        };
-        let period = period_for(frequency, last, now);
-        let activity = crate::run_activity::load_activity(
-            &store,
-            config,
-            &person_roles,
-            period.start.min(now - MAX_PERIOD),
-            now - HIGHLIGHT_LOOKBACK,
-        )?;
-        let delivered = if include_sent {
-            HashSet::new()
-        } else {
-            store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?
-        };
-        let digest = select(
-            person,
-            &person_roles,
-            &key,
-            period,
-            &activity,
-            &delivered,
-            &engine.limits(),
-        );
-        let template = person_roles
-            .iter()
-            .find_map(|r| r.template.clone())
-            .unwrap_or_else(|| "digest".into());
-        let prepared = engine.prepare(&digest, &template, now, None)?;
-        if several {
-            out.push_str(&format!("== schedule {key} ==\n"));
-        }
-        out.push_str(if html { &prepared.html } else { &prepared.text });
-    }
-    Ok(out)
 }

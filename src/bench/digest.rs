@@ -444,6 +444,7 @@ impl Maker<'_> {
             excerpt_chars: self.excerpt_chars,
             excerpts: Some(excerpts),
             template: DEFAULT_TEMPLATE,
+            preferences_url: None,
         };
         let value = self.renderer.context_value(&digest, &ctx);
         let subject = self.renderer.subject(&digest, &ctx);

@@ -111,6 +111,8 @@ pub struct RenderContext<'a> {
     pub excerpts: Option<&'a ExcerptCache>,
     /// Template pair to use ([`DEFAULT_TEMPLATE`] unless the role names another).
     pub template: &'a str,
+    /// The person's signed preferences page link (`None`: no `[http]` key configured).
+    pub preferences_url: Option<&'a str>,
 }
 
 /// A rendered digest: the parts of a multipart/alternative message.
@@ -380,6 +382,7 @@ impl Renderer {
                 excerpt_chars: 100,
                 excerpts: None,
                 template: name,
+                preferences_url: Some("https://digests.example.org/p/sample"),
             };
             let value = self.context_value(&sample, &ctx);
             let hctx = Context::from(value);

@@ -21,11 +21,14 @@
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
 //! - [`postgres`]: a real PostgreSQL server (one per test process, a database per test);
+//! - [`chromedriver`]: Debian's chromedriver on a loopback port driving headless Chromium, for
+//!   the browser tests;
 //! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
 //!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+pub mod chromedriver;
 pub mod config;
 pub mod daemon;
 pub mod discourse;
