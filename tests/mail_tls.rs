@@ -385,3 +385,33 @@ fn a_daemon_with_wrong_passwords_logs_each_once_and_loses_nothing() {
     assert_eq!(servers.dovecot.count(""), 1);
     assert!(servers.sink.messages().is_empty());
 }
+
+#[test]
+fn bench_send_tls_prints_both_rates_and_the_ratio() {
+    support::ensure_deps();
+    if !support::is_root() || support::find_program("postfix").is_none() {
+        support::skip_unless_ci("root and Postfix (bench send --tls)");
+        return;
+    }
+    let out = std::process::Command::new(support::bin())
+        .args([
+            "bench",
+            "send",
+            "--tls",
+            "--messages",
+            "40",
+            "--concurrency",
+            "2",
+        ])
+        .output()
+        .expect("run digestd bench");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    for needle in ["plain (best round)", "STARTTLS (best round)", "ratio: "] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
+}
