@@ -58,7 +58,7 @@ pub struct Config {
     pub digest: DigestConfig,
     /// Inbound (reply) settings.
     pub inbound: InboundConfig,
-    /// `[daemon]`: logging and timing of `digestd run`.
+    /// `[daemon]`: logging and timing of `digestd run`, and the threads of digest runs.
     pub daemon: DaemonConfig,
     /// `[http]`: the optional endpoint (health, metrics, one-click unsubscribe); off when absent.
     pub http: Option<crate::http::HttpConfig>,
@@ -70,6 +70,55 @@ pub struct Config {
     pub roles: Vec<Role>,
     /// People (inline and from `people_csv`), in order.
     pub people: Vec<Person>,
+    /// Each group's ambassadors and when their weekly nudge goes out.
+    pub ambassadors: AmbassadorConfig,
+}
+
+/// `[[groups]] ambassadors` and `[ambassadors]`: who looks after each group's newcomers and
+/// unanswered questions, and when they are nudged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbassadorConfig {
+    /// When the nudge goes out (default Monday 09:00 in `[defaults] time_zone`).
+    pub schedule: crate::model::Schedule,
+    /// Group id → its ambassadors' addresses (normalised, each a configured person), in config
+    /// order; groups without ambassadors are absent.
+    pub by_group: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The nudge's schedule when `[ambassadors] schedule` is absent: Mondays at 09:00.
+pub const DEFAULT_AMBASSADOR_SCHEDULE: &str = "0 0 9 * * Mon";
+
+impl Default for AmbassadorConfig {
+    fn default() -> Self {
+        AmbassadorConfig {
+            schedule: crate::model::Schedule {
+                cron: DEFAULT_AMBASSADOR_SCHEDULE.into(),
+                time_zone: chrono_tz::UTC,
+            },
+            by_group: Default::default(),
+        }
+    }
+}
+
+impl AmbassadorConfig {
+    /// True when `email` is an ambassador of `group`.
+    pub fn is_ambassador(&self, group: &str, email: &str) -> bool {
+        let email = crate::model::normalize_email(email);
+        self.by_group
+            .get(group)
+            .is_some_and(|a| a.iter().any(|e| *e == email))
+    }
+
+    /// Every ambassador, each with the groups they look after (config order), by address.
+    pub fn ambassadors(&self) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (group, emails) in &self.by_group {
+            for e in emails {
+                out.entry(e.as_str()).or_default().push(group.as_str());
+            }
+        }
+        out
+    }
 }
 
 /// `[mail]`: addresses and the transport.
@@ -143,6 +192,14 @@ pub struct DigestConfig {
     pub token_days: i64,
     /// Characters of excerpt per thread (default 280).
     pub excerpt_chars: usize,
+    /// At most this many questions in "Can you help?" (default 5; 0: no such section).
+    pub max_questions: usize,
+    /// A question is unanswered when nobody but its author has posted this long after it was
+    /// asked (`unanswered_after = "2d"`; default two days).
+    pub unanswered_after: chrono::Duration,
+    /// A post with at least this many likes is a training highlight candidate (default 10;
+    /// 0: likes alone never make one).
+    pub highlight_min_likes: u32,
 }
 
 impl Default for DigestConfig {
@@ -153,11 +210,14 @@ impl Default for DigestConfig {
             send_empty: false,
             token_days: 90,
             excerpt_chars: 280,
+            max_questions: 5,
+            unanswered_after: chrono::Duration::days(2),
+            highlight_min_likes: 10,
         }
     }
 }
 
-/// `[daemon]`: how `digestd run` logs and paces itself.
+/// `[daemon]`: how `digestd run` logs and paces itself, and how many threads a digest run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
     /// Log filter in RUST_LOG syntax (default `info`); reloaded on SIGHUP.
@@ -167,6 +227,9 @@ pub struct DaemonConfig {
     /// How often the inbound Maildir is drained and queued replies retried (default 30; IMAP
     /// follows `[inbound.imap] poll_seconds`).
     pub inbound_poll_secs: u64,
+    /// Threads that select and render a run's digests (default: the cores this process may
+    /// use, [`crate::parallel::available_threads`]). The ledger is still written by one thread.
+    pub threads: usize,
 }
 
 impl Default for DaemonConfig {
@@ -175,6 +238,7 @@ impl Default for DaemonConfig {
             log_filter: "info".into(),
             shutdown_timeout_secs: 30,
             inbound_poll_secs: 30,
+            threads: crate::parallel::available_threads(),
         }
     }
 }

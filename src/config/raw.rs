@@ -26,6 +26,7 @@ pub(crate) struct RawConfig {
     pub defaults: Option<Spanned<RawDefaults>>,
     pub daemon: Option<Spanned<RawDaemon>>,
     pub http: Option<Spanned<crate::http::HttpConfig>>,
+    pub ambassadors: Option<Spanned<RawAmbassadors>>,
     #[serde(default)]
     pub forums: std::collections::BTreeMap<String, Spanned<super::forums::RawForum>>,
     #[serde(default)]
@@ -43,6 +44,7 @@ pub(crate) struct RawDaemon {
     pub log_filter: Option<Str>,
     pub shutdown_timeout_secs: Option<Int>,
     pub inbound_poll_secs: Option<Int>,
+    pub threads: Option<Int>,
 }
 
 /// `[organisation]`.
@@ -106,6 +108,9 @@ pub(crate) struct RawDigest {
     pub send_empty: Option<bool>,
     pub token_days: Option<Int>,
     pub excerpt_chars: Option<Int>,
+    pub max_questions: Option<Int>,
+    pub unanswered_after: Option<Str>,
+    pub highlight_min_likes: Option<Int>,
 }
 
 /// `[inbound]`.
@@ -168,6 +173,16 @@ pub(crate) struct RawGroup {
     pub thread_pattern: Option<Str>,
     /// Webhook platform's id of the group.
     pub remote_id: Option<Str>,
+    /// People (addresses) who look after newcomers and unanswered questions of this group.
+    pub ambassadors: Option<Spanned<Vec<Str>>>,
+}
+
+/// `[ambassadors]`: when the ambassadors' weekly nudge goes out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAmbassadors {
+    pub schedule: Option<Str>,
+    pub time_zone: Option<Str>,
 }
 
 /// `[[roles]]`.

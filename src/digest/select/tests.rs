@@ -201,6 +201,7 @@ fn ranking_and_cap_with_more() {
         SelectLimits {
             max_threads: 3,
             max_highlights: 5,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(ids(&d), vec![5, 4, 3]);
@@ -225,6 +226,7 @@ fn more_counts_only_threads_with_news() {
         SelectLimits {
             max_threads: 1,
             max_highlights: 5,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(d.threads.len(), 1);
@@ -300,6 +302,7 @@ fn highlights_are_capped_and_deduplicated_across_roles() {
         SelectLimits {
             max_threads: 10,
             max_highlights: 4,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(d.highlights.len(), 4);
@@ -340,4 +343,123 @@ fn windows_are_shared_and_results_stable() {
     assert_eq!(d1, d2);
     let cached = a.windows.read().map(|c| c.len()).unwrap_or(0);
     assert_eq!(cached, 1);
+}
+
+#[test]
+fn nominations_and_likes_make_highlights_for_every_role_of_the_group() {
+    let t1 = thread(1, "g");
+    let plain = post(10, &t1, "bob", 24 * 20);
+    let liked = tagged(post(11, &t1, "cy", 24 * 3), &[], 12);
+    let tagged_post = tagged(post(12, &t1, "dee", 2), &["training"], 0);
+    let a = Activity::with_curation(
+        vec![t1],
+        vec![plain, liked, tagged_post],
+        Curation {
+            nominations: [(10, 1)].into_iter().collect(),
+            min_likes: 10,
+        },
+    );
+    // A role without training tags still gets the nominated and the much-liked post.
+    let r = role("social-worker", &["g"], &[]);
+    let d = run(&a, &[&r], &[], SelectLimits::default());
+    let got: Vec<(PostId, &str)> = d
+        .highlights
+        .iter()
+        .map(|h| (h.post.id, h.tag.as_str()))
+        .collect();
+    // The nomination ranks first even though the post is three weeks old.
+    assert_eq!(got, vec![(10, "nominated"), (11, "liked")]);
+    // Already delivered highlights never come back.
+    let d = run(&a, &[&r], &[10], SelectLimits::default());
+    assert_eq!(d.highlights.len(), 1);
+    // Without curation the same posts are no highlights.
+    let t1 = thread(1, "g");
+    let plain = Activity::new(vec![t1.clone()], vec![post(10, &t1, "bob", 24 * 20)]);
+    assert!(run(&plain, &[&r], &[], SelectLimits::default())
+        .highlights
+        .is_empty());
+}
+
+/// Question ids (thread ids) of `ann`'s digest with roles `roles` at `end`.
+fn questions_at(
+    a: &Activity,
+    roles: &[&Role],
+    end: DateTime<Utc>,
+    max: usize,
+) -> (Vec<ThreadId>, usize) {
+    let d = select(
+        &person(),
+        roles,
+        "key",
+        Period {
+            start: end - Duration::days(7),
+            end,
+        },
+        a,
+        &HashSet::new(),
+        &SelectLimits {
+            max_questions: max,
+            unanswered_after: Duration::days(2),
+            ..SelectLimits::default()
+        },
+    );
+    (
+        d.questions.iter().map(|q| q.thread.id).collect(),
+        d.more_questions,
+    )
+}
+
+#[test]
+fn can_you_help_lists_unanswered_questions_but_not_own_fresh_or_answered_ones() {
+    let threads: Vec<Thread> = (1..=6).map(|i| thread(i, "g")).collect();
+    let posts = vec![
+        // 1: asked 4 days ago, the asker added a detail; nobody else answered.
+        post(10, &threads[0], "bob", 96),
+        post(11, &threads[0], "bob", 90),
+        // 2: asked 5 days ago, answered by cy 60 hours ago.
+        post(20, &threads[1], "bob", 120),
+        post(21, &threads[1], "cy", 60),
+        // 3: Ann's own question.
+        post(30, &threads[2], "ann", 100),
+        // 4: asked an hour ago: not waiting long enough yet.
+        post(40, &threads[3], "bob", 1),
+        // 5: a tagged question with a reply but no accepted answer: still unsolved.
+        tagged(post(50, &threads[4], "dee", 72), &["question"], 0),
+        post(51, &threads[4], "cy", 70),
+        // 6: a tagged question whose answer was accepted.
+        tagged(post(60, &threads[5], "dee", 72), &["question"], 0),
+        {
+            let mut p = post(61, &threads[5], "cy", 70);
+            p.best_answer = true;
+            p
+        },
+    ];
+    let a = Activity::new(threads, posts);
+    let r = role("social-worker", &["g"], &[]);
+    // Oldest first at equal fit.
+    assert_eq!(questions_at(&a, &[&r], t0(), 5), (vec![1, 5], 0));
+    assert_eq!(questions_at(&a, &[&r], t0(), 1), (vec![1], 1));
+    // Before cy answered thread 2 (60 h ago) it had waited more than two days: it was listed.
+    assert_eq!(
+        questions_at(&a, &[&r], t0() - Duration::hours(62), 5).0,
+        vec![2]
+    );
+}
+
+#[test]
+fn can_you_help_prefers_the_groups_that_fit_the_role_and_skips_incomplete_threads() {
+    let main = thread(1, "main");
+    let side = thread(2, "side");
+    let posts = vec![
+        post(10, &main, "bob", 60),
+        // Older, but in the group the role follows last.
+        post(20, &side, "bob", 100),
+    ];
+    let r = role("social-worker", &["main", "other", "side"], &[]);
+    let a = Activity::new(vec![main.clone(), side.clone()], posts.clone());
+    assert_eq!(questions_at(&a, &[&r], t0(), 5).0, vec![1, 2]);
+    // Threads opened before what was loaded cannot be judged (their opener is not known).
+    let a = Activity::new(vec![main, side], posts)
+        .with_threads_complete_since(Some(t0() - Duration::days(10)));
+    assert!(questions_at(&a, &[&r], t0(), 5).0.is_empty());
 }
