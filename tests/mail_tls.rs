@@ -362,7 +362,6 @@ fn a_daemon_with_wrong_passwords_logs_each_once_and_loses_nothing() {
         daemon.stderr()
     );
     std::thread::sleep(Duration::from_secs(12));
-    daemon.signal("-TERM");
     let log = daemon.stderr();
     assert_eq!(log.matches("LOGIN: login refused").count(), 1, "{log}");
     assert_eq!(log.matches("AUTH: login refused").count(), 1, "{log}");
@@ -384,6 +383,23 @@ fn a_daemon_with_wrong_passwords_logs_each_once_and_loses_nothing() {
     assert_eq!(pending(&config), 1);
     assert_eq!(servers.dovecot.count(""), 1);
     assert!(servers.sink.messages().is_empty());
+
+    // The password file fixed: other settings, so the next poll (within 5 s) tries at once
+    // instead of waiting out the back-off, takes the reply, and says the outage is over.
+    password_file(dir.path(), PASSWORD);
+    assert!(
+        daemon.wait_log("works again", 1, Duration::from_secs(20)),
+        "{}",
+        daemon.stderr()
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+            servers.dovecot.count("") == 0
+        }),
+        "the reply left the inbox: {}",
+        daemon.stderr()
+    );
+    daemon.signal("-TERM");
 }
 
 #[test]
