@@ -166,15 +166,12 @@ impl Engine {
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
                 }
-                Err(SendError::Unusable(e)) => {
-                    // Logged once by the transport; the rest wait for the next cycle too.
-                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
-                    store.bump_attempt(d.id)?;
-                    break;
-                }
                 Err(e) => {
-                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                     store.bump_attempt(d.id)?;
+                    if let SendError::Unusable(_) = e {
+                        break; // logged once by the transport; the rest wait for the next cycle
+                    }
+                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                 }
             }
         }
@@ -568,15 +565,12 @@ impl Engine {
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
                 }
-                Err(SendError::Unusable(e)) => {
-                    // The transport logged it once; sending the rest now would fail the same.
-                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
-                    store.bump_attempt(id)?;
-                    report.deferred += 1;
-                    unusable = true;
-                }
                 Err(e) => {
-                    tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
+                    if let SendError::Unusable(_) = e {
+                        unusable = true; // logged once by the transport; the rest would fail alike
+                    } else {
+                        tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
+                    }
                     store.bump_attempt(id)?;
                     report.deferred += 1;
                 }
