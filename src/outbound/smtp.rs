@@ -13,6 +13,10 @@
 //! the next message. [`SmtpOutbound::close`] (or dropping the last handle inside a tokio
 //! runtime) says QUIT on the idle connections.
 //!
+//! AUTH: PLAIN/LOGIN with a password, or XOAUTH2 with a token from an OAuth token source
+//! (`crate::oauth`, cached per process). A token refused at AUTH is dropped from the cache and
+//! the connection opened once more with a freshly fetched token; a second refusal is the error.
+//!
 //! Error classes: only a refusal inside the mail transaction (MAIL/RCPT/DATA answered 5xx, or an
 //! address lettre cannot send) is [`SendError::Permanent`]. Everything about reaching the relay
 //! (connect, greeting, EHLO, STARTTLS, AUTH, timeouts) is [`SendError::Transient`]: it is never
@@ -31,6 +35,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{from_smtp, SendError};
 use crate::config::TlsMode;
+use crate::oauth::{OAuthLogin, TokenSource};
 
 /// Where and how to reach an SMTP relay, and the pool's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +48,8 @@ pub struct SmtpSettings {
     pub tls: TlsMode,
     /// Login user and password, when the relay needs AUTH.
     pub credentials: Option<(String, String)>,
+    /// Login by OAuth (SASL XOAUTH2) instead of a password.
+    pub oauth: Option<OAuthLogin>,
     /// Connections in use at once (at least 1).
     pub pool_size: usize,
     /// Limit on opening a connection (TCP connect, greeting, EHLO, TLS, AUTH).
@@ -65,6 +72,7 @@ impl SmtpSettings {
             port,
             tls: TlsMode::None,
             credentials: None,
+            oauth: None,
             pool_size: 4,
             connect_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(300),
@@ -84,6 +92,7 @@ struct Inner {
     settings: SmtpSettings,
     tls: Option<TlsParameters>,
     credentials: Option<Credentials>,
+    tokens: Option<Arc<TokenSource>>,
     hello: ClientId,
     idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
@@ -120,12 +129,14 @@ impl SmtpOutbound {
             .credentials
             .as_ref()
             .map(|(u, p)| Credentials::new(u.clone(), p.clone()));
+        let tokens = settings.oauth.as_ref().map(TokenSource::shared);
         let pool_size = settings.pool_size.max(1);
         Ok(SmtpOutbound {
             inner: Arc::new(Inner {
                 settings,
                 tls,
                 credentials,
+                tokens,
                 hello: ClientId::default(),
                 idle: Mutex::new(Vec::new()),
                 permits: Semaphore::new(pool_size),
@@ -230,9 +241,26 @@ impl SmtpOutbound {
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let s = &self.inner.settings;
         let relay = format!("{}:{}", s.host, s.port);
-        match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
+        let attempts = async {
+            match self.connect_inner().await {
+                // The refused token was dropped: once more, with a fresh one.
+                Err(Refusal::Token(e)) => {
+                    tracing::info!(relay = %relay, "smtp: the relay refused the OAuth token ({e}); fetching a new one");
+                    self.connect_inner().await.map_err(|e| match e {
+                        Refusal::Token(e) => Refusal::Other(format!(
+                            "{e} (a freshly fetched token was refused too: check the app's SMTP permission and the sending mailbox)"
+                        )),
+                        other => other,
+                    })
+                }
+                other => other,
+            }
+        };
+        match tokio::time::timeout(s.connect_timeout, attempts).await {
             Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(SendError::Transient(format!("{relay}: {e}"))),
+            Ok(Err(Refusal::Token(e) | Refusal::Other(e))) => {
+                Err(SendError::Transient(format!("{relay}: {e}")))
+            }
             Err(_) => Err(SendError::Transient(format!(
                 "{relay}: no connection within {:?}",
                 s.connect_timeout
@@ -240,8 +268,9 @@ impl SmtpOutbound {
         }
     }
 
-    /// Opens a session; every failure here is the relay's, so the caller makes it transient.
-    async fn connect_inner(&self) -> Result<AsyncSmtpConnection, String> {
+    /// Opens a session; every failure here is the relay's (or the token source's), so the
+    /// caller makes it transient.
+    async fn connect_inner(&self) -> Result<AsyncSmtpConnection, Refusal> {
         let inner = &self.inner;
         let s = &inner.settings;
         let mut conn = match (&inner.tls, s.tls) {
@@ -257,26 +286,26 @@ impl SmtpOutbound {
                     None,
                 )
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| Refusal::Other(e.to_string()))?
             }
             _ => {
                 let tcp = TcpStream::connect((s.host.as_str(), s.port))
                     .await
-                    .map_err(|e| format!("connect: {e}"))?;
+                    .map_err(|e| Refusal::Other(format!("connect: {e}")))?;
                 tcp.set_nodelay(true)
-                    .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+                    .map_err(|e| Refusal::Other(format!("TCP_NODELAY: {e}")))?;
                 let mut conn =
                     AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &inner.hello)
                         .await
-                        .map_err(|e| format!("greeting/EHLO: {e}"))?;
+                        .map_err(|e| Refusal::Other(format!("greeting/EHLO: {e}")))?;
                 if let (Some(params), TlsMode::Starttls) = (&inner.tls, s.tls) {
                     if !conn.can_starttls() {
                         conn.abort().await;
-                        return Err("the relay does not offer STARTTLS".into());
+                        return Err(Refusal::Other("the relay does not offer STARTTLS".into()));
                     }
                     conn.starttls(params.clone(), &inner.hello)
                         .await
-                        .map_err(|e| format!("STARTTLS: {e}"))?;
+                        .map_err(|e| Refusal::Other(format!("STARTTLS: {e}")))?;
                 }
                 conn
             }
@@ -287,11 +316,39 @@ impl SmtpOutbound {
                 .await
             {
                 conn.abort().await;
-                return Err(format!("AUTH: {e}"));
+                return Err(Refusal::Other(format!("AUTH: {e}")));
+            }
+        }
+        if let (Some(tokens), Some(login)) = (&inner.tokens, &s.oauth) {
+            let source = Arc::clone(tokens);
+            let token = match tokio::task::spawn_blocking(move || source.token()).await {
+                Ok(Ok(token)) => token,
+                Ok(Err(e)) => {
+                    conn.abort().await;
+                    return Err(Refusal::Other(e.to_string()));
+                }
+                Err(e) => {
+                    conn.abort().await;
+                    return Err(Refusal::Other(format!("oauth token fetch: {e}")));
+                }
+            };
+            let credentials = Credentials::new(login.user.clone(), token.clone());
+            if let Err(e) = conn.auth(&[Mechanism::Xoauth2], &credentials).await {
+                conn.abort().await;
+                tokens.refused(&token);
+                return Err(Refusal::Token(format!("AUTH XOAUTH2: {e}")));
             }
         }
         Ok(conn)
     }
+}
+
+/// Why a session could not be opened.
+enum Refusal {
+    /// AUTH refused the OAuth token (dropped from the cache: worth one more attempt).
+    Token(String),
+    /// Anything else.
+    Other(String),
 }
 
 impl Inner {

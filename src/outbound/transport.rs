@@ -32,13 +32,24 @@ impl Outbound {
                 tls,
                 user,
                 password,
+                oauth,
             } => {
                 let mut settings = SmtpSettings::new(host.clone(), *port);
                 settings.tls = *tls;
                 settings.pool_size = mail.concurrency.max(1);
-                settings.credentials = user
-                    .as_ref()
-                    .map(|u| (u.clone(), password.clone().unwrap_or_default()));
+                match (user, oauth) {
+                    (Some(user), Some(oauth)) => {
+                        settings.oauth = Some(crate::oauth::OAuthLogin {
+                            user: user.clone(),
+                            config: oauth.clone(),
+                        })
+                    }
+                    (user, _) => {
+                        settings.credentials = user
+                            .as_ref()
+                            .map(|u| (u.clone(), password.clone().unwrap_or_default()))
+                    }
+                }
                 SmtpOutbound::new(settings).map(Outbound::Smtp)
             }
             TransportConfig::Sendmail { command } => {

@@ -26,6 +26,7 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use super::imap_login::{greeting_mechanisms, login, secret, Secret};
 use super::maildir::BATCH_BYTES;
 use super::prepare_bytes;
 use crate::config::TlsMode;
@@ -64,6 +65,14 @@ pub enum ImapError {
         /// What failed.
         message: String,
     },
+    /// No access token could be had for the OAuth login.
+    #[error("imap {host}: {source}")]
+    Token {
+        /// Server.
+        host: String,
+        /// Why.
+        source: crate::oauth::OAuthError,
+    },
     /// The store refused a message.
     #[error("storing a message from imap: {0}")]
     Store(#[from] StoreError),
@@ -91,7 +100,7 @@ pub fn poll_imap_once(
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
-    let password = read_password(cfg)?;
+    let secret = secret(cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,7 +111,7 @@ pub fn poll_imap_once(
     rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(300),
-            poll(cfg, &password, store, pipeline),
+            poll(cfg, &secret, store, pipeline),
         )
         .await
         .unwrap_or_else(|_| {
@@ -129,34 +138,23 @@ pub enum Wake {
 /// follows stores, processes and moves them. Async (no store involved), for the daemon's
 /// runtime.
 pub async fn wait_for_mail(cfg: &ImapConfig, max_wait: Duration) -> Result<Wake, ImapError> {
-    let password = read_password(cfg)?;
+    let owned = cfg.clone();
+    let secret = tokio::task::spawn_blocking(move || secret(&owned))
+        .await
+        .map_err(|e| proto(cfg, "login", e))??;
     match open(cfg).await? {
-        Opened::Plain(client) => idle_session(client, cfg, &password, max_wait).await,
-        Opened::Tls(client) => idle_session(*client, cfg, &password, max_wait).await,
+        Opened::Plain(client, mechs) => idle_session(client, cfg, &secret, &mechs, max_wait).await,
+        Opened::Tls(client, mechs) => idle_session(*client, cfg, &secret, &mechs, max_wait).await,
     }
-}
-
-/// The password from `password_file` (first line), read at each connection so it can be
-/// rotated without a restart.
-fn read_password(cfg: &ImapConfig) -> Result<String, ImapError> {
-    std::fs::read_to_string(&cfg.password_file)
-        .map(|p| p.lines().next().unwrap_or("").to_string())
-        .map_err(|source| ImapError::Io {
-            host: format!(
-                "{} (password file {})",
-                cfg.host,
-                cfg.password_file.display()
-            ),
-            source,
-        })
 }
 
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// A connection ready for LOGIN (greeting read; TLS or STARTTLS done as configured).
+/// A connection ready for LOGIN (greeting read; TLS or STARTTLS done as configured), with the
+/// SASL mechanisms its greeting announced.
 enum Opened {
-    Plain(async_imap::Client<TcpStream>),
-    Tls(Box<async_imap::Client<TlsStream>>),
+    Plain(async_imap::Client<TcpStream>, Vec<String>),
+    Tls(Box<async_imap::Client<TlsStream>>, Vec<String>),
 }
 
 async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
@@ -180,60 +178,53 @@ async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
     match cfg.tls {
         TlsMode::None => {
             let mut client = async_imap::Client::new(tcp);
-            greeting(&mut client, cfg).await?;
-            Ok(Opened::Plain(client))
+            let mechs = greeting(&mut client, cfg).await?;
+            Ok(Opened::Plain(client, mechs))
         }
         TlsMode::Tls => {
             let tls = tls_connect(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tls);
-            greeting(&mut client, cfg).await?;
-            Ok(Opened::Tls(Box::new(client)))
+            let mechs = greeting(&mut client, cfg).await?;
+            Ok(Opened::Tls(Box::new(client), mechs))
         }
         TlsMode::Starttls => {
             let mut client = async_imap::Client::new(tcp);
-            greeting(&mut client, cfg).await?;
+            let mechs = greeting(&mut client, cfg).await?;
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| proto(cfg, "STARTTLS", e))?;
             let tls = tls_connect(cfg, client.into_inner()).await?;
-            Ok(Opened::Tls(Box::new(async_imap::Client::new(tls))))
+            // The mechanisms announced before TLS stand (the server sends no new greeting).
+            Ok(Opened::Tls(Box::new(async_imap::Client::new(tls)), mechs))
         }
     }
 }
 
 async fn poll(
     cfg: &ImapConfig,
-    password: &str,
+    secret: &Secret,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
     match open(cfg).await? {
-        Opened::Plain(client) => session(client, cfg, password, store, pipeline).await,
-        Opened::Tls(client) => session(*client, cfg, password, store, pipeline).await,
+        Opened::Plain(client, mechs) => {
+            let s = login(client, cfg, secret, &mechs).await?;
+            session(s, cfg, store, pipeline).await
+        }
+        Opened::Tls(client, mechs) => {
+            let s = login(*client, cfg, secret, &mechs).await?;
+            session(s, cfg, store, pipeline).await
+        }
     }
-}
-
-/// LOGIN with the configured user.
-async fn login<T>(
-    client: async_imap::Client<T>,
-    cfg: &ImapConfig,
-    password: &str,
-) -> Result<async_imap::Session<T>, ImapError>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
-{
-    client
-        .login(&cfg.user, password)
-        .await
-        .map_err(|(e, _)| proto(cfg, "LOGIN", e))
 }
 
 /// One IDLE wait (see [`wait_for_mail`]).
 async fn idle_session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
-    password: &str,
+    secret: &Secret,
+    mechanisms: &[String],
     max_wait: Duration,
 ) -> Result<Wake, ImapError>
 where
@@ -241,7 +232,7 @@ where
 {
     use async_imap::extensions::idle::IdleResponse;
     use async_imap::imap_proto::{MailboxDatum, Response};
-    let mut s = login(client, cfg, password).await?;
+    let mut s = login(client, cfg, secret, mechanisms).await?;
     let mailbox = s
         .select(&cfg.folder)
         .await
@@ -289,12 +280,16 @@ fn proto(cfg: &ImapConfig, what: &str, e: impl std::fmt::Display) -> ImapError {
     }
 }
 
-async fn greeting<T>(client: &mut async_imap::Client<T>, cfg: &ImapConfig) -> Result<(), ImapError>
+/// Reads the greeting; returns the SASL mechanisms it announces.
+async fn greeting<T>(
+    client: &mut async_imap::Client<T>,
+    cfg: &ImapConfig,
+) -> Result<Vec<String>, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
     match client.read_response().await {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(r)) => Ok(greeting_mechanisms(r.parsed())),
         Ok(None) => Err(proto(cfg, "greeting", "connection closed")),
         Err(source) => Err(ImapError::Io {
             host: cfg.host.clone(),
@@ -362,17 +357,16 @@ fn rustls_pki_certs(pem: &[u8]) -> Vec<tokio_rustls::rustls::pki_types::Certific
     out
 }
 
+/// A logged-in poll: rounds of fetch, store, process, move.
 async fn session<T>(
-    client: async_imap::Client<T>,
+    mut s: async_imap::Session<T>,
     cfg: &ImapConfig,
-    password: &str,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut s = login(client, cfg, password).await?;
     let caps = s
         .capabilities()
         .await
