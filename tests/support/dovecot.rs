@@ -53,8 +53,33 @@ impl Dovecot {
         Dovecot::start_with(user, password, true, "")
     }
 
+    /// [`Dovecot::start`] taking OAuth 2.0 bearer tokens too: `mechanisms` (e.g. `"xoauth2
+    /// oauthbearer"`) through an `oauth2` passdb that asks `introspection_url` (RFC 7662,
+    /// `introspection_mode = post`) whether a token is active and whose it is (`username`).
+    pub fn start_oauth(user: &str, introspection_url: &str, mechanisms: &str) -> Dovecot {
+        Dovecot::start_full(
+            user,
+            "no-password-login",
+            false,
+            "",
+            Some((introspection_url, mechanisms)),
+        )
+    }
+
     /// Starts Dovecot; `extra` is appended to its config.
     fn start_with(user: &str, password: &str, with_tls: bool, extra: &str) -> Dovecot {
+        Dovecot::start_full(user, password, with_tls, extra, None)
+    }
+
+    /// Starts Dovecot; `extra` is appended to its config; `oauth` is (introspection URL, SASL
+    /// mechanisms) for an `oauth2` passdb ahead of the passwd-file.
+    fn start_full(
+        user: &str,
+        password: &str,
+        with_tls: bool,
+        extra: &str,
+        oauth: Option<(&str, &str)>,
+    ) -> Dovecot {
         ensure_deps();
         let program = find_program("dovecot").expect("dovecot is installed (.ci/install-deps)");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -93,6 +118,28 @@ impl Dovecot {
         let imaps_port = tls.as_ref().map_or(0, |t| t.imaps_port);
         let conf = root.join("dovecot.conf");
         let r = root.display();
+        let (mechanisms, oauth_passdb) = match oauth {
+            Some((url, mechs)) => {
+                let ext = root.join("dovecot-oauth2.conf.ext");
+                std::fs::write(
+                    &ext,
+                    format!(
+                        "introspection_mode = post\nintrospection_url = {url}\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n"
+                    ),
+                )
+                .expect("oauth2 conf");
+                std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod");
+                (
+                    mechs.to_string(),
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = {mechs}\n  args = {}\n}}\n",
+                        ext.display()
+                    ),
+                )
+            }
+            None => ("plain login".to_string(), String::new()),
+        };
         std::fs::write(
             &conf,
             format!(
@@ -104,13 +151,13 @@ log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 0
 mail_location = maildir:{r}/mail/%u
 mailbox_idle_check_interval = 1 secs
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/passwd
 }}
