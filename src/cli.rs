@@ -139,6 +139,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The engagement report: per group and role, week by week, posts, replies by email versus
+    /// on the forum, unanswered questions and their age, unsubscribes and pauses (a table on
+    /// stdout by default).
+    Report {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Weeks covered, the current one included.
+        #[arg(long, default_value_t = 4)]
+        weeks: usize,
+        /// CSV on stdout instead of the table.
+        #[arg(long, conflicts_with = "html")]
+        csv: bool,
+        /// Write an HTML page with charts to this file instead.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Report as if it were this instant (RFC 3339): for tests and for looking back.
+        /// Default: the clock.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Read one message on stdin as an MTA pipe (sysexits: 0 accepted, 65 not mail, 75 retry).
     Receive {
         #[command(flatten)]
@@ -366,6 +386,31 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 println!("{}", status.to_json());
             } else {
                 print!("{status}");
+            }
+            Ok(0)
+        }
+        Command::Report {
+            config,
+            weeks,
+            csv,
+            html,
+            now,
+        } => {
+            use crate::report_command::{report, write_page, ReportFormat};
+            let cfg = config.load()?;
+            let now = now.unwrap_or_else(chrono::Utc::now);
+            let format = match (&html, csv) {
+                (Some(_), _) => ReportFormat::Html,
+                (None, true) => ReportFormat::Csv,
+                (None, false) => ReportFormat::Text,
+            };
+            let out = report(&cfg, weeks, now, format)?;
+            match html {
+                Some(file) => {
+                    write_page(&file, &out)?;
+                    eprintln!("digestd: report written to {}", file.display());
+                }
+                None => print!("{out}"),
             }
             Ok(0)
         }

@@ -1,5 +1,7 @@
 //! The delivery run: drives one outbound digest run (a "cycle"): for each person due, select →
-//! render → record → send.
+//! render → record → send. Selection and rendering run on `[daemon] threads` threads, a stretch
+//! of people at a time ([`prepare_all`]); the ledger is written by the run's one thread, in the
+//! people's order, so the number of threads changes nothing but the time taken.
 //!
 //! **Invariant:** a digest's Delivery row, holding the complete message, is written before the
 //! transport is called and marked after. Every cycle first resends the pending rows an
@@ -19,11 +21,15 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::digest::select::{select, Activity, SelectLimits};
+use crate::digest::select::{select, SelectLimits};
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
 use crate::render::{ExcerptCache, RenderContext, Renderer};
 use crate::store::{NewDelivery, PersonState, Store};
+
+mod prepare_all;
+
+use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
 /// (a little under seven days, so a schedule firing at the same hour each week always qualifies).
@@ -32,7 +38,8 @@ const WEEKLY_GAP: Duration = Duration::hours(6 * 24 + 12);
 const HIGHLIGHT_LOOKBACK: Duration = Duration::days(30);
 /// The longest period a digest covers (a person back after a long pause gets the last month).
 const MAX_PERIOD: Duration = Duration::days(30);
-/// Digests prepared (and recorded as pending) before their batch is sent.
+/// Digests recorded as pending before their batch is sent (at least; a stretch of people is
+/// selected and rendered on every core at once, at least 16 per thread).
 const BATCH: usize = 64;
 
 /// What one cycle did.
@@ -273,27 +280,30 @@ impl Engine {
         let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
-        let groups: Vec<String> = roles
-            .iter()
-            .flat_map(|r| r.groups.iter().cloned())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let tags: Vec<String> = roles
-            .iter()
-            .flat_map(|r| r.training_tags.iter().cloned())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let (threads, posts) =
-            store.load_activity(&groups, oldest, &tags, now - HIGHLIGHT_LOOKBACK)?;
-        let activity = Activity::new(threads, posts);
+        let all_roles: Vec<&Role> = roles.iter().collect();
+        let activity = crate::run_activity::load_activity(
+            store,
+            &self.config,
+            &all_roles,
+            oldest,
+            now - HIGHLIGHT_LOOKBACK,
+        )?;
         // Each post's excerpts are made once for the whole run, not once per person.
         let excerpts = ExcerptCache::new();
         let delivered_all = store.delivered_posts_all(now - HIGHLIGHT_LOOKBACK)?;
         let empty_set = HashSet::new();
 
-        let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(BATCH);
+        let shared = Shared {
+            schedule_key,
+            activity: &activity,
+            excerpts: &excerpts,
+            now,
+        };
+        // Selection and rendering run on every core a stretch of people at a time; this thread
+        // alone writes the ledger, in the people's order.
+        let stretch = BATCH.max(self.threads() * 16);
+        let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
+        let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
         for person in people {
             report.people += 1;
             if self.stopping() {
@@ -316,38 +326,58 @@ impl Engine {
                 .iter()
                 .filter(|r| person.roles.contains(&r.name))
                 .collect();
-            let period = period_for(frequency, last, now);
-            let delivered = delivered_all.get(&person.email).unwrap_or(&empty_set);
-            let digest = select(
-                person,
-                &person_roles,
-                schedule_key,
-                period,
-                &activity,
-                delivered,
-                &self.limits(),
-            );
-            if digest.is_empty() && !self.config.digest.send_empty {
-                report.empty += 1;
-                continue;
-            }
             let template = person_roles
                 .iter()
                 .find_map(|r| r.template.clone())
                 .unwrap_or_else(|| "digest".into());
-            let prepared = self.prepare(&digest, &template, now, Some(&excerpts))?;
-            let Some(id) = store.insert_pending_delivery(&prepared.delivery)? else {
-                // Already recorded for this (person, schedule, period): never twice.
-                report.skipped += 1;
-                continue;
-            };
-            batch.push((id, person.email.clone(), prepared.delivery.raw));
-            if batch.len() >= BATCH {
-                self.send_batch(store, &mut batch, &mut report).await?;
+            due.push(Due {
+                person,
+                roles: person_roles,
+                period: period_for(frequency, last, now),
+                delivered: delivered_all.get(&person.email).unwrap_or(&empty_set),
+                template,
+            });
+            if due.len() >= stretch {
+                self.record(store, &mut due, &shared, &mut batch, &mut report)?;
+                if batch.len() >= BATCH {
+                    self.send_batch(store, &mut batch, &mut report).await?;
+                }
             }
+        }
+        if !self.stopping() {
+            self.record(store, &mut due, &shared, &mut batch, &mut report)?;
         }
         self.send_batch(store, &mut batch, &mut report).await?;
         Ok(report)
+    }
+
+    /// Selects and renders the digests of `due` (on every core), then records each in the ledger
+    /// in order (this thread only) and queues it in `batch` for sending. A digest already
+    /// recorded for its (person, schedule, period) is skipped: never twice.
+    fn record(
+        &self,
+        store: &mut Store,
+        due: &mut Vec<Due<'_>>,
+        shared: &Shared<'_>,
+        batch: &mut Vec<(i64, String, Vec<u8>)>,
+        report: &mut RunReport,
+    ) -> anyhow::Result<()> {
+        let made = self.prepare_all(due, shared)?;
+        for (d, made) in due.drain(..).zip(made) {
+            let prepared = match made {
+                Made::Empty => {
+                    report.empty += 1;
+                    continue;
+                }
+                Made::Ready(prepared) => prepared,
+            };
+            let Some(id) = store.insert_pending_delivery(&prepared.delivery)? else {
+                report.skipped += 1;
+                continue;
+            };
+            batch.push((id, d.person.email.clone(), prepared.delivery.raw));
+        }
+        Ok(())
     }
 
     fn limits(&self) -> SelectLimits {
@@ -449,6 +479,14 @@ impl Engine {
                 raw: built.raw,
                 post_ids: digest.post_ids(),
                 grants,
+                highlights: digest
+                    .highlights
+                    .iter()
+                    .map(|h| crate::store::SentHighlight {
+                        post_id: h.post.id,
+                        role: h.role.clone(),
+                    })
+                    .collect(),
             },
         })
     }
@@ -713,17 +751,13 @@ pub fn preview(
             person.frequency
         };
         let period = period_for(frequency, last, now);
-        let tags: Vec<String> = person_roles
-            .iter()
-            .flat_map(|r| r.training_tags.iter().cloned())
-            .collect();
-        let groups: Vec<String> = person_roles
-            .iter()
-            .flat_map(|r| r.groups.iter().cloned())
-            .collect();
-        let (threads, posts) =
-            store.load_activity(&groups, period.start, &tags, now - HIGHLIGHT_LOOKBACK)?;
-        let activity = Activity::new(threads, posts);
+        let activity = crate::run_activity::load_activity(
+            &store,
+            config,
+            &person_roles,
+            period.start.min(now - MAX_PERIOD),
+            now - HIGHLIGHT_LOOKBACK,
+        )?;
         let delivered = if include_sent {
             HashSet::new()
         } else {

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod metrics;
 pub mod model;
 pub mod render;
+pub mod report;
 
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
@@ -17,19 +18,24 @@ pub mod outbound;
 pub mod store;
 pub mod template_files;
 
-// Drivers: configuration, collection, delivery runs, schedules and the daemon loop.
+// Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
+// core), schedules and the daemon loop.
 pub mod collect;
 pub mod config;
 pub mod daemon;
 pub mod delivery_run;
+pub mod parallel;
 pub mod poll_plan;
+pub mod run_activity;
 pub mod schedule;
 
-// Operations: HTTP endpoint, systemd, logs, status and the online config check.
+// Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online
+// config check.
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
 pub mod online_check;
+pub mod report_command;
 pub mod status;
 pub mod systemd_notify;
 

@@ -341,6 +341,32 @@ pub struct Highlight {
     pub score: f64,
 }
 
+/// An ambassador's nomination of a post as training material for the roles that follow its
+/// group (the `highlight` reply command writes one, `unhighlight` withdraws it).
+///
+/// Stored in the store's `highlight_nominations` table, one row per (post, nominator); a
+/// withdrawn nomination keeps its row with `withdrawn` set, so the record says who did what when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HighlightNomination {
+    /// The nominated post.
+    pub post_id: PostId,
+    /// The post's group (the roles following it get the highlight).
+    pub group_id: GroupId,
+    /// Who nominated it (normalised address).
+    pub nominated_by: String,
+    /// When it was nominated (the latest nomination when renewed).
+    pub at: DateTime<Utc>,
+    /// When it was withdrawn (`None`: in force).
+    pub withdrawn: Option<DateTime<Utc>>,
+}
+
+impl HighlightNomination {
+    /// True when the nomination is in force (not withdrawn).
+    pub fn is_active(&self) -> bool {
+        self.withdrawn.is_none()
+    }
+}
+
 /// Serializing shared values as the values themselves (without serde's `rc` feature).
 mod shared {
     use std::sync::Arc;

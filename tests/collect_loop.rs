@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::config::GroupSpec;
 use support::daemon::{digestd, Daemon, Spec};
 use support::free_port;
 
@@ -17,29 +18,19 @@ fn each_forum_on_its_interval_and_a_down_forum_is_logged_once() {
     let dead = free_port();
     let http = free_port();
     let spec = Spec {
-        tail: format!(
-            r#"
-[daemon]
-log_filter = "info"
-
-[http]
-listen = "127.0.0.1:{http}"
-
-[forums.local]
-kind = "local"
-poll_seconds = 1
-
-[forums.intranet]
-kind = "feed"
-poll_seconds = 1
-
-[[groups]]
-id = "news"
-name = "News"
-forum = "intranet"
-feed_url = "http://127.0.0.1:{dead}/news.atom"
-"#
-        ),
+        forums: "[forums.local]\nkind = \"local\"\npoll_seconds = 1\n\n\
+                 [forums.intranet]\nkind = \"feed\"\npoll_seconds = 1\n"
+            .into(),
+        groups: vec![
+            GroupSpec::new("social-work", "Social work"),
+            GroupSpec::on(
+                "news",
+                "News",
+                "intranet",
+                &format!("feed_url = \"http://127.0.0.1:{dead}/news.atom\""),
+            ),
+        ],
+        tail: format!("[daemon]\nlog_filter = \"info\"\n\n[http]\nlisten = \"127.0.0.1:{http}\"\n"),
         ..Spec::default()
     };
     spec.write(&config);

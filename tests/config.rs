@@ -179,6 +179,13 @@ const CASES: &[(&str, &str, usize, &str, &str)] = &[
         "out of range",
     ),
     (
+        "threads-zero.toml",
+        "threads-zero.toml",
+        20,
+        "daemon.threads",
+        "out of range: must be 1 to 1024",
+    ),
+    (
         "role-without-groups.toml",
         "role-without-groups.toml",
         25,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use digestd::http::token::{sign, verify, UnsubscribeClaim};
 use digestd::http::Secret;
+use support::config::{GroupSpec, RoleSpec};
 use support::daemon::{digestd, import_posts, post_line_in, Daemon, Spec};
 use support::http_client::request;
 use support::{free_port, SmtpSink, SunkMessage};
@@ -93,18 +94,26 @@ fn write_config(dir: &Path, sink_port: u16, http_port: u16) -> std::path::PathBu
         schedule: "* * * * * *".into(),
         transport: Spec::smtp(sink_port),
         person_roles: vec!["social-worker".into(), "planner".into()],
+        groups: vec![
+            GroupSpec::new("social-work", "Social work"),
+            GroupSpec::new("planning", "Planning"),
+        ],
+        roles: vec![
+            RoleSpec::new(
+                "social-worker",
+                &["social-work"],
+                "* * * * * *",
+                "time_zone = \"Europe/Amsterdam\"",
+            ),
+            RoleSpec::new(
+                "planner",
+                &["planning"],
+                "*/2 * * * * *",
+                "time_zone = \"Europe/Amsterdam\"",
+            ),
+        ],
         tail: format!(
             r#"
-[[groups]]
-id = "planning"
-name = "Planning"
-
-[[roles]]
-name = "planner"
-groups = ["planning"]
-schedule = "*/2 * * * * *"
-time_zone = "Europe/Amsterdam"
-
 [inbound]
 maildir = "inbox"
 

@@ -5,7 +5,7 @@ mod support;
 
 use support::config::{GroupSpec, RoleSpec, Spec};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -875,7 +875,16 @@ fn interrupted_mid_run_everyone_gets_exactly_one_digest(interrupt: Interrupt) {
             };
             // SIGTERM: clean stop, exit 0.
             let status = stop_daemon(&mut daemon);
-            assert_eq!(messages.len(), PEOPLE, "no duplicates, nobody else");
+            // The one window no SMTP client can close (RFC 1047): the server said 250 to a
+            // message's end, and the kill came before the ledger recorded it. That message is
+            // sent again, as the same stored bytes with the same Message-ID (receivers
+            // recognise it); at most one per pooled connection. Anything else is a bug.
+            let copies = resent_copies(&messages);
+            assert!(
+                messages.len() - copies == PEOPLE && copies <= 4,
+                "{} messages for {PEOPLE} people, {copies} of them resent copies",
+                messages.len()
+            );
             assert!(
                 status.is_some_and(|s| s.success()),
                 "SIGTERM stops the daemon with exit 0: {status:?}"
@@ -918,12 +927,32 @@ fn interrupted_mid_run_everyone_gets_exactly_one_digest(interrupt: Interrupt) {
     let by = by_recipient(&messages);
     for i in 0..PEOPLE {
         let to = format!("p{i:03}@testdam.example");
-        assert_eq!(
-            by.get(&to).map_or(0, Vec::len),
-            1,
-            "{to}: exactly one digest ({interrupt:?} mid-run)"
+        let ids: HashSet<String> = by
+            .get(&to)
+            .map(|ms| ms.iter().map(|m| raw_header(m, "Message-ID")).collect())
+            .unwrap_or_default();
+        assert!(
+            ids.len() == 1 && !ids.contains(""),
+            "{to}: exactly one digest ({interrupt:?} mid-run): {ids:?}"
         );
+        if interrupt == Interrupt::Term {
+            // A clean stop leaves no window: not even the same digest twice.
+            assert_eq!(
+                by.get(&to).map_or(0, Vec::len),
+                1,
+                "{to}: one copy after SIGTERM"
+            );
+        }
     }
+}
+
+/// How many of `messages` repeat an earlier one's Message-ID (the same digest sent again).
+fn resent_copies(messages: &[SunkMessage]) -> usize {
+    let mut seen = HashSet::new();
+    messages
+        .iter()
+        .filter(|m| !seen.insert(raw_header(m, "Message-ID")))
+        .count()
 }
 
 /// A permanently refused address is recorded as failed for that person only; the run goes on

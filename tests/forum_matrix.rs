@@ -15,6 +15,7 @@ use digestd::store::Store;
 use serde_json::{json, Value};
 
 use digestd::bench::synapse::Synapse;
+use support::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
 use support::synapse::{self as hs, unique, Hs};
 
 /// The bot's localpart in every test.
@@ -490,61 +491,38 @@ fn loop_config(
     anna_matrix_id: Option<&str>,
 ) -> std::path::PathBuf {
     std::fs::write(dir.join("as-token"), synapse.as_token()).expect("token file");
-    let text = format!(
-        r#"
-[organisation]
-name = "Testdam"
-forum_url = "https://forum.testdam.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-
-[mail.transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {sink_port}
-tls = "none"
-
-[digest]
-templates = "{templates}"
-
-[forums.city-matrix]
-kind = "matrix"
-homeserver = "{homeserver}"
-server_name = "digestd.test"
-as_token_file = "as-token"
-bot_user = "{BOT}"
-poll_seconds = 30
-
-[[groups]]
-id = "home-visits"
-name = "Home visits"
-forum = "city-matrix"
-room = "{alias}"
-
-[[roles]]
-name = "social-worker"
-groups = ["home-visits"]
-schedule = "0 0 7 * * Mon-Fri"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "{anna}"
-name = "Anna de Vries"
-roles = ["social-worker"]
-{matrix_id}
-"#,
-        matrix_id = anna_matrix_id.map_or(String::new(), |m| format!("matrix_id = \"{m}\"")),
-        templates = support::repo_root().join("templates").display(),
-        homeserver = synapse.base_url(),
+    let forums = format!(
+        "[forums.city-matrix]\nkind = \"matrix\"\nhomeserver = \"{}\"\n\
+         server_name = \"digestd.test\"\nas_token_file = \"as-token\"\n\
+         bot_user = \"{BOT}\"\npoll_seconds = 30\n",
+        synapse.base_url()
     );
-    let path = dir.join("digestd.toml");
-    std::fs::write(&path, text).expect("config");
-    path
+    let spec = Spec {
+        organisation: "Testdam".into(),
+        transport: Spec::smtp(sink_port),
+        forums,
+        groups: vec![GroupSpec::on(
+            "home-visits",
+            "Home visits",
+            "city-matrix",
+            &format!("room = \"{alias}\""),
+        )],
+        roles: vec![RoleSpec::new(
+            "social-worker",
+            &["home-visits"],
+            "0 0 7 * * Mon-Fri",
+            "time_zone = \"Europe/Amsterdam\"",
+        )],
+        people: Vec::new(),
+        persons: vec![PersonSpec::new(
+            anna,
+            "Anna de Vries",
+            &["social-worker"],
+            &anna_matrix_id.map_or(String::new(), |m| format!("matrix_id = \"{m}\"")),
+        )],
+        ..Spec::default()
+    };
+    spec.write_in(dir)
 }
 
 /// `digestd ARGS -c CONFIG` with `stdin`, through the tests' one runner.

@@ -9,6 +9,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use support::config::{GroupSpec, RoleSpec, Spec};
 use support::discourse::FakeDiscourse;
 use support::discourse::Fault;
 use support::feed_server::{Doc, FeedServer};
@@ -16,60 +17,42 @@ use support::{repo_root, start_daemon, stop_daemon, wait_until, SmtpSink, SunkMe
 
 const KEY: &str = "e2e-key-abcdef";
 
-fn config_text(port: u16, forum: &str, group: &str) -> String {
-    format!(
-        r#"
-[organisation]
-name = "Gemeente Testdam"
-forum_url = "https://forum.testdam.example"
+/// The test organisation on `forums`: group `youth-care` on the platform named in `source`
+/// (plus `more` groups), Anna and Carla as youth workers, mail to smtp-sink on `port`, replies
+/// from the Maildir `inbox`.
+fn platform_spec(port: u16, forums: &str, source: &str, more: Vec<GroupSpec>) -> Spec {
+    let mut groups = vec![GroupSpec {
+        id: "youth-care".into(),
+        name: "Youth care".into(),
+        extra: source.into(),
+    }];
+    groups.extend(more);
+    let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+    let group_ids: Vec<&str> = group_ids.iter().map(String::as_str).collect();
+    Spec {
+        transport: Spec::smtp(port),
+        forums: forums.into(),
+        groups,
+        roles: vec![RoleSpec::new(
+            "youth-worker",
+            &group_ids,
+            "0 0 7 * * Mon-Fri",
+            "time_zone = \"Europe/Amsterdam\"",
+        )],
+        people: vec![
+            ("anna@example.org".into(), "Anna".into()),
+            ("carla@example.org".into(), "Carla".into()),
+        ],
+        person_roles: vec!["youth-worker".into()],
+        person_extra: String::new(),
+        tail: "[inbound]\nmaildir = \"inbox\"\n\n[daemon]\ninbound_poll_secs = 1\n".into(),
+        ..Spec::default()
+    }
+}
 
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Testdam Groups <digest@testdam.example>"
-reply_domain = "reply.testdam.example"
-
-[mail.transport]
-kind = "smtp"
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-
-[digest]
-templates = "{templates}"
-
-[inbound]
-maildir = "inbox"
-
-[daemon]
-inbound_poll_secs = 1
-
-{forum}
-
-[[groups]]
-id = "youth-care"
-name = "Youth care"
-{group}
-
-[[roles]]
-name = "youth-worker"
-groups = ["youth-care"]
-schedule = "0 0 7 * * Mon-Fri"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "anna@example.org"
-name = "Anna"
-roles = ["youth-worker"]
-
-[[people]]
-email = "carla@example.org"
-name = "Carla"
-roles = ["youth-worker"]
-"#,
-        templates = repo_root().join("templates").display()
-    )
+/// [`platform_spec`] with the group `youth-care` only, as TOML.
+fn config_text(port: u16, forums: &str, source: &str) -> String {
+    platform_spec(port, forums, source, Vec::new()).render()
 }
 
 /// `digestd ARGS -c CONFIG` through the tests' one runner.
@@ -400,14 +383,19 @@ fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing(
             key_file.display(),
             auth_file.display()
         );
-        let text = config_text(
+        let news = GroupSpec::on(
+            "news",
+            "News",
+            "intranet",
+            &format!("feed_url = \"{}\"", server.url(feed_path)),
+        );
+        let text = platform_spec(
             1025,
             &forums,
             &format!("forum = \"city-discourse\"\ncategory = \"{category}\""),
-        ) + &format!(
-            "\n[[groups]]\nid = \"news\"\nname = \"News\"\nforum = \"intranet\"\nfeed_url = \"{}\"\n",
-            server.url(feed_path)
-        );
+            vec![news],
+        )
+        .render();
         std::fs::write(&config, text).expect("config");
     };
 

@@ -25,6 +25,7 @@ use chrono::Utc;
 use digestd::config::Config;
 use digestd::model::{Post, ReplyGrant, ReplyToken, Thread};
 use digestd::store::{InboundRow, InboundStatus, Store};
+use support::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
 use support::daemon::Daemon;
 use support::http_client::{request, request_with, Response};
 use support::inbound::{fixture, receive_with, replace, simple_reply};
@@ -54,62 +55,36 @@ impl Site {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("webhook.key"), format!("{SECRET}\n")).expect("key");
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let templates = support::repo_root().join("templates");
         let post_url = post_url.map_or(String::new(), |u| format!("post_url = \"{u}\""));
-        let toml = format!(
-            r#"[organisation]
-name = "Test"
-forum_url = "https://forum.test.example"
-
-[store]
-path = "digestd.sqlite"
-
-[mail]
-from = "Digests <digest@test.example>"
-reply_domain = "{domain}"
-
-[mail.transport]
-{transport}
-
-[digest]
-templates = "{templates}"
-
-[daemon]
-inbound_poll_secs = 3600
-
-[inbound]
-
-[http]
-listen = "{http}"
-
-[forums.hr-portal]
-kind = "webhook"
-secret_file = "webhook.key"
-{post_url}
-
-[[groups]]
-id = "hr-news"
-name = "HR news"
-forum = "hr-portal"
-remote_id = "hr"
-
-[[roles]]
-name = "staff"
-groups = ["hr-news"]
-schedule = "0 0 7 * * *"
-time_zone = "Europe/Amsterdam"
-
-[[people]]
-email = "{ANN}"
-name = "Ann Example"
-roles = ["staff"]
-locale = "en"
-"#,
-            domain = support::inbound::REPLY_DOMAIN,
-            templates = templates.display(),
-        );
-        let config_path = dir.path().join("digestd.toml");
-        std::fs::write(&config_path, toml).expect("config");
+        let spec = Spec {
+            organisation: "Test".into(),
+            forum_url: "https://forum.test.example".into(),
+            from: "Digests <digest@test.example>".into(),
+            reply_domain: support::inbound::REPLY_DOMAIN.into(),
+            transport: transport.into(),
+            forums: format!(
+                "[forums.hr-portal]\nkind = \"webhook\"\nsecret_file = \"webhook.key\"\n{post_url}\n"
+            ),
+            groups: vec![GroupSpec::on(
+                "hr-news",
+                "HR news",
+                "hr-portal",
+                "remote_id = \"hr\"",
+            )],
+            roles: vec![RoleSpec::new(
+                "staff",
+                &["hr-news"],
+                "0 0 7 * * *",
+                "time_zone = \"Europe/Amsterdam\"",
+            )],
+            people: Vec::new(),
+            persons: vec![PersonSpec::new(ANN, "Ann Example", &["staff"], "locale = \"en\"")],
+            tail: format!(
+                "[daemon]\ninbound_poll_secs = 3600\n\n[inbound]\n\n[http]\nlisten = \"{http}\"\n"
+            ),
+            ..Spec::default()
+        };
+        let config_path = spec.write_in(dir.path());
         Site {
             dir,
             config_path,
@@ -170,7 +145,7 @@ locale = "en"
     fn stored(&self) -> (Vec<Thread>, Vec<Post>) {
         let epoch = Utc::now() - chrono::Duration::days(3650);
         self.store()
-            .load_activity(&["hr-news".to_string()], epoch, &[], epoch)
+            .load_activity(&["hr-news".to_string()], epoch, &[], epoch, 0)
             .expect("activity")
     }
 

@@ -9,7 +9,7 @@ mod support;
 use support::config::{GroupSpec, PersonSpec, RoleSpec, Spec};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -116,24 +116,17 @@ fn digestd(config: &Path, args: &[&str]) -> Output {
 }
 
 fn add_post(config: &Path, body: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
-        .args(["post", "-c"])
-        .arg(config)
-        .args(["--group", "general", "--author", "writer@testdam.example"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(body.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("digestd post");
+    let out = support::run_digestd(
+        config,
+        &[
+            "post",
+            "--group",
+            "general",
+            "--author",
+            "writer@testdam.example",
+        ],
+        Some(body.as_bytes()),
+    );
     assert!(
         out.status.success(),
         "post: {}",

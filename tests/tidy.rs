@@ -27,6 +27,7 @@ const PURE: &[&str] = &[
     "inbound/authorise.rs",
     "inbound/auth_results.rs",
     "inbound/confirm.rs",
+    "report",
 ];
 
 /// What a pure module must not name.

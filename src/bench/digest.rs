@@ -191,7 +191,7 @@ impl Synthetic {
         tags.sort();
         tags.dedup();
         let (threads, loaded_posts) =
-            store.load_activity(&group_ids, period.start, &tags, end - Duration::days(90))?;
+            store.load_activity(&group_ids, period.start, &tags, end - Duration::days(90), 0)?;
         let loaded = (threads.len(), loaded_posts.len());
         let activity = Activity::new(threads, loaded_posts);
         let loaded_in = load.elapsed();

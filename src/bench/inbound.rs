@@ -301,6 +301,7 @@ fn seeded_store(
         now - Days::days(30),
         &[],
         now,
+        0,
     )?;
     let thread_id = threads.first().context("seeded thread")?.id;
     for grant in grants(tokens, thread_id) {
@@ -442,7 +443,7 @@ fn store_alone(
         store_time += t.elapsed();
         let ends: Vec<_> = ins
             .iter()
-            .map(|i| (i.id, InboundEnd::Posted("1", "")))
+            .map(|i| (i.id, InboundEnd::Posted("1", "", "general")))
             .collect();
         let t = Instant::now();
         own.finish_inbound_batch(&ends)?;

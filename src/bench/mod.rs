@@ -4,8 +4,10 @@
 pub mod collect;
 pub mod digest;
 pub mod inbound;
+pub mod postfix;
 pub mod send;
 pub mod synapse;
+pub mod test_ca;
 pub mod trim;
 
 use crate::cli::BenchCommand;

@@ -288,7 +288,8 @@ fn smtp_source(
     Ok(elapsed)
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
+/// A system program in `PATH`, `/usr/sbin`, `/usr/bin` or `/sbin`.
+pub(super) fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
@@ -350,7 +351,8 @@ impl Drop for Sink {
     }
 }
 
-fn is_root() -> bool {
+/// True when this process runs as root (its effective uid is 0).
+pub(super) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

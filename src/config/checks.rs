@@ -159,6 +159,32 @@ pub(crate) fn check_http_url(s: &str) -> Result<String, String> {
     Ok(s.trim_end_matches('/').to_string())
 }
 
+/// A span of time written as a number and a unit: `90m`, `36h`, `2d`, `1w` (at least a minute).
+pub(crate) fn parse_span(s: &str) -> Result<chrono::Duration, String> {
+    let t = s.trim();
+    let hint =
+        "write a number and a unit: m (minutes), h (hours), d (days) or w (weeks), e.g. \"2d\"";
+    let Some(unit) = t.chars().last() else {
+        return Err(format!("empty time span: {hint}"));
+    };
+    let n: i64 = t[..t.len() - unit.len_utf8()]
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{t}` is not a time span: {hint}"))?;
+    let minutes = match unit.to_ascii_lowercase() {
+        'm' => Some(n),
+        'h' => n.checked_mul(60),
+        'd' => n.checked_mul(24 * 60),
+        'w' => n.checked_mul(7 * 24 * 60),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{t}` is not a time span: {hint}"))?;
+    if !(1..=366 * 24 * 60).contains(&minutes) {
+        return Err(format!("`{t}` is out of range: from 1m to 366d"));
+    }
+    Ok(chrono::Duration::minutes(minutes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +234,16 @@ mod tests {
         assert!(check_http_url("forum.example").is_err());
         assert_eq!(parse_frequency("Daily"), Ok(Frequency::Daily));
         assert!(parse_frequency("hourly").is_err());
+    }
+
+    #[test]
+    fn spans_parse_with_units_and_refuse_the_rest() {
+        assert_eq!(parse_span("2d"), Ok(chrono::Duration::days(2)));
+        assert_eq!(parse_span(" 36h "), Ok(chrono::Duration::hours(36)));
+        assert_eq!(parse_span("90m"), Ok(chrono::Duration::minutes(90)));
+        assert_eq!(parse_span("1W"), Ok(chrono::Duration::weeks(1)));
+        for bad in ["", "d", "2", "2x", "-1d", "0h", "999d", "twod"] {
+            assert!(parse_span(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -58,7 +58,7 @@ pub struct Config {
     pub digest: DigestConfig,
     /// Inbound (reply) settings.
     pub inbound: InboundConfig,
-    /// `[daemon]`: logging and timing of `digestd run`.
+    /// `[daemon]`: logging and timing of `digestd run`, and the threads of digest runs.
     pub daemon: DaemonConfig,
     /// `[http]`: the optional endpoint (health, metrics, one-click unsubscribe); off when absent.
     pub http: Option<crate::http::HttpConfig>,
@@ -143,6 +143,14 @@ pub struct DigestConfig {
     pub token_days: i64,
     /// Characters of excerpt per thread (default 280).
     pub excerpt_chars: usize,
+    /// At most this many questions in "Can you help?" (default 5; 0: no such section).
+    pub max_questions: usize,
+    /// A question is unanswered when nobody but its author has posted this long after it was
+    /// asked (`unanswered_after = "2d"`; default two days).
+    pub unanswered_after: chrono::Duration,
+    /// A post with at least this many likes is a training highlight candidate (default 10;
+    /// 0: likes alone never make one).
+    pub highlight_min_likes: u32,
 }
 
 impl Default for DigestConfig {
@@ -153,11 +161,14 @@ impl Default for DigestConfig {
             send_empty: false,
             token_days: 90,
             excerpt_chars: 280,
+            max_questions: 5,
+            unanswered_after: chrono::Duration::days(2),
+            highlight_min_likes: 10,
         }
     }
 }
 
-/// `[daemon]`: how `digestd run` logs and paces itself.
+/// `[daemon]`: how `digestd run` logs and paces itself, and how many threads a digest run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
     /// Log filter in RUST_LOG syntax (default `info`); reloaded on SIGHUP.
@@ -167,6 +178,9 @@ pub struct DaemonConfig {
     /// How often the inbound Maildir is drained and queued replies retried (default 30; IMAP
     /// follows `[inbound.imap] poll_seconds`).
     pub inbound_poll_secs: u64,
+    /// Threads that select and render a run's digests (default: the cores this process may
+    /// use, [`crate::parallel::available_threads`]). The ledger is still written by one thread.
+    pub threads: usize,
 }
 
 impl Default for DaemonConfig {
@@ -175,6 +189,7 @@ impl Default for DaemonConfig {
             log_filter: "info".into(),
             shutdown_timeout_secs: 30,
             inbound_poll_secs: 30,
+            threads: crate::parallel::available_threads(),
         }
     }
 }

@@ -43,6 +43,7 @@ pub(crate) struct RawDaemon {
     pub log_filter: Option<Str>,
     pub shutdown_timeout_secs: Option<Int>,
     pub inbound_poll_secs: Option<Int>,
+    pub threads: Option<Int>,
 }
 
 /// `[organisation]`.
@@ -106,6 +107,9 @@ pub(crate) struct RawDigest {
     pub send_empty: Option<bool>,
     pub token_days: Option<Int>,
     pub excerpt_chars: Option<Int>,
+    pub max_questions: Option<Int>,
+    pub unanswered_after: Option<Str>,
+    pub highlight_min_likes: Option<Int>,
 }
 
 /// `[inbound]`.

@@ -6,4 +6,4 @@
 pub mod rank;
 pub mod select;
 
-pub use select::{select, Activity, SelectLimits};
+pub use select::{select, Activity, Curation, SelectLimits};

@@ -12,9 +12,17 @@
 //!   time from the thread's newest post to the period end. Recency can at most multiply the score
 //!   by `RECENCY_FLOOR`, so a busy thread from Monday still beats a one-liner from Friday.
 //!
-//! **Highlight score** = `(H_BASE + H_BEST_ANSWER·best + H_LIKE·ln(1 + likes) +
-//! H_REPLY·ln(1 + replies)) × freshness` with the slower `HIGHLIGHT_HALF_LIFE`: training material
-//! stays relevant longer than chatter.
+//! **Highlight score** = `(H_BASE + H_NOMINATION·log2(1 + nominations) + H_BEST_ANSWER·best +
+//! H_LIKE·ln(1 + likes) + H_REPLY·ln(1 + replies)) × freshness` with the slower
+//! `HIGHLIGHT_HALF_LIFE`: training material stays relevant longer than chatter. A person's
+//! judgement weighs most: one ambassador's nomination outweighs a best answer or a much-liked post
+//! even when it is weeks older; each further nomination adds less than the one before.
+//!
+//! **Candidates** (see [`HighlightSource`]): a post is a highlight candidate for a role that
+//! follows its group when an ambassador nominated it, when it carries one of the role's training
+//! tags, when it is the accepted/best answer and the role lists the `best-answer` tag, or when it
+//! has at least `[digest] highlight_min_likes` likes. [`highlight_source`] decides which, in that
+//! order of precedence.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -31,6 +39,8 @@ pub const THREAD_HALF_LIFE_HOURS: f64 = 48.0;
 
 /// Base score of any highlight (so that a fresh, unliked one still ranks).
 pub const H_BASE: f64 = 1.0;
+/// Bonus of an ambassador's nomination (times `log2(1 + nominations)`).
+pub const H_NOMINATION: f64 = 8.0;
 /// Bonus of a post marked as the thread's best answer.
 pub const H_BEST_ANSWER: f64 = 3.0;
 /// Weight of `ln(1 + likes)` of a highlighted post.
@@ -62,6 +72,8 @@ pub struct HighlightSignals {
     pub replies: u32,
     /// Marked as best answer.
     pub best_answer: bool,
+    /// Ambassadors' nominations in force.
+    pub nominations: u32,
     /// When it was written.
     pub created: DateTime<Utc>,
 }
@@ -84,10 +96,79 @@ pub fn thread_score(s: &ThreadSignals, period_end: DateTime<Utc>) -> f64 {
 /// Score of a training highlight for a digest whose period ends at `period_end` (higher first).
 pub fn highlight_score(s: &HighlightSignals, period_end: DateTime<Utc>) -> f64 {
     let worth = H_BASE
+        + H_NOMINATION * f64::from(s.nominations).ln_1p() / std::f64::consts::LN_2
         + if s.best_answer { H_BEST_ANSWER } else { 0.0 }
         + H_LIKE * f64::from(s.likes).ln_1p()
         + H_REPLY * f64::from(s.replies).ln_1p();
     worth * freshness(period_end - s.created, HIGHLIGHT_HALF_LIFE_HOURS)
+}
+
+/// Why a post is a training highlight for a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HighlightSource<'a> {
+    /// An ambassador nominated it.
+    Nominated,
+    /// It carries this training tag of the role.
+    Tag(&'a str),
+    /// It is the thread's accepted/best answer (and the role lists `best-answer`).
+    BestAnswer,
+    /// It has at least the configured number of likes.
+    Liked,
+}
+
+impl HighlightSource<'_> {
+    /// The word a digest shows for it (`nominated`, the tag, `best-answer`, `liked`).
+    pub fn label(&self) -> &str {
+        match self {
+            HighlightSource::Nominated => NOMINATED_LABEL,
+            HighlightSource::Tag(t) => t,
+            HighlightSource::BestAnswer => BEST_ANSWER_LABEL,
+            HighlightSource::Liked => LIKED_LABEL,
+        }
+    }
+}
+
+/// [`HighlightSource::label`] of a nominated post.
+pub const NOMINATED_LABEL: &str = "nominated";
+/// [`HighlightSource::label`] of a best answer (also the tag a role lists to get them).
+pub const BEST_ANSWER_LABEL: &str = "best-answer";
+/// [`HighlightSource::label`] of a much-liked post.
+pub const LIKED_LABEL: &str = "liked";
+
+/// What makes a post a highlight candidate, beside its signals.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidatePost<'a> {
+    /// The post's tags (lower case).
+    pub tags: &'a [String],
+    /// Marked as best answer.
+    pub best_answer: bool,
+    /// Likes.
+    pub likes: u32,
+    /// Nominations in force.
+    pub nominations: u32,
+}
+
+/// Why `post` is a highlight for a role with `training_tags`, if it is one; `min_likes` 0
+/// turns likes off as a source. Precedence: nomination, training tag, best answer, likes.
+pub fn highlight_source<'a>(
+    post: &CandidatePost<'a>,
+    training_tags: &[String],
+    min_likes: u32,
+) -> Option<HighlightSource<'a>> {
+    if post.nominations > 0 {
+        return Some(HighlightSource::Nominated);
+    }
+    if let Some(t) = post
+        .tags
+        .iter()
+        .find(|t| training_tags.iter().any(|r| r == *t))
+    {
+        return Some(HighlightSource::Tag(t));
+    }
+    if post.best_answer && training_tags.iter().any(|r| r == BEST_ANSWER_LABEL) {
+        return Some(HighlightSource::BestAnswer);
+    }
+    (min_likes > 0 && post.likes >= min_likes).then_some(HighlightSource::Liked)
 }
 
 #[cfg(test)]
@@ -119,6 +200,7 @@ mod tests {
                 likes,
                 replies: 0,
                 best_answer,
+                nominations: 0,
                 created: end() - Duration::hours(hours_ago),
             },
             end(),
@@ -166,5 +248,57 @@ mod tests {
         assert!(highlight(3, false, 1) > highlight(3, false, 24 * 20));
         // A best answer from two weeks ago still beats a fresh unliked post.
         assert!(highlight(0, true, 24 * 14) > highlight(0, false, 0));
+    }
+
+    #[test]
+    fn a_nomination_outweighs_a_best_answer_and_a_second_adds_less() {
+        let at = |nominations, best_answer| {
+            highlight_score(
+                &HighlightSignals {
+                    likes: 0,
+                    replies: 0,
+                    best_answer,
+                    nominations,
+                    created: end(),
+                },
+                end(),
+            )
+        };
+        assert!(at(1, false) > at(0, true));
+        let first = at(1, false) - at(0, false);
+        let second = at(2, false) - at(1, false);
+        assert!(second > 0.0 && second < first);
+    }
+
+    #[test]
+    fn sources_in_order_of_precedence() {
+        let tags = vec!["training".to_string(), "best-answer".to_string()];
+        let post = |t: &'static [String], best_answer, likes, nominations| CandidatePost {
+            tags: t,
+            best_answer,
+            likes,
+            nominations,
+        };
+        static TRAINING: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| vec!["training".to_string()]);
+        assert_eq!(
+            highlight_source(&post(&TRAINING, true, 50, 1), &tags, 5),
+            Some(HighlightSource::Nominated)
+        );
+        assert_eq!(
+            highlight_source(&post(&TRAINING, true, 50, 0), &tags, 5),
+            Some(HighlightSource::Tag("training"))
+        );
+        assert_eq!(
+            highlight_source(&post(&[], true, 50, 0), &tags, 5),
+            Some(HighlightSource::BestAnswer)
+        );
+        assert_eq!(
+            highlight_source(&post(&[], true, 50, 0), &[], 5),
+            Some(HighlightSource::Liked)
+        );
+        assert_eq!(highlight_source(&post(&[], false, 4, 0), &tags, 5), None);
+        assert_eq!(highlight_source(&post(&[], false, 99, 0), &tags, 0), None);
+        assert_eq!(HighlightSource::Liked.label(), "liked");
     }
 }

@@ -14,7 +14,9 @@
 //! for every reader; what differs per person is whether it qualifies and which posts are new.
 //!
 //! Highlights are taken from the groups each role follows (a role's training tags apply to its
-//! own groups), in the period or older but never after the period end.
+//! own groups), in the period or older but never after the period end. Besides training tags and
+//! best answers, ambassadors' nominations and much-liked posts ([`Curation`]) make candidates for
+//! every role following the group; [`rank::highlight_source`] says why a post qualifies.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -28,7 +30,16 @@ use crate::model::{
 };
 
 /// Tag that makes a role's training tags also match posts marked as best answer.
-pub const BEST_ANSWER_TAG: &str = "best-answer";
+pub const BEST_ANSWER_TAG: &str = rank::BEST_ANSWER_LABEL;
+
+/// What people and the forum add to tags when picking highlights (loaded by the run).
+#[derive(Debug, Clone, Default)]
+pub struct Curation {
+    /// Ambassadors' nominations in force, per post.
+    pub nominations: HashMap<PostId, u32>,
+    /// A post with at least this many likes is a highlight candidate (0: likes are no source).
+    pub min_likes: u32,
+}
 
 /// Caps on a digest's sections (from `[digest]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +62,14 @@ impl Default for SelectLimits {
 
 /// Bit of [`PostMeta::tags`] set for a best answer.
 const BEST_ANSWER_BIT: u64 = 1 << 63;
-/// Bit of [`PostMeta::tags`] set when the post has a tag beyond the 62 that get their own bit.
+/// Bit of [`PostMeta::tags`] set when the post has a tag beyond the 60 that get their own bit.
 const OVERFLOW_BIT: u64 = 1 << 62;
+/// Bit of [`PostMeta::tags`] set for a post an ambassador nominated.
+const NOMINATED_BIT: u64 = 1 << 61;
+/// Bit of [`PostMeta::tags`] set for a post with at least [`Curation::min_likes`] likes.
+const LIKED_BIT: u64 = 1 << 60;
+/// Tags that get their own bit in [`PostMeta::tags`].
+const TAG_BITS: u32 = 60;
 
 /// What selection checks for every post, packed small and contiguous (the posts themselves are
 /// only touched for what goes into a digest).
@@ -61,7 +78,8 @@ struct PostMeta {
     id: PostId,
     /// Interned author address.
     author: u32,
-    /// One bit per interned tag, plus [`OVERFLOW_BIT`] and [`BEST_ANSWER_BIT`].
+    /// One bit per interned tag, plus [`OVERFLOW_BIT`], [`NOMINATED_BIT`], [`LIKED_BIT`] and
+    /// [`BEST_ANSWER_BIT`].
     tags: u64,
 }
 
@@ -72,7 +90,8 @@ struct GroupPosts {
     posts: Vec<Arc<Post>>,
     /// `meta[i]` describes `posts[i]`.
     meta: Vec<PostMeta>,
-    /// Indices into `posts` of posts with a tag or marked best answer.
+    /// Indices into `posts` of highlight candidates: a tag, a best answer, a nomination or
+    /// enough likes.
     tagged: Vec<usize>,
 }
 
@@ -108,15 +127,21 @@ pub struct Activity {
     groups: Vec<GroupPosts>,
     /// Interned author addresses (normalised).
     authors: HashMap<String, u32>,
-    /// Interned tags: bit position in [`PostMeta::tags`] (below 62).
+    /// Interned tags: bit position in [`PostMeta::tags`] (below [`TAG_BITS`]).
     tag_bits: HashMap<String, u32>,
+    curation: Curation,
     windows: RwLock<HashMap<WindowKey, Arc<Window>>>,
 }
 
 impl Activity {
     /// Indexes `threads` and `posts` (any order; posts of unknown threads are kept for nothing
-    /// and ignored).
+    /// and ignored), with tags and best answers as the only highlight sources.
     pub fn new(threads: Vec<Thread>, posts: Vec<Post>) -> Activity {
+        Activity::with_curation(threads, posts, Curation::default())
+    }
+
+    /// [`Activity::new`] with nominations and likes as highlight sources too.
+    pub fn with_curation(threads: Vec<Thread>, posts: Vec<Post>, curation: Curation) -> Activity {
         let threads: HashMap<ThreadId, Arc<Thread>> =
             threads.into_iter().map(|t| (t.id, Arc::new(t))).collect();
         let mut group_index: HashMap<GroupId, usize> = HashMap::new();
@@ -148,11 +173,17 @@ impl Activity {
                     let next = authors.len() as u32;
                     let author = *authors.entry(email).or_insert(next);
                     let mut tags = if p.best_answer { BEST_ANSWER_BIT } else { 0 };
+                    if curation.nominations.get(&p.id).is_some_and(|&n| n > 0) {
+                        tags |= NOMINATED_BIT;
+                    }
+                    if curation.min_likes > 0 && p.likes >= curation.min_likes {
+                        tags |= LIKED_BIT;
+                    }
                     for t in &p.tags {
                         let next = tag_bits.len() as u32;
                         let bit = match tag_bits.get(t.as_str()) {
                             Some(&b) => Some(b),
-                            None if next < 62 => {
+                            None if next < TAG_BITS => {
                                 tag_bits.insert(t.clone(), next);
                                 Some(next)
                             }
@@ -168,10 +199,10 @@ impl Activity {
                 })
                 .collect();
             g.tagged = g
-                .posts
+                .meta
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.best_answer || !p.tags.is_empty())
+                .filter(|(_, m)| m.tags != 0)
                 .map(|(i, _)| i)
                 .collect();
         }
@@ -181,6 +212,7 @@ impl Activity {
             groups,
             authors,
             tag_bits,
+            curation,
             windows: RwLock::new(HashMap::new()),
         }
     }
@@ -271,6 +303,7 @@ impl Activity {
                         likes: p.likes,
                         replies: p.reply_count,
                         best_answer: p.best_answer,
+                        nominations: self.nominations(p.id),
                         created: p.created,
                     },
                     period.end,
@@ -294,7 +327,7 @@ fn is_new_for(m: &PostMeta, me: Option<u32>, delivered: &HashSet<PostId>) -> boo
 impl Activity {
     /// The tag mask of a role's training tags (see [`PostMeta::tags`]).
     fn role_mask(&self, tags: &[String]) -> u64 {
-        let mut mask = OVERFLOW_BIT;
+        let mut mask = OVERFLOW_BIT | NOMINATED_BIT | LIKED_BIT;
         for t in tags {
             if t == BEST_ANSWER_TAG {
                 mask |= BEST_ANSWER_BIT;
@@ -307,15 +340,28 @@ impl Activity {
     }
 }
 
-/// The tag of `p` that makes it a highlight for a role with `tags`, if any.
-fn matching_tag<'a>(p: &'a Post, tags: &'a [String]) -> Option<&'a str> {
-    p.tags
-        .iter()
-        .find(|t| tags.iter().any(|r| r == *t))
-        .map(String::as_str)
-        .or_else(|| {
-            (p.best_answer && tags.iter().any(|r| r == BEST_ANSWER_TAG)).then_some(BEST_ANSWER_TAG)
+impl Activity {
+    /// Nominations in force of post `id`.
+    fn nominations(&self, id: PostId) -> u32 {
+        self.curation.nominations.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Why `p` is a highlight for a role with `tags` (the label shown), if it is one.
+    fn matching_tag<'a>(&self, p: &'a Post, tags: &'a [String]) -> Option<&'a str> {
+        let candidate = rank::CandidatePost {
+            tags: &p.tags,
+            best_answer: p.best_answer,
+            likes: p.likes,
+            nominations: self.nominations(p.id),
+        };
+        let source = rank::highlight_source(&candidate, tags, self.curation.min_likes)?;
+        Some(match source {
+            rank::HighlightSource::Tag(t) => t,
+            rank::HighlightSource::Nominated => rank::NOMINATED_LABEL,
+            rank::HighlightSource::BestAnswer => rank::BEST_ANSWER_LABEL,
+            rank::HighlightSource::Liked => rank::LIKED_LABEL,
         })
+    }
 }
 
 /// Builds `person`'s digest for `period` from the groups and training tags of `roles`.
@@ -426,9 +472,6 @@ pub fn select(
     let mut seen: HashSet<PostId> = HashSet::new();
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     for role in roles {
-        if role.training_tags.is_empty() {
-            continue;
-        }
         let mask = activity.role_mask(&role.training_tags);
         for g in &role.groups {
             let Some(&gi) = activity.group_index.get(g.as_str()) else {
@@ -444,7 +487,7 @@ pub fn select(
                     continue;
                 }
                 let post = &group.posts[i];
-                let Some(tag) = matching_tag(post, &role.training_tags) else {
+                let Some(tag) = activity.matching_tag(post, &role.training_tags) else {
                     continue;
                 };
                 seen.insert(post.id);

@@ -31,6 +31,9 @@ pub struct NewDelivery {
     pub post_ids: Vec<PostId>,
     /// Reply (and command) tokens it carries.
     pub grants: Vec<ReplyGrant>,
+    /// Training highlights it delivers (kept in `highlights_sent`: never sent to the person
+    /// again, listed in their CPD record).
+    pub highlights: Vec<super::highlights::SentHighlight>,
 }
 
 /// One digest run, for `status`.
@@ -157,6 +160,7 @@ impl Store {
                 ])?;
             }
         }
+        super::highlights::insert_sent(&tx, id, &person, period_end, &d.highlights)?;
         tx.commit()?;
         Ok(Some(id))
     }
@@ -233,7 +237,8 @@ impl Store {
         row.map(finish_delivery).transpose()
     }
 
-    /// Posts in this person's pending or sent digests whose period ended at or after `since`.
+    /// Posts in this person's pending or sent digests whose period ended at or after `since`,
+    /// and every highlight ever delivered to them (so a highlight never comes twice).
     pub fn delivered_posts(
         &self,
         person_email: &str,
@@ -242,7 +247,10 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT dp.post_id FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
              WHERE d.person_email = ?1 AND d.period_end >= ?2
-               AND d.status IN ('pending', 'sent')",
+               AND d.status IN ('pending', 'sent')
+             UNION
+             SELECT h.post_id FROM highlights_sent h JOIN deliveries d ON d.id = h.delivery_id
+             WHERE h.person_email = ?1 AND d.status IN ('pending', 'sent')",
         )?;
         let person = crate::model::normalize_email(person_email);
         let rows = st.query_map(params![person, to_db(since)?], |r| r.get(0))?;
@@ -257,7 +265,11 @@ impl Store {
         let mut st = self.conn.prepare_cached(
             "SELECT d.person_email, dp.post_id
              FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
-             WHERE d.period_end >= ?1 AND d.status IN ('pending', 'sent')",
+             WHERE d.period_end >= ?1 AND d.status IN ('pending', 'sent')
+             UNION ALL
+             SELECT h.person_email, h.post_id
+             FROM highlights_sent h JOIN deliveries d ON d.id = h.delivery_id
+             WHERE d.status IN ('pending', 'sent')",
         )?;
         let mut rows = st.query([to_db(since)?])?;
         let mut out: HashMap<String, HashSet<PostId>> = HashMap::new();
@@ -381,6 +393,7 @@ mod tests {
                     expires: end + Duration::days(90),
                 },
             ],
+            highlights: vec![],
         }
     }
 

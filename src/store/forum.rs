@@ -217,7 +217,9 @@ impl Store {
     ///
     /// - posts in `groups` created after `posts_since`, and
     /// - posts in any group created after `highlights_since` that carry one of `highlight_tags`
-    ///   (compared lower case) or are marked best answer,
+    ///   (compared lower case), are marked best answer or have at least `highlight_min_likes`
+    ///   likes (0: likes do not count), and
+    /// - posts with an ambassador's nomination in force, however old,
     ///
     /// plus every thread those posts belong to. Posts come oldest first, threads by id.
     pub fn load_activity(
@@ -226,6 +228,7 @@ impl Store {
         posts_since: DateTime<Utc>,
         highlight_tags: &[String],
         highlights_since: DateTime<Utc>,
+        highlight_min_likes: u32,
     ) -> Result<(Vec<Thread>, Vec<Post>), StoreError> {
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut ors: Vec<String> = Vec::new();
@@ -245,7 +248,15 @@ impl Store {
                 highlight.push("instr(p.tags, ?) > 0".to_string());
             }
         }
+        if highlight_min_likes > 0 {
+            args.push(i64::from(highlight_min_likes).into());
+            highlight.push("p.likes >= ?".to_string());
+        }
         ors.push(format!("(p.created > ? AND ({}))", highlight.join(" OR ")));
+        // Nominated posts, however old: an ambassador chose them.
+        ors.push(
+            "p.id IN (SELECT post_id FROM highlight_nominations WHERE withdrawn IS NULL)".into(),
+        );
         let filter = ors.join(" OR ");
 
         let posts: Vec<Post> = {
@@ -389,7 +400,7 @@ mod tests {
         assert_eq!(store.cursor("g").expect("c"), Some(Cursor("3".into())));
 
         let (threads, posts) = store
-            .load_activity(&["g".into()], now - Duration::days(1), &[], now)
+            .load_activity(&["g".into()], now - Duration::days(1), &[], now, 0)
             .expect("load");
         assert_eq!(threads.len(), 1);
         assert_eq!(posts.len(), 3);
@@ -452,7 +463,7 @@ mod tests {
         let day = now - Duration::days(1);
         let fortnight = now - Duration::days(14);
         let (threads, posts) = store
-            .load_activity(&["a".into()], day, &["training".into()], fortnight)
+            .load_activity(&["a".into()], day, &["training".into()], fortnight, 0)
             .expect("load");
         let ids: Vec<&str> = posts.iter().map(|p| p.remote_id.as_str()).collect();
         // Oldest first: the mid posts (tagged in a, best answer in b), then the recent one of a.
@@ -467,7 +478,9 @@ mod tests {
         }
 
         // No groups: only highlights.
-        let (_, posts) = store.load_activity(&[], day, &[], fortnight).expect("load");
+        let (_, posts) = store
+            .load_activity(&[], day, &[], fortnight, 0)
+            .expect("load");
         assert_eq!(posts.len(), 1);
         assert!(posts[0].best_answer);
     }
@@ -501,6 +514,7 @@ mod tests {
                 now - Duration::days(7),
                 &["training".into()],
                 now - Duration::days(30),
+                0,
             )
             .expect("load");
         let took = started.elapsed();

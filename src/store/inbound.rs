@@ -84,8 +84,8 @@ pub struct NewInbound<'a> {
 /// Where a processed message ends, for [`Store::finish_inbound_batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundEnd<'a> {
-    /// Posted; the forum's id of the post and its link (empty: none given).
-    Posted(&'a str, &'a str),
+    /// Posted; the forum's id of the post, its link (empty: none given) and its group.
+    Posted(&'a str, &'a str, &'a str),
     /// Answered, ignored or failed, with the reason.
     Done(InboundStatus, Option<&'a str>),
     /// Still queued, not to be retried before the instant; the reason.
@@ -130,7 +130,8 @@ const INBOUND_FROM: &str = "inbound_messages m JOIN inbound_raw r ON r.id = m.id
 
 const SET_STATUS: &str = "UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1";
 const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason = NULL,
-     posted_remote_id = ?2, posted_url = NULLIF(?3, ''), next_attempt = NULL WHERE id = ?1";
+     posted_remote_id = ?2, posted_url = NULLIF(?3, ''), posted_group_id = NULLIF(?4, ''),
+     next_attempt = NULL WHERE id = ?1";
 const DEFER: &str = "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
      next_attempt = ?2, reason = ?3 WHERE id = ?1";
 
@@ -441,7 +442,9 @@ impl Store {
             let mut defer = tx.prepare_cached(DEFER)?;
             for (id, end) in ends {
                 match *end {
-                    InboundEnd::Posted(remote, url) => posted.execute(params![id, remote, url])?,
+                    InboundEnd::Posted(remote, url, group) => {
+                        posted.execute(params![id, remote, url, group])?
+                    }
                     InboundEnd::Done(s, reason) => {
                         status.execute(params![id, s.as_str(), reason])?
                     }
@@ -468,16 +471,21 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a message posted, keeping the forum's id of the new post and its link (`""`: none).
+    /// Marks a message posted, keeping the forum's id of the new post, its link (`""`: none)
+    /// and the group it went to.
     pub fn set_inbound_posted(
         &self,
         id: i64,
         remote_post_id: &str,
         url: &str,
+        group_id: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(SET_POSTED)?
-            .execute(params![id, remote_post_id, url])?;
+        self.conn.prepare_cached(SET_POSTED)?.execute(params![
+            id,
+            remote_post_id,
+            url,
+            group_id
+        ])?;
         Ok(())
     }
 

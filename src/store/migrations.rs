@@ -8,11 +8,57 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS, ENGAGEMENT];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
 /// webhook platform returns it; so do Discourse and Matrix).
 const V8: &str = "ALTER TABLE inbound_messages ADD COLUMN posted_url TEXT;";
+
+/// Training highlights (issue 21): ambassadors' nominations, one row per (post, nominator), a
+/// withdrawal kept as its instant; and the highlights each digest delivered, per person and role,
+/// written with the ledger row (so a highlight is never sent to a person twice, and the CPD
+/// record can list them).
+const HIGHLIGHTS: &str = r#"
+CREATE TABLE highlight_nominations (
+    post_id       INTEGER NOT NULL,
+    group_id      TEXT NOT NULL,
+    nominated_by  TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    withdrawn     INTEGER,
+    PRIMARY KEY (post_id, nominated_by)
+) WITHOUT ROWID;
+CREATE INDEX highlight_nominations_group ON highlight_nominations(group_id, withdrawn);
+
+CREATE TABLE highlights_sent (
+    delivery_id   INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    post_id       INTEGER NOT NULL,
+    person_email  TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (delivery_id, post_id)
+) WITHOUT ROWID;
+CREATE INDEX highlights_sent_person ON highlights_sent(person_email, at);
+"#;
+
+/// The engagement report's facts (`store::engagement`): the group of the post an inbound
+/// message became (replies by email are told from replies on the forum by it), and the
+/// moments people paused, unsubscribed or opted out of a schedule (the flags in `people` keep
+/// only the present). Existing schedule opt-outs become events at the time they were made.
+const ENGAGEMENT: &str = r#"
+ALTER TABLE inbound_messages ADD COLUMN posted_group_id TEXT;
+CREATE TABLE person_events (
+    id     INTEGER PRIMARY KEY,
+    email  TEXT NOT NULL,
+    kind   TEXT NOT NULL
+        CHECK (kind = 'pause' OR kind = 'resume' OR kind = 'unsubscribe'
+               OR kind = 'resubscribe' OR kind = 'schedule-optout'),
+    detail TEXT NOT NULL DEFAULT '',
+    at     INTEGER NOT NULL
+);
+CREATE INDEX person_events_at ON person_events(at);
+INSERT INTO person_events (email, kind, detail, at)
+    SELECT email, 'schedule-optout', schedule, created FROM schedule_optouts;
+"#;
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {

@@ -7,14 +7,18 @@
 //! One file per table family: [`forum`] (groups, threads, posts, cursors), [`people`],
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
-//! waiting for its sender's confirmation). The schema is in [`migrations`].
+//! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
+//! [`engagement`] (the engagement report's reads and the people events). The schema is in
+//! [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
 pub mod confirmations;
 pub mod deliveries;
+pub mod engagement;
 pub mod forum;
+pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
 pub mod migrations;
@@ -31,6 +35,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use confirmations::ConfirmationRow;
 pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
+pub use highlights::SentHighlight;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use people::PersonState;
 pub use tokens::ReplyLookups;

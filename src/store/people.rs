@@ -11,6 +11,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Store, StoreError};
 use crate::model::{Frequency, Person};
+use crate::report::facts::PersonEventKind;
 
 /// Runtime state of a person, set by email commands and bounces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,22 +117,53 @@ impl Store {
             > 0)
     }
 
-    /// Pauses (or resumes) a person's digests. Returns false when the person is not in the store.
+    /// Pauses (or resumes) a person's digests, recording the change as a person event (for the
+    /// engagement report). Returns false when the person is not in the store.
     pub fn set_paused(&self, email: &str, paused: bool) -> Result<bool, StoreError> {
-        self.update_person(
-            "UPDATE people SET paused = ?2 WHERE email = ?1",
-            email,
-            &paused,
-        )
+        let kind = if paused {
+            PersonEventKind::Pause
+        } else {
+            PersonEventKind::Resume
+        };
+        self.set_flag_with_event("paused", email, paused, kind)
     }
 
-    /// Unsubscribes (or resubscribes) a person. Returns false when the person is not in the store.
+    /// Unsubscribes (or resubscribes) a person, recording the change as a person event.
+    /// Returns false when the person is not in the store.
     pub fn set_unsubscribed(&self, email: &str, unsubscribed: bool) -> Result<bool, StoreError> {
-        self.update_person(
-            "UPDATE people SET unsubscribed = ?2 WHERE email = ?1",
-            email,
-            &unsubscribed,
-        )
+        let kind = if unsubscribed {
+            PersonEventKind::Unsubscribe
+        } else {
+            PersonEventKind::Resubscribe
+        };
+        self.set_flag_with_event("unsubscribed", email, unsubscribed, kind)
+    }
+
+    /// Sets the flag `column` (`paused` or `unsubscribed`) and, when it changes, records
+    /// `kind`, in one transaction.
+    fn set_flag_with_event(
+        &self,
+        column: &'static str,
+        email: &str,
+        value: bool,
+        kind: PersonEventKind,
+    ) -> Result<bool, StoreError> {
+        let email = crate::model::normalize_email(email);
+        let tx = self.conn.unchecked_transaction()?;
+        let before: Option<bool> = tx
+            .prepare_cached(&format!("SELECT {column} FROM people WHERE email = ?1"))?
+            .query_row([&email], |r| r.get(0))
+            .optional()?;
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        if before != value {
+            tx.prepare_cached(&format!("UPDATE people SET {column} = ?2 WHERE email = ?1"))?
+                .execute(params![email, value])?;
+            super::engagement::record_person_event(&tx, &email, kind, "")?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Sets (or with `None` clears) the frequency chosen by email. Returns false when the person
@@ -203,6 +235,12 @@ impl Store {
                 chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
             ])?;
         if inserted > 0 {
+            super::engagement::record_person_event(
+                conn,
+                &email,
+                PersonEventKind::ScheduleOptOut,
+                schedule,
+            )?;
             return Ok(true);
         }
         let known: Option<i64> = conn

@@ -181,6 +181,7 @@ mod tests {
                 raw: vec![],
                 post_ids: vec![],
                 grants: vec![command.clone(), reply.clone()],
+                highlights: vec![],
             })
             .expect("insert")
             .expect("new");

@@ -53,6 +53,16 @@ impl GroupSpec {
             extra: String::new(),
         }
     }
+
+    /// Group `id` named `name` on the forum `forum`, with its source keys in `source`
+    /// (`room = "…"`, `category = "…"`, `feed_url = "…"`).
+    pub fn on(id: &str, name: &str, forum: &str, source: &str) -> GroupSpec {
+        GroupSpec {
+            id: id.into(),
+            name: name.into(),
+            extra: format!("forum = \"{forum}\"\n{source}"),
+        }
+    }
 }
 
 impl RoleSpec {
@@ -104,6 +114,9 @@ pub struct Spec {
     pub digest_extra: String,
     /// The templates directory (default: the repository's `templates/`).
     pub templates: PathBuf,
+    /// Raw `[forums.<name>]` tables (the platforms the groups live on; default: none, every
+    /// group on the built-in forum).
+    pub forums: String,
     /// The groups; empty: the one group `social-work` named [`Spec::group_name`].
     pub groups: Vec<GroupSpec>,
     /// The roles; empty: the one role `social-worker` over `social-work` on
@@ -135,6 +148,7 @@ impl Default for Spec {
             mail_extra: String::new(),
             digest_extra: String::new(),
             templates: repo_root().join("templates"),
+            forums: String::new(),
             groups: Vec::new(),
             roles: Vec::new(),
             people: vec![("alice@testdam.example".into(), "Alice Aalders".into())],
@@ -199,6 +213,8 @@ templates = "{templates}"
             templates = self.templates.display(),
             digest_extra = self.digest_extra,
         );
+        out.push_str(&self.forums);
+        out.push('\n');
         let default_group = [GroupSpec::new("social-work", &self.group_name)];
         let groups = if self.groups.is_empty() {
             &default_group[..]

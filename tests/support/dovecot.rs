@@ -1,15 +1,42 @@
 //! A real Dovecot IMAP server on 127.0.0.1 for the tests: its own config, passwd-file, Maildirs,
 //! sockets and log in a temp dir, plain-text login (loopback only, `ssl = no`), or with TLS
 //! ([`Dovecot::start_tls`]: implicit TLS on a second port and STARTTLS on the first, with a
-//! certificate for 127.0.0.1 signed by a throwaway CA made with `openssl`). Stopped (SIGTERM
-//! to the master, SIGKILL if it lingers) when dropped.
+//! certificate for 127.0.0.1 signed by a throwaway CA made with `openssl`; [`Dovecot::start_with`]
+//! takes any certificate of a [`TestCa`] and can also serve its auth service to Postfix as SASL,
+//! [`Dovecot::auth_socket`]). Stopped (SIGTERM to the master, SIGKILL if it lingers) when
+//! dropped.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use digestd::bench::test_ca::{ServerCert, TestCa};
+
 use super::{ensure_deps, find_program, free_port, is_root};
+
+/// How [`Dovecot::start_with`] runs Dovecot.
+#[derive(Debug, Clone, Default)]
+pub struct DovecotOptions {
+    /// TLS with this certificate, and the CA file clients should trust; `None`: `ssl = no`.
+    pub tls: Option<(ServerCert, PathBuf)>,
+    /// Also serve the auth service on a socket for Postfix (`smtpd_sasl_type = dovecot`).
+    pub sasl_socket: bool,
+    /// Appended to the config.
+    pub extra: String,
+    /// Take OAuth bearer tokens (an `oauth2` passdb ahead of the passwd-file) with these SASL
+    /// mechanisms only.
+    pub oauth: Option<OAuthOptions>,
+}
+
+/// The OAuth side of [`DovecotOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct OAuthOptions {
+    /// RFC 7662 introspection endpoint (`introspection_mode = post`).
+    pub introspection_url: String,
+    /// `auth_mechanisms`, e.g. `"xoauth2 oauthbearer"`.
+    pub mechanisms: String,
+}
 
 /// A running Dovecot with one user.
 pub struct Dovecot {
@@ -21,6 +48,8 @@ pub struct Dovecot {
     password: String,
     /// uid/gid owning the mail (nobody when the tests run as root, else the current user).
     owner: Option<(u32, u32)>,
+    /// The test CA's directory, when [`Dovecot::start_tls`] made one.
+    ca_dir: Option<tempfile::TempDir>,
 }
 
 /// The TLS side of a [`Dovecot::start_tls`] server.
@@ -33,7 +62,7 @@ impl Dovecot {
     /// Starts Dovecot with user `user` / `password`; waits (at most 10 s) until it accepts
     /// connections. Panics with the log when it does not come up.
     pub fn start(user: &str, password: &str) -> Dovecot {
-        Dovecot::start_with(user, password, false, "")
+        Dovecot::start_with(user, password, DovecotOptions::default())
     }
 
     /// [`Dovecot::start`], advertising no MOVE capability (as some older servers): clients
@@ -42,44 +71,52 @@ impl Dovecot {
         Dovecot::start_with(
             user,
             password,
-            false,
-            "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS",
+            DovecotOptions {
+                extra: "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE \
+                        IDLE UIDPLUS"
+                    .into(),
+                ..DovecotOptions::default()
+            },
         )
     }
 
     /// [`Dovecot::start`] with TLS: STARTTLS on [`Dovecot::port`], implicit TLS on
     /// [`Dovecot::imaps_port`]; clients trust [`Dovecot::ca_file`].
     pub fn start_tls(user: &str, password: &str) -> Dovecot {
-        Dovecot::start_with(user, password, true, "")
+        let ca_dir = tempfile::tempdir().expect("tempdir");
+        let ca = TestCa::create(ca_dir.path()).expect("test CA (openssl)");
+        let mut d = Dovecot::start_with(
+            user,
+            password,
+            DovecotOptions {
+                tls: Some((ca.good.clone(), ca.ca_file.clone())),
+                ..DovecotOptions::default()
+            },
+        );
+        d.ca_dir = Some(ca_dir);
+        d
     }
 
-    /// [`Dovecot::start`] taking OAuth 2.0 bearer tokens too: `mechanisms` (e.g. `"xoauth2
-    /// oauthbearer"`) through an `oauth2` passdb that asks `introspection_url` (RFC 7662,
-    /// `introspection_mode = post`) whether a token is active and whose it is (`username`).
+    /// [`Dovecot::start`] taking OAuth 2.0 bearer tokens instead of passwords: `mechanisms`
+    /// (e.g. `"xoauth2 oauthbearer"`) through an `oauth2` passdb that asks `introspection_url`
+    /// (RFC 7662, `introspection_mode = post`) whether a token is active and whose it is.
     pub fn start_oauth(user: &str, introspection_url: &str, mechanisms: &str) -> Dovecot {
-        Dovecot::start_full(
+        Dovecot::start_with(
             user,
             "no-password-login",
-            false,
-            "",
-            Some((introspection_url, mechanisms)),
+            DovecotOptions {
+                oauth: Some(OAuthOptions {
+                    introspection_url: introspection_url.into(),
+                    mechanisms: mechanisms.into(),
+                }),
+                ..DovecotOptions::default()
+            },
         )
     }
 
-    /// Starts Dovecot; `extra` is appended to its config.
-    fn start_with(user: &str, password: &str, with_tls: bool, extra: &str) -> Dovecot {
-        Dovecot::start_full(user, password, with_tls, extra, None)
-    }
-
-    /// Starts Dovecot; `extra` is appended to its config; `oauth` is (introspection URL, SASL
-    /// mechanisms) for an `oauth2` passdb ahead of the passwd-file.
-    fn start_full(
-        user: &str,
-        password: &str,
-        with_tls: bool,
-        extra: &str,
-        oauth: Option<(&str, &str)>,
-    ) -> Dovecot {
+    /// Starts Dovecot as `options` say; waits (at most 10 s) until it accepts connections.
+    pub fn start_with(user: &str, password: &str, options: DovecotOptions) -> Dovecot {
+        let extra = options.extra.as_str();
         ensure_deps();
         let program = find_program("dovecot").expect("dovecot is installed (.ci/install-deps)");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -104,22 +141,34 @@ impl Dovecot {
         std::fs::write(&passwd, format!("{user}:{{PLAIN}}{password}::::::\n")).expect("passwd");
         std::fs::set_permissions(&passwd, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let port = free_port();
-        let tls = with_tls.then(|| TlsSetup {
-            imaps_port: free_port(),
-            ca_file: make_certificates(root),
-        });
-        let ssl = match &tls {
-            Some(_) => format!(
-                "ssl = yes\nssl_cert = <{r}/server.pem\nssl_key = <{r}/server.key",
-                r = root.display()
+        let ssl = match &options.tls {
+            Some((cert, _)) => format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}",
+                cert.cert.display(),
+                cert.key.display()
             ),
             None => "ssl = no".to_string(),
+        };
+        let tls = options.tls.map(|(_, ca_file)| TlsSetup {
+            imaps_port: free_port(),
+            ca_file,
+        });
+        let sasl = if options.sasl_socket {
+            format!(
+                "service auth {{\n  unix_listener {}/auth-postfix {{\n    mode = 0666\n  }}\n}}",
+                root.display()
+            )
+        } else {
+            String::new()
         };
         let imaps_port = tls.as_ref().map_or(0, |t| t.imaps_port);
         let conf = root.join("dovecot.conf");
         let r = root.display();
-        let (mechanisms, oauth_passdb) = match oauth {
-            Some((url, mechs)) => {
+        let (mechanisms, oauth_passdb) = match &options.oauth {
+            Some(OAuthOptions {
+                introspection_url: url,
+                mechanisms: mechs,
+            }) => {
                 let ext = root.join("dovecot-oauth2.conf.ext");
                 std::fs::write(
                     &ext,
@@ -180,6 +229,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
+{sasl}
 {extra}
 "#
             ),
@@ -202,6 +252,7 @@ namespace inbox {{
             user: user.into(),
             password: password.into(),
             owner,
+            ca_dir: None,
         };
         let start = Instant::now();
         loop {
@@ -240,6 +291,12 @@ namespace inbox {{
             .as_ref()
             .map(|t| t.ca_file.clone())
             .expect("started with start_tls")
+    }
+
+    /// The auth socket for Postfix (`smtpd_sasl_path`), served with
+    /// [`DovecotOptions::sasl_socket`].
+    pub fn auth_socket(&self) -> PathBuf {
+        self.dir.path().join("auth-postfix")
     }
 
     /// The user's login.
@@ -319,88 +376,6 @@ impl Drop for Dovecot {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Makes a throwaway CA and a server certificate for 127.0.0.1 signed by it (`server.pem`,
-/// `server.key`) in `dir`; returns the CA's certificate file. A self-signed server certificate
-/// would not do: rustls refuses a CA certificate used as the server's own.
-fn make_certificates(dir: &Path) -> PathBuf {
-    let openssl = find_program("openssl").expect("openssl is installed (.ci/install-deps)");
-    let run = |args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=digestd test CA",
-        ],
-    ]
-    .concat());
-    run(&[
-        &["req"][..],
-        &ec,
-        &[
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    ]
-    .concat());
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
-    )
-    .expect("server.ext");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    for f in ["server.pem", "server.key", "ca.pem"] {
-        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644))
-            .expect("chmod");
-    }
-    dir.join("ca.pem")
 }
 
 /// (name, uid, gid) of this process.

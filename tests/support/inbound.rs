@@ -123,6 +123,7 @@ impl World {
                 raw: b"Subject: digest\r\n\r\n...".to_vec(),
                 post_ids: vec![],
                 grants: grants.clone(),
+                highlights: vec![],
             })
             .expect("delivery");
         grants.into_iter().map(|g| g.token).collect()
@@ -190,12 +191,7 @@ impl World {
 
     /// `digestd thread -c CONFIG <seeded thread>`.
     pub fn thread_text(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
-            .args(["thread", "-c"])
-            .arg(&self.config_path)
-            .arg(&self.remote_thread)
-            .output()
-            .expect("run digestd thread");
+        let out = super::run_digestd(&self.config_path, &["thread", &self.remote_thread], None);
         assert!(
             out.status.success(),
             "digestd thread: {}",
@@ -246,7 +242,7 @@ fn seed_thread(config: &Config, title: &str, key: &str) -> (ThreadId, String) {
     digestd::collect::collect_all(config, &mut store).expect("collect");
     let epoch = Utc::now() - Duration::days(3650);
     let (threads, _) = store
-        .load_activity(&["general".to_string()], epoch, &[], epoch)
+        .load_activity(&["general".to_string()], epoch, &[], epoch, 0)
         .expect("activity");
     let thread = threads
         .iter()

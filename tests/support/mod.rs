@@ -22,6 +22,8 @@
 //!   an RFC 7662 introspection endpoint for Dovecot's `oauth2` passdb;
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
+//! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
+//!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -33,6 +35,7 @@ mod fake_smtp;
 pub mod feed_server;
 pub mod http_client;
 pub mod inbound;
+pub mod mail_servers;
 pub mod oauth_server;
 mod smtp_sink;
 pub mod synapse;

@@ -1,4 +1,5 @@
-//! `[daemon]`: the log filter, the shutdown timeout and the inbound poll interval.
+//! `[daemon]`: the log filter, the shutdown timeout, the inbound poll interval and the threads
+//! of a digest run.
 
 use crate::config::DaemonConfig;
 
@@ -45,6 +46,13 @@ impl Validator<'_> {
                 1,
                 86_400,
             ) as u64,
+            threads: self.int(
+                r.threads.as_ref(),
+                "daemon.threads",
+                d.threads as i64,
+                1,
+                1024,
+            ) as usize,
         }
     }
 }

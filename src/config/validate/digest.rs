@@ -53,6 +53,31 @@ impl Validator<'_> {
                 1,
                 100_000,
             ) as usize,
+            max_questions: self.int(
+                r.max_questions.as_ref(),
+                "digest.max_questions",
+                d.max_questions as i64,
+                0,
+                1000,
+            ) as usize,
+            unanswered_after: match &r.unanswered_after {
+                None => d.unanswered_after,
+                Some(v) => match crate::config::checks::parse_span(v.get_ref()) {
+                    Ok(span) => span,
+                    Err(e) => {
+                        let line = self.line(v);
+                        self.problem(line, "digest.unanswered_after", e);
+                        d.unanswered_after
+                    }
+                },
+            },
+            highlight_min_likes: self.int(
+                r.highlight_min_likes.as_ref(),
+                "digest.highlight_min_likes",
+                i64::from(d.highlight_min_likes),
+                0,
+                1_000_000,
+            ) as u32,
         };
         (cfg, templates)
     }

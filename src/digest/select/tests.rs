@@ -341,3 +341,38 @@ fn windows_are_shared_and_results_stable() {
     let cached = a.windows.read().map(|c| c.len()).unwrap_or(0);
     assert_eq!(cached, 1);
 }
+
+#[test]
+fn nominations_and_likes_make_highlights_for_every_role_of_the_group() {
+    let t1 = thread(1, "g");
+    let plain = post(10, &t1, "bob", 24 * 20);
+    let liked = tagged(post(11, &t1, "cy", 24 * 3), &[], 12);
+    let tagged_post = tagged(post(12, &t1, "dee", 2), &["training"], 0);
+    let a = Activity::with_curation(
+        vec![t1],
+        vec![plain, liked, tagged_post],
+        Curation {
+            nominations: [(10, 1)].into_iter().collect(),
+            min_likes: 10,
+        },
+    );
+    // A role without training tags still gets the nominated and the much-liked post.
+    let r = role("social-worker", &["g"], &[]);
+    let d = run(&a, &[&r], &[], SelectLimits::default());
+    let got: Vec<(PostId, &str)> = d
+        .highlights
+        .iter()
+        .map(|h| (h.post.id, h.tag.as_str()))
+        .collect();
+    // The nomination ranks first even though the post is three weeks old.
+    assert_eq!(got, vec![(10, "nominated"), (11, "liked")]);
+    // Already delivered highlights never come back.
+    let d = run(&a, &[&r], &[10], SelectLimits::default());
+    assert_eq!(d.highlights.len(), 1);
+    // Without curation the same posts are no highlights.
+    let t1 = thread(1, "g");
+    let plain = Activity::new(vec![t1.clone()], vec![post(10, &t1, "bob", 24 * 20)]);
+    assert!(run(&plain, &[&r], &[], SelectLimits::default())
+        .highlights
+        .is_empty());
+}

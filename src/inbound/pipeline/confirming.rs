@@ -191,7 +191,7 @@ impl<'a> Pipeline<'a> {
         let result = self
             .forum
             .create_thread(group, &author, &title, &text.to_markdown(), &key);
-        self.posted_or_not(store, c, result, || actx)
+        self.posted_or_not(store, c, &group.id, result, || actx)
     }
 
     /// True when the configured person `email` has a role that follows `group_id`.

@@ -181,7 +181,7 @@ impl<'a> Pipeline<'a> {
             &key,
         );
         // The answer context is built only when an answer or confirmation goes out.
-        self.posted_or_not(store, c, result, || {
+        self.posted_or_not(store, c, &thread.group_id, result, || {
             let mut actx = self.context(c);
             actx.thread_title = Some(one_line(&thread.title));
             actx.thread_url = Some(one_line(&thread.url)).filter(|u| !u.is_empty());
@@ -231,15 +231,16 @@ impl<'a> Pipeline<'a> {
         let result = self
             .forum
             .create_thread(group, &author, &title, &body.to_markdown(), &key);
-        self.posted_or_not(store, c, result, || actx)
+        self.posted_or_not(store, c, &group.id, result, || actx)
     }
 
-    /// Where a forum call leaves the message; `actx` builds the answer context when an
-    /// answer or a confirmation goes out.
+    /// Where a forum call for group `group_id` leaves the message; `actx` builds the answer
+    /// context when an answer or a confirmation goes out.
     pub(super) fn posted_or_not(
         &self,
         store: &mut Store,
         c: &Ctx<'_>,
+        group_id: &str,
         result: Result<crate::forum::Posted, crate::forum::ForumError>,
         actx: impl FnOnce() -> AnswerContext,
     ) -> Result<Outcome, InboundError> {
@@ -251,6 +252,7 @@ impl<'a> Pipeline<'a> {
                 Ok(Outcome::Posted {
                     remote_post_id: p.remote_post_id,
                     url: p.url,
+                    group_id: group_id.to_string(),
                 })
             }
             Err(e) if e.is_transient() => Ok(Outcome::Deferred {

@@ -203,7 +203,8 @@ impl<'a> Pipeline<'a> {
             Outcome::Posted {
                 remote_post_id,
                 url,
-            } => store.set_inbound_posted(id, remote_post_id, url)?,
+                group_id,
+            } => store.set_inbound_posted(id, remote_post_id, url, group_id)?,
             Outcome::Answered { reason } => {
                 store.set_inbound_status(id, InboundStatus::Answered, Some(reason))?
             }

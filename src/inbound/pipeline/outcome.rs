@@ -14,6 +14,8 @@ pub enum Outcome {
         remote_post_id: String,
         /// Link to the post, as the forum gave it (empty: none).
         url: String,
+        /// The group it was posted in (the engagement report counts it as a reply by email).
+        group_id: String,
     },
     /// Not posted; the sender got an answer.
     Answered {

@@ -403,7 +403,8 @@ impl<'a> Pipeline<'a> {
                     Outcome::Posted {
                         remote_post_id,
                         url,
-                    } => InboundEnd::Posted(remote_post_id, url),
+                        group_id,
+                    } => InboundEnd::Posted(remote_post_id, url, group_id),
                     Outcome::Answered { reason } => {
                         InboundEnd::Done(InboundStatus::Answered, Some(reason))
                     }

@@ -57,7 +57,7 @@ fn duplicates_by_hash_or_message_id() {
         .set_inbound_status(no_mid.id, InboundStatus::Ignored, Some("auto-reply"))
         .expect("ignore");
     store
-        .set_inbound_posted(a.id, "17", "https://forum.example/t/1/17")
+        .set_inbound_posted(a.id, "17", "https://forum.example/t/1/17", "g")
         .expect("posted");
     store
         .defer_inbound(no_mid2.id, Utc::now(), "forum down")
@@ -259,7 +259,7 @@ fn batches_store_once_and_finish_together() {
     let later = Utc::now();
     store
         .finish_inbound_batch(&[
-            (got[0].id, InboundEnd::Posted("7", "")),
+            (got[0].id, InboundEnd::Posted("7", "", "g")),
             (got[3].id, InboundEnd::Deferred(later, "forum down")),
             (
                 first.id,
