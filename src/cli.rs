@@ -321,11 +321,13 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 for check in &checks {
                     println!("{check}");
                 }
-                Ok(if checks.iter().all(|c| c.result.is_ok()) {
-                    0
-                } else {
-                    1
-                })
+                let servers = crate::online_check::check_mail_servers(&cfg);
+                for check in &servers {
+                    println!("{check}");
+                }
+                let all_ok = checks.iter().all(|c| c.result.is_ok())
+                    && servers.iter().all(|c| c.result.is_ok());
+                Ok(if all_ok { 0 } else { 1 })
             }
             Err(e) => {
                 eprintln!("{e}");

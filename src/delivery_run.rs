@@ -157,6 +157,12 @@ impl Engine {
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
                 }
+                Err(SendError::Unusable(e)) => {
+                    // Logged once by the transport; the rest wait for the next cycle too.
+                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
+                    store.bump_attempt(d.id)?;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                     store.bump_attempt(d.id)?;
@@ -509,8 +515,9 @@ impl Engine {
         let concurrency = self.config.mail.concurrency.max(1);
         let from = self.envelope_from();
         let mut queue = std::mem::take(batch).into_iter();
+        let mut unusable = false;
         loop {
-            while tasks.len() < concurrency && !self.stopping() {
+            while tasks.len() < concurrency && !self.stopping() && !unusable {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
@@ -537,6 +544,13 @@ impl Engine {
                     store.mark_failed(id, &e)?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // The transport logged it once; sending the rest now would fail the same.
+                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
+                    store.bump_attempt(id)?;
+                    report.deferred += 1;
+                    unusable = true;
                 }
                 Err(e) => {
                     tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");

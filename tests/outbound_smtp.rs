@@ -33,6 +33,7 @@ fn smtp_config(port: u16, concurrency: usize) -> MailConfig {
             user: None,
             password: None,
             oauth: None,
+            ca_file: None,
         },
         concurrency,
     )

@@ -65,6 +65,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 user: None,
                 password: None,
                 oauth: None,
+                ca_file: None,
             },
             concurrency,
         },

@@ -117,6 +117,8 @@ pub enum TransportConfig {
         password: Option<String>,
         /// Where OAuth access tokens come from (SASL XOAUTH2 as `user`), instead of a password.
         oauth: Option<crate::oauth::OAuthConfig>,
+        /// Extra PEM CA bundle trusted besides the system roots.
+        ca_file: Option<PathBuf>,
     },
     /// The local `sendmail` binary.
     Sendmail {
@@ -598,6 +600,7 @@ roles = ["staff"]
                 user: Some("u".into()),
                 password: Some("s3cret".into()),
                 oauth: None,
+                ca_file: None,
             }
         );
     }

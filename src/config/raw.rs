@@ -95,6 +95,7 @@ pub(crate) struct RawTransport {
     pub password_file: Option<Str>,
     pub command: Option<Str>,
     pub oauth: Option<Spanned<RawOAuth>>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[digest]`.

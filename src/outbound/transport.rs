@@ -33,23 +33,26 @@ impl Outbound {
                 user,
                 password,
                 oauth,
+                ca_file,
             } => {
                 let mut settings = SmtpSettings::new(host.clone(), *port);
                 settings.tls = *tls;
+                settings.ca_file = ca_file.clone();
                 settings.pool_size = mail.concurrency.max(1);
-                match (user, oauth) {
-                    (Some(user), Some(oauth)) => {
-                        settings.oauth = Some(crate::oauth::OAuthLogin {
+                settings.credentials = match (user, oauth) {
+                    (Some(user), Some(oauth)) => Some(crate::mail_login::Credentials::oauth(
+                        crate::oauth::OAuthLogin {
                             user: user.clone(),
                             config: oauth.clone(),
-                        })
-                    }
-                    (user, _) => {
-                        settings.credentials = user
-                            .as_ref()
-                            .map(|u| (u.clone(), password.clone().unwrap_or_default()))
-                    }
-                }
+                        },
+                    )),
+                    (user, _) => user.as_ref().map(|u| {
+                        crate::mail_login::Credentials::password(
+                            u.clone(),
+                            password.clone().unwrap_or_default(),
+                        )
+                    }),
+                };
                 SmtpOutbound::new(settings).map(Outbound::Smtp)
             }
             TransportConfig::Sendmail { command } => {
@@ -87,7 +90,7 @@ impl Outbound {
         loop {
             match self.send(envelope_from, envelope_to, raw).await {
                 Ok(()) => return Ok(()),
-                Err(e @ SendError::Permanent(_)) => return Err(e),
+                Err(e @ (SendError::Permanent(_) | SendError::Unusable(_))) => return Err(e),
                 Err(e) => {
                     failed += 1;
                     match policy.delay_after(failed, start.elapsed()) {

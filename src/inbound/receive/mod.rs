@@ -5,7 +5,6 @@
 //! could not be stored stays where it was (MTA queue, `new/`, the IMAP folder).
 
 pub mod imap;
-mod imap_login;
 pub mod maildir;
 pub mod stdin;
 
