@@ -180,7 +180,8 @@ pub enum Command {
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Select + render digests for a synthetic organisation, against bare Handlebars.
+    /// Select + render digests for a synthetic organisation, against bare Handlebars, on one
+    /// thread and on every core.
     Digest {
         /// People in the organisation.
         #[arg(long, default_value_t = 10_000)]
@@ -188,6 +189,9 @@ pub enum BenchCommand {
         /// Posts in the period.
         #[arg(long, default_value_t = 5_000)]
         posts: usize,
+        /// Threads of the all-core pass (default: the cores this process may use).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
     },
     /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
     Send {

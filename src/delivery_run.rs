@@ -29,6 +29,7 @@ use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
 
+pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
@@ -307,7 +308,7 @@ impl Engine {
         };
         // Selection and rendering run on every core a stretch of people at a time; this thread
         // alone writes the ledger, in the people's order.
-        let stretch = BATCH.max(self.threads() * 16);
+        let stretch = stretch_len(self.threads());
         let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
         let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
         for person in people {
@@ -390,6 +391,8 @@ impl Engine {
         SelectLimits {
             max_threads: self.config.digest.max_threads,
             max_highlights: self.config.digest.max_highlights,
+            max_questions: self.config.digest.max_questions,
+            unanswered_after: self.config.digest.unanswered_after,
         }
     }
 
@@ -410,7 +413,8 @@ impl Engine {
             .threads
             .iter()
             .map(|t| t.thread.id)
-            .chain(digest.highlights.iter().map(|h| h.thread.id));
+            .chain(digest.highlights.iter().map(|h| h.thread.id))
+            .chain(digest.questions.iter().map(|q| q.thread.id));
         for thread_id in thread_ids {
             reply_tokens.entry(thread_id).or_insert_with(|| {
                 let token = ReplyToken::generate();

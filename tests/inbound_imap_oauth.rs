@@ -205,9 +205,18 @@ fn the_daemon_logs_in_with_a_google_service_account_token() {
         1,
         "Reply through a Workspace-style mailbox.",
     );
+    // check-config --online logs in with a token and touches no message.
+    let out = support::run_digestd(&world.config_path, &["check-config", "--online"], None);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}\n{}", dovecot.log());
+    assert_eq!(dovecot.count(""), 1);
     let daemon = Daemon::start(&world.config_path, &[]);
     wait_taken(&dovecot, &daemon, 1);
-    assert_eq!(server.tokens_issued("google"), 1);
+    assert_eq!(
+        server.tokens_issued("google"),
+        2,
+        "one for the check, one for the daemon"
+    );
     assert!(world
         .thread_text()
         .contains("Reply through a Workspace-style mailbox."));

@@ -188,6 +188,7 @@ fn config(store_path: PathBuf) -> Config {
         groups: vec![Group::local("general", "General")],
         roles: Vec::new(),
         people,
+        ambassadors: Default::default(),
     }
 }
 

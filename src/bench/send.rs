@@ -77,6 +77,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
         groups: syn.org.groups.clone(),
         roles: syn.org.roles.clone(),
         people: syn.org.people.clone(),
+        ambassadors: Default::default(),
     }
 }
 

@@ -70,6 +70,53 @@ pub struct Config {
     pub roles: Vec<Role>,
     /// People (inline and from `people_csv`), in order.
     pub people: Vec<Person>,
+    /// Each group's ambassadors and when their weekly nudge goes out.
+    pub ambassadors: AmbassadorConfig,
+}
+
+/// `[[groups]] ambassadors` and `[ambassadors]`: who looks after each group's newcomers and
+/// unanswered questions, and when they are nudged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbassadorConfig {
+    /// When the nudge goes out (default Monday 09:00 in `[defaults] time_zone`).
+    pub schedule: crate::model::Schedule,
+    /// Group id → its ambassadors' addresses (normalised, each a configured person), in config
+    /// order; groups without ambassadors are absent.
+    pub by_group: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The nudge's schedule when `[ambassadors] schedule` is absent: Mondays at 09:00.
+pub const DEFAULT_AMBASSADOR_SCHEDULE: &str = "0 0 9 * * Mon";
+
+impl Default for AmbassadorConfig {
+    fn default() -> Self {
+        AmbassadorConfig {
+            schedule: crate::model::Schedule {
+                cron: DEFAULT_AMBASSADOR_SCHEDULE.into(),
+                time_zone: chrono_tz::UTC,
+            },
+            by_group: Default::default(),
+        }
+    }
+}
+
+impl AmbassadorConfig {
+    /// True when `email` is an ambassador of `group`.
+    pub fn is_ambassador(&self, group: &str, email: &str) -> bool {
+        let email = crate::model::normalize_email(email);
+        self.by_group.get(group).is_some_and(|a| a.contains(&email))
+    }
+
+    /// Every ambassador, each with the groups they look after (config order), by address.
+    pub fn ambassadors(&self) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (group, emails) in &self.by_group {
+            for e in emails {
+                out.entry(e.as_str()).or_default().push(group.as_str());
+            }
+        }
+        out
+    }
 }
 
 /// `[mail]`: addresses and the transport.
@@ -603,6 +650,31 @@ roles = ["staff"]
                 ca_file: None,
             }
         );
+    }
+
+    #[test]
+    fn plain_text_is_refused_off_loopback_and_ca_file_is_read() {
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"none\"",
+        );
+        let (_dir, path) = setup(&toml, &[]);
+        let err = Config::load(&path).expect_err("plain text to a remote relay");
+        let p = &err.problems[0];
+        assert_eq!(p.key, "mail.transport.tls");
+        assert!(p.message.contains("loopback"), "{}", p.message);
+        assert!(p.line > 0);
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"starttls\"\nca_file = \"ca.pem\"",
+        );
+        let (dir, path) = setup(&toml, &[]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let TransportConfig::Smtp { ca_file, port, .. } = cfg.mail.transport else {
+            panic!("smtp")
+        };
+        assert_eq!(port, 25);
+        assert_eq!(ca_file, Some(dir.path().join("config").join("ca.pem")));
     }
 
     #[test]

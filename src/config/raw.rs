@@ -26,6 +26,7 @@ pub(crate) struct RawConfig {
     pub defaults: Option<Spanned<RawDefaults>>,
     pub daemon: Option<Spanned<RawDaemon>>,
     pub http: Option<Spanned<crate::http::HttpConfig>>,
+    pub ambassadors: Option<Spanned<RawAmbassadors>>,
     #[serde(default)]
     pub forums: std::collections::BTreeMap<String, Spanned<super::forums::RawForum>>,
     #[serde(default)]
@@ -189,6 +190,16 @@ pub(crate) struct RawGroup {
     pub thread_pattern: Option<Str>,
     /// Webhook platform's id of the group.
     pub remote_id: Option<Str>,
+    /// People (addresses) who look after newcomers and unanswered questions of this group.
+    pub ambassadors: Option<Spanned<Vec<Str>>>,
+}
+
+/// `[ambassadors]`: when the ambassadors' weekly nudge goes out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAmbassadors {
+    pub schedule: Option<Str>,
+    pub time_zone: Option<Str>,
 }
 
 /// `[[roles]]`.

@@ -27,7 +27,8 @@ pub struct PollState {
     pub last_error_at: Option<DateTime<Utc>>,
 }
 
-const POST_COLUMNS: &str = "p.id, p.thread_id, p.group_id, p.remote_id, p.author_email, \
+pub(super) const POST_COLUMNS: &str =
+    "p.id, p.thread_id, p.group_id, p.remote_id, p.author_email, \
      p.author_name, p.created, p.body, p.body_format, p.tags, p.likes, p.reply_count, \
      p.best_answer, p.url";
 
@@ -40,7 +41,7 @@ fn body_format_to_db(f: BodyFormat) -> &'static str {
     }
 }
 
-fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+pub(super) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
     let format: String = r.get(8)?;
     let tags: String = r.get(9)?;
     Ok(Post {

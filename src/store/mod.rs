@@ -8,7 +8,8 @@
 //! [`deliveries`] (ledger and runs), [`tokens`], [`inbound`] (with [`inbound_counts`] for
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
 //! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
-//! [`engagement`] (the engagement report's reads and the people events). The schema is in
+//! [`engagement`] (the engagement report's reads and the people events), [`nudges`]
+//! (newcomers' first posts, the post a nudge item's token stands for). The schema is in
 //! [`migrations`].
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
@@ -22,6 +23,7 @@ pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
 pub mod migrations;
+pub mod nudges;
 pub mod people;
 pub mod tokens;
 pub mod unsubscribes;
