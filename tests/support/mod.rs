@@ -22,6 +22,7 @@
 //!   an RFC 7662 introspection endpoint for Dovecot's `oauth2` passdb;
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
+//! - [`postgres`]: a real PostgreSQL server (one per test process, a database per test);
 //! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
 //!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
@@ -37,6 +38,7 @@ pub mod http_client;
 pub mod inbound;
 pub mod mail_servers;
 pub mod oauth_server;
+pub mod postgres;
 mod smtp_sink;
 pub mod synapse;
 pub mod webhook_platform;
