@@ -148,6 +148,7 @@ fn a_token_the_relay_stops_accepting_is_replaced_on_the_next_connection() {
             client_id: CLIENT_ID.into(),
             client_secret_file: secret,
             token_url: Some(server.microsoft_token_url(TENANT)),
+            scope: None,
         },
     }));
     let rt = tokio::runtime::Builder::new_current_thread()

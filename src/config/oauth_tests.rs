@@ -92,6 +92,7 @@ fn microsoft_on_smtp_and_google_on_imap_load() {
             client_id: "11111111-2222".into(),
             client_secret_file: dir.path().join("config/secret"),
             token_url: None,
+            scope: None,
         })
     );
     let imap = cfg.inbound.imap.expect("imap");
@@ -124,9 +125,31 @@ fn token_command_and_a_loopback_token_url_load() {
         })
     );
     let (_dir, result) = load(&imap_block(
-        "oauth = { provider = \"microsoft\", tenant = \"t\", client_id = \"c\", client_secret_file = \"secret\", token_url = \"http://127.0.0.1:8080/t/token\" }",
+        "oauth = { provider = \"microsoft\", tenant = \"t\", client_id = \"c\", client_secret_file = \"secret\", token_url = \"http://127.0.0.1:8080/t/token\", scope = \"https://outlook.office365.us/.default\" }",
     ));
-    result.unwrap_or_else(|e| panic!("{e}"));
+    let imap = result
+        .unwrap_or_else(|e| panic!("{e}"))
+        .inbound
+        .imap
+        .expect("imap");
+    let Some(OAuthConfig::Microsoft {
+        token_url, scope, ..
+    }) = imap.oauth
+    else {
+        panic!("microsoft");
+    };
+    assert_eq!(token_url.as_deref(), Some("http://127.0.0.1:8080/t/token"));
+    assert_eq!(
+        scope.as_deref(),
+        Some("https://outlook.office365.us/.default")
+    );
+    let got = problems(&imap_block(
+        "oauth = { provider = \"google\", service_account_file = \"sa.json\", scope = \"x\" }",
+    ));
+    assert!(
+        got.iter().any(|(_, k, _)| k == "inbound.imap.oauth.scope"),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -161,6 +161,7 @@ pub(crate) struct RawOAuth {
     pub service_account_file: Option<Str>,
     pub user: Option<Str>,
     pub token_url: Option<Str>,
+    pub scope: Option<Str>,
     pub token_command: Option<Spanned<Vec<Str>>>,
 }
 

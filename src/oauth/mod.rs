@@ -51,6 +51,9 @@ pub enum OAuthConfig {
         /// Token endpoint override (sovereign clouds, tests); default
         /// `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
         token_url: Option<String>,
+        /// Scope override (sovereign clouds whose Exchange resource differs); default
+        /// [`microsoft::SCOPE`].
+        scope: Option<String>,
     },
     /// Google service account with domain-wide delegation.
     Google {
@@ -163,7 +166,14 @@ pub fn fetch(login: &OAuthLogin) -> Result<Fetched, OAuthError> {
             client_id,
             client_secret_file,
             token_url,
-        } => microsoft::fetch(tenant, client_id, client_secret_file, token_url.as_deref()),
+            scope,
+        } => microsoft::fetch(
+            tenant,
+            client_id,
+            client_secret_file,
+            token_url.as_deref(),
+            scope.as_deref(),
+        ),
         OAuthConfig::Google {
             service_account_file,
             user,

@@ -61,6 +61,7 @@ impl Validator<'_> {
                         "client_id",
                         "client_secret_file",
                         "token_url",
+                        "scope",
                     ],
                 ),
                 "google" => (
@@ -77,7 +78,7 @@ impl Validator<'_> {
                 }
             },
         };
-        let present: [(&str, Option<usize>); 8] = [
+        let present: [(&str, Option<usize>); 9] = [
             ("provider", r.provider.as_ref().map(|s| self.line(s))),
             ("tenant", r.tenant.as_ref().map(|s| self.line(s))),
             ("client_id", r.client_id.as_ref().map(|s| self.line(s))),
@@ -91,6 +92,7 @@ impl Validator<'_> {
             ),
             ("user", r.user.as_ref().map(|s| self.line(s))),
             ("token_url", r.token_url.as_ref().map(|s| self.line(s))),
+            ("scope", r.scope.as_ref().map(|s| self.line(s))),
             (
                 "token_command",
                 r.token_command.as_ref().map(|s| self.line(s)),
@@ -130,6 +132,11 @@ impl Validator<'_> {
                 client_id: client_id?.value,
                 client_secret_file: secret?,
                 token_url: token_url.clone().flatten(),
+                scope: r
+                    .scope
+                    .as_ref()
+                    .map(|s| s.get_ref().trim().to_string())
+                    .filter(|s| !s.is_empty()),
             })
         } else {
             let file = self.required_str(
