@@ -11,7 +11,7 @@ use digestd::store::copy::table_sums;
 use digestd::store::{PgSettings, Store, StoreLocation};
 use support::config::Spec;
 use support::postgres::{PgServer, PASSWORD};
-use support::{bin, ensure_deps, run_digestd, SmtpSink};
+use support::{bin, ensure_deps, run_digestd, start_daemon, stop_daemon, wait_until, SmtpSink};
 
 fn post_line(thread: &str, author: &str, hours_ago: i64, body: &str) -> String {
     serde_json::json!({
@@ -237,4 +237,40 @@ fn migrate_moves_everything_to_postgresql_and_back_and_refuses_a_full_target() {
         dir.path().join("x.sqlite").to_str().expect("utf-8"),
     );
     assert!(!missing.status.success());
+}
+
+#[test]
+fn the_daemon_runs_its_schedule_on_postgresql_and_sends_each_digest_once() {
+    ensure_deps();
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let url = server.fresh_url();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Spec {
+        store_pg: Some(format!("url = \"{url}\"")),
+        transport: Spec::smtp(sink.port()),
+        schedule: "* * * * * *".into(),
+        people: people(),
+        ..Spec::default()
+    }
+    .write_in(dir.path());
+    import_posts(&config);
+    let mut daemon = start_daemon(&config);
+    let all = wait_until(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || sink.messages().len() >= 3,
+    );
+    // A few more firings of the same period add nothing.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = stop_daemon(&mut daemon);
+    assert!(
+        all,
+        "three digests within a minute: {}",
+        sink.messages().len()
+    );
+    assert_eq!(sink.messages().len(), 3, "each person once");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
