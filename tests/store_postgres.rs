@@ -123,6 +123,7 @@ fn send_now_on_postgresql_mails_everyone_once_through_a_real_smtp_server() {
     let status = ok(&run_digestd(&config, &["status"], None), "status");
     assert!(status.contains("sent"), "{status}");
     assert!(!status.contains(PASSWORD), "no password shown: {status}");
+    assert!(status.contains(&db), "names the database: {status}");
     assert!(
         !dir.path().join("digestd.sqlite").exists(),
         "everything went to PostgreSQL"
