@@ -275,3 +275,30 @@ fn the_daemon_runs_its_schedule_on_postgresql_and_sends_each_digest_once() {
     assert_eq!(sink.messages().len(), 3, "each person once");
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+#[test]
+fn a_store_rides_out_a_database_restart() {
+    ensure_deps();
+    // A server of its own: the shared one serves the other tests meanwhile.
+    let server = match PgServer::start() {
+        Ok(s) => s,
+        Err(e) => {
+            support::skip_unless_ci(&format!("PostgreSQL ({e})"));
+            return;
+        }
+    };
+    let store = Store::open_at(&pg_location(server.fresh_url())).expect("store");
+    let started = Utc::now();
+    let before = store.start_run("s", started).expect("run");
+    server.stop();
+    // While it is down: an error naming PostgreSQL, within the pool's timeout, no hang.
+    let down = std::time::Instant::now();
+    let err = store.start_run("s", started).expect_err("down");
+    assert!(err.to_string().contains("postgresql"), "{err}");
+    assert!(down.elapsed() < std::time::Duration::from_secs(30));
+    server.start_again().expect("restart");
+    // Back: the pool replaces its broken connections, and nothing written before is lost.
+    let after = store.start_run("s", started).expect("after the restart");
+    assert!(after > before);
+    assert_eq!(store.last_runs().expect("runs").len(), 1);
+}
