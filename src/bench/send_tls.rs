@@ -113,6 +113,7 @@ fn outbound(
         user: None,
         password: None,
         ca_file: ca_file.map(Path::to_path_buf),
+        oauth: None,
     };
     Outbound::from_config(&mail).context("building the transport")
 }
