@@ -158,6 +158,12 @@ impl Engine {
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
                 }
+                Err(SendError::Unusable(e)) => {
+                    // Logged once by the transport; the rest wait for the next cycle too.
+                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
+                    store.bump_attempt(d.id)?;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                     store.bump_attempt(d.id)?;
@@ -385,6 +391,8 @@ impl Engine {
         SelectLimits {
             max_threads: self.config.digest.max_threads,
             max_highlights: self.config.digest.max_highlights,
+            max_questions: self.config.digest.max_questions,
+            unanswered_after: self.config.digest.unanswered_after,
         }
     }
 
@@ -405,7 +413,8 @@ impl Engine {
             .threads
             .iter()
             .map(|t| t.thread.id)
-            .chain(digest.highlights.iter().map(|h| h.thread.id));
+            .chain(digest.highlights.iter().map(|h| h.thread.id))
+            .chain(digest.questions.iter().map(|q| q.thread.id));
         for thread_id in thread_ids {
             reply_tokens.entry(thread_id).or_insert_with(|| {
                 let token = ReplyToken::generate();
@@ -510,8 +519,9 @@ impl Engine {
         let concurrency = self.config.mail.concurrency.max(1);
         let from = self.envelope_from();
         let mut queue = std::mem::take(batch).into_iter();
+        let mut unusable = false;
         loop {
-            while tasks.len() < concurrency && !self.stopping() {
+            while tasks.len() < concurrency && !self.stopping() && !unusable {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
@@ -538,6 +548,13 @@ impl Engine {
                     store.mark_failed(id, &e)?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // The transport logged it once; sending the rest now would fail the same.
+                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
+                    store.bump_attempt(id)?;
+                    report.deferred += 1;
+                    unusable = true;
                 }
                 Err(e) => {
                     tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
@@ -666,8 +683,9 @@ pub fn send_now(
 
 /// Opens the store and brings its groups and people in line with the config.
 pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
-    let mut store = Store::open(&config.store_path)
-        .with_context(|| format!("opening the store {}", config.store_path.display()))?;
+    let location = config.store_location();
+    let mut store = Store::open_at(&location)
+        .with_context(|| format!("opening the store {}", location.display()))?;
     store.sync_groups(&config.groups)?;
     store.sync_people(&config.people)?;
     Ok(store)

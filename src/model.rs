@@ -341,6 +341,21 @@ pub struct Highlight {
     pub score: f64,
 }
 
+/// A question in the recipient's groups that nobody has answered yet ("Can you help?").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Question {
+    /// The question's thread (shared with the run's `Activity`).
+    #[serde(serialize_with = "shared::one")]
+    pub thread: Arc<Thread>,
+    /// The opening post, which asks it (shared with the run's `Activity`).
+    #[serde(serialize_with = "shared::one")]
+    pub opener: Arc<Post>,
+    /// Whole days it has been waiting at the digest's period end.
+    pub waiting_days: i64,
+    /// Ranking score (higher first): age times how well the group fits the person's roles.
+    pub score: f64,
+}
+
 /// An ambassador's nomination of a post as training material for the roles that follow its
 /// group (the `highlight` reply command writes one, `unhighlight` withdraws it).
 ///
@@ -399,10 +414,16 @@ pub struct Digest {
     pub highlights: Vec<Highlight>,
     /// Highlights left out by the cap.
     pub more_highlights: usize,
+    /// Unanswered questions in the person's groups, ranked, capped ("Can you help?").
+    pub questions: Vec<Question>,
+    /// Questions left out by the cap.
+    pub more_questions: usize,
 }
 
 impl Digest {
-    /// True when there is nothing to tell the person.
+    /// True when there is nothing new to tell the person. Unanswered questions alone do not
+    /// make a digest worth sending: they stay until answered, and would otherwise bring the
+    /// same digest again at every firing.
     pub fn is_empty(&self) -> bool {
         self.threads.is_empty() && self.highlights.is_empty()
     }

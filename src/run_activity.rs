@@ -41,5 +41,6 @@ pub fn load_activity(
         nominations: store.nomination_counts(&groups)?,
         min_likes,
     };
-    Ok(Activity::with_curation(threads, posts, curation))
+    Ok(Activity::with_curation(threads, posts, curation)
+        .with_threads_complete_since(Some(posts_since)))
 }

@@ -18,6 +18,12 @@
 //! judgement weighs most: one ambassador's nomination outweighs a best answer or a much-liked post
 //! even when it is weeks older; each further nomination adds less than the one before.
 //!
+//! **Question score** (for "Can you help?") = `group_fit × (1 + ln(1 + waiting days))`: a question
+//! waiting longer comes first, but only logarithmically, so a question in the person's main group
+//! outranks an older one in a group their role follows last. `group_fit` sums, over the person's
+//! roles that follow the group, `1 / (1 + position)` of the group in the role's list: a role's
+//! first group fits best, and a group several of their roles follow fits better still.
+//!
 //! **Candidates** (see [`HighlightSource`]): a post is a highlight candidate for a role that
 //! follows its group when an ambassador nominated it, when it carries one of the role's training
 //! tags, when it is the accepted/best answer and the role lists the `best-answer` tag, or when it
@@ -101,6 +107,22 @@ pub fn highlight_score(s: &HighlightSignals, period_end: DateTime<Utc>) -> f64 {
         + H_LIKE * f64::from(s.likes).ln_1p()
         + H_REPLY * f64::from(s.replies).ln_1p();
     worth * freshness(period_end - s.created, HIGHLIGHT_HALF_LIFE_HOURS)
+}
+
+/// How well a group fits a person whose roles follow groups in the given orders: the sum over
+/// those roles of `1 / (1 + position of the group)` (0 when none follows it).
+pub fn group_fit<'a>(role_groups: impl IntoIterator<Item = &'a [String]>, group: &str) -> f64 {
+    role_groups
+        .into_iter()
+        .filter_map(|gs| gs.iter().position(|g| g == group))
+        .map(|pos| 1.0 / (1.0 + pos as f64))
+        .sum()
+}
+
+/// Score of an unanswered question waiting for `waiting` in a group with `fit` (higher first).
+pub fn question_score(fit: f64, waiting: Duration) -> f64 {
+    let days = (waiting.num_seconds().max(0) as f64) / 86_400.0;
+    fit * (1.0 + days.ln_1p())
 }
 
 /// Why a post is a training highlight for a role.
@@ -300,5 +322,20 @@ mod tests {
         assert_eq!(highlight_source(&post(&[], false, 4, 0), &tags, 5), None);
         assert_eq!(highlight_source(&post(&[], false, 99, 0), &tags, 0), None);
         assert_eq!(HighlightSource::Liked.label(), "liked");
+    }
+
+    #[test]
+    fn questions_rank_by_fit_then_age() {
+        let groups = |gs: &[&str]| gs.iter().map(|g| g.to_string()).collect::<Vec<_>>();
+        let social = groups(&["youth", "housing", "general"]);
+        let lead = groups(&["general"]);
+        let roles = [social.as_slice(), lead.as_slice()];
+        assert!((group_fit(roles, "youth") - 1.0).abs() < 1e-9);
+        assert!((group_fit(roles, "general") - (1.0 / 3.0 + 1.0)).abs() < 1e-9);
+        assert_eq!(group_fit(roles, "other"), 0.0);
+        // Older first at equal fit; a better group beats a somewhat older question.
+        assert!(question_score(1.0, Duration::days(5)) > question_score(1.0, Duration::days(2)));
+        assert!(question_score(1.0, Duration::days(2)) > question_score(0.5, Duration::days(6)));
+        assert_eq!(question_score(0.0, Duration::days(9)), 0.0);
     }
 }

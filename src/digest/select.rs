@@ -41,6 +41,10 @@ pub struct Curation {
     pub min_likes: u32,
 }
 
+mod questions;
+
+pub use questions::QUESTION_TAG;
+
 /// Caps on a digest's sections (from `[digest]` in the config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectLimits {
@@ -48,6 +52,10 @@ pub struct SelectLimits {
     pub max_threads: usize,
     /// At most this many highlights; the rest is counted in `more_highlights`.
     pub max_highlights: usize,
+    /// At most this many unanswered questions; the rest is counted in `more_questions`.
+    pub max_questions: usize,
+    /// A question is unanswered once it has waited this long with no answer.
+    pub unanswered_after: chrono::Duration,
 }
 
 impl Default for SelectLimits {
@@ -56,6 +64,8 @@ impl Default for SelectLimits {
         SelectLimits {
             max_threads: d.max_threads,
             max_highlights: d.max_highlights,
+            max_questions: d.max_questions,
+            unanswered_after: d.unanswered_after,
         }
     }
 }
@@ -130,6 +140,8 @@ pub struct Activity {
     /// Interned tags: bit position in [`PostMeta::tags`] (below [`TAG_BITS`]).
     tag_bits: HashMap<String, u32>,
     curation: Curation,
+    /// Candidate questions per group ("Can you help?").
+    questions: questions::QuestionIndex,
     windows: RwLock<HashMap<WindowKey, Arc<Window>>>,
 }
 
@@ -213,8 +225,22 @@ impl Activity {
             authors,
             tag_bits,
             curation,
+            questions: questions::QuestionIndex::default(),
             windows: RwLock::new(HashMap::new()),
         }
+        .with_threads_complete_since(None)
+    }
+
+    /// Says that only threads created after `since` have all their posts loaded (`None`: all
+    /// have): only those can be unanswered questions, since their opening post is known.
+    pub fn with_threads_complete_since(mut self, since: Option<DateTime<Utc>>) -> Activity {
+        let created: HashMap<ThreadId, DateTime<Utc>> = self
+            .threads
+            .iter()
+            .map(|(id, t)| (*id, t.created))
+            .collect();
+        self.questions = questions::QuestionIndex::new(&self.groups, &created, since);
+        self
     }
 
     /// The thread with store id `id`.
@@ -370,7 +396,9 @@ impl Activity {
 /// post of the period is left. Threads are ranked by [`rank::thread_score`] and capped at
 /// `limits.max_threads` (the rest counted in `more_threads`); highlights are ranked by
 /// [`rank::highlight_score`], each post once even when several roles match it (the first role in
-/// `roles` order names it), and capped at `limits.max_highlights`.
+/// `roles` order names it), and capped at `limits.max_highlights`. Unanswered questions in the
+/// roles' groups ("Can you help?", see [`questions`]) are ranked by [`rank::question_score`] and
+/// capped at `limits.max_questions`.
 pub fn select(
     person: &Person,
     roles: &[&Role],
@@ -522,6 +550,15 @@ pub fn select(
         .take(limits.max_highlights)
         .collect();
 
+    let (questions, more_questions) = questions::questions_for(
+        activity,
+        roles,
+        me,
+        period.end,
+        limits.unanswered_after,
+        limits.max_questions,
+    );
+
     Digest {
         person: person.clone(),
         schedule: schedule_key.to_string(),
@@ -530,6 +567,8 @@ pub fn select(
         more_threads,
         highlights,
         more_highlights,
+        questions,
+        more_questions,
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::model::{Digest, DigestThread, Highlight, Post};
+use crate::model::{Digest, DigestThread, Highlight, Post, Question};
 
 use super::content::{header_safe, safe_url};
 use super::excerpt::Excerpt;
@@ -32,6 +32,11 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
         .highlights
         .iter()
         .map(|h| highlight_item(h, ctx, t, tz))
+        .collect();
+    let questions: Vec<Value> = digest
+        .questions
+        .iter()
+        .map(|q| question_item(q, ctx, t, tz))
         .collect();
     let thread_total = digest.threads.len() + digest.more_threads;
     let preheader = digest
@@ -78,6 +83,9 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
     );
     m.insert("highlights".into(), Value::Array(highlights));
     m.insert("more_highlights".into(), json!(digest.more_highlights));
+    m.insert("has_questions".into(), json!(!digest.questions.is_empty()));
+    m.insert("questions".into(), Value::Array(questions));
+    m.insert("more_questions".into(), json!(digest.more_questions));
     m.insert("is_empty".into(), json!(digest.is_empty()));
     m.insert("commands_address".into(), json!(format!("digest@{domain}")));
     m.insert(
@@ -181,5 +189,36 @@ fn highlight_item(
         "reply_url": reply_url,
         "likes": h.post.likes,
         "best_answer": h.post.best_answer,
+        "nominated": h.tag == crate::digest::rank::NOMINATED_LABEL,
+    })
+}
+
+fn question_item(
+    q: &Question,
+    ctx: &RenderContext<'_>,
+    t: &LocaleTable,
+    tz: chrono_tz::Tz,
+) -> Value {
+    let th = &q.thread;
+    let group = ctx
+        .group_names
+        .get(&th.group_id)
+        .map_or(th.group_id.as_str(), String::as_str);
+    let reply_url = ctx
+        .reply_tokens
+        .get(&th.id)
+        .map(|tok| reply_mailto(tok, ctx.reply_domain, &th.title));
+    let excerpt = excerpt_of(&q.opener, ctx);
+    json!({
+        "id": th.id,
+        "group": header_safe(group),
+        "title": header_safe(&th.title),
+        "author": header_safe(&q.opener.author_name),
+        "date": t.date(q.opener.created, tz),
+        "waiting_days": q.waiting_days,
+        "excerpt": &excerpt.text,
+        "excerpt_html": &excerpt.html,
+        "url": safe_url(&th.url).or_else(|| safe_url(&q.opener.url)),
+        "reply_url": reply_url,
     })
 }

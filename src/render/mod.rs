@@ -526,6 +526,13 @@ mod sample {
                 score: 1.0,
             }],
             more_threads: 1,
+            questions: vec![crate::model::Question {
+                thread: Arc::new(thread.clone()),
+                opener: Arc::new(post.clone()),
+                waiting_days: 3,
+                score: 1.0,
+            }],
+            more_questions: 1,
             highlights: vec![Highlight {
                 post: Arc::new(post),
                 thread: Arc::new(thread),

@@ -74,6 +74,8 @@ fn digest(locale: &str, threads: Vec<DigestThread>, highlights: Vec<Highlight>) 
         more_threads: 0,
         highlights,
         more_highlights: 0,
+        questions: Vec::new(),
+        more_questions: 0,
     }
 }
 
@@ -481,7 +483,7 @@ fn role_template_override() {
         .unwrap_or_else(|e| panic!("{e}"));
     let r = Renderer::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.has_template("short"));
-    assert_eq!(r.template_names(), vec!["digest", "short"]);
+    assert_eq!(r.template_names(), vec!["digest", "nudge", "short"]);
     let f = Fixture::new();
     let mut ctx = f.ctx();
     ctx.template = "short";
@@ -523,4 +525,84 @@ fn write_samples() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+/// `normal_digest` with one unanswered question (thread 9) in "Can you help?".
+fn digest_with_question(locale: &str) -> Digest {
+    let mut d = normal_digest(locale);
+    let t9 = thread(
+        9,
+        "Who signs off a care plan?",
+        "https://forum.example.org/t/9",
+    );
+    let mut p = post(
+        9,
+        &t9,
+        "Bob Jansen",
+        "Does the team lead sign, or the GP?",
+        BodyFormat::Markdown,
+    );
+    p.tags = vec!["question".into()];
+    d.questions = vec![crate::model::Question {
+        thread: t9.into(),
+        opener: p.into(),
+        waiting_days: 3,
+        score: 1.0,
+    }];
+    d.more_questions = 2;
+    d
+}
+
+#[test]
+fn every_section_has_its_id_in_html_and_its_heading_in_text_in_every_locale() {
+    let r = renderer();
+    let f = Fixture::new();
+    let token = "ab".repeat(20);
+    for (locale, heading, waiting, more) in [
+        (
+            "en",
+            "== Can you help? ==",
+            "Waiting for 3 days",
+            "… and 2 more open questions",
+        ),
+        (
+            "nl",
+            "== Kunt u helpen? ==",
+            "Wacht al 3 dagen",
+            "… en nog 2 open vragen",
+        ),
+    ] {
+        let out = r
+            .render(&digest_with_question(locale), &f.ctx())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for id in ["threads", "can-you-help", "highlights"] {
+            assert_eq!(
+                out.html.matches(&format!("id=\"{id}\"")).count(),
+                1,
+                "{locale}: section {id}"
+            );
+        }
+        // Threads, then "Can you help?", then highlights.
+        let at = |needle: &str| out.html.find(needle).unwrap_or(usize::MAX);
+        assert!(at("id=\"threads\"") < at("id=\"can-you-help\""));
+        assert!(at("id=\"can-you-help\"") < at("id=\"highlights\""));
+        let text = &out.text;
+        assert!(text.contains(heading), "{locale}: {text}");
+        assert!(text.contains("* Who signs off a care plan?"), "{text}");
+        assert!(text.contains(waiting), "{locale}: {text}");
+        assert!(text.contains(more), "{locale}: {text}");
+        assert!(
+            text.contains(&format!(
+                "mailto:reply+{token}@replies.example.org?subject=Re:%20Who"
+            )),
+            "{text}"
+        );
+        assert!(out.html.contains("Does the team lead sign, or the GP?"));
+    }
+    // Without questions there is no such section at all.
+    let out = r
+        .render(&normal_digest("en"), &f.ctx())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!out.html.contains("can-you-help"));
+    assert!(!out.text.contains("Can you help?"));
 }

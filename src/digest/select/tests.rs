@@ -201,6 +201,7 @@ fn ranking_and_cap_with_more() {
         SelectLimits {
             max_threads: 3,
             max_highlights: 5,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(ids(&d), vec![5, 4, 3]);
@@ -225,6 +226,7 @@ fn more_counts_only_threads_with_news() {
         SelectLimits {
             max_threads: 1,
             max_highlights: 5,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(d.threads.len(), 1);
@@ -300,6 +302,7 @@ fn highlights_are_capped_and_deduplicated_across_roles() {
         SelectLimits {
             max_threads: 10,
             max_highlights: 4,
+            ..SelectLimits::default()
         },
     );
     assert_eq!(d.highlights.len(), 4);
@@ -375,4 +378,88 @@ fn nominations_and_likes_make_highlights_for_every_role_of_the_group() {
     assert!(run(&plain, &[&r], &[], SelectLimits::default())
         .highlights
         .is_empty());
+}
+
+/// Question ids (thread ids) of `ann`'s digest with roles `roles` at `end`.
+fn questions_at(
+    a: &Activity,
+    roles: &[&Role],
+    end: DateTime<Utc>,
+    max: usize,
+) -> (Vec<ThreadId>, usize) {
+    let d = select(
+        &person(),
+        roles,
+        "key",
+        Period {
+            start: end - Duration::days(7),
+            end,
+        },
+        a,
+        &HashSet::new(),
+        &SelectLimits {
+            max_questions: max,
+            unanswered_after: Duration::days(2),
+            ..SelectLimits::default()
+        },
+    );
+    (
+        d.questions.iter().map(|q| q.thread.id).collect(),
+        d.more_questions,
+    )
+}
+
+#[test]
+fn can_you_help_lists_unanswered_questions_but_not_own_fresh_or_answered_ones() {
+    let threads: Vec<Thread> = (1..=6).map(|i| thread(i, "g")).collect();
+    let posts = vec![
+        // 1: asked 4 days ago, the asker added a detail; nobody else answered.
+        post(10, &threads[0], "bob", 96),
+        post(11, &threads[0], "bob", 90),
+        // 2: asked 5 days ago, answered by cy 60 hours ago.
+        post(20, &threads[1], "bob", 120),
+        post(21, &threads[1], "cy", 60),
+        // 3: Ann's own question.
+        post(30, &threads[2], "ann", 100),
+        // 4: asked an hour ago: not waiting long enough yet.
+        post(40, &threads[3], "bob", 1),
+        // 5: a tagged question with a reply but no accepted answer: still unsolved.
+        tagged(post(50, &threads[4], "dee", 72), &["question"], 0),
+        post(51, &threads[4], "cy", 70),
+        // 6: a tagged question whose answer was accepted.
+        tagged(post(60, &threads[5], "dee", 72), &["question"], 0),
+        {
+            let mut p = post(61, &threads[5], "cy", 70);
+            p.best_answer = true;
+            p
+        },
+    ];
+    let a = Activity::new(threads, posts);
+    let r = role("social-worker", &["g"], &[]);
+    // Oldest first at equal fit.
+    assert_eq!(questions_at(&a, &[&r], t0(), 5), (vec![1, 5], 0));
+    assert_eq!(questions_at(&a, &[&r], t0(), 1), (vec![1], 1));
+    // Before cy answered thread 2 (60 h ago) it had waited more than two days: it was listed.
+    assert_eq!(
+        questions_at(&a, &[&r], t0() - Duration::hours(62), 5).0,
+        vec![2]
+    );
+}
+
+#[test]
+fn can_you_help_prefers_the_groups_that_fit_the_role_and_skips_incomplete_threads() {
+    let main = thread(1, "main");
+    let side = thread(2, "side");
+    let posts = vec![
+        post(10, &main, "bob", 60),
+        // Older, but in the group the role follows last.
+        post(20, &side, "bob", 100),
+    ];
+    let r = role("social-worker", &["main", "other", "side"], &[]);
+    let a = Activity::new(vec![main.clone(), side.clone()], posts.clone());
+    assert_eq!(questions_at(&a, &[&r], t0(), 5).0, vec![1, 2]);
+    // Threads opened before what was loaded cannot be judged (their opener is not known).
+    let a = Activity::new(vec![main, side], posts)
+        .with_threads_complete_since(Some(t0() - Duration::days(10)));
+    assert!(questions_at(&a, &[&r], t0(), 5).0.is_empty());
 }
