@@ -31,10 +31,9 @@ use crate::store::{NewDelivery, PersonState, Store};
 mod prepare_all;
 mod preview;
 
-pub use preview::preview;
-
 pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
+pub use preview::preview;
 
 /// A weekly person is due again once this much time has passed since their last digest
 /// (a little under seven days, so a schedule firing at the same hour each week always qualifies).

@@ -378,6 +378,15 @@ fn secs(d: StdDuration) -> f64 {
     d.as_secs_f64()
 }
 
+/// Runs `f` and says how many cores the process kept busy meanwhile (CPU time over wall time):
+/// on a shared machine, what it could have, whatever the number of threads it asked for.
+fn cores_busy<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let (wall, cpu) = (Instant::now(), super::process_cpu_time());
+    let out = f();
+    let cpu = super::process_cpu_time().saturating_sub(cpu);
+    (out, secs(cpu) / secs(wall.elapsed()).max(1e-9))
+}
+
 /// Everything one person's digest is made from that the whole benchmark shares.
 struct Maker<'a> {
     renderer: &'a Renderer,
@@ -566,10 +575,14 @@ pub fn run(people: usize, posts: usize, threads: usize) -> anyhow::Result<()> {
         activity: &syn.activity,
     };
 
-    let (full_time, total, samples) = one_thread(&maker, &org.people)?;
-    let (bare_time, bare_bytes) = bare(&renderer, &samples, people, 1)?;
-    let full_all = all_threads(&maker, &org.people, threads)?;
-    let (bare_all, _) = bare(&renderer, &samples, people, threads)?;
+    let (one, busy_one) = cores_busy(|| one_thread(&maker, &org.people));
+    let (full_time, total, samples) = one?;
+    let (bare_one, busy_bare_one) = cores_busy(|| bare(&renderer, &samples, people, 1));
+    let (bare_time, bare_bytes) = bare_one?;
+    let (full_all, busy_all) = cores_busy(|| all_threads(&maker, &org.people, threads));
+    let full_all = full_all?;
+    let (bare_all, busy_bare_all) = cores_busy(|| bare(&renderer, &samples, people, threads));
+    let (bare_all, _) = bare_all?;
 
     let n = people.max(1) as f64;
     let rate = |d: StdDuration| n / secs(d).max(1e-9);
@@ -588,7 +601,7 @@ pub fn run(people: usize, posts: usize, threads: usize) -> anyhow::Result<()> {
     println!(
         "1 thread:   select + render {people} digests in {:.2} s = {:.0} digests/s \
          (select {:.0}%, tokens + context + subject {:.0}%, handlebars + wrap {:.0}%); \
-         {:.1} items/digest, {} empty, {:.1} KB/digest",
+         {:.1} items/digest, {} empty, {:.1} KB/digest; {busy_one:.2} cores busy",
         secs(full_time),
         rate(full_time),
         pct(t_select),
@@ -599,7 +612,7 @@ pub fn run(people: usize, posts: usize, threads: usize) -> anyhow::Result<()> {
         total.bytes as f64 / n / 1024.0
     );
     println!(
-        "1 thread:   bare handlebars {people} renders of {} pre-built contexts in {:.2} s = {:.0} digests/s ({:.1} KB/digest); ratio {:.2}",
+        "1 thread:   bare handlebars {people} renders of {} pre-built contexts in {:.2} s = {:.0} digests/s ({:.1} KB/digest; {busy_bare_one:.2} cores busy); ratio {:.2}",
         samples.len(),
         secs(bare_time),
         rate(bare_time),
@@ -607,8 +620,9 @@ pub fn run(people: usize, posts: usize, threads: usize) -> anyhow::Result<()> {
         rate(full_time) / rate(bare_time).max(1e-9)
     );
     println!(
-        "{threads} threads: select + render {:.2} s = {:.0} digests/s ({:.2}x one thread); \
-         bare handlebars {:.2} s = {:.0} digests/s ({:.2}x one thread)",
+        "{threads} threads: select + render {:.2} s = {:.0} digests/s ({:.2}x one thread; \
+         {busy_all:.2} cores busy); bare handlebars {:.2} s = {:.0} digests/s ({:.2}x one thread; \
+         {busy_bare_all:.2} cores busy)",
         secs(full_all),
         rate(full_all),
         rate(full_all) / rate(full_time).max(1e-9),

@@ -326,23 +326,6 @@ fn grants(tokens: &[ReplyToken], thread_id: i64) -> Vec<ReplyGrant> {
         .collect()
 }
 
-/// CPU time this process has used so far, on all its threads.
-fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes to it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
-}
-
 /// The whole path once on `store`: time taken, CPU time used (all threads) and messages
 /// posted.
 fn whole_path(
@@ -353,7 +336,7 @@ fn whole_path(
     let forum = MemoryForum::with_capacity(mails.len());
     let answerer = Answerer::new(None);
     let pipeline = Pipeline::new(config, &forum, &DiscardAnswers, &answerer);
-    let cpu = process_cpu_time();
+    let cpu = super::process_cpu_time();
     let t = Instant::now();
     let mut posted = 0usize;
     // Received as a Maildir drain takes them: batches read (here: copied) and hashed on one
@@ -371,7 +354,7 @@ fn whole_path(
     // running daemon (a commit checkpoints by itself every 32 MiB).
     store.checkpoint_wal()?;
     let took = t.elapsed();
-    let cpu = process_cpu_time().saturating_sub(cpu);
+    let cpu = super::process_cpu_time().saturating_sub(cpu);
     anyhow::ensure!(forum.len() == posted, "forum holds {}", forum.len());
     Ok((took, cpu, posted))
 }
