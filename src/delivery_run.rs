@@ -438,6 +438,11 @@ impl Engine {
             .iter()
             .map(|g| (g.id.clone(), g.name.clone()))
             .collect();
+        let role_titles: HashMap<String, crate::model::LocalText> = cfg
+            .roles
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.title.clone()?)))
+            .collect();
         let ctx = RenderContext {
             organisation: &cfg.organisation,
             group_names: &group_names,
@@ -447,6 +452,7 @@ impl Engine {
             excerpt_chars: cfg.digest.excerpt_chars,
             excerpts,
             template,
+            role_titles: &role_titles,
         };
         let rendered = self.renderer.render(digest, &ctx)?;
         let one_click_url = self.one_click.as_ref().map(|(base, secret)| {

@@ -248,6 +248,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
     let roles: Vec<Role> = (0..ROLES)
         .map(|r| Role {
             name: format!("role-{r}"),
+            title: None,
             groups: [r, r + ROLES, (r + 1) % GROUPS]
                 .iter()
                 .map(|g| groups[*g].id.clone())
@@ -428,6 +429,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             "mailto:digest@replies.example.org?subject=unsubscribe%20{}",
             ReplyToken::generate().as_str()
         );
+        let role_titles = HashMap::new();
         let ctx = RenderContext {
             organisation: "Gemeente Voorbeeld",
             group_names: &group_names,
@@ -437,6 +439,7 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
             excerpt_chars,
             excerpts: Some(&excerpts),
             template: DEFAULT_TEMPLATE,
+            role_titles: &role_titles,
         };
         let value = renderer.context_value(&digest, &ctx);
         let subject = renderer.subject(&digest, &ctx);
