@@ -190,6 +190,16 @@ pub enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Move an installation between stores (a SQLite file or a postgres:// URL, either way):
+    /// copies every table into a new, empty store and prints row counts and checksums of both.
+    Migrate {
+        /// The store now in use: a SQLite file or `postgres://user@host:port/db`.
+        #[arg(long)]
+        from: String,
+        /// The new, empty store (a file is created; a database must exist and be empty).
+        #[arg(long)]
+        to: String,
+    },
     /// Measure throughput (prints figures).
     Bench {
         /// Which benchmark.
@@ -201,7 +211,8 @@ pub enum Command {
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Select + render digests for a synthetic organisation, against bare Handlebars.
+    /// Select + render digests for a synthetic organisation, against bare Handlebars, on one
+    /// thread and on every core.
     Digest {
         /// People in the organisation.
         #[arg(long, default_value_t = 10_000)]
@@ -209,6 +220,9 @@ pub enum BenchCommand {
         /// Posts in the period.
         #[arg(long, default_value_t = 5_000)]
         posts: usize,
+        /// Threads of the all-core pass (default: the cores this process may use).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
     },
     /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
     Send {
@@ -342,11 +356,13 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 for check in &checks {
                     println!("{check}");
                 }
-                Ok(if checks.iter().all(|c| c.result.is_ok()) {
-                    0
-                } else {
-                    1
-                })
+                let servers = crate::online_check::check_mail_servers(&cfg);
+                for check in &servers {
+                    println!("{check}");
+                }
+                let all_ok = checks.iter().all(|c| c.result.is_ok())
+                    && servers.iter().all(|c| c.result.is_ok());
+                Ok(if all_ok { 0 } else { 1 })
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -356,7 +372,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         Command::Collect(c) => {
             let cfg = c.load()?;
             let mut store =
-                crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let report = crate::collect::collect_all(&cfg, &mut store)?;
             println!("{report}");
             Ok(0)
@@ -401,13 +417,18 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Status { config, json } => {
             let cfg = config.load()?;
-            let store = crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+            let store =
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let status = crate::status::status(&cfg, &store)?;
             if json {
                 println!("{}", status.to_json());
             } else {
                 print!("{status}");
             }
+            Ok(0)
+        }
+        Command::Migrate { from, to } => {
+            print!("{}", crate::migrate::run(&from, &to)?);
             Ok(0)
         }
         Command::Report {

@@ -13,6 +13,9 @@ pub mod report;
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod mail_login;
+pub mod mail_outage;
+pub mod mail_tls;
 pub mod oauth;
 pub mod outbound;
 pub mod store;
@@ -34,6 +37,7 @@ pub mod schedule;
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod online_check;
 pub mod report_command;
 pub mod status;

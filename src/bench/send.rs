@@ -51,6 +51,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
     Config {
         source: PathBuf::from("bench-send.toml"),
         store_path: std::env::temp_dir().join("digestd-bench-send-unused.sqlite"),
+        store_url: None,
         templates_dir: templates_dir(),
         organisation: "Gemeente Voorbeeld".into(),
         forum_url: "https://forum.example.org".into(),
@@ -64,6 +65,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 tls: TlsMode::None,
                 user: None,
                 password: None,
+                ca_file: None,
             },
             concurrency,
         },
@@ -75,6 +77,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
         groups: syn.org.groups.clone(),
         roles: syn.org.roles.clone(),
         people: syn.org.people.clone(),
+        ambassadors: Default::default(),
     }
 }
 

@@ -44,8 +44,10 @@ pub const EXAMPLE_PEOPLE_CSV: &str = include_str!("../../config/people.csv");
 pub struct Config {
     /// The file it was read from.
     pub source: PathBuf,
-    /// SQLite store path (`[store] path`).
+    /// SQLite store path (`[store] path`; empty with `[store] url`).
     pub store_path: PathBuf,
+    /// The PostgreSQL store (`[store] url`), instead of the SQLite file.
+    pub store_url: Option<crate::store::PgSettings>,
     /// Directory holding the Handlebars templates (`[digest] templates`, default `../templates`).
     pub templates_dir: PathBuf,
     /// Organisation shown in digests (`[organisation] name`).
@@ -70,6 +72,53 @@ pub struct Config {
     pub roles: Vec<Role>,
     /// People (inline and from `people_csv`), in order.
     pub people: Vec<Person>,
+    /// Each group's ambassadors and when their weekly nudge goes out.
+    pub ambassadors: AmbassadorConfig,
+}
+
+/// `[[groups]] ambassadors` and `[ambassadors]`: who looks after each group's newcomers and
+/// unanswered questions, and when they are nudged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbassadorConfig {
+    /// When the nudge goes out (default Monday 09:00 in `[defaults] time_zone`).
+    pub schedule: crate::model::Schedule,
+    /// Group id → its ambassadors' addresses (normalised, each a configured person), in config
+    /// order; groups without ambassadors are absent.
+    pub by_group: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The nudge's schedule when `[ambassadors] schedule` is absent: Mondays at 09:00.
+pub const DEFAULT_AMBASSADOR_SCHEDULE: &str = "0 0 9 * * Mon";
+
+impl Default for AmbassadorConfig {
+    fn default() -> Self {
+        AmbassadorConfig {
+            schedule: crate::model::Schedule {
+                cron: DEFAULT_AMBASSADOR_SCHEDULE.into(),
+                time_zone: chrono_tz::UTC,
+            },
+            by_group: Default::default(),
+        }
+    }
+}
+
+impl AmbassadorConfig {
+    /// True when `email` is an ambassador of `group`.
+    pub fn is_ambassador(&self, group: &str, email: &str) -> bool {
+        let email = crate::model::normalize_email(email);
+        self.by_group.get(group).is_some_and(|a| a.contains(&email))
+    }
+
+    /// Every ambassador, each with the groups they look after (config order), by address.
+    pub fn ambassadors(&self) -> std::collections::BTreeMap<&str, Vec<&str>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for (group, emails) in &self.by_group {
+            for e in emails {
+                out.entry(e.as_str()).or_default().push(group.as_str());
+            }
+        }
+        out
+    }
 }
 
 /// `[mail]`: addresses and the transport.
@@ -115,6 +164,8 @@ pub enum TransportConfig {
         user: Option<String>,
         /// Password (inline or read from `password_file`).
         password: Option<String>,
+        /// Extra PEM CA bundle trusted besides the system roots.
+        ca_file: Option<PathBuf>,
     },
     /// The local `sendmail` binary.
     Sendmail {
@@ -298,6 +349,14 @@ impl ConfigError {
 }
 
 impl Config {
+    /// Where the store is: `[store] url` (PostgreSQL) when set, else `[store] path`.
+    pub fn store_location(&self) -> crate::store::StoreLocation {
+        match &self.store_url {
+            Some(pg) => crate::store::StoreLocation::Postgres(pg.clone()),
+            None => crate::store::StoreLocation::File(self.store_path.clone()),
+        }
+    }
+
     /// Reads and validates `path` (and the people CSV it names).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
@@ -588,8 +647,34 @@ roles = ["staff"]
                 tls: TlsMode::Tls,
                 user: Some("u".into()),
                 password: Some("s3cret".into()),
+                ca_file: None,
             }
         );
+    }
+
+    #[test]
+    fn plain_text_is_refused_off_loopback_and_ca_file_is_read() {
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"none\"",
+        );
+        let (_dir, path) = setup(&toml, &[]);
+        let err = Config::load(&path).expect_err("plain text to a remote relay");
+        let p = &err.problems[0];
+        assert_eq!(p.key, "mail.transport.tls");
+        assert!(p.message.contains("loopback"), "{}", p.message);
+        assert!(p.line > 0);
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"starttls\"\nca_file = \"ca.pem\"",
+        );
+        let (dir, path) = setup(&toml, &[]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let TransportConfig::Smtp { ca_file, port, .. } = cfg.mail.transport else {
+            panic!("smtp")
+        };
+        assert_eq!(port, 25);
+        assert_eq!(ca_file, Some(dir.path().join("config").join("ca.pem")));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub(crate) struct RawConfig {
     pub defaults: Option<Spanned<RawDefaults>>,
     pub daemon: Option<Spanned<RawDaemon>>,
     pub http: Option<Spanned<crate::http::HttpConfig>>,
+    pub ambassadors: Option<Spanned<RawAmbassadors>>,
     #[serde(default)]
     pub forums: std::collections::BTreeMap<String, Spanned<super::forums::RawForum>>,
     #[serde(default)]
@@ -59,6 +60,9 @@ pub(crate) struct RawOrganisation {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<Str>,
+    pub url: Option<Str>,
+    pub password_file: Option<Str>,
+    pub pool_size: Option<Int>,
 }
 
 /// `[mail]`.
@@ -94,6 +98,7 @@ pub(crate) struct RawTransport {
     pub password: Option<Str>,
     pub password_file: Option<Str>,
     pub command: Option<Str>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[digest]`.
@@ -171,6 +176,16 @@ pub(crate) struct RawGroup {
     pub thread_pattern: Option<Str>,
     /// Webhook platform's id of the group.
     pub remote_id: Option<Str>,
+    /// People (addresses) who look after newcomers and unanswered questions of this group.
+    pub ambassadors: Option<Spanned<Vec<Str>>>,
+}
+
+/// `[ambassadors]`: when the ambassadors' weekly nudge goes out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAmbassadors {
+    pub schedule: Option<Str>,
+    pub time_zone: Option<Str>,
 }
 
 /// `[[roles]]`.

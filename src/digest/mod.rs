@@ -3,6 +3,7 @@
 //! [`select`] decides what goes in (and what is left out: own posts, posts already delivered,
 //! groups not followed); [`rank`] decides the order.
 
+pub mod nudge;
 pub mod rank;
 pub mod select;
 

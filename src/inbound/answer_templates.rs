@@ -30,6 +30,9 @@
     ("en", "confirm-expired", include_str!("../../templates/answers/en/confirm-expired.txt.hbs")),
     ("en", "confirm-wrong-sender", include_str!("../../templates/answers/en/confirm-wrong-sender.txt.hbs")),
     ("en", "command-digest-now-limited", include_str!("../../templates/answers/en/command-digest-now-limited.txt.hbs")),
+    ("en", "highlight-done", include_str!("../../templates/answers/en/highlight-done.txt.hbs")),
+    ("en", "unhighlight-done", include_str!("../../templates/answers/en/unhighlight-done.txt.hbs")),
+    ("en", "highlight-refused", include_str!("../../templates/answers/en/highlight-refused.txt.hbs")),
     ("nl", "unknown-token", include_str!("../../templates/answers/nl/unknown-token.txt.hbs")),
     ("nl", "expired", include_str!("../../templates/answers/nl/expired.txt.hbs")),
     ("nl", "wrong-sender", include_str!("../../templates/answers/nl/wrong-sender.txt.hbs")),
@@ -60,4 +63,7 @@
     ("nl", "confirm-expired", include_str!("../../templates/answers/nl/confirm-expired.txt.hbs")),
     ("nl", "confirm-wrong-sender", include_str!("../../templates/answers/nl/confirm-wrong-sender.txt.hbs")),
     ("nl", "command-digest-now-limited", include_str!("../../templates/answers/nl/command-digest-now-limited.txt.hbs")),
+    ("nl", "highlight-done", include_str!("../../templates/answers/nl/highlight-done.txt.hbs")),
+    ("nl", "unhighlight-done", include_str!("../../templates/answers/nl/unhighlight-done.txt.hbs")),
+    ("nl", "highlight-refused", include_str!("../../templates/answers/nl/highlight-refused.txt.hbs")),
 ]

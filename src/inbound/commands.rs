@@ -116,8 +116,31 @@ pub fn parse(subject: Option<&str>, body: &str) -> Option<Command> {
     })
 }
 
+/// An ambassador's command on an item's reply address: `Some(true)` for a body that is just
+/// `highlight`, `Some(false)` for just `unhighlight` (any case, surrounding blank space
+/// ignored), `None` for anything else (a reply to post).
+pub fn highlight_command(body: &str) -> Option<bool> {
+    let word = body.trim();
+    if word.eq_ignore_ascii_case("highlight") {
+        Some(true)
+    } else if word.eq_ignore_ascii_case("unhighlight") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn highlight_is_the_whole_body_only() {
+        use super::highlight_command;
+        assert_eq!(highlight_command("  Highlight\n"), Some(true));
+        assert_eq!(highlight_command("unhighlight"), Some(false));
+        assert_eq!(highlight_command("highlight this please"), None);
+        assert_eq!(highlight_command(""), None);
+    }
+
     use super::*;
 
     #[test]

@@ -14,9 +14,12 @@ const EMAIL: &str = "#2e7d32";
 const FORUM: &str = "#e0a020";
 const UNANSWERED: &str = "#c62828";
 
-/// Chart drawing area, in SVG user units (scaled to the card's width).
-const WIDTH: f64 = 320.0;
-const HEIGHT: f64 = 150.0;
+/// Chart width, in SVG user units (about as many pixels: a chart is at most 400 px wide, the
+/// two of a card side by side when it is wide enough).
+const WIDTH: f64 = 360.0;
+/// Heights of the posts chart and of the unanswered chart.
+const POSTS_HEIGHT: f64 = 120.0;
+const UNANSWERED_HEIGHT: f64 = 120.0;
 /// Margins: left (y labels), right, top, bottom (week labels).
 const LEFT: f64 = 30.0;
 const RIGHT: f64 = 6.0;
@@ -25,7 +28,7 @@ const BOTTOM: f64 = 22.0;
 
 const STYLE: &str = "
 *{box-sizing:border-box}
-body{margin:0;padding:12px;font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;background:#f4f5f7}
+body{margin:0;padding:8px;font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;background:#f4f5f7}
 h1{font-size:1.3em;margin:0 0 4px}
 h2{font-size:1.05em;margin:0 0 2px}
 h2 small{font-weight:normal;color:#5a6270}
@@ -33,14 +36,18 @@ p.note{margin:0 0 12px;color:#5a6270;font-size:.9em}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:0 0 12px;padding:0;list-style:none;font-size:.9em}
 .legend span{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,420px),1fr));gap:12px}
-section.card{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 2px rgba(0,0,0,.12);min-width:0}
+section.card{background:#fff;border-radius:8px;padding:10px;box-shadow:0 1px 2px rgba(0,0,0,.12);min-width:0}
 .summary{margin:0 0 6px;font-size:.9em;color:#333}
 h3{font-size:.85em;margin:8px 0 0;color:#5a6270;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:0 16px}
+.chart{flex:1 1 260px;max-width:400px}
 svg{display:block;width:100%;height:auto}
-svg text{font:9px system-ui,sans-serif;fill:#5a6270}
+svg text{font:13px system-ui,sans-serif;fill:#5a6270}
 .table{overflow-x:auto;margin-top:6px}
-table{border-collapse:collapse;font-size:.8em;width:100%}
-th,td{padding:2px 6px;text-align:right;white-space:nowrap;border-bottom:1px solid #e6e8eb}
+table{border-collapse:collapse;font-size:.72em;width:100%}
+th,td{padding:2px;text-align:right;white-space:nowrap;border-bottom:1px solid #e6e8eb}
+abbr{text-decoration:none}
+@media (max-width:420px){body{padding:4px}section.card{padding:8px}table{font-size:.68em}}
 th:first-child,td:first-child{text-align:left}
 ";
 
@@ -101,7 +108,11 @@ fn card(out: &mut String, report: &Report, row: &ReportRow) {
     };
     let now = row.weeks.last().copied().unwrap_or_default();
     let open = match now.oldest_unanswered_days {
-        Some(d) => format!("{} unanswered now (oldest {d} days)", now.unanswered),
+        Some(d) => format!(
+            "{} unanswered now (oldest {d} day{})",
+            now.unanswered,
+            if d == 1 { "" } else { "s" }
+        ),
         None => String::from("no unanswered questions now"),
     };
     let _ = writeln!(
@@ -119,7 +130,7 @@ fn card(out: &mut String, report: &Report, row: &ReportRow) {
         u = total(|f| f.unsubscribes),
         p = total(|f| f.pauses),
     );
-    out.push_str("<h3>Posts per week</h3>");
+    out.push_str("<div class=\"charts\"><div class=\"chart\"><h3>Posts per week</h3>");
     let stacks: Vec<Vec<(usize, &str)>> = row
         .weeks
         .iter()
@@ -131,30 +142,29 @@ fn card(out: &mut String, report: &Report, row: &ReportRow) {
             ]
         })
         .collect();
-    chart(
-        out,
-        report,
-        &format!("Posts per week, {}", row.name),
-        &stacks,
-    );
-    out.push_str("<h3>Unanswered questions at each week's end</h3>");
+    let label = format!("Posts per week, {}", row.name);
+    chart(out, report, &label, POSTS_HEIGHT, &stacks);
+    out.push_str("</div><div class=\"chart\"><h3>Unanswered at each week's end</h3>");
     let stacks: Vec<Vec<(usize, &str)>> = row
         .weeks
         .iter()
         .map(|f| vec![(f.unanswered, UNANSWERED)])
         .collect();
-    chart(
-        out,
-        report,
-        &format!("Unanswered questions, {}", row.name),
-        &stacks,
-    );
+    let label = format!("Unanswered questions, {}", row.name);
+    chart(out, report, &label, UNANSWERED_HEIGHT, &stacks);
+    out.push_str("</div></div>\n");
     table(out, report, row);
     out.push_str("</section>\n");
 }
 
 /// A stacked bar chart: one bar per week, each of `(value, colour)` segments bottom up.
-fn chart(out: &mut String, report: &Report, label: &str, stacks: &[Vec<(usize, &str)>]) {
+fn chart(
+    out: &mut String,
+    report: &Report,
+    label: &str,
+    height: f64,
+    stacks: &[Vec<(usize, &str)>],
+) {
     let max = stacks
         .iter()
         .map(|s| s.iter().map(|(v, _)| v).sum::<usize>())
@@ -162,13 +172,13 @@ fn chart(out: &mut String, report: &Report, label: &str, stacks: &[Vec<(usize, &
         .unwrap_or(0);
     let top = nice_top(max);
     let plot_w = WIDTH - LEFT - RIGHT;
-    let plot_h = HEIGHT - TOP - BOTTOM;
+    let plot_h = height - TOP - BOTTOM;
     let n = stacks.len().max(1);
     let slot = plot_w / n as f64;
     let bar = (slot * 0.7).max(1.0);
     let _ = write!(
         out,
-        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{l}\"><title>{l}</title>",
+        "<svg viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{l}\"><title>{l}</title>",
         l = esc(label)
     );
     // Grid lines and y labels at 0, half and the top.
@@ -184,8 +194,8 @@ fn chart(out: &mut String, report: &Report, label: &str, stacks: &[Vec<(usize, &
             ty = y + 3.0,
         );
     }
-    // Week labels: at most about eight, evenly spaced, always the last.
-    let every = n.div_ceil(8);
+    // Week labels: at most about six, evenly spaced, always the last.
+    let every = n.div_ceil(6);
     for (i, stack) in stacks.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
         let mut base = 0usize;
@@ -204,7 +214,7 @@ fn chart(out: &mut String, report: &Report, label: &str, stacks: &[Vec<(usize, &
                     out,
                     "<text x=\"{cx:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{d}</text>",
                     cx = x + bar / 2.0,
-                    y = HEIGHT - 8.0,
+                    y = height - 7.0,
                     d = week.format("%d %b"),
                 );
             }
@@ -234,9 +244,13 @@ pub(super) fn nice_top(max: usize) -> usize {
 /// The row's figures as a table (scrolls sideways on a narrow screen).
 fn table(out: &mut String, report: &Report, row: &ReportRow) {
     out.push_str(
-        "<div class=\"table\"><table><thead><tr><th>week</th><th>posts</th><th>threads</th>\
-         <th>by email</th><th>on forum</th><th>unanswered</th><th>oldest (days)</th>\
-         <th>unsubscribes</th><th>pauses</th></tr></thead><tbody>",
+        "<div class=\"table\"><table><thead><tr><th>week</th><th>posts</th>\
+         <th><abbr title=\"new threads\">new</abbr></th>\
+         <th><abbr title=\"replies by email\">email</abbr></th>\
+         <th><abbr title=\"replies on the forum\">forum</abbr></th>\
+         <th><abbr title=\"unanswered questions at the week's end\">open</abbr></th>\
+         <th><abbr title=\"age of the oldest unanswered question, days\">oldest</abbr></th>\
+         <th><abbr title=\"unsubscribes\">unsub</abbr></th><th><abbr title=\"pauses\">pause</abbr></th></tr></thead><tbody>",
     );
     for (week, f) in report.weeks.iter().zip(&row.weeks) {
         let oldest = f
@@ -244,8 +258,9 @@ fn table(out: &mut String, report: &Report, row: &ReportRow) {
             .map_or_else(|| "–".to_string(), |d| d.to_string());
         let _ = write!(
             out,
-            "<tr><td>{week}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{oldest}</td><td>{}</td><td>{}</td></tr>",
+            week.format("%d %b"),
             f.posts,
             f.new_threads,
             f.replies_email,

@@ -8,7 +8,9 @@
 //! comma-framed (`,training,best-answer,`, empty: `''`) so a tag test is one `instr`.
 
 /// Every migration, in order. The store's version is the number applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS, ENGAGEMENT];
+pub const MIGRATIONS: &[&str] = &[
+    V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS, ENGAGEMENT, NUDGES,
+];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
 /// webhook platform returns it; so do Discourse and Matrix).
@@ -58,6 +60,15 @@ CREATE TABLE person_events (
 CREATE INDEX person_events_at ON person_events(at);
 INSERT INTO person_events (email, kind, detail, at)
     SELECT email, 'schedule-optout', schedule, created FROM schedule_optouts;
+"#;
+
+/// The ambassadors' nudges: the post each nudge item's reply token stands for (a `highlight`
+/// reply nominates that post; a digest's thread token stands for the thread's opening post).
+const NUDGES: &str = r#"
+CREATE TABLE token_posts (
+    token_sha256  BLOB PRIMARY KEY,
+    post_id       INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.

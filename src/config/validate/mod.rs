@@ -4,7 +4,7 @@
 //! One file per section of `raw.rs`, each an `impl Validator` block: `organisation`
 //! (`[organisation]`, `[store]`), `mail` (`[mail]`, `[mail.transport]`), `digest`,
 //! `inbound` (`[inbound]`, `[inbound.imap]`), `daemon`, `http`, `defaults`, `groups`,
-//! `roles`, `people`; `[forums.<name>]` is `config::forums`. This file holds the shared
+//! `roles`, `people`, `ambassadors` (`[[groups]] ambassadors`, `[ambassadors]`); `[forums.<name>]` is `config::forums`. This file holds the shared
 //! helpers (lines, problems, required values) and [`validate`], which runs the sections in order.
 //!
 //! Pure: file existence (templates, locale strings, password file) is not checked here but
@@ -20,6 +20,7 @@ use super::people_csv::{At, PersonIn};
 use super::raw::{Int, RawConfig, Str};
 use super::{Config, ConfigProblem};
 
+mod ambassadors;
 mod daemon;
 mod defaults;
 mod digest;
@@ -119,14 +120,16 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
         .collect();
     people_in.extend(csv_people);
     let people = v.people(people_in, &role_names, &defaults, &templates_dir);
+    let ambassadors = v.ambassadors(&raw.groups, raw.ambassadors.as_ref(), &people, &defaults);
 
     let config = match (org, store_path, mail) {
-        (Some((organisation, forum_url)), Some(store_path), Some(mail))
+        (Some((organisation, forum_url)), Some((store_path, store_url)), Some(mail))
             if v.problems.is_empty() =>
         {
             Some(Config {
                 source: ctx.file.to_path_buf(),
                 store_path,
+                store_url,
                 templates_dir,
                 organisation,
                 forum_url,
@@ -139,6 +142,7 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
                 groups,
                 roles,
                 people,
+                ambassadors,
             })
         }
         _ => None,

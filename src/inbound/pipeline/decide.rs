@@ -170,6 +170,9 @@ impl<'a> Pipeline<'a> {
             let actx = self.context(c);
             return self.answer(store, c, c.sender, Reason::ForumRefused.key(), actx);
         };
+        if let Some(on) = commands::highlight_command(&self.body(c).text) {
+            return self.highlight(store, c, token, thread, &author, on);
+        }
         let group = self.group(&thread.group_id);
         let author = self.author(&author, c.sender);
         let key = idempotency_key(c.row);

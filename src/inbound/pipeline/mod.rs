@@ -35,6 +35,7 @@ mod answering;
 mod commanding;
 mod confirming;
 mod decide;
+mod highlighting;
 mod outcome;
 mod parse;
 mod stream;
