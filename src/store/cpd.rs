@@ -179,3 +179,91 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::model::{BodyFormat, Cursor, FetchBatch, FetchedPost, Group, Post, Thread};
+    use crate::store::test_support::each_store;
+
+    fn fetched(
+        thread: &str,
+        remote: &str,
+        who: &str,
+        h: i64,
+        tags: &[&str],
+        best: bool,
+    ) -> FetchedPost {
+        FetchedPost {
+            thread_remote_id: thread.into(),
+            post: Post {
+                id: 0,
+                thread_id: 0,
+                group_id: String::new(),
+                remote_id: remote.into(),
+                author_email: format!("{who}@x.org"),
+                author_name: who.into(),
+                created: Utc::now() - Duration::hours(h),
+                body: format!("body {remote}"),
+                body_format: BodyFormat::Markdown,
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                likes: 0,
+                reply_count: 0,
+                best_answer: best,
+                url: format!("https://f/p/{remote}"),
+            },
+        }
+    }
+
+    fn thread(remote: &str) -> Thread {
+        Thread {
+            id: 0,
+            group_id: String::new(),
+            remote_id: remote.into(),
+            title: format!("Thread {remote}"),
+            url: format!("https://f/t/{remote}"),
+            created: Utc::now() - Duration::hours(50),
+        }
+    }
+
+    #[test]
+    fn a_persons_posts_with_their_threads_context_on_both_engines() {
+        each_store(|mut store| {
+            let batch = FetchBatch {
+                threads: vec![thread("1"), thread("2")],
+                posts: vec![
+                    fetched("1", "a", "cy", 40, &[], false),
+                    fetched("1", "b", "ann", 30, &[], false),
+                    fetched("2", "c", "dee", 20, &["question"], false),
+                    fetched("2", "d", "bob", 15, &[], false),
+                    fetched("2", "e", "ann", 10, &[], true),
+                ],
+                next_cursor: Cursor("x".into()),
+                more: false,
+            };
+            store
+                .store_batch(&Group::local("g", "G"), &batch)
+                .expect("store");
+            let (from, to) = (Utc::now() - Duration::days(3), Utc::now());
+            let mine = store.cpd_posts(Some("Ann@X.org"), from, to).expect("ann");
+            assert_eq!(mine.len(), 2);
+            assert_eq!(mine[0].opener_email, "cy@x.org");
+            assert!(!mine[0].opener_question);
+            assert_eq!(mine[0].first_reply_id, Some(mine[0].post_id));
+            assert!(mine[1].opener_question && mine[1].best_answer);
+            assert_ne!(mine[1].first_reply_id, Some(mine[1].post_id));
+            assert!(!mine[0].by_email);
+            assert_eq!(store.cpd_posts(None, from, to).expect("all").len(), 5);
+            assert!(store
+                .cpd_posts(Some("ann@x.org"), to, to + Duration::days(1))
+                .expect("later")
+                .is_empty());
+            assert!(store
+                .cpd_highlights(None, from, to)
+                .expect("none sent")
+                .is_empty());
+        });
+    }
+}
