@@ -459,6 +459,11 @@ impl Engine {
         let preferences_url = self.preferences.as_ref().map(|(base, secret)| {
             crate::http::preferences_url(base, secret, &digest.person.email, now)
         });
+        let role_titles: HashMap<String, crate::model::LocalText> = cfg
+            .roles
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.title.clone()?)))
+            .collect();
         let ctx = RenderContext {
             organisation: &cfg.organisation,
             group_names: &group_names,
@@ -469,6 +474,7 @@ impl Engine {
             excerpts,
             template,
             preferences_url: preferences_url.as_deref(),
+            role_titles: &role_titles,
         };
         let rendered = self.renderer.render(digest, &ctx)?;
         let one_click_url = self.one_click.as_ref().map(|(base, secret)| {

@@ -260,6 +260,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
     let roles: Vec<Role> = (0..ROLES)
         .map(|r| Role {
             name: format!("role-{r}"),
+            title: None,
             groups: [r, r + ROLES, (r + 1) % GROUPS]
                 .iter()
                 .map(|g| groups[*g].id.clone())
@@ -444,6 +445,7 @@ impl Maker<'_> {
             "mailto:digest@replies.example.org?subject=unsubscribe%20{}",
             ReplyToken::generate().as_str()
         );
+        let role_titles = HashMap::new();
         let ctx = RenderContext {
             organisation: "Gemeente Voorbeeld",
             group_names: &self.group_names,
@@ -454,6 +456,7 @@ impl Maker<'_> {
             excerpts: Some(excerpts),
             template: DEFAULT_TEMPLATE,
             preferences_url: None,
+            role_titles: &role_titles,
         };
         let value = self.renderer.context_value(&digest, &ctx);
         let subject = self.renderer.subject(&digest, &ctx);

@@ -65,6 +65,7 @@ mod tests {
                 time_zone: chrono_tz::UTC,
             },
             template: None,
+            title: None,
         }
     }
 

@@ -113,6 +113,8 @@ pub struct RenderContext<'a> {
     pub template: &'a str,
     /// The person's signed preferences page link (`None`: no `[http]` key configured).
     pub preferences_url: Option<&'a str>,
+    /// Display names of roles by name (config `title`; the name is shown when missing).
+    pub role_titles: &'a HashMap<String, crate::model::LocalText>,
 }
 
 /// A rendered digest: the parts of a multipart/alternative message.
@@ -372,6 +374,7 @@ impl Renderer {
             .map(|t| (t.thread.id, ReplyToken::generate()))
             .collect();
         let groups = HashMap::new();
+        let role_titles = HashMap::new();
         for name in &self.pairs {
             let ctx = RenderContext {
                 organisation: "Sample",
@@ -383,6 +386,7 @@ impl Renderer {
                 excerpts: None,
                 template: name,
                 preferences_url: Some("https://digests.example.org/p/sample"),
+                role_titles: &role_titles,
             };
             let value = self.context_value(&sample, &ctx);
             let hctx = Context::from(value);

@@ -21,6 +21,7 @@
 
 pub mod confirmations;
 pub mod copy;
+pub mod cpd;
 pub mod db;
 pub mod deliveries;
 pub mod engagement;
