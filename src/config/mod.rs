@@ -104,9 +104,7 @@ impl AmbassadorConfig {
     /// True when `email` is an ambassador of `group`.
     pub fn is_ambassador(&self, group: &str, email: &str) -> bool {
         let email = crate::model::normalize_email(email);
-        self.by_group
-            .get(group)
-            .is_some_and(|a| a.iter().any(|e| *e == email))
+        self.by_group.get(group).is_some_and(|a| a.contains(&email))
     }
 
     /// Every ambassador, each with the groups they look after (config order), by address.
