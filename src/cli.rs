@@ -188,7 +188,8 @@ pub enum Command {
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Select + render digests for a synthetic organisation, against bare Handlebars.
+    /// Select + render digests for a synthetic organisation, against bare Handlebars, on one
+    /// thread and on every core.
     Digest {
         /// People in the organisation.
         #[arg(long, default_value_t = 10_000)]
@@ -196,6 +197,9 @@ pub enum BenchCommand {
         /// Posts in the period.
         #[arg(long, default_value_t = 5_000)]
         posts: usize,
+        /// Threads of the all-core pass (default: the cores this process may use).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
     },
     /// Send real digests to smtp-sink on 127.0.0.1, against Postfix's smtp-source.
     Send {
@@ -329,11 +333,13 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 for check in &checks {
                     println!("{check}");
                 }
-                Ok(if checks.iter().all(|c| c.result.is_ok()) {
-                    0
-                } else {
-                    1
-                })
+                let servers = crate::online_check::check_mail_servers(&cfg);
+                for check in &servers {
+                    println!("{check}");
+                }
+                let all_ok = checks.iter().all(|c| c.result.is_ok())
+                    && servers.iter().all(|c| c.result.is_ok());
+                Ok(if all_ok { 0 } else { 1 })
             }
             Err(e) => {
                 eprintln!("{e}");

@@ -29,6 +29,7 @@ use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
 
+pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
@@ -156,6 +157,12 @@ impl Engine {
                     store.mark_failed(d.id, &e)?;
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // Logged once by the transport; the rest wait for the next cycle too.
+                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
+                    store.bump_attempt(d.id)?;
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
@@ -301,7 +308,7 @@ impl Engine {
         };
         // Selection and rendering run on every core a stretch of people at a time; this thread
         // alone writes the ledger, in the people's order.
-        let stretch = BATCH.max(self.threads() * 16);
+        let stretch = stretch_len(self.threads());
         let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
         let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
         for person in people {
@@ -512,8 +519,9 @@ impl Engine {
         let concurrency = self.config.mail.concurrency.max(1);
         let from = self.envelope_from();
         let mut queue = std::mem::take(batch).into_iter();
+        let mut unusable = false;
         loop {
-            while tasks.len() < concurrency && !self.stopping() {
+            while tasks.len() < concurrency && !self.stopping() && !unusable {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
@@ -540,6 +548,13 @@ impl Engine {
                     store.mark_failed(id, &e)?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
+                }
+                Err(SendError::Unusable(e)) => {
+                    // The transport logged it once; sending the rest now would fail the same.
+                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
+                    store.bump_attempt(id)?;
+                    report.deferred += 1;
+                    unusable = true;
                 }
                 Err(e) => {
                     tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");

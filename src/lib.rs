@@ -13,6 +13,9 @@ pub mod report;
 // Edges: the SQLite store, forums, outbound mail, inbound mail, template files.
 pub mod forum;
 pub mod inbound;
+pub mod mail_login;
+pub mod mail_outage;
+pub mod mail_tls;
 pub mod oauth;
 pub mod outbound;
 pub mod store;

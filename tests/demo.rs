@@ -125,6 +125,8 @@ fn demo_writes_complete_digests_once_and_says_where_to_look() {
     );
     let mut recipients = BTreeSet::new();
     let mut saw_highlight = false;
+    let mut saw_question = false;
+    let mut saw_nominated = false;
     for file in &files {
         let raw = std::fs::read(file).expect("reading a digest");
         let name = file.display();
@@ -199,12 +201,43 @@ fn demo_writes_complete_digests_once_and_says_where_to_look() {
         // The demo has training posts: the highlights section (en or nl) shows up somewhere.
         saw_highlight |= text.contains("== Training highlights ==")
             || text.contains("== Uitgelicht voor uw vak ==");
+        // Each section present in the text part has its id in the HTML part.
+        for (id, en, nl) in [
+            (
+                "threads",
+                "== Active threads ==",
+                "== Actieve discussies ==",
+            ),
+            (
+                "can-you-help",
+                "== Can you help? ==",
+                "== Kunt u helpen? ==",
+            ),
+            (
+                "highlights",
+                "== Training highlights ==",
+                "== Uitgelicht voor uw vak ==",
+            ),
+        ] {
+            let in_text = text.contains(en) || text.contains(nl);
+            let in_html = html.contains(&format!("id=\"{id}\""));
+            assert_eq!(
+                in_text, in_html,
+                "{name}: section {id} in both parts or neither"
+            );
+        }
+        // The demo has questions nobody answered for days, and posts colleagues nominated.
+        saw_question |= html.contains("id=\"can-you-help\"");
+        saw_nominated |= text.contains("Recommended by a colleague")
+            || text.contains("Aanbevolen door een collega");
     }
     assert_eq!(
         recipients, expected,
         "everyone but the opted-out person gets a digest"
     );
     assert!(saw_highlight, "some digest carries a training highlight");
+    assert!(saw_question, "some digest asks \"Can you help?\"");
+    assert!(saw_nominated, "some digest carries a nominated highlight");
 
     // Second run: same folder, nothing new, nothing sent, and the summary says so.
     let again = demo(&dir);

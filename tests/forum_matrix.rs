@@ -629,7 +629,16 @@ fn check_config_online_passes_for_a_good_room_and_names_a_missing_one() {
     let Some(synapse) = hs::shared() else { return };
     let s = scene(synapse);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = loop_config(dir.path(), synapse, 25, &s.alias, &s.anna_email, None);
+    // check-config --online also logs in to the configured SMTP relay: give it one.
+    let sink = support::SmtpSink::start();
+    let config = loop_config(
+        dir.path(),
+        synapse,
+        sink.port(),
+        &s.alias,
+        &s.anna_email,
+        None,
+    );
     let out = run_digestd(&config, &["check-config", "--online"], "");
     let said = format!(
         "{}{}",

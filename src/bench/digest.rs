@@ -1,13 +1,25 @@
 //! `digestd bench digest`: selection + rendering throughput for a synthetic organisation,
-//! against bare Handlebars rendering of the same digests' data (the limit), plus peak memory.
+//! against bare Handlebars rendering of the same digests' data (the limit), on one thread and on
+//! every core (`--threads`, default the cores this process may use), plus peak memory.
 //!
 //! The organisation (groups, roles, people, a week of posts) is written into a temporary store
-//! through the store's own API and read back with `load_activity`, as a digest run does. Then,
-//! single-threaded:
-//! (a) for every person: select, make reply tokens, build the context, render subject, text and
-//!     HTML (the digests are dropped at once: memory stays flat whatever the number of people);
-//! (b) bare Handlebars: both templates rendered from pre-built contexts of a sample of the same
-//!     digests (at most [`SAMPLE`] kept), as many renders as there are people.
+//! through the store's own API and read back with `load_activity`, as a digest run does. Then:
+//! (a) on one thread, for every person: select, make reply tokens, build the context, render
+//!     subject, text and HTML (the digests are dropped at once: memory stays flat whatever the
+//!     number of people), timing each step;
+//! (b) bare Handlebars on one thread: both templates rendered from pre-built contexts of a
+//!     sample of the same digests (at most [`SAMPLE`] kept, taken during (a)), as many renders
+//!     as there are people;
+//! (c) (a) again on `--threads` threads exactly as a digest run spreads it: a stretch of people
+//!     at a time ([`crate::delivery_run::stretch_len`]) over [`crate::parallel::map_ordered`],
+//!     with a fresh excerpt cache, timed by the wall clock (thread start-up and the wait for the
+//!     slowest digest of each stretch included);
+//! (d) (b) on `--threads` threads: slices of 256 renders handed to whichever thread is free.
+//!
+//! The figure is (c)'s rate over (d)'s (target ≥ 0.5), beside each pass's speed-up over one
+//! thread. On the 2-core development VM, shared with other work, the speed-up is at most 2x and
+//! varies with the load; run it a few times. Peak memory (`VmHWM`) covers the whole process,
+//! the synthetic store's setup included.
 
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
@@ -366,55 +378,50 @@ fn secs(d: StdDuration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Runs the benchmark for `people` people and `posts` posts and prints its figures.
-pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
-    let syn = Synthetic::build(people, posts, 0x5eed)?;
-    let (org, activity, period) = (&syn.org, &syn.activity, syn.period);
-    let threads_made = syn.threads_made;
-    let (n_threads, n_posts) = syn.loaded;
-    let (stored, loaded) = syn.timings;
+/// Everything one person's digest is made from that the whole benchmark shares.
+struct Maker<'a> {
+    renderer: &'a Renderer,
+    roles_by_name: HashMap<&'a str, &'a Role>,
+    group_names: HashMap<String, String>,
+    limits: SelectLimits,
+    delivered: HashSet<crate::model::PostId>,
+    excerpt_chars: usize,
+    schedule_key: String,
+    period: Period,
+    activity: &'a Activity,
+}
 
-    let renderer = Renderer::load(&templates_dir())?;
-    let roles_by_name: HashMap<&str, &Role> =
-        org.roles.iter().map(|r| (r.name.as_str(), r)).collect();
-    let group_names: HashMap<String, String> = org
-        .groups
-        .iter()
-        .map(|g| (g.id.clone(), g.name.clone()))
-        .collect();
-    let limits = SelectLimits::default();
-    let delivered = HashSet::new();
-    let excerpt_chars = crate::config::DigestConfig::default().excerpt_chars;
-    let schedule_key = org
-        .roles
-        .first()
-        .map(|r| r.schedule.key())
-        .unwrap_or_default();
-    let stride = (people / SAMPLE).max(1);
-    // As in a digest run: each post's excerpts (text, sanitised HTML) made once per run.
-    let excerpts = ExcerptCache::new();
+/// One digest made: its size, and (on the one-thread pass) the time of each step and the
+/// context kept for the bare run.
+#[derive(Default)]
+struct Made {
+    items: usize,
+    empty: usize,
+    bytes: usize,
+    /// select, tokens + context + subject, handlebars + wrap.
+    steps: [StdDuration; 3],
+    sample: Option<handlebars::Context>,
+}
 
-    // (a) select + render, every person.
-    let (mut t_select, mut t_context, mut t_render) =
-        (StdDuration::ZERO, StdDuration::ZERO, StdDuration::ZERO);
-    let mut samples: Vec<handlebars::Context> = Vec::with_capacity(SAMPLE.min(people));
-    let (mut items, mut bytes, mut empty) = (0usize, 0usize, 0usize);
-    let full = Instant::now();
-    for (i, person) in org.people.iter().enumerate() {
+impl Maker<'_> {
+    /// Selects, makes reply tokens and the context, and renders subject, text and HTML of
+    /// `person`'s digest, as a digest run does (the message is dropped at once). With `keep`,
+    /// a copy of the context is kept (not timed).
+    fn make(&self, person: &Person, excerpts: &ExcerptCache, keep: bool) -> anyhow::Result<Made> {
         let t0 = Instant::now();
         let roles: Vec<&Role> = person
             .roles
             .iter()
-            .filter_map(|r| roles_by_name.get(r.as_str()).copied())
+            .filter_map(|r| self.roles_by_name.get(r.as_str()).copied())
             .collect();
         let digest = select(
             person,
             &roles,
-            &schedule_key,
-            period,
-            activity,
-            &delivered,
-            &limits,
+            &self.schedule_key,
+            self.period,
+            self.activity,
+            &self.delivered,
+            &self.limits,
         );
         let t1 = Instant::now();
         let tokens: HashMap<ThreadId, ReplyToken> = digest
@@ -430,53 +437,147 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
         );
         let ctx = RenderContext {
             organisation: "Gemeente Voorbeeld",
-            group_names: &group_names,
+            group_names: &self.group_names,
             reply_domain: "replies.example.org",
             reply_tokens: &tokens,
             unsubscribe_mailto: &unsubscribe,
-            excerpt_chars,
-            excerpts: Some(&excerpts),
+            excerpt_chars: self.excerpt_chars,
+            excerpts: Some(excerpts),
             template: DEFAULT_TEMPLATE,
         };
-        let value = renderer.context_value(&digest, &ctx);
-        let subject = renderer.subject(&digest, &ctx);
+        let value = self.renderer.context_value(&digest, &ctx);
+        let subject = self.renderer.subject(&digest, &ctx);
         let t2 = Instant::now();
-        let keep = (i % stride == 0 && samples.len() < SAMPLE).then(|| value.clone());
+        let sample = keep.then(|| handlebars::Context::from(value.clone()));
         let t2b = Instant::now();
-        let (text, html) = renderer.render_value(DEFAULT_TEMPLATE, value)?;
+        let (text, html) = self.renderer.render_value(DEFAULT_TEMPLATE, value)?;
         let t3 = Instant::now();
-        t_select += t1 - t0;
-        t_context += t2 - t1;
-        t_render += t3 - t2b;
-        if let Some(v) = keep {
-            samples.push(handlebars::Context::from(v));
-        }
-        items += digest.threads.len() + digest.highlights.len();
-        empty += usize::from(digest.is_empty());
-        bytes += black_box(subject.len() + text.len() + html.len());
+        Ok(Made {
+            items: digest.threads.len() + digest.highlights.len(),
+            empty: usize::from(digest.is_empty()),
+            bytes: black_box(subject.len() + text.len() + html.len()),
+            steps: [t1 - t0, t2 - t1, t3 - t2b],
+            sample,
+        })
     }
-    let full_time = t_select + t_context + t_render;
-    let _ = full.elapsed();
+}
 
-    // (b) bare Handlebars on pre-built contexts of the same digests.
-    let bare = Instant::now();
-    let mut bare_bytes = 0usize;
-    if !samples.is_empty() {
-        for i in 0..people {
+/// (a) on one thread: every person's digest in turn, the time of each step, and a sample of
+/// the contexts for (b). Returns (time, totals, samples).
+fn one_thread(
+    maker: &Maker<'_>,
+    people: &[Person],
+) -> anyhow::Result<(StdDuration, Made, Vec<handlebars::Context>)> {
+    let stride = (people.len() / SAMPLE).max(1);
+    let excerpts = ExcerptCache::new();
+    let mut total = Made::default();
+    let mut samples = Vec::with_capacity(SAMPLE.min(people.len()));
+    for (i, person) in people.iter().enumerate() {
+        let keep = i % stride == 0 && samples.len() < SAMPLE;
+        let made = maker.make(person, &excerpts, keep)?;
+        total.items += made.items;
+        total.empty += made.empty;
+        total.bytes += made.bytes;
+        for (sum, step) in total.steps.iter_mut().zip(made.steps) {
+            *sum += step;
+        }
+        samples.extend(made.sample);
+    }
+    Ok((total.steps.iter().sum(), total, samples))
+}
+
+/// (a) on `threads` threads as a digest run does it: a stretch of people at a time over
+/// [`crate::parallel::map_ordered`], with a fresh excerpt cache. Returns the wall-clock time.
+fn all_threads(
+    maker: &Maker<'_>,
+    people: &[Person],
+    threads: usize,
+) -> anyhow::Result<StdDuration> {
+    let excerpts = ExcerptCache::new();
+    let stretch = crate::delivery_run::stretch_len(threads);
+    let started = Instant::now();
+    for part in people.chunks(stretch) {
+        let made = crate::parallel::map_ordered(part, threads, |p| maker.make(p, &excerpts, false));
+        for m in made {
+            black_box(m?.bytes);
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// (b) bare Handlebars: `renders` renders of the sample contexts on `threads` threads (slices
+/// of 256 renders handed out as threads come free). Returns (time, bytes).
+fn bare(
+    renderer: &Renderer,
+    samples: &[handlebars::Context],
+    renders: usize,
+    threads: usize,
+) -> anyhow::Result<(StdDuration, usize)> {
+    if samples.is_empty() {
+        return Ok((StdDuration::ZERO, 0));
+    }
+    let slices: Vec<std::ops::Range<usize>> = (0..renders)
+        .step_by(256)
+        .map(|lo| lo..(lo + 256).min(renders))
+        .collect();
+    let started = Instant::now();
+    let done = crate::parallel::map_ordered(&slices, threads, |slice| {
+        let mut bytes = 0usize;
+        for i in slice.clone() {
             let (text, html) =
                 renderer.render_bare(DEFAULT_TEMPLATE, &samples[i % samples.len()])?;
-            bare_bytes += black_box(text.len() + html.len());
+            bytes += black_box(text.len() + html.len());
         }
+        Ok::<usize, crate::render::RenderError>(bytes)
+    });
+    let took = started.elapsed();
+    let mut bytes = 0;
+    for b in done {
+        bytes += b?;
     }
-    let bare_time = bare.elapsed();
+    Ok((took, bytes))
+}
+
+/// Runs the benchmark for `people` people and `posts` posts, on one thread and on `threads`
+/// threads, and prints its figures.
+pub fn run(people: usize, posts: usize, threads: usize) -> anyhow::Result<()> {
+    let threads = threads.max(1);
+    let syn = Synthetic::build(people, posts, 0x5eed)?;
+    let org = &syn.org;
+    let threads_made = syn.threads_made;
+    let (n_threads, n_posts) = syn.loaded;
+    let (stored, loaded) = syn.timings;
+
+    let renderer = Renderer::load(&templates_dir())?;
+    let maker = Maker {
+        renderer: &renderer,
+        roles_by_name: org.roles.iter().map(|r| (r.name.as_str(), r)).collect(),
+        group_names: org
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.name.clone()))
+            .collect(),
+        limits: SelectLimits::default(),
+        delivered: HashSet::new(),
+        excerpt_chars: crate::config::DigestConfig::default().excerpt_chars,
+        schedule_key: syn.schedule_key(),
+        period: syn.period,
+        activity: &syn.activity,
+    };
+
+    let (full_time, total, samples) = one_thread(&maker, &org.people)?;
+    let (bare_time, bare_bytes) = bare(&renderer, &samples, people, 1)?;
+    let full_all = all_threads(&maker, &org.people, threads)?;
+    let (bare_all, _) = bare(&renderer, &samples, people, threads)?;
 
     let n = people.max(1) as f64;
-    let full_rate = n / secs(full_time).max(1e-9);
-    let bare_rate = n / secs(bare_time).max(1e-9);
+    let rate = |d: StdDuration| n / secs(d).max(1e-9);
     let pct = |d: StdDuration| 100.0 * secs(d) / secs(full_time).max(1e-9);
+    let [t_select, t_context, t_render] = total.steps;
     println!(
         "bench digest: {people} people, {posts} posts, {GROUPS} groups, {ROLES} roles, \
-         {threads_made} threads (single thread)"
+         {threads_made} threads; on 1 thread and on {threads} (this machine: {} cores)",
+        crate::parallel::available_threads()
     );
     println!(
         "setup: synthetic store {:.1} s; load_activity + index {:.2} s ({n_posts} posts, {n_threads} threads)",
@@ -484,26 +585,39 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
         secs(loaded)
     );
     println!(
-        "select + render:  {people} digests in {:.2} s = {full_rate:.0} digests/s \
+        "1 thread:   select + render {people} digests in {:.2} s = {:.0} digests/s \
          (select {:.0}%, tokens + context + subject {:.0}%, handlebars + wrap {:.0}%); \
          {:.1} items/digest, {} empty, {:.1} KB/digest",
         secs(full_time),
+        rate(full_time),
         pct(t_select),
         pct(t_context),
         pct(t_render),
-        items as f64 / n,
-        empty,
-        bytes as f64 / n / 1024.0
+        total.items as f64 / n,
+        total.empty,
+        total.bytes as f64 / n / 1024.0
     );
     println!(
-        "bare handlebars:  {people} renders of {} pre-built contexts in {:.2} s = {bare_rate:.0} digests/s ({:.1} KB/digest)",
+        "1 thread:   bare handlebars {people} renders of {} pre-built contexts in {:.2} s = {:.0} digests/s ({:.1} KB/digest); ratio {:.2}",
         samples.len(),
         secs(bare_time),
-        bare_bytes as f64 / n / 1024.0
+        rate(bare_time),
+        bare_bytes as f64 / n / 1024.0,
+        rate(full_time) / rate(bare_time).max(1e-9)
     );
     println!(
-        "ratio: {:.2} (target >= 0.5)",
-        full_rate / bare_rate.max(1e-9)
+        "{threads} threads: select + render {:.2} s = {:.0} digests/s ({:.2}x one thread); \
+         bare handlebars {:.2} s = {:.0} digests/s ({:.2}x one thread)",
+        secs(full_all),
+        rate(full_all),
+        rate(full_all) / rate(full_time).max(1e-9),
+        secs(bare_all),
+        rate(bare_all),
+        rate(bare_all) / rate(bare_time).max(1e-9),
+    );
+    println!(
+        "ratio on {threads} threads: {:.2} (target >= 0.5)",
+        rate(full_all) / rate(bare_all).max(1e-9)
     );
     match peak_memory_mb() {
         Some(mb) => println!("peak memory (VmHWM): {mb:.0} MB (target <= 500 MB)"),
@@ -516,6 +630,6 @@ pub fn run(people: usize, posts: usize) -> anyhow::Result<()> {
 mod tests {
     #[test]
     fn small_run_completes() {
-        super::run(50, 400).unwrap_or_else(|e| panic!("{e:#}"));
+        super::run(50, 400, 2).unwrap_or_else(|e| panic!("{e:#}"));
     }
 }

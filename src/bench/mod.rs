@@ -22,6 +22,14 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
         BenchCommand::Inbound { messages } => inbound::run(messages),
         BenchCommand::Collect { forum, posts } => collect::run(&forum, posts),
-        BenchCommand::Digest { people, posts } => digest::run(people, posts),
+        BenchCommand::Digest {
+            people,
+            posts,
+            threads,
+        } => digest::run(
+            people,
+            posts,
+            threads.map_or_else(crate::parallel::available_threads, usize::from),
+        ),
     }
 }

@@ -189,6 +189,7 @@ maillog_file_prefixes = {d}
 smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_tls_security_level = none
 smtp_tls_security_level = none
+smtpd_tls_loglevel = 1
 ",
         relay = options.relay_port
     );

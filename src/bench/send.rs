@@ -64,6 +64,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 tls: TlsMode::None,
                 user: None,
                 password: None,
+                ca_file: None,
             },
             concurrency,
         },

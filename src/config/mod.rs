@@ -162,6 +162,8 @@ pub enum TransportConfig {
         user: Option<String>,
         /// Password (inline or read from `password_file`).
         password: Option<String>,
+        /// Extra PEM CA bundle trusted besides the system roots.
+        ca_file: Option<PathBuf>,
     },
     /// The local `sendmail` binary.
     Sendmail {
@@ -635,8 +637,34 @@ roles = ["staff"]
                 tls: TlsMode::Tls,
                 user: Some("u".into()),
                 password: Some("s3cret".into()),
+                ca_file: None,
             }
         );
+    }
+
+    #[test]
+    fn plain_text_is_refused_off_loopback_and_ca_file_is_read() {
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"none\"",
+        );
+        let (_dir, path) = setup(&toml, &[]);
+        let err = Config::load(&path).expect_err("plain text to a remote relay");
+        let p = &err.problems[0];
+        assert_eq!(p.key, "mail.transport.tls");
+        assert!(p.message.contains("loopback"), "{}", p.message);
+        assert!(p.line > 0);
+        let toml = MINIMAL.replace(
+            "kind = \"sendmail\"",
+            "kind = \"smtp\"\nhost = \"smtp.example.org\"\ntls = \"starttls\"\nca_file = \"ca.pem\"",
+        );
+        let (dir, path) = setup(&toml, &[]);
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let TransportConfig::Smtp { ca_file, port, .. } = cfg.mail.transport else {
+            panic!("smtp")
+        };
+        assert_eq!(port, 25);
+        assert_eq!(ca_file, Some(dir.path().join("config").join("ca.pem")));
     }
 
     #[test]

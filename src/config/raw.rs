@@ -95,6 +95,7 @@ pub(crate) struct RawTransport {
     pub password: Option<Str>,
     pub password_file: Option<Str>,
     pub command: Option<Str>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[digest]`.

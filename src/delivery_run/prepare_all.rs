@@ -47,6 +47,12 @@ pub(super) struct Shared<'a> {
     pub(super) now: DateTime<Utc>,
 }
 
+/// People selected and rendered at once by a run on `threads` threads: at least a send batch,
+/// and at least 16 per thread so the threads seldom wait for the slowest digest of a stretch.
+pub fn stretch_len(threads: usize) -> usize {
+    super::BATCH.max(threads.saturating_mul(16))
+}
+
 impl Engine {
     /// Selects and renders the digest of each of `due` on the configured number of threads;
     /// the results are in the order of `due`. The first failure (in that order) is returned.

@@ -2,7 +2,9 @@
 //!
 //! Plain data. Each thread is a title and its posts; a post names who writes it by an index into
 //! the members of the group's roles (so the content fits whatever people the config lists), how
-//! many hours before "now" it was written, its tags, likes and whether it is the best answer.
+//! many hours before "now" it was written, its tags, likes, whether it is the best answer and
+//! whether a colleague nominated it as training material. Some questions stay unanswered for
+//! days, so digests show "Can you help?".
 
 /// One post of a demo thread.
 pub struct DemoPost {
@@ -18,6 +20,8 @@ pub struct DemoPost {
     pub likes: u32,
     /// Marked as the thread's best answer.
     pub best_answer: bool,
+    /// Nominated as a training highlight (by a colleague in the group).
+    pub nominated: bool,
 }
 
 /// One demo thread.
@@ -38,6 +42,7 @@ const fn p(author: usize, hours_ago: i64, body: &'static str) -> DemoPost {
         tags: &[],
         likes: 0,
         best_answer: false,
+        nominated: false,
     }
 }
 
@@ -49,6 +54,7 @@ const fn liked(author: usize, hours_ago: i64, likes: u32, body: &'static str) ->
         tags: &[],
         likes,
         best_answer: false,
+        nominated: false,
     }
 }
 
@@ -60,6 +66,7 @@ const fn training(author: usize, hours_ago: i64, likes: u32, body: &'static str)
         tags: &["training"],
         likes,
         best_answer: false,
+        nominated: false,
     }
 }
 
@@ -71,6 +78,31 @@ const fn best(author: usize, hours_ago: i64, likes: u32, body: &'static str) -> 
         tags: &["best-answer"],
         likes,
         best_answer: true,
+        nominated: false,
+    }
+}
+
+const fn nominated(author: usize, hours_ago: i64, likes: u32, body: &'static str) -> DemoPost {
+    DemoPost {
+        author,
+        hours_ago,
+        body,
+        tags: &[],
+        likes,
+        best_answer: false,
+        nominated: true,
+    }
+}
+
+const fn question(author: usize, hours_ago: i64, body: &'static str) -> DemoPost {
+    DemoPost {
+        author,
+        hours_ago,
+        body,
+        tags: &["question"],
+        likes: 0,
+        best_answer: false,
+        nominated: false,
     }
 }
 
@@ -81,7 +113,7 @@ pub const THREADS: &[DemoThread] = &[
         title: "Debt counselling referrals: who picks up after the intake?",
         posts: &[
             p(0, 150, "We keep losing residents between the intake at the front desk and the first appointment with debt counselling. Three families last month never got a call back. **Who owns the hand-over** in your district?"),
-            liked(1, 140, 4, "In Noord we book the first appointment *during* the intake, on the spot. The counsellor's calendar is shared with the front desk. No-shows dropped from about 30% to under 10%."),
+            nominated(1, 140, 4, "In Noord we book the first appointment *during* the intake, on the spot. The counsellor's calendar is shared with the front desk. No-shows dropped from about 30% to under 10%."),
             best(2, 120, 9, "What worked for us:\n\n1. Book the follow-up before the resident leaves.\n2. Send an SMS reminder the day before (the template is in the shared drive under *Schuldhulp/Sjablonen*).\n3. If they miss it, the same counsellor calls within two working days, not a new one.\n\nThe continuity of the person matters more than anything."),
             p(3, 30, "Thanks, we are trying the shared calendar from next week. Does anyone have the SMS template in English as well? Many of our residents don't read Dutch."),
         ],
@@ -119,7 +151,7 @@ pub const THREADS: &[DemoThread] = &[
         posts: &[
             p(8, 130, "The province published new heat stress maps. Has anyone worked them into a zoning plan yet? I'm unsure whether they count as a binding consideration."),
             liked(9, 110, 3, "We used them as a supporting study, not as a rule. The council liked seeing the map next to the tree-planting plan."),
-            p(10, 50, "Careful with the 2050 scenario layer: the legend in the PDF version is wrong (the colours for 'high' and 'very high' are swapped). The GIS layer is correct."),
+            nominated(10, 50, 2, "Careful with the 2050 scenario layer: the legend in the PDF version is wrong (the colours for 'high' and 'very high' are swapped). The GIS layer is correct."),
             p(8, 8, "Good catch, thanks. Using the GIS layer."),
         ],
     },
@@ -178,6 +210,32 @@ pub const THREADS: &[DemoThread] = &[
             liked(14, 70, 2, "Plain-language writing. Our letters got shorter and residents call less."),
             p(5, 22, "Mentoring from a colleague in another department. Not a course, but it taught me the most."),
         ],
+    },
+    DemoThread {
+        group: "social-work",
+        title: "Interpreter for a home visit at short notice?",
+        posts: &[
+            question(2, 70, "A family I visit on Thursday speaks only Tigrinya and the interpreting service has no one free. Is there a colleague or a volunteer we have worked with before? How do you arrange this at short notice?"),
+            p(2, 66, "Addition: a phone interpreter would also be fine, if anyone knows a service that can do it this week."),
+        ],
+    },
+    DemoThread {
+        group: "youth-care",
+        title: "Consent forms for a child with parents who disagree",
+        posts: &[
+            question(6, 100, "The parents of a 12-year-old are divorced and disagree about starting therapy. Whose signature do we need, and what if one parent refuses?"),
+            p(5, 96, "Following this one, we have the same situation in our team."),
+        ],
+    },
+    DemoThread {
+        group: "planning",
+        title: "Tiny houses in back yards: permit-free or not?",
+        posts: &[question(9, 80, "A resident wants to place a tiny house in their back yard for their mother. Is that permit-free as a 'mantelzorgwoning' under the new act, or do we treat it as a second dwelling?")],
+    },
+    DemoThread {
+        group: "it-support",
+        title: "Shared mailbox does not sync on phones",
+        posts: &[p(16, 55, "Since last week the team's shared mailbox no longer appears in the mail app on our phones, only on laptops. Is this a known change, and is there a workaround?")],
     },
     DemoThread {
         group: "all-staff",

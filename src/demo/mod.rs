@@ -36,6 +36,7 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
     } else {
         let n = import_records(&mut store, demo_records(&config))
             .context("loading the demo's forum posts")?;
+        nominate_demo_highlights(&config, &mut store)?;
         fs::write(&marker, format!("{n} posts loaded\n"))
             .with_context(|| format!("writing {}", marker.display()))?;
         n
@@ -116,6 +117,36 @@ fn demo_records(config: &Config) -> Vec<ImportRecord> {
         }
     }
     out
+}
+
+/// Collects the imported posts and nominates the demo's nominated posts as training highlights,
+/// each by the group member after its author (an ambassador of the group, once ambassadors are
+/// configured).
+fn nominate_demo_highlights(
+    config: &Config,
+    store: &mut crate::store::Store,
+) -> anyhow::Result<()> {
+    crate::collect::collect_all(config, store).context("collecting the demo's posts")?;
+    let now = Utc::now();
+    let groups: Vec<String> = config.groups.iter().map(|g| g.id.clone()).collect();
+    let (_, posts) = store.load_activity(&groups, now - Duration::days(60), &[], now, 0)?;
+    for thread in content::THREADS {
+        let members = members_of(config, thread.group);
+        if members.is_empty() {
+            continue;
+        }
+        for demo in thread.posts.iter().filter(|p| p.nominated) {
+            let Some(post) = posts
+                .iter()
+                .find(|p| p.group_id == thread.group && p.body == demo.body)
+            else {
+                continue;
+            };
+            let by = members[(demo.author + 1) % members.len()];
+            store.nominate_highlight(post.id, &post.group_id, &by.email, now)?;
+        }
+    }
+    Ok(())
 }
 
 /// People holding a role that follows `group` (everyone, if no role does).

@@ -80,6 +80,9 @@ pub struct InboundRunReport {
     pub retried: Report,
     /// Problems met (the run goes on past each).
     pub errors: Vec<String>,
+    /// Servers that cannot be used until someone acts (certificate or login refused): logged
+    /// once per outage where it began (see [`crate::mail_outage`]), so not again each round.
+    pub unusable: Vec<String>,
 }
 
 /// One round of inbound work for the daemon: drain the configured Maildir, poll the configured
@@ -117,6 +120,7 @@ pub fn run_inbound_round(
     if let Some(imap) = config.inbound.imap.as_ref().filter(|_| due.imap) {
         match receive::imap::poll_imap_once(imap, store, &pipeline) {
             Ok(r) => report.imap = Some(r),
+            Err(e) if e.is_unusable() => report.unusable.push(e.to_string()),
             Err(e) => report.errors.push(e.to_string()),
         }
     }
@@ -201,6 +205,9 @@ pub async fn watch_inbound(
                 for e in &r.errors {
                     tracing::warn!("inbound: {e}");
                 }
+                for e in &r.unusable {
+                    tracing::debug!("inbound: {e}");
+                }
                 tracing::debug!(?r, "inbound round done");
             }
             Ok(Err(e)) => tracing::warn!("inbound round failed: {e:#}"),
@@ -275,7 +282,12 @@ pub async fn idle_waiter(
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let pause = (IDLE_MIN_GAP * 2u32.saturating_pow(failures.min(10))).min(poll);
-                tracing::warn!("imap idle: {e}; polling goes on, IDLE again in {pause:?}");
+                if e.is_unusable() {
+                    // Logged once per outage where it began.
+                    tracing::debug!("imap idle: {e}; IDLE again in {pause:?}");
+                } else {
+                    tracing::warn!("imap idle: {e}; polling goes on, IDLE again in {pause:?}");
+                }
                 tokio::time::sleep(pause).await;
             }
         }

@@ -11,18 +11,24 @@ pub enum SendError {
     /// that cannot be built from the configuration.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The relay cannot be used at all until someone acts: its certificate was refused, or it
+    /// refused the login. Nothing can be sent (the message waits, like a transient failure),
+    /// and retrying each message at once is pointless: the caller stops its run and the
+    /// transport backs off (see [`crate::mail_outage`]).
+    #[error("relay unusable: {0}")]
+    Unusable(String),
 }
 
 impl SendError {
-    /// True for [`SendError::Transient`].
+    /// True for [`SendError::Transient`] and [`SendError::Unusable`]: the message waits.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SendError::Transient(_))
+        matches!(self, SendError::Transient(_) | SendError::Unusable(_))
     }
 
     /// The reason, without the transient/permanent prefix (what the ledger records).
     pub fn reason(&self) -> &str {
         match self {
-            SendError::Transient(s) | SendError::Permanent(s) => s,
+            SendError::Transient(s) | SendError::Permanent(s) | SendError::Unusable(s) => s,
         }
     }
 }

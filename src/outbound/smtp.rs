@@ -13,17 +13,25 @@
 //! the next message. [`SmtpOutbound::close`] (or dropping the last handle inside a tokio
 //! runtime) says QUIT on the idle connections.
 //!
+//! TLS: STARTTLS goes through lettre (its rustls, with the system roots and the `ca_file`);
+//! implicit TLS is our own rustls handshake ([`crate::mail_tls`], same roots) on our no-delay
+//! socket, handed to lettre as its transport. Certificates are always verified.
+//!
 //! Error classes: only a refusal inside the mail transaction (MAIL/RCPT/DATA answered 5xx, or an
-//! address lettre cannot send) is [`SendError::Permanent`]. Everything about reaching the relay
-//! (connect, greeting, EHLO, STARTTLS, AUTH, timeouts) is [`SendError::Transient`]: it is never
-//! the recipient's fault, and the message should wait for the relay or the config to be fixed.
+//! address lettre cannot send) is [`SendError::Permanent`]. A relay whose certificate is refused
+//! or which refuses the login ([`crate::mail_login`]) is [`SendError::Unusable`]: logged once
+//! per outage and backed off ([`crate::mail_outage`]), sends failing fast meanwhile. Everything
+//! else about reaching the relay (connect, greeting, EHLO, timeouts) is
+//! [`SendError::Transient`]: it is never the recipient's fault, and the message should wait for
+//! the relay or the config to be fixed.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 use tokio::net::TcpStream;
@@ -31,6 +39,8 @@ use tokio::sync::Semaphore;
 
 use super::error::{from_smtp, SendError};
 use crate::config::TlsMode;
+use crate::mail_login::{smtp_authenticate, Credentials, LoginError};
+use crate::mail_tls::TlsFailure;
 
 /// Where and how to reach an SMTP relay, and the pool's limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +51,10 @@ pub struct SmtpSettings {
     pub port: u16,
     /// TLS mode.
     pub tls: TlsMode,
-    /// Login user and password, when the relay needs AUTH.
-    pub credentials: Option<(String, String)>,
+    /// How to log in, when the relay needs AUTH.
+    pub credentials: Option<Credentials>,
+    /// Extra PEM CA bundle trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
     /// Connections in use at once (at least 1).
     pub pool_size: usize,
     /// Limit on opening a connection (TCP connect, greeting, EHLO, TLS, AUTH).
@@ -65,6 +77,7 @@ impl SmtpSettings {
             port,
             tls: TlsMode::None,
             credentials: None,
+            ca_file: None,
             pool_size: 4,
             connect_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(300),
@@ -82,8 +95,13 @@ pub struct SmtpOutbound {
 
 struct Inner {
     settings: SmtpSettings,
+    /// For STARTTLS (lettre's handshake).
     tls: Option<TlsParameters>,
-    credentials: Option<Credentials>,
+    /// For implicit TLS (our handshake).
+    tls_config: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    /// This relay's key in [`crate::mail_outage`], and the fingerprint of its settings.
+    outage_key: String,
+    fingerprint: u64,
     hello: ClientId,
     idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
@@ -107,25 +125,49 @@ impl std::fmt::Debug for SmtpOutbound {
 
 impl SmtpOutbound {
     /// A transport for `settings`. Opens nothing yet; fails only when the TLS parameters
-    /// cannot be built (bad host name for certificate checks).
+    /// cannot be built (bad host name for certificate checks, an unreadable `ca_file`).
     pub fn new(settings: SmtpSettings) -> Result<Self, SendError> {
-        let tls = match settings.tls {
-            TlsMode::None => None,
-            TlsMode::Starttls | TlsMode::Tls => Some(
-                TlsParameters::new(settings.host.clone())
-                    .map_err(|e| SendError::Permanent(format!("TLS setup: {e}")))?,
-            ),
+        let setup = |e: &dyn std::fmt::Display| {
+            SendError::Permanent(format!("TLS setup for {}: {e}", settings.host))
         };
-        let credentials = settings
-            .credentials
-            .as_ref()
-            .map(|(u, p)| Credentials::new(u.clone(), p.clone()));
+        let (tls, tls_config) = match settings.tls {
+            TlsMode::None => (None, None),
+            TlsMode::Starttls | TlsMode::Tls => {
+                let mut builder = TlsParameters::builder(settings.host.clone());
+                if let Some(path) = &settings.ca_file {
+                    for der in crate::mail_tls::read_ca_file(path).map_err(|e| setup(&e))? {
+                        let cert = Certificate::from_der(der.to_vec()).map_err(|e| setup(&e))?;
+                        builder = builder.add_root_certificate(cert);
+                    }
+                }
+                let params = builder.build_rustls().map_err(|e| setup(&e))?;
+                let config = crate::mail_tls::client_config(settings.ca_file.as_deref())
+                    .map_err(|e| setup(&e))?;
+                (Some(params), Some(config))
+            }
+        };
+        let outage_key = format!(
+            "smtp {}{}:{}",
+            settings
+                .credentials
+                .as_ref()
+                .map(|c| format!("{}@", c.user()))
+                .unwrap_or_default(),
+            settings.host,
+            settings.port
+        );
+        let fingerprint = crate::mail_outage::fingerprint(
+            &(settings.tls, &settings.ca_file),
+            settings.credentials.as_ref(),
+        );
         let pool_size = settings.pool_size.max(1);
         Ok(SmtpOutbound {
             inner: Arc::new(Inner {
                 settings,
                 tls,
-                credentials,
+                tls_config,
+                outage_key,
+                fingerprint,
                 hello: ClientId::default(),
                 idle: Mutex::new(Vec::new()),
                 permits: Semaphore::new(pool_size),
@@ -181,6 +223,28 @@ impl SmtpOutbound {
         }
     }
 
+    /// `check-config --online`: opens one session (TCP, TLS as configured, EHLO, AUTH), says
+    /// QUIT, and reports what failed in words: the relay unreachable, its certificate refused,
+    /// the login refused. Ignores any back-off; records nothing.
+    pub async fn check_login(&self) -> Result<(), SendError> {
+        let s = &self.inner.settings;
+        let relay = format!("{}:{}", s.host, s.port);
+        match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
+            Ok(Ok(mut conn)) => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
+                Ok(())
+            }
+            Ok(Err(ConnectFailure::Refused(e))) => {
+                Err(SendError::Unusable(format!("{relay}: {e}")))
+            }
+            Ok(Err(ConnectFailure::Other(e))) => Err(SendError::Transient(format!("{relay}: {e}"))),
+            Err(_) => Err(SendError::Transient(format!(
+                "{relay}: unreachable (no connection within {:?})",
+                s.connect_timeout
+            ))),
+        }
+    }
+
     /// Refuses further sends and says QUIT on every idle connection. Sends in flight finish;
     /// their connections are closed when the last handle is dropped.
     pub async fn close(&self) {
@@ -227,12 +291,27 @@ impl SmtpOutbound {
         }
     }
 
+    /// A new session, unless the relay is in an outage and backing off (then fails fast).
+    /// A refused certificate or login starts or extends the outage; success ends it.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let s = &self.inner.settings;
         let relay = format!("{}:{}", s.host, s.port);
+        let key = &self.inner.outage_key;
+        let fingerprint = self.inner.fingerprint;
+        if let Some(reason) = crate::mail_outage::backing_off(key, fingerprint, Instant::now()) {
+            return Err(SendError::Unusable(format!("{relay}: {reason}")));
+        }
         match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(SendError::Transient(format!("{relay}: {e}"))),
+            Ok(Ok(conn)) => {
+                crate::mail_outage::record_success(key);
+                Ok(conn)
+            }
+            Ok(Err(ConnectFailure::Refused(e))) => {
+                let reason = format!("{relay}: {e}");
+                crate::mail_outage::record_refusal(key, fingerprint, &reason, Instant::now());
+                Err(SendError::Unusable(reason))
+            }
+            Ok(Err(ConnectFailure::Other(e))) => Err(SendError::Transient(format!("{relay}: {e}"))),
             Err(_) => Err(SendError::Transient(format!(
                 "{relay}: no connection within {:?}",
                 s.connect_timeout
@@ -240,57 +319,121 @@ impl SmtpOutbound {
         }
     }
 
-    /// Opens a session; every failure here is the relay's, so the caller makes it transient.
-    async fn connect_inner(&self) -> Result<AsyncSmtpConnection, String> {
+    /// Opens a session: TCP (no delay), TLS as configured, greeting and EHLO, AUTH.
+    async fn connect_inner(&self) -> Result<AsyncSmtpConnection, ConnectFailure> {
         let inner = &self.inner;
         let s = &inner.settings;
-        let mut conn = match (&inner.tls, s.tls) {
-            (Some(params), TlsMode::Tls) => {
-                // FIXME(issue 3): implicit TLS uses lettre's own socket, so TCP_NODELAY is not
-                // set here; lettre offers no way to wrap our stream in its TLS before the
-                // greeting. STARTTLS (below) keeps our no-delay socket.
-                AsyncSmtpConnection::connect_tokio1(
-                    (s.host.as_str(), s.port),
-                    Some(s.connect_timeout),
+        let host = s.host.as_str();
+        let tcp = TcpStream::connect((host, s.port))
+            .await
+            .map_err(|e| ConnectFailure::Other(format!("connect: {e}")))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| ConnectFailure::Other(format!("TCP_NODELAY: {e}")))?;
+        let mut conn = match (&inner.tls_config, s.tls) {
+            (Some(config), TlsMode::Tls) => {
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(s.host.clone())
+                    .map_err(|e| ConnectFailure::Refused(format!("TLS server name: {e}")))?;
+                let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| tls_failure(&e, host))?;
+                AsyncSmtpConnection::connect_with_transport(
+                    Box::new(TlsTransport(stream)),
                     &inner.hello,
-                    Some(params.clone()),
-                    None,
                 )
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| ConnectFailure::Other(format!("greeting/EHLO: {e}")))?
             }
             _ => {
-                let tcp = TcpStream::connect((s.host.as_str(), s.port))
-                    .await
-                    .map_err(|e| format!("connect: {e}"))?;
-                tcp.set_nodelay(true)
-                    .map_err(|e| format!("TCP_NODELAY: {e}"))?;
                 let mut conn =
                     AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &inner.hello)
                         .await
-                        .map_err(|e| format!("greeting/EHLO: {e}"))?;
+                        .map_err(|e| ConnectFailure::Other(format!("greeting/EHLO: {e}")))?;
                 if let (Some(params), TlsMode::Starttls) = (&inner.tls, s.tls) {
                     if !conn.can_starttls() {
                         conn.abort().await;
-                        return Err("the relay does not offer STARTTLS".into());
+                        return Err(ConnectFailure::Refused(
+                            "the relay does not offer STARTTLS".into(),
+                        ));
                     }
                     conn.starttls(params.clone(), &inner.hello)
                         .await
-                        .map_err(|e| format!("STARTTLS: {e}"))?;
+                        .map_err(|e| tls_failure(&e, host))?;
                 }
                 conn
             }
         };
-        if let Some(credentials) = &inner.credentials {
-            if let Err(e) = conn
-                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
-                .await
-            {
+        if let Some(credentials) = &s.credentials {
+            if let Err(e) = smtp_authenticate(&mut conn, credentials).await {
                 conn.abort().await;
-                return Err(format!("AUTH: {e}"));
+                return Err(match e {
+                    LoginError::Refused { .. } => ConnectFailure::Refused(format!("AUTH: {e}")),
+                    LoginError::Failed(_) => ConnectFailure::Other(format!("AUTH: {e}")),
+                });
             }
         }
         Ok(conn)
+    }
+}
+
+/// Our implicit-TLS stream as lettre's transport (lettre's trait is for any such stream).
+#[derive(Debug)]
+struct TlsTransport(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl lettre::transport::smtp::client::AsyncTokioStream for TlsTransport {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsTransport {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsTransport {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Why opening a session failed.
+enum ConnectFailure {
+    /// The relay cannot be used until someone acts (certificate or login refused).
+    Refused(String),
+    /// Anything else (network, greeting, a TLS hiccup): try again later.
+    Other(String),
+}
+
+/// A failed TLS handshake in words: a refused certificate makes the relay unusable.
+fn tls_failure(e: &(dyn std::error::Error + 'static), host: &str) -> ConnectFailure {
+    match crate::mail_tls::describe_failure(e, host) {
+        Some(TlsFailure::Certificate(words)) => ConnectFailure::Refused(format!("TLS: {words}")),
+        Some(TlsFailure::Other(words)) => ConnectFailure::Other(format!("TLS: {words}")),
+        None => ConnectFailure::Other(format!("TLS with {host}: {e}")),
     }
 }
 

@@ -32,13 +32,18 @@ impl Outbound {
                 tls,
                 user,
                 password,
+                ca_file,
             } => {
                 let mut settings = SmtpSettings::new(host.clone(), *port);
                 settings.tls = *tls;
+                settings.ca_file = ca_file.clone();
                 settings.pool_size = mail.concurrency.max(1);
-                settings.credentials = user
-                    .as_ref()
-                    .map(|u| (u.clone(), password.clone().unwrap_or_default()));
+                settings.credentials = user.as_ref().map(|u| {
+                    crate::mail_login::Credentials::password(
+                        u.clone(),
+                        password.clone().unwrap_or_default(),
+                    )
+                });
                 SmtpOutbound::new(settings).map(Outbound::Smtp)
             }
             TransportConfig::Sendmail { command } => {
@@ -76,7 +81,7 @@ impl Outbound {
         loop {
             match self.send(envelope_from, envelope_to, raw).await {
                 Ok(()) => return Ok(()),
-                Err(e @ SendError::Permanent(_)) => return Err(e),
+                Err(e @ (SendError::Permanent(_) | SendError::Unusable(_))) => return Err(e),
                 Err(e) => {
                     failed += 1;
                     match policy.delay_after(failed, start.elapsed()) {

@@ -189,6 +189,7 @@ fn highlight_item(
         "reply_url": reply_url,
         "likes": h.post.likes,
         "best_answer": h.post.best_answer,
+        "nominated": h.tag == crate::digest::rank::NOMINATED_LABEL,
     })
 }
 

@@ -92,6 +92,20 @@ impl Validator<'_> {
             5,
             86_400,
         ) as u64;
+        if let (Some(h), TlsMode::None) = (&host, tls) {
+            if !crate::mail_tls::is_loopback(&h.value) {
+                let l = r.tls.as_ref().map_or(h.line, |t| self.line(t));
+                self.problem(
+                    l,
+                    "inbound.imap.tls",
+                    format!(
+                        "plain text (tls = \"none\") is allowed only for a loopback server, not \
+                         {:?}: use tls = \"tls\" or \"starttls\"",
+                        h.value
+                    ),
+                );
+            }
+        }
         let name = |v: Option<&raw::Str>, default: &str| {
             v.map(|s| s.get_ref().trim().to_string())
                 .filter(|s| !s.is_empty())

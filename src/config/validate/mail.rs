@@ -106,7 +106,7 @@ impl Validator<'_> {
             TransportKind::Maildir => "maildir",
         };
         // Keys that belong to another kind are mistakes (a forgotten `kind` change, a typo).
-        let foreign: [(&str, Option<usize>, &[TransportKind]); 7] = [
+        let foreign: [(&str, Option<usize>, &[TransportKind]); 8] = [
             (
                 "path",
                 tr.path.as_ref().map(|s| self.line(s)),
@@ -141,6 +141,11 @@ impl Validator<'_> {
                 "command",
                 tr.command.as_ref().map(|s| self.line(s)),
                 &[TransportKind::Sendmail],
+            ),
+            (
+                "ca_file",
+                tr.ca_file.as_ref().map(|s| self.line(s)),
+                &[TransportKind::Smtp],
             ),
         ];
         let mut ok = true;
@@ -250,12 +255,27 @@ impl Validator<'_> {
             });
         }
         let host = host?;
+        if tls == TlsMode::None && !crate::mail_tls::is_loopback(&host.value) {
+            ok = false;
+            let l = tr.tls.as_ref().map_or(host.line, |t| self.line(t));
+            self.problem(
+                l,
+                "mail.transport.tls",
+                format!(
+                    "plain text (tls = \"none\", the default) is allowed only for a loopback relay, \
+                     not {:?}: use tls = \"starttls\" or \"tls\"",
+                    host.value
+                ),
+            );
+        }
+        let ca_file = tr.ca_file.as_ref().map(|p| self.path(p.get_ref()));
         ok.then(|| TransportConfig::Smtp {
             host: host.value,
             port,
             tls,
             user: user.map(|u| u.value),
             password,
+            ca_file,
         })
     }
 }

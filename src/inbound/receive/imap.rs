@@ -13,13 +13,17 @@
 //! [`wait_for_mail`] is the IDLE side (`idle = true`): it only waits until the server announces
 //! mail, touching nothing, and the poll does the rest.
 //!
+//! TLS verifies the server's certificate against the system roots and `ca_file`
+//! ([`crate::mail_tls`]); the login is [`crate::mail_login`]'s. A refused certificate or login
+//! makes the mailbox [`ImapError::Unusable`]: logged once per outage and backed off
+//! ([`crate::mail_outage`]), the messages staying in the folder until it works again.
+//!
 //! The poll is blocking (it runs its own small tokio runtime): call it from a plain thread or
 //! `spawn_blocking`, never from async code directly. [`wait_for_mail`] is async.
 
 use std::collections::HashSet;
 use std::fmt::Debug;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::TryStreamExt;
@@ -30,6 +34,8 @@ use super::maildir::BATCH_BYTES;
 use super::prepare_bytes;
 use crate::config::TlsMode;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
+use crate::mail_login::{imap_login, Credentials, LoginError};
+use crate::mail_tls::TlsFailure;
 use crate::store::{Store, StoreError};
 
 pub use crate::config::ImapConfig;
@@ -56,7 +62,16 @@ pub enum ImapError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server refused a command (login, select, ...).
+    /// The server cannot be used until someone acts: its certificate was refused or it refused
+    /// the login (logged once per outage; polls back off meanwhile).
+    #[error("imap {host}: {reason}")]
+    Unusable {
+        /// Server.
+        host: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The server refused a command (select, fetch, ...).
     #[error("imap {host}: {message}")]
     Protocol {
         /// Server.
@@ -70,6 +85,13 @@ pub enum ImapError {
     /// Processing hit the store.
     #[error(transparent)]
     Pipeline(#[from] InboundError),
+}
+
+impl ImapError {
+    /// True for [`ImapError::Unusable`].
+    pub fn is_unusable(&self) -> bool {
+        matches!(self, ImapError::Unusable { .. })
+    }
 }
 
 /// What one poll did.
@@ -91,7 +113,7 @@ pub fn poll_imap_once(
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
-    let password = read_password(cfg)?;
+    let (credentials, fingerprint) = guarded_credentials(cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -99,10 +121,10 @@ pub fn poll_imap_once(
             host: cfg.host.clone(),
             source,
         })?;
-    rt.block_on(async {
+    let result = rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(300),
-            poll(cfg, &password, store, pipeline),
+            poll(cfg, &credentials, store, pipeline),
         )
         .await
         .unwrap_or_else(|_| {
@@ -111,7 +133,90 @@ pub fn poll_imap_once(
                 message: "poll timed out after 300 s".into(),
             })
         })
+    });
+    record_outcome(cfg, fingerprint, result)
+}
+
+/// This mailbox's key in [`crate::mail_outage`].
+fn outage_key(cfg: &ImapConfig) -> String {
+    format!("imap {}@{}:{}", cfg.user, cfg.host, cfg.port)
+}
+
+/// The credentials, unless the server is in an outage and backing off (then
+/// [`ImapError::Unusable`] at once, without connecting).
+fn guarded_credentials(cfg: &ImapConfig) -> Result<(Credentials, u64), ImapError> {
+    let credentials = credentials(cfg)?;
+    let fingerprint = crate::mail_outage::fingerprint(&(cfg.tls, &cfg.ca_file), Some(&credentials));
+    if let Some(reason) =
+        crate::mail_outage::backing_off(&outage_key(cfg), fingerprint, Instant::now())
+    {
+        return Err(ImapError::Unusable {
+            host: cfg.host.clone(),
+            reason,
+        });
+    }
+    Ok((credentials, fingerprint))
+}
+
+/// Starts or extends the outage on a refusal, ends it on success.
+fn record_outcome<T>(
+    cfg: &ImapConfig,
+    fingerprint: u64,
+    result: Result<T, ImapError>,
+) -> Result<T, ImapError> {
+    match &result {
+        Ok(_) => crate::mail_outage::record_success(&outage_key(cfg)),
+        Err(ImapError::Unusable { reason, .. }) => {
+            crate::mail_outage::record_refusal(
+                &outage_key(cfg),
+                fingerprint,
+                reason,
+                Instant::now(),
+            );
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+/// `check-config --online`: connects (TLS as configured), logs in, selects the folder and logs
+/// out, touching no message. Blocking (its own small runtime); ignores any back-off.
+pub fn check_login(cfg: &ImapConfig) -> Result<(), ImapError> {
+    let credentials = credentials(cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ImapError::Io {
+            host: cfg.host.clone(),
+            source,
+        })?;
+    rt.block_on(async {
+        let check = async {
+            match open(cfg).await? {
+                Opened::Plain(client) => check_session(client, cfg, &credentials).await,
+                Opened::Tls(client) => check_session(*client, cfg, &credentials).await,
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), check)
+            .await
+            .unwrap_or_else(|_| Err(proto(cfg, "check", "no answer within 60 s")))
     })
+}
+
+async fn check_session<T>(
+    client: async_imap::Client<T>,
+    cfg: &ImapConfig,
+    credentials: &Credentials,
+) -> Result<(), ImapError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
+{
+    let mut s = login(client, cfg, credentials).await?;
+    s.select(&cfg.folder)
+        .await
+        .map_err(|e| proto(cfg, "SELECT", e))?;
+    let _ = s.logout().await;
+    Ok(())
 }
 
 /// What [`wait_for_mail`] found.
@@ -129,18 +234,20 @@ pub enum Wake {
 /// follows stores, processes and moves them. Async (no store involved), for the daemon's
 /// runtime.
 pub async fn wait_for_mail(cfg: &ImapConfig, max_wait: Duration) -> Result<Wake, ImapError> {
-    let password = read_password(cfg)?;
-    match open(cfg).await? {
-        Opened::Plain(client) => idle_session(client, cfg, &password, max_wait).await,
-        Opened::Tls(client) => idle_session(*client, cfg, &password, max_wait).await,
-    }
+    let (credentials, fingerprint) = guarded_credentials(cfg)?;
+    let result = match open(cfg).await {
+        Ok(Opened::Plain(client)) => idle_session(client, cfg, &credentials, max_wait).await,
+        Ok(Opened::Tls(client)) => idle_session(*client, cfg, &credentials, max_wait).await,
+        Err(e) => Err(e),
+    };
+    record_outcome(cfg, fingerprint, result)
 }
 
-/// The password from `password_file` (first line), read at each connection so it can be
-/// rotated without a restart.
-fn read_password(cfg: &ImapConfig) -> Result<String, ImapError> {
+/// The login: user and the password from `password_file` (first line), read at each
+/// connection so it can be rotated without a restart.
+fn credentials(cfg: &ImapConfig) -> Result<Credentials, ImapError> {
     std::fs::read_to_string(&cfg.password_file)
-        .map(|p| p.lines().next().unwrap_or("").to_string())
+        .map(|p| Credentials::password(&cfg.user, p.lines().next().unwrap_or("")))
         .map_err(|source| ImapError::Io {
             host: format!(
                 "{} (password file {})",
@@ -204,36 +311,39 @@ async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
 
 async fn poll(
     cfg: &ImapConfig,
-    password: &str,
+    credentials: &Credentials,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
     match open(cfg).await? {
-        Opened::Plain(client) => session(client, cfg, password, store, pipeline).await,
-        Opened::Tls(client) => session(*client, cfg, password, store, pipeline).await,
+        Opened::Plain(client) => session(client, cfg, credentials, store, pipeline).await,
+        Opened::Tls(client) => session(*client, cfg, credentials, store, pipeline).await,
     }
 }
 
-/// LOGIN with the configured user.
+/// Logs in ([`crate::mail_login`]); a refused login makes the server unusable for now.
 async fn login<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
-    password: &str,
+    credentials: &Credentials,
 ) -> Result<async_imap::Session<T>, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    client
-        .login(&cfg.user, password)
-        .await
-        .map_err(|(e, _)| proto(cfg, "LOGIN", e))
+    imap_login(client, credentials).await.map_err(|e| match e {
+        LoginError::Refused { .. } => ImapError::Unusable {
+            host: cfg.host.clone(),
+            reason: format!("LOGIN: {e}"),
+        },
+        LoginError::Failed(_) => proto(cfg, "LOGIN", e),
+    })
 }
 
 /// One IDLE wait (see [`wait_for_mail`]).
 async fn idle_session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
-    password: &str,
+    credentials: &Credentials,
     max_wait: Duration,
 ) -> Result<Wake, ImapError>
 where
@@ -241,7 +351,7 @@ where
 {
     use async_imap::extensions::idle::IdleResponse;
     use async_imap::imap_proto::{MailboxDatum, Response};
-    let mut s = login(client, cfg, password).await?;
+    let mut s = login(client, cfg, credentials).await?;
     let mailbox = s
         .select(&cfg.folder)
         .await
@@ -303,76 +413,50 @@ where
     }
 }
 
+/// The TLS handshake, verifying the certificate ([`crate::mail_tls`]); a refused certificate
+/// makes the server unusable for now.
 async fn tls_connect(
     cfg: &ImapConfig,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
     use tokio_rustls::rustls;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = &cfg.ca_file {
-        let pem = std::fs::read(path).map_err(|source| ImapError::Io {
+    let config = crate::mail_tls::client_config(cfg.ca_file.as_deref()).map_err(|e| {
+        ImapError::Unusable {
             host: cfg.host.clone(),
-            source,
-        })?;
-        for cert in rustls_pki_certs(&pem) {
-            let _ = roots.add(cert);
+            reason: e.to_string(),
         }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| proto(cfg, "tls", e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    })?;
     let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
         .map_err(|e| proto(cfg, "tls server name", e))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .map_err(|source| ImapError::Io {
-            host: cfg.host.clone(),
-            source,
-        })
-}
-
-/// Certificates in a PEM bundle (blocks between BEGIN/END CERTIFICATE lines).
-fn rustls_pki_certs(pem: &[u8]) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
-    use base64::Engine;
-    let text = String::from_utf8_lossy(pem);
-    let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            cur = Some(String::new());
-        } else if line == "-----END CERTIFICATE-----" {
-            if let Some(b64) = cur.take() {
-                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                    out.push(der.into());
-                }
-            }
-        } else if let Some(c) = cur.as_mut() {
-            c.push_str(line);
-        }
-    }
-    out
+        .map_err(
+            |source| match crate::mail_tls::describe_failure(&source, &cfg.host) {
+                Some(TlsFailure::Certificate(reason)) => ImapError::Unusable {
+                    host: cfg.host.clone(),
+                    reason: format!("TLS: {reason}"),
+                },
+                Some(TlsFailure::Other(reason)) => proto(cfg, "TLS", reason),
+                None => ImapError::Io {
+                    host: cfg.host.clone(),
+                    source,
+                },
+            },
+        )
 }
 
 async fn session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
-    password: &str,
+    credentials: &Credentials,
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut s = login(client, cfg, password).await?;
+    let mut s = login(client, cfg, credentials).await?;
     let caps = s
         .capabilities()
         .await
