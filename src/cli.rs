@@ -167,6 +167,27 @@ pub enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// A CPD record: training highlights delivered, threads replied to and questions answered,
+    /// by date (readable text by default; `--all --csv` is the admin export for everyone).
+    Cpd {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The person's address.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        person: Option<String>,
+        /// Everyone's records (the admin export).
+        #[arg(long)]
+        all: bool,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day, included (YYYY-MM-DD).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// CSV instead of readable text.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Read one message on stdin as an MTA pipe (sysexits: 0 accepted, 65 not mail, 75 retry).
     Receive {
         #[command(flatten)]
@@ -433,6 +454,24 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 }
                 None => print!("{out}"),
             }
+            Ok(0)
+        }
+        Command::Cpd {
+            config,
+            person,
+            all: _,
+            from,
+            to,
+            csv,
+        } => {
+            let cfg = config.load()?;
+            let req = crate::cpd::CpdRequest {
+                person,
+                from,
+                to,
+                csv,
+            };
+            print!("{}", crate::cpd::cpd(&cfg, &req)?);
             Ok(0)
         }
         Command::Receive { .. } => unreachable!("handled before try_main"),

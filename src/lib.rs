@@ -46,4 +46,5 @@ pub mod systemd_notify;
 // Tools: the command line, the demo, the benchmarks.
 pub mod bench;
 pub mod cli;
+pub mod cpd;
 pub mod demo;

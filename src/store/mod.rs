@@ -16,6 +16,7 @@
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
 pub mod confirmations;
+pub mod cpd;
 pub mod deliveries;
 pub mod engagement;
 pub mod forum;
