@@ -110,7 +110,9 @@ impl Engine {
                         }
                     }
                 }
-                let newcomers = nudge::newcomers(&first, &by_id, email, now);
+                let mut newcomers = nudge::newcomers(&first, &by_id, email, now);
+                // A newcomer's question is listed once, among the questions.
+                newcomers.retain(|n| !questions.iter().any(|q| q.post.id == n.post.id));
                 let (questions, more_questions) = nudge::capped(questions);
                 let (newcomers, more_newcomers) = nudge::capped(newcomers);
                 let part = NudgeGroup {
