@@ -198,6 +198,16 @@ pub enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Move an installation between stores (a SQLite file or a postgres:// URL, either way):
+    /// copies every table into a new, empty store and prints row counts and checksums of both.
+    Migrate {
+        /// The store now in use: a SQLite file or `postgres://user@host:port/db`.
+        #[arg(long)]
+        from: String,
+        /// The new, empty store (a file is created; a database must exist and be empty).
+        #[arg(long)]
+        to: String,
+    },
     /// Measure throughput (prints figures).
     Bench {
         /// Which benchmark.
@@ -370,7 +380,7 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         Command::Collect(c) => {
             let cfg = c.load()?;
             let mut store =
-                crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let report = crate::collect::collect_all(&cfg, &mut store)?;
             println!("{report}");
             Ok(0)
@@ -415,7 +425,8 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Status { config, json } => {
             let cfg = config.load()?;
-            let store = crate::store::Store::open(&cfg.store_path).context("opening the store")?;
+            let store =
+                crate::store::Store::open_at(&cfg.store_location()).context("opening the store")?;
             let status = crate::status::status(&cfg, &store)?;
             if json {
                 println!("{}", status.to_json());
@@ -430,6 +441,10 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             let report = crate::ambassador_nudge::nudge_now(&cfg, now)?;
             println!("{report}");
             Ok(if report.failed > 0 { 1 } else { 0 })
+        }
+        Command::Migrate { from, to } => {
+            print!("{}", crate::migrate::run(&from, &to)?);
+            Ok(0)
         }
         Command::Report {
             config,

@@ -72,7 +72,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     if let Some(http) = engine.config.http.clone() {
         let server = crate::http::Server::bind_with_webhooks(
             &http,
-            &engine.config.store_path,
+            engine.config.store_location(),
             &crate::metrics::METRICS,
             webhooks.clone(),
         )

@@ -683,8 +683,9 @@ pub fn send_now(
 
 /// Opens the store and brings its groups and people in line with the config.
 pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
-    let mut store = Store::open(&config.store_path)
-        .with_context(|| format!("opening the store {}", config.store_path.display()))?;
+    let location = config.store_location();
+    let mut store = Store::open_at(&location)
+        .with_context(|| format!("opening the store {}", location.display()))?;
     store.sync_groups(&config.groups)?;
     store.sync_people(&config.people)?;
     Ok(store)

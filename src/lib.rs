@@ -38,6 +38,7 @@ pub mod schedule;
 pub mod heartbeat;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod online_check;
 pub mod report_command;
 pub mod status;

@@ -62,12 +62,9 @@ fn commands_change_the_persons_settings_and_are_confirmed() {
     );
     assert!(ann(&world).unsubscribed);
     // A one-click unsubscribe from one schedule (the HTTP endpoint's opt-out).
-    let conn = rusqlite::Connection::open(&world.config.store_path).expect("open store");
-    assert!(
-        digestd::store::Store::opt_out_of_schedule(&conn, "ann@example.org", "weekly")
-            .expect("opt out")
-    );
-    drop(conn);
+    let store = digestd::store::Store::open(&world.config.store_path).expect("open store");
+    assert!(store.opt_out("ann@example.org", "weekly").expect("opt out"));
+    drop(store);
     // resume also undoes an unsubscribe and every schedule opt-out (a new reason for today:
     // confirmed again)
     let to = format!("digest@{REPLY_DOMAIN}");

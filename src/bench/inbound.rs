@@ -159,6 +159,7 @@ fn config(store_path: PathBuf) -> Config {
     Config {
         source: PathBuf::from("bench.toml"),
         store_path,
+        store_url: None,
         templates_dir: PathBuf::from("templates"),
         organisation: "Bench".into(),
         forum_url: "https://forum.bench.example".into(),

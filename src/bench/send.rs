@@ -51,6 +51,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
     Config {
         source: PathBuf::from("bench-send.toml"),
         store_path: std::env::temp_dir().join("digestd-bench-send-unused.sqlite"),
+        store_url: None,
         templates_dir: templates_dir(),
         organisation: "Gemeente Voorbeeld".into(),
         forum_url: "https://forum.example.org".into(),

@@ -44,8 +44,10 @@ pub const EXAMPLE_PEOPLE_CSV: &str = include_str!("../../config/people.csv");
 pub struct Config {
     /// The file it was read from.
     pub source: PathBuf,
-    /// SQLite store path (`[store] path`).
+    /// SQLite store path (`[store] path`; empty with `[store] url`).
     pub store_path: PathBuf,
+    /// The PostgreSQL store (`[store] url`), instead of the SQLite file.
+    pub store_url: Option<crate::store::PgSettings>,
     /// Directory holding the Handlebars templates (`[digest] templates`, default `../templates`).
     pub templates_dir: PathBuf,
     /// Organisation shown in digests (`[organisation] name`).
@@ -347,6 +349,14 @@ impl ConfigError {
 }
 
 impl Config {
+    /// Where the store is: `[store] url` (PostgreSQL) when set, else `[store] path`.
+    pub fn store_location(&self) -> crate::store::StoreLocation {
+        match &self.store_url {
+            Some(pg) => crate::store::StoreLocation::Postgres(pg.clone()),
+            None => crate::store::StoreLocation::File(self.store_path.clone()),
+        }
+    }
+
     /// Reads and validates `path` (and the people CSV it names).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)

@@ -60,6 +60,9 @@ pub(crate) struct RawOrganisation {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<Str>,
+    pub url: Option<Str>,
+    pub password_file: Option<Str>,
+    pub pool_size: Option<Int>,
 }
 
 /// `[mail]`.

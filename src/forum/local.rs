@@ -13,18 +13,17 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::config::Config;
 use crate::forum::{Author, Cursor, FetchBatch, FetchedPost, Forum, ForumError, Posted};
 use crate::model::{normalize_email, BodyFormat, Group, Post, Thread};
-use crate::store::{from_db, tags_from_db, tags_to_db, to_db, Store, StoreError};
+use crate::store::db::{params, Db, Exec, Row, Tx};
+use crate::store::{from_db, tags_from_db, tags_to_db, to_db, Store, StoreError, StoreLocation};
 
 /// A post to add through `digestd post`.
 #[derive(Debug, Clone)]
@@ -43,9 +42,10 @@ pub struct NewPost {
     pub body: String,
 }
 
-/// The built-in forum over its own connection to the store file.
+/// The built-in forum over its own connection to the store (its tables live beside the
+/// store's own, in the SQLite file or the PostgreSQL database).
 pub struct LocalForum {
-    conn: Mutex<Connection>,
+    db: std::sync::Mutex<Db>,
     forum_url: String,
 }
 
@@ -106,7 +106,7 @@ struct Inserted {
 
 /// Inserts one post (and its new thread), unless its idempotency key is already used: then the
 /// existing post comes back with `new: false`. Runs inside the caller's transaction.
-fn insert_post(conn: &Connection, ins: &Insert<'_>) -> Result<Inserted, rusqlite::Error> {
+fn insert_post(conn: &mut Tx<'_>, ins: &Insert<'_>) -> Result<Inserted, StoreError> {
     // A new thread is only opened for a new post; an existing thread can take the
     // insert-or-ignore path below, which saves a lookup per post on bulk imports.
     if matches!(ins.target, Target::New { .. }) {
@@ -116,38 +116,32 @@ fn insert_post(conn: &Connection, ins: &Insert<'_>) -> Result<Inserted, rusqlite
     }
     let thread_id = match ins.target {
         Target::Existing(id) => id,
-        Target::New { title, import_key } => conn
-            .prepare_cached(
-                "INSERT INTO local_threads (group_id, title, created, import_key)
-                 VALUES (?1, ?2, ?3, ?4) RETURNING id",
-            )?
-            .query_row(params![ins.group_id, title, ins.created, import_key], |r| {
-                r.get(0)
-            })?,
-    };
-    let post_id: Option<i64> = conn
-        .prepare_cached(
-            "INSERT INTO local_posts (thread_id, group_id, author_email, author_name, created,
-                body, tags, likes, best_answer, idempotency_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(idempotency_key) DO NOTHING RETURNING id",
-        )?
-        .query_row(
-            params![
-                thread_id,
-                ins.group_id,
-                ins.author_email,
-                ins.author_name,
-                ins.created,
-                ins.body,
-                ins.tags,
-                ins.likes,
-                ins.best_answer,
-                ins.key
-            ],
+        Target::New { title, import_key } => conn.query_row(
+            "INSERT INTO local_threads (group_id, title, created, import_key)
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            params![ins.group_id, title, ins.created, import_key],
             |r| r.get(0),
-        )
-        .optional()?;
+        )?,
+    };
+    let post_id: Option<i64> = conn.query_opt(
+        "INSERT INTO local_posts (thread_id, group_id, author_email, author_name, created,
+            body, tags, likes, best_answer, idempotency_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(idempotency_key) DO NOTHING RETURNING id",
+        params![
+            thread_id,
+            ins.group_id,
+            ins.author_email,
+            ins.author_name,
+            ins.created,
+            ins.body,
+            ins.tags,
+            ins.likes,
+            ins.best_answer,
+            ins.key
+        ],
+        |r| r.get(0),
+    )?;
     match post_id {
         Some(post_id) => Ok(Inserted {
             post_id,
@@ -155,31 +149,35 @@ fn insert_post(conn: &Connection, ins: &Insert<'_>) -> Result<Inserted, rusqlite
             new: true,
         }),
         // The key was taken: the earlier post stands.
-        None => find_by_key(conn, ins.key)?.ok_or(rusqlite::Error::QueryReturnedNoRows),
+        None => find_by_key(conn, ins.key)?.ok_or_else(|| StoreError::NoRow("local_posts".into())),
     }
 }
 
 /// The post already made with idempotency key `key`, if any (`new: false`).
-fn find_by_key(conn: &Connection, key: Option<&str>) -> rusqlite::Result<Option<Inserted>> {
+fn find_by_key(conn: &mut Tx<'_>, key: Option<&str>) -> Result<Option<Inserted>, StoreError> {
     let Some(key) = key else {
         return Ok(None);
     };
-    conn.prepare_cached("SELECT id, thread_id FROM local_posts WHERE idempotency_key = ?1")?
-        .query_row([key], |r| {
+    conn.query_opt(
+        "SELECT id, thread_id FROM local_posts WHERE idempotency_key = ?1",
+        params![key],
+        |r| {
             Ok(Inserted {
                 post_id: r.get(0)?,
                 thread_id: r.get(1)?,
                 new: false,
             })
-        })
-        .optional()
+        },
+    )
 }
 
 /// The group of a local thread, if it exists.
-fn thread_group(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT group_id FROM local_threads WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
+fn thread_group(conn: &mut Tx<'_>, id: i64) -> Result<Option<String>, StoreError> {
+    conn.query_opt(
+        "SELECT group_id FROM local_threads WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
 }
 
 /// A default thread title: the body's first non-empty line without Markdown heading marks,
@@ -198,20 +196,26 @@ fn clean_tags(tags: &[String]) -> String {
 }
 
 impl LocalForum {
-    /// Opens the built-in forum in the store file at `path` (creating and migrating it);
-    /// links point at `forum_url` (`<forum_url>/t/<thread>#p<post>`).
+    /// Opens the built-in forum in the SQLite store file at `path` (creating and migrating
+    /// it); links point at `forum_url` (`<forum_url>/t/<thread>#p<post>`).
     pub fn open(path: &Path, forum_url: &str) -> Result<LocalForum, StoreError> {
-        let store = Store::open(path)?;
+        LocalForum::open_at(&StoreLocation::File(path.to_path_buf()), forum_url)
+    }
+
+    /// Opens the built-in forum in the store at `location` (a SQLite file or a PostgreSQL
+    /// database: its tables live beside the store's own).
+    pub fn open_at(location: &StoreLocation, forum_url: &str) -> Result<LocalForum, StoreError> {
+        let store = Store::open_at(location)?;
         Ok(LocalForum {
-            conn: Mutex::new(store.conn),
+            db: std::sync::Mutex::new(store.db),
             forum_url: forum_url.trim_end_matches('/').to_string(),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn db(&self) -> std::sync::MutexGuard<'_, Db> {
         // A panic while holding the lock leaves no half-done SQL behind (transactions roll
         // back on drop), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Link to a thread.
@@ -253,68 +257,69 @@ impl LocalForum {
         let created = to_db(created).map_err(|e| ForumError::Refused(e.to_string()))?;
         let key = idempotency_key.filter(|k| !k.is_empty());
         let email = normalize_email(&author.email);
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // A post already made with this key wins (a retried reply), wherever it went.
-        if let Some(found) = find_by_key(&tx, key)? {
-            return Ok(self.posted(&found));
-        }
-        let target = match thread {
-            Some(id) => match thread_group(&tx, id)? {
-                Some(g) if g == group => Target::Existing(id),
-                _ => {
-                    return Err(ForumError::Refused(format!(
-                        "no thread {id} in group {group}"
-                    )))
-                }
-            },
-            None => {
-                if title.trim().is_empty() {
-                    return Err(ForumError::Refused("a new thread needs a title".into()));
-                }
-                Target::New {
-                    title: title.trim(),
-                    import_key: None,
-                }
+        let db = self.db();
+        let ins = db.write(|tx| {
+            // A post already made with this key wins (a retried reply), wherever it went.
+            if let Some(found) = find_by_key(tx, key)? {
+                return Ok(found);
             }
-        };
-        let ins = insert_post(
-            &tx,
-            &Insert {
-                group_id: group,
-                target,
-                author_email: &email,
-                author_name: author.name.trim(),
-                created,
-                body,
-                tags: clean_tags(tags),
-                likes: 0,
-                best_answer: tags.iter().any(|t| t.eq_ignore_ascii_case("best-answer")),
-                key,
-            },
-        )?;
-        tx.commit()?;
+            let target = match thread {
+                Some(id) => match thread_group(tx, id)? {
+                    Some(g) if g == group => Target::Existing(id),
+                    _ => {
+                        return Err(ForumError::Refused(format!(
+                            "no thread {id} in group {group}"
+                        )))
+                    }
+                },
+                None => {
+                    if title.trim().is_empty() {
+                        return Err(ForumError::Refused("a new thread needs a title".into()));
+                    }
+                    Target::New {
+                        title: title.trim(),
+                        import_key: None,
+                    }
+                }
+            };
+            Ok(insert_post(
+                tx,
+                &Insert {
+                    group_id: group,
+                    target,
+                    author_email: &email,
+                    author_name: author.name.trim(),
+                    created,
+                    body,
+                    tags: clean_tags(tags),
+                    likes: 0,
+                    best_answer: tags.iter().any(|t| t.eq_ignore_ascii_case("best-answer")),
+                    key,
+                },
+            )?)
+        })?;
         Ok(self.posted(&ins))
     }
 
     /// A local thread with its posts (`None`: no such thread).
     pub fn local_thread(&self, id: i64) -> Result<Option<LocalThread>, ForumError> {
-        let conn = self.conn();
-        let head: Option<(String, String, i64)> = conn
-            .prepare_cached("SELECT group_id, title, created FROM local_threads WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+        let db = self.db();
+        let mut conn = db.auto()?;
+        let head: Option<(String, String, i64)> = conn.query_opt(
+            "SELECT group_id, title, created FROM local_threads WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let Some((group_id, title, created)) = head else {
             return Ok(None);
         };
-        let mut st = conn.prepare_cached(
+        let posts = conn.query_map(
             "SELECT id, thread_id, group_id, author_email, author_name, created, body, tags,
                 likes, best_answer
              FROM local_posts WHERE thread_id = ?1 ORDER BY id",
+            params![id],
+            |r| self.post_from_row(r),
         )?;
-        let posts = st
-            .query_map([id], |r| self.post_from_row(r))?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(LocalThread {
             id,
             group_id,
@@ -325,7 +330,7 @@ impl LocalForum {
     }
 
     /// Maps a `local_posts` row (columns as in [`LocalForum::local_thread`]) to a [`Post`].
-    fn post_from_row(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Post> {
+    fn post_from_row(&self, r: &Row) -> Result<Post, StoreError> {
         let id: i64 = r.get(0)?;
         let thread_id: i64 = r.get(1)?;
         let tags: String = r.get(7)?;
@@ -364,30 +369,26 @@ impl Forum for LocalForum {
             }
         };
         let limit = limit.clamp(1, 100_000);
-        let conn = self.conn();
-        let mut posts: Vec<Post> = {
-            let mut st = conn.prepare_cached(
-                "SELECT id, thread_id, group_id, author_email, author_name, created, body, tags,
-                    likes, best_answer
-                 FROM local_posts WHERE group_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-            )?;
-            let rows = st.query_map(params![group.id, after, limit as i64 + 1], |r| {
-                self.post_from_row(r)
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let db = self.db();
+        let mut conn = db.auto()?;
+        let mut posts: Vec<Post> = conn.query_map(
+            "SELECT id, thread_id, group_id, author_email, author_name, created, body, tags,
+                likes, best_answer
+             FROM local_posts WHERE group_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            params![group.id, after, limit as i64 + 1],
+            |r| self.post_from_row(r),
+        )?;
         let more = posts.len() > limit;
         posts.truncate(limit);
         let next = posts.last().map_or(after, |p| p.id);
         let mut seen = HashSet::new();
         let mut threads = Vec::new();
-        {
-            let mut st = conn.prepare_cached(
-                "SELECT id, group_id, title, created FROM local_threads WHERE id = ?1",
-            )?;
-            for p in &posts {
-                if seen.insert(p.thread_id) {
-                    let t = st.query_row([p.thread_id], |r| {
+        for p in &posts {
+            if seen.insert(p.thread_id) {
+                let t = conn.query_row(
+                    "SELECT id, group_id, title, created FROM local_threads WHERE id = ?1",
+                    params![p.thread_id],
+                    |r| {
                         let id: i64 = r.get(0)?;
                         Ok(Thread {
                             id,
@@ -397,9 +398,9 @@ impl Forum for LocalForum {
                             url: self.thread_url(id),
                             created: from_db(r.get(3)?),
                         })
-                    })?;
-                    threads.push(t);
-                }
+                    },
+                )?;
+                threads.push(t);
             }
         }
         Ok(FetchBatch {
@@ -515,12 +516,6 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for ImportError {
-    fn from(e: rusqlite::Error) -> Self {
-        ImportError::Store(StoreError::Sqlite(e))
-    }
-}
-
 /// Imports records (numbered 1, 2, ...) into the built-in forum in ONE transaction: all or
 /// nothing. A record whose `created` is given is keyed by its content, so importing the same
 /// records twice adds nothing the second time. Returns the number of posts added.
@@ -539,105 +534,102 @@ where
     I: Iterator<Item = (usize, ImportRecord)>,
 {
     let now = Utc::now();
-    let tx = store.write_tx()?;
-    let mut threads: HashMap<(String, String), i64> = HashMap::new();
-    let mut opened: Vec<i64> = Vec::new();
-    let mut added = 0;
-    for (line, rec) in records {
-        let bad = |message: String| ImportError::Record { line, message };
-        let group = rec.group.trim();
-        if group.is_empty() {
-            return Err(bad("\"group\" is empty".into()));
-        }
-        let email = normalize_email(&rec.author);
-        if !email.contains('@') {
-            return Err(bad(format!(
-                "\"author\" is not an address: {:?}",
-                rec.author
-            )));
-        }
-        if rec.body.trim().is_empty() {
-            return Err(bad("\"body\" is empty".into()));
-        }
-        let name = rec
-            .author_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
-        let created_at = rec.created.unwrap_or(now);
-        let created = to_db(created_at).map_err(|e| bad(e.to_string()))?;
-        let key = rec.created.map(|_| {
-            let mut h = Sha256::new();
-            for part in [
-                group,
-                rec.thread.as_str(),
-                email.as_str(),
-                rec.body.as_str(),
-            ] {
-                h.update(part.as_bytes());
-                h.update([0]);
+    store.db.write(|tx| {
+        let mut threads: HashMap<(String, String), i64> = HashMap::new();
+        let mut opened: Vec<i64> = Vec::new();
+        let mut added = 0;
+        for (line, rec) in records {
+            let bad = |message: String| ImportError::Record { line, message };
+            let group = rec.group.trim();
+            if group.is_empty() {
+                return Err(bad("\"group\" is empty".into()));
             }
-            h.update(created.to_be_bytes());
-            format!("import:{}", hex::encode(h.finalize()))
-        });
-        let map_key = (group.to_string(), rec.thread.clone());
-        let known = match threads.get(&map_key) {
-            Some(id) => Some(*id),
-            None => tx
-                .prepare_cached(
+            let email = normalize_email(&rec.author);
+            if !email.contains('@') {
+                return Err(bad(format!(
+                    "\"author\" is not an address: {:?}",
+                    rec.author
+                )));
+            }
+            if rec.body.trim().is_empty() {
+                return Err(bad("\"body\" is empty".into()));
+            }
+            let name = rec
+                .author_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+            let created_at = rec.created.unwrap_or(now);
+            let created = to_db(created_at).map_err(|e| bad(e.to_string()))?;
+            let key = rec.created.map(|_| {
+                let mut h = Sha256::new();
+                for part in [
+                    group,
+                    rec.thread.as_str(),
+                    email.as_str(),
+                    rec.body.as_str(),
+                ] {
+                    h.update(part.as_bytes());
+                    h.update([0]);
+                }
+                h.update(created.to_be_bytes());
+                format!("import:{}", hex::encode(h.finalize()))
+            });
+            let map_key = (group.to_string(), rec.thread.clone());
+            let known = match threads.get(&map_key) {
+                Some(id) => Some(*id),
+                None => tx.query_opt(
                     "SELECT id FROM local_threads WHERE group_id = ?1 AND import_key = ?2",
-                )?
-                .query_row(params![group, rec.thread], |r| r.get(0))
-                .optional()?,
-        };
-        let title = match rec.title.as_deref().map(str::trim) {
-            Some(t) if !t.is_empty() => t.chars().take(200).collect(),
-            _ => default_title(&rec.body),
-        };
-        let target = match known {
-            Some(id) => Target::Existing(id),
-            None => Target::New {
-                title: &title,
-                import_key: Some(&rec.thread),
-            },
-        };
-        let ins = insert_post(
-            &tx,
-            &Insert {
-                group_id: group,
-                target,
-                author_email: &email,
-                author_name: &name,
-                created,
-                body: &rec.body,
-                tags: clean_tags(&rec.tags),
-                likes: rec.likes,
-                best_answer: rec.best_answer,
-                key: key.as_deref(),
-            },
-        )?;
-        if known.is_none() {
-            opened.push(ins.thread_id);
+                    params![group, rec.thread],
+                    |r| r.get(0),
+                )?,
+            };
+            let title = match rec.title.as_deref().map(str::trim) {
+                Some(t) if !t.is_empty() => t.chars().take(200).collect(),
+                _ => default_title(&rec.body),
+            };
+            let target = match known {
+                Some(id) => Target::Existing(id),
+                None => Target::New {
+                    title: &title,
+                    import_key: Some(&rec.thread),
+                },
+            };
+            let ins = insert_post(
+                tx,
+                &Insert {
+                    group_id: group,
+                    target,
+                    author_email: &email,
+                    author_name: &name,
+                    created,
+                    body: &rec.body,
+                    tags: clean_tags(&rec.tags),
+                    likes: rec.likes,
+                    best_answer: rec.best_answer,
+                    key: key.as_deref(),
+                },
+            )?;
+            if known.is_none() {
+                opened.push(ins.thread_id);
+            }
+            threads.insert(map_key, ins.thread_id);
+            if ins.new {
+                added += 1;
+            }
         }
-        threads.insert(map_key, ins.thread_id);
-        if ins.new {
-            added += 1;
-        }
-    }
-    // A thread opened by this import starts at its earliest post, whatever the line order.
-    {
-        let mut st = tx.prepare_cached(
-            "UPDATE local_threads SET created =
-                (SELECT MIN(created) FROM local_posts WHERE thread_id = ?1) WHERE id = ?1",
-        )?;
+        // A thread opened by this import starts at its earliest post, whatever the line order.
         for id in opened {
-            st.execute([id])?;
+            tx.execute(
+                "UPDATE local_threads SET created =
+                (SELECT MIN(created) FROM local_posts WHERE thread_id = ?1) WHERE id = ?1",
+                params![id],
+            )?;
         }
-    }
-    tx.commit()?;
-    Ok(added)
+        Ok(added)
+    })
 }
 
 /// `digestd post`.
@@ -670,8 +662,8 @@ pub fn post_command(config: &Config, post: NewPost) -> anyhow::Result<Posted> {
         Some(t) if !t.is_empty() => t.chars().take(200).collect(),
         _ => default_title(&post.body),
     };
-    let forum =
-        LocalForum::open(&config.store_path, &config.forum_url).context("opening the store")?;
+    let forum = LocalForum::open_at(&config.store_location(), &config.forum_url)
+        .context("opening the store")?;
     let tags: Vec<String> = post.tags.iter().map(|t| t.trim().to_lowercase()).collect();
     let author = Author {
         email: person.email.clone(),
@@ -729,7 +721,7 @@ pub fn import_command(config: &Config, file: &Path) -> anyhow::Result<usize> {
         }
         records.push((n, rec));
     }
-    let mut store = Store::open(&config.store_path).context("opening the store")?;
+    let mut store = Store::open_at(&config.store_location()).context("opening the store")?;
     import_numbered(&mut store, records.into_iter())
         .with_context(|| format!("importing {} (nothing was imported)", file.display()))
 }
@@ -740,8 +732,8 @@ pub fn thread_command(config: &Config, id: &str) -> anyhow::Result<String> {
         .trim()
         .parse()
         .with_context(|| format!("{id:?} is not a thread id"))?;
-    let forum =
-        LocalForum::open(&config.store_path, &config.forum_url).context("opening the store")?;
+    let forum = LocalForum::open_at(&config.store_location(), &config.forum_url)
+        .context("opening the store")?;
     let thread = forum
         .local_thread(n)?
         .with_context(|| format!("no thread {n} in the built-in forum"))?;

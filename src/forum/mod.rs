@@ -28,9 +28,9 @@ pub enum ForumError {
     /// The forum refused the request for good (unknown thread, author not allowed, ...).
     #[error("forum refused: {0}")]
     Refused(String),
-    /// The embedded forum's database failed.
+    /// The embedded forum's database (the store) failed.
     #[error("forum database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] crate::store::StoreError),
 }
 
 impl ForumError {

@@ -51,7 +51,7 @@ pub fn open_forums(config: &Config) -> Forums {
 fn open_one(config: &Config, fc: &ForumConfig) -> Result<Box<dyn Forum>, ForumError> {
     match fc.kind {
         ForumKind::Local => {
-            let local = LocalForum::open(&config.store_path, &config.forum_url)
+            let local = LocalForum::open_at(&config.store_location(), &config.forum_url)
                 .map_err(|e| ForumError::Unavailable(format!("opening the store: {e}")))?;
             Ok(Box::new(local))
         }

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -20,7 +20,7 @@ use super::hooks::Webhooks;
 use super::metrics::{render, StoreGauges};
 use super::token::{self, TokenError, UnsubscribeClaim};
 use crate::metrics::Metrics;
-use crate::store::{Redeemed, Store, StoreError, UsedToken};
+use crate::store::{Redeemed, Store, StoreError, StoreLocation, UsedToken};
 
 /// Errors of the HTTP endpoint's setup and run.
 #[derive(Debug, thiserror::Error)]
@@ -74,28 +74,29 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the store at `store_path`, reads the key, binds `config.listen` (no webhook
-    /// forums: `/hooks/...` answers 404).
+    /// Opens the store at `store` (a SQLite file's path, or a [`StoreLocation`]), reads the
+    /// key, binds `config.listen` (no webhook forums: `/hooks/...` answers 404).
     pub async fn bind(
         config: &HttpConfig,
-        store_path: &Path,
+        store: impl Into<StoreLocation>,
         metrics: &'static Metrics,
     ) -> Result<Server, HttpError> {
-        Self::bind_with_webhooks(config, store_path, metrics, Webhooks::default()).await
+        Self::bind_with_webhooks(config, store, metrics, Webhooks::default()).await
     }
 
     /// [`Server::bind`] also taking pushes for the webhook forums in `webhooks`.
     pub async fn bind_with_webhooks(
         config: &HttpConfig,
-        store_path: &Path,
+        store: impl Into<StoreLocation>,
         metrics: &'static Metrics,
         webhooks: Webhooks,
     ) -> Result<Server, HttpError> {
+        let location: StoreLocation = store.into();
         let store_err = |source| HttpError::Store {
-            path: store_path.to_path_buf(),
+            path: location.display().into(),
             source,
         };
-        let store = Store::open(store_path).map_err(store_err)?;
+        let store = Store::open_at(&location).map_err(store_err)?;
         let secret = config.load_secret()?.map(Arc::new);
         let state = AppState {
             store: Arc::new(Mutex::new(store)),
@@ -137,11 +138,11 @@ impl Server {
 /// Binds and serves the endpoint until `shutdown` completes.
 pub async fn serve(
     config: &HttpConfig,
-    store_path: &Path,
+    store: impl Into<StoreLocation>,
     metrics: &'static Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
-    Server::bind(config, store_path, metrics)
+    Server::bind(config, store, metrics)
         .await?
         .run(shutdown)
         .await

@@ -188,7 +188,7 @@ pub async fn watch_inbound(
         let due = cadence.take_due(tokio::time::Instant::now().into_std());
         let cfg = config.clone();
         let round = tokio::task::spawn_blocking(move || -> anyhow::Result<InboundRunReport> {
-            let mut store = Store::open(&cfg.store_path)?;
+            let mut store = Store::open_at(&cfg.store_location())?;
             let forum = wiring::open_forum(&cfg)?;
             let answers = wiring::OutboundAnswers::from_config(&cfg)?;
             Ok(run_inbound_round(

@@ -483,7 +483,7 @@ fn role_template_override() {
         .unwrap_or_else(|e| panic!("{e}"));
     let r = Renderer::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.has_template("short"));
-    assert_eq!(r.template_names(), vec!["digest", "short"]);
+    assert_eq!(r.template_names(), vec!["digest", "nudge", "short"]);
     let f = Fixture::new();
     let mut ctx = f.ctx();
     ctx.template = "short";

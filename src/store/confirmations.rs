@@ -6,8 +6,8 @@
 //! stored as plain text (`action`, `detail`); `crate::inbound::confirm` gives it meaning.
 //! Marking a request done is one conditional update, so it is carried out at most once.
 
+use super::db::{params, Exec};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::tokens::token_hash;
 use super::{from_db, to_db, Store, StoreError};
@@ -40,51 +40,51 @@ pub struct ConfirmationRow {
 impl Store {
     /// Stores a confirmation request (and deletes requests expired more than 30 days ago).
     pub fn insert_confirmation(&mut self, row: &ConfirmationRow) -> Result<(), StoreError> {
-        let tx = self.write_tx()?;
-        tx.prepare_cached("DELETE FROM confirmations WHERE expires < ?1")?
-            .execute([to_db(row.created - KEEP_EXPIRED)?])?;
-        tx.prepare_cached(
-            "INSERT INTO confirmations (token, token_sha256, person_email, action, detail,
-                inbound_id, created, expires, done)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            row.token.as_str(),
-            token_hash(row.token.as_str()),
-            normalize_email(&row.person_email),
-            row.action,
-            row.detail,
-            row.inbound_id,
-            to_db(row.created)?,
-            to_db(row.expires)?,
-            row.done.map(to_db).transpose()?,
-        ])?;
-        tx.commit()?;
-        Ok(())
+        self.db.write(|tx| {
+            tx.execute(
+                "DELETE FROM confirmations WHERE expires < ?1",
+                params![to_db(row.created - KEEP_EXPIRED)?],
+            )?;
+            tx.execute(
+                "INSERT INTO confirmations (token, token_sha256, person_email, action, detail,
+                    inbound_id, created, expires, done)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    row.token.as_str(),
+                    token_hash(row.token.as_str()),
+                    normalize_email(&row.person_email),
+                    row.action,
+                    row.detail,
+                    row.inbound_id,
+                    to_db(row.created)?,
+                    to_db(row.expires)?,
+                    row.done.map(to_db).transpose()?,
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// The request made with `token`, if any (done and expired ones included: the caller
     /// decides).
     pub fn confirmation(&self, token: &ReplyToken) -> Result<Option<ConfirmationRow>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT token, person_email, action, detail, inbound_id, created, expires, done
-                 FROM confirmations WHERE token_sha256 = ?1",
-            )?
-            .query_row([token_hash(token.as_str())], |r| {
+        let row = self.db.query_opt(
+            "SELECT token, person_email, action, detail, inbound_id, created, expires, done
+             FROM confirmations WHERE token_sha256 = ?1",
+            params![token_hash(token.as_str())],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<i64>(4)?,
+                    r.get::<i64>(5)?,
+                    r.get::<i64>(6)?,
+                    r.get::<Option<i64>>(7)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         let Some((text, person_email, action, detail, inbound_id, created, expires, done)) = row
         else {
             return Ok(None);
@@ -115,20 +115,19 @@ impl Store {
         token: &ReplyToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .prepare_cached(
-                "UPDATE confirmations SET done = ?1 WHERE token_sha256 = ?2 AND done IS NULL",
-            )?
-            .execute(params![to_db(now)?, token_hash(token.as_str())])?;
+        let n = self.db.execute(
+            "UPDATE confirmations SET done = ?1 WHERE token_sha256 = ?2 AND done IS NULL",
+            params![to_db(now)?, token_hash(token.as_str())],
+        )?;
         Ok(n == 1)
     }
 
     /// Deletes the request made with `token` (its mail could not be sent).
     pub fn delete_confirmation(&self, token: &ReplyToken) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM confirmations WHERE token_sha256 = ?1")?
-            .execute([token_hash(token.as_str())])?;
+        self.db.execute(
+            "DELETE FROM confirmations WHERE token_sha256 = ?1",
+            params![token_hash(token.as_str())],
+        )?;
         Ok(())
     }
 
@@ -138,33 +137,31 @@ impl Store {
         email: &str,
         since: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FROM confirmations WHERE person_email = ?1 AND created >= ?2",
-            )?
-            .query_row(params![normalize_email(email), to_db(since)?], |r| r.get(0))?;
+        let n: i64 = self.db.query_row(
+            "SELECT count(*) FROM confirmations WHERE person_email = ?1 AND created >= ?2",
+            params![normalize_email(email), to_db(since)?],
+            |r| r.get(0),
+        )?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// When `email` last had a `digest now` carried out, if ever.
     pub fn last_digest_now(&self, email: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT at FROM digest_now_requests WHERE email = ?1")?
-            .query_row([normalize_email(email)], |r| r.get(0))
-            .optional()?;
+        let at: Option<i64> = self.db.query_opt(
+            "SELECT at FROM digest_now_requests WHERE email = ?1",
+            params![normalize_email(email)],
+            |r| r.get(0),
+        )?;
         Ok(at.map(from_db))
     }
 
     /// Records that `email` had a `digest now` carried out at `at`.
     pub fn record_digest_now(&self, email: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO digest_now_requests (email, at) VALUES (?1, ?2)
-                 ON CONFLICT (email) DO UPDATE SET at = excluded.at",
-            )?
-            .execute(params![normalize_email(email), to_db(at)?])?;
+        self.db.execute(
+            "INSERT INTO digest_now_requests (email, at) VALUES (?1, ?2)
+             ON CONFLICT (email) DO UPDATE SET at = excluded.at",
+            params![normalize_email(email), to_db(at)?],
+        )?;
         Ok(())
     }
 }
@@ -172,6 +169,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_support::each_store;
 
     fn row(now: DateTime<Utc>) -> ConfirmationRow {
         ConfirmationRow {
@@ -188,70 +186,70 @@ mod tests {
 
     #[test]
     fn stored_found_by_token_done_once_counted_and_deleted() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
-        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
-        let r = row(now);
-        store.insert_confirmation(&r).expect("insert");
-        let found = store.confirmation(&r.token).expect("read").expect("found");
-        assert_eq!(found.person_email, "ann@example.org");
-        assert_eq!(
-            (found.created, found.expires, found.done),
-            (now, r.expires, None)
-        );
-        assert_eq!(
-            store.confirmation(&ReplyToken::generate()).expect("read"),
-            None
-        );
-        assert!(store.mark_confirmation_done(&r.token, now).expect("mark"));
-        assert!(!store.mark_confirmation_done(&r.token, now).expect("again"));
-        let done = store.confirmation(&r.token).expect("read").expect("found");
-        assert_eq!(done.done, Some(now));
-        assert_eq!(
+        each_store(|mut store| {
+            let now = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+            let r = row(now);
+            store.insert_confirmation(&r).expect("insert");
+            let found = store.confirmation(&r.token).expect("read").expect("found");
+            assert_eq!(found.person_email, "ann@example.org");
+            assert_eq!(
+                (found.created, found.expires, found.done),
+                (now, r.expires, None)
+            );
+            assert_eq!(
+                store.confirmation(&ReplyToken::generate()).expect("read"),
+                None
+            );
+            assert!(store.mark_confirmation_done(&r.token, now).expect("mark"));
+            assert!(!store.mark_confirmation_done(&r.token, now).expect("again"));
+            let done = store.confirmation(&r.token).expect("read").expect("found");
+            assert_eq!(done.done, Some(now));
+            assert_eq!(
+                store
+                    .confirmations_since("ann@example.org", now - Duration::hours(1))
+                    .expect("count"),
+                1
+            );
+            assert_eq!(
+                store
+                    .confirmations_since("ann@example.org", now + Duration::hours(1))
+                    .expect("count"),
+                0
+            );
+            store.delete_confirmation(&r.token).expect("delete");
+            assert_eq!(store.confirmation(&r.token).expect("read"), None);
+            // A request made long after another's expiry clears the old one out.
+            let old = row(now);
+            store.insert_confirmation(&old).expect("insert");
             store
-                .confirmations_since("ann@example.org", now - Duration::hours(1))
-                .expect("count"),
-            1
-        );
-        assert_eq!(
-            store
-                .confirmations_since("ann@example.org", now + Duration::hours(1))
-                .expect("count"),
-            0
-        );
-        store.delete_confirmation(&r.token).expect("delete");
-        assert_eq!(store.confirmation(&r.token).expect("read"), None);
-        // A request made long after another's expiry clears the old one out.
-        let old = row(now);
-        store.insert_confirmation(&old).expect("insert");
-        store
-            .insert_confirmation(&row(now + Duration::days(40)))
-            .expect("insert");
-        assert_eq!(store.confirmation(&old.token).expect("read"), None);
+                .insert_confirmation(&row(now + Duration::days(40)))
+                .expect("insert");
+            assert_eq!(store.confirmation(&old.token).expect("read"), None);
+        });
     }
 
     #[test]
     fn digest_now_times_are_kept_per_person() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("s.sqlite")).expect("store");
-        let t = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
-        assert_eq!(
-            store.last_digest_now("ann@example.org").expect("read"),
-            None
-        );
-        store
-            .record_digest_now("Ann@example.org", t)
-            .expect("record");
-        store
-            .record_digest_now("ann@example.org", t + Duration::minutes(90))
-            .expect("record");
-        assert_eq!(
-            store.last_digest_now("ANN@example.org").expect("read"),
-            Some(t + Duration::minutes(90))
-        );
-        assert_eq!(
-            store.last_digest_now("bob@example.org").expect("read"),
-            None
-        );
+        each_store(|store| {
+            let t = DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+            assert_eq!(
+                store.last_digest_now("ann@example.org").expect("read"),
+                None
+            );
+            store
+                .record_digest_now("Ann@example.org", t)
+                .expect("record");
+            store
+                .record_digest_now("ann@example.org", t + Duration::minutes(90))
+                .expect("record");
+            assert_eq!(
+                store.last_digest_now("ANN@example.org").expect("read"),
+                Some(t + Duration::minutes(90))
+            );
+            assert_eq!(
+                store.last_digest_now("bob@example.org").expect("read"),
+                None
+            );
+        });
     }
 }

@@ -4,8 +4,8 @@
 //! `cpd::record`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
+use super::db::{params, Exec};
 use super::{from_db, to_db, Store, StoreError};
 use crate::model::{normalize_email, GroupId, PostId, ThreadId};
 
@@ -66,55 +66,69 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CpdPost>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        // Both engines: `LIKE` for the tag test, and one statement with the person and one
+        // without (an untyped `NULL` parameter does not compare on PostgreSQL).
+        let who = if person.is_some() {
+            "p.author_email = ?3 AND"
+        } else {
+            ""
+        };
+        let sql = format!(
             "SELECT p.author_email, p.id, p.created, p.group_id, p.thread_id, t.title, p.url,
                     p.best_answer,
                     (SELECT o.author_email FROM posts o WHERE o.thread_id = p.thread_id
                      ORDER BY o.created, o.id LIMIT 1) AS opener,
                     p.remote_id,
-                    (SELECT instr(o.tags, ',question,') > 0 FROM posts o
+                    (SELECT o.tags FROM posts o
                      WHERE o.thread_id = p.thread_id ORDER BY o.created, o.id LIMIT 1)
              FROM posts p JOIN threads t ON t.id = p.thread_id
-             WHERE (?1 IS NULL OR p.author_email = ?1) AND p.created >= ?2 AND p.created < ?3
-             ORDER BY p.created, p.id",
-        )?;
-        let person = person.map(normalize_email);
-        let rows = st.query_map(params![person, to_db(from)?, to_db(to)?], |r| {
+             WHERE {who} p.created >= ?1 AND p.created < ?2
+             ORDER BY p.created, p.id"
+        );
+        let person = person.map(normalize_email).unwrap_or_default();
+        let mut db = self.db.auto()?;
+        let read = |r: &super::db::Row| -> Result<(CpdPost, String), StoreError> {
+            let opener_tags: Option<String> = r.get(10)?;
             Ok((
                 CpdPost {
-                    person_email: normalize_email(&r.get::<_, String>(0)?),
+                    person_email: normalize_email(&r.get::<String>(0)?),
                     post_id: r.get(1)?,
                     created: from_db(r.get(2)?),
                     group_id: r.get(3)?,
                     thread_id: r.get(4)?,
                     thread_title: r.get(5)?,
                     url: r.get(6)?,
-                    best_answer: r.get::<_, i64>(7)? != 0,
-                    opener_email: normalize_email(
-                        &r.get::<_, Option<String>>(8)?.unwrap_or_default(),
-                    ),
-                    opener_question: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+                    best_answer: r.get::<i64>(7)? != 0,
+                    opener_email: normalize_email(&r.get::<Option<String>>(8)?.unwrap_or_default()),
+                    opener_question: opener_tags.is_some_and(|t| t.contains(",question,")),
                     first_reply_id: None,
                     by_email: false,
                 },
-                r.get::<_, String>(9)?,
+                r.get::<String>(9)?,
             ))
-        })?;
-        let rows: Vec<(CpdPost, String)> = rows.collect::<Result<_, _>>()?;
-        let mut first_reply = self.conn.prepare_cached(
-            "SELECT id FROM posts WHERE thread_id = ?1 AND author_email <> ?2
-             ORDER BY created, id LIMIT 1",
-        )?;
-        let mut by_email = self.conn.prepare_cached(
-            "SELECT 1 FROM inbound_messages WHERE status = 'posted' AND posted_remote_id = ?1
-               AND (posted_group_id IS NULL OR posted_group_id = ?2) LIMIT 1",
-        )?;
+        };
+        let rows: Vec<(CpdPost, String)> = if who.is_empty() {
+            db.query_map(&sql, params![to_db(from)?, to_db(to)?], read)?
+        } else {
+            db.query_map(&sql, params![to_db(from)?, to_db(to)?, person], read)?
+        };
         let mut out = Vec::with_capacity(rows.len());
         for (mut post, remote_id) in rows {
-            let mut q = first_reply.query(params![post.thread_id, post.opener_email])?;
-            post.first_reply_id = q.next()?.map(|r| r.get(0)).transpose()?;
-            let mut q = by_email.query(params![remote_id, post.group_id])?;
-            post.by_email = q.next()?.is_some();
+            post.first_reply_id = db.query_opt(
+                "SELECT id FROM posts WHERE thread_id = ?1 AND author_email <> ?2
+                 ORDER BY created, id LIMIT 1",
+                params![post.thread_id, post.opener_email],
+                |r| r.get(0),
+            )?;
+            post.by_email = db
+                .query_opt(
+                    "SELECT 1 FROM inbound_messages WHERE status = 'posted'
+                       AND posted_remote_id = ?1
+                       AND (posted_group_id IS NULL OR posted_group_id = ?2) LIMIT 1",
+                    params![remote_id, post.group_id],
+                    |r| r.get::<i64>(0),
+                )?
+                .is_some();
             out.push(post);
         }
         Ok(out)
@@ -128,18 +142,22 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CpdHighlight>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let who = if person.is_some() {
+            "AND h.person_email = ?3"
+        } else {
+            ""
+        };
+        let sql = format!(
             "SELECT h.person_email, h.at, h.role, h.post_id, p.group_id, t.title, p.url
              FROM highlights_sent h
              JOIN deliveries d ON d.id = h.delivery_id
              JOIN posts p ON p.id = h.post_id
              JOIN threads t ON t.id = p.thread_id
-             WHERE d.status = 'sent' AND (?1 IS NULL OR h.person_email = ?1)
-               AND h.at >= ?2 AND h.at < ?3
-             ORDER BY h.at, h.person_email, h.post_id",
-        )?;
-        let person = person.map(normalize_email);
-        let rows = st.query_map(params![person, to_db(from)?, to_db(to)?], |r| {
+             WHERE d.status = 'sent' AND h.at >= ?1 AND h.at < ?2 {who}
+             ORDER BY h.at, h.person_email, h.post_id"
+        );
+        let person = person.map(normalize_email).unwrap_or_default();
+        let read = |r: &super::db::Row| -> Result<CpdHighlight, StoreError> {
             Ok(CpdHighlight {
                 person_email: r.get(0)?,
                 at: from_db(r.get(1)?),
@@ -149,7 +167,12 @@ impl Store {
                 thread_title: r.get(5)?,
                 url: r.get(6)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let mut db = self.db.auto()?;
+        if who.is_empty() {
+            db.query_map(&sql, params![to_db(from)?, to_db(to)?], read)
+        } else {
+            db.query_map(&sql, params![to_db(from)?, to_db(to)?, person], read)
+        }
     }
 }

@@ -8,11 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
-
+use super::db::{params, Exec, Row};
 use super::{from_db, now_db, to_db, Store, StoreError};
 use crate::model::{Delivery, DeliveryStatus, PostId, ReplyGrant};
+use chrono::{DateTime, Utc};
 
 /// A digest about to be sent: what [`Store::insert_pending_delivery`] records.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +71,7 @@ const DELIVERY_COLUMNS: &str =
 
 type RawDelivery = (Delivery, String);
 
-fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<RawDelivery> {
+fn delivery_from_row(r: &Row) -> Result<RawDelivery, StoreError> {
     Ok((
         Delivery {
             id: r.get(0)?,
@@ -106,16 +105,13 @@ impl Store {
         let person = crate::model::normalize_email(&d.person_email);
         let period_end = to_db(d.period_end)?;
         let now = now_db();
-        let tx = self.write_tx()?;
-        let id: Option<i64> = tx
-            .prepare_cached(
+        self.db.write(|tx| {
+            let id: Option<i64> = tx.query_opt(
                 "INSERT INTO deliveries (person_email, schedule, period_end, message_id, raw,
                     status, created, attempts)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0)
                  ON CONFLICT(person_email, schedule, period_end) DO NOTHING
                  RETURNING id",
-            )?
-            .query_row(
                 params![
                     person,
                     d.schedule,
@@ -125,83 +121,79 @@ impl Store {
                     now
                 ],
                 |r| r.get(0),
-            )
-            .optional()?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        {
-            let mut post = tx.prepare_cached(
-                "INSERT OR IGNORE INTO delivery_posts (delivery_id, post_id) VALUES (?1, ?2)",
             )?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
             for p in &d.post_ids {
-                post.execute(params![id, p])?;
+                tx.execute(
+                    "INSERT INTO delivery_posts (delivery_id, post_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    params![id, p],
+                )?;
             }
-            let mut tok = tx.prepare_cached(
-                "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                    expires, created, token_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
             for g in &d.grants {
                 let kind = if g.thread_id.is_some() {
                     "reply"
                 } else {
                     "command"
                 };
-                tok.execute(params![
-                    g.token.as_str(),
-                    crate::model::normalize_email(&g.person_email),
-                    g.thread_id,
-                    kind,
-                    id,
-                    to_db(g.expires)?,
-                    now,
-                    super::tokens::token_hash(g.token.as_str())
-                ])?;
+                tx.execute(
+                    "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                        expires, created, token_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        g.token.as_str(),
+                        crate::model::normalize_email(&g.person_email),
+                        g.thread_id,
+                        kind,
+                        id,
+                        to_db(g.expires)?,
+                        now,
+                        super::tokens::token_hash(g.token.as_str())
+                    ],
+                )?;
             }
-        }
-        super::highlights::insert_sent(&tx, id, &person, period_end, &d.highlights)?;
-        tx.commit()?;
-        Ok(Some(id))
+            super::highlights::insert_sent(tx, id, &person, period_end, &d.highlights)?;
+            Ok(Some(id))
+        })
     }
 
     /// Marks a delivery sent (accepted by the transport).
     pub fn mark_sent(&self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
-            )?
-            .execute(params![id, now_db()])?;
+        self.db.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
+            params![id, now_db()],
+        )?;
         Ok(())
     }
 
     /// Marks a delivery failed for good, keeping why.
     pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE deliveries SET status = 'failed', error = ?2 WHERE id = ?1")?
-            .execute(params![id, error])?;
+        self.db.execute(
+            "UPDATE deliveries SET status = 'failed', error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
         Ok(())
     }
 
     /// Counts one more send attempt; returns the new count.
     pub fn bump_attempt(&self, id: i64) -> Result<u32, StoreError> {
-        let n: Option<u32> = self
-            .conn
-            .prepare_cached(
-                "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let n: Option<u32> = self.db.query_opt(
+            "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
+            params![id],
+            |r| r.get(0),
+        )?;
         Ok(n.unwrap_or(0))
     }
 
     /// Attempts counted so far for a delivery.
     pub fn delivery_attempts(&self, id: i64) -> Result<u32, StoreError> {
-        let n: Option<u32> = self
-            .conn
-            .prepare_cached("SELECT attempts FROM deliveries WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let n: Option<u32> = self.db.query_opt(
+            "SELECT attempts FROM deliveries WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
         Ok(n.unwrap_or(0))
     }
 
@@ -210,30 +202,23 @@ impl Store {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' ORDER BY id"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([], delivery_from_row)?;
-        rows.map(|r| finish_delivery(r?)).collect()
+        let rows = self.db.query_map(&sql, params![], delivery_from_row)?;
+        rows.into_iter().map(finish_delivery).collect()
     }
 
     /// The delivery that was sent with Message-ID `mid` (angle brackets optional).
     pub fn delivery_by_message_id(&self, mid: &str) -> Result<Option<Delivery>, StoreError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE message_id = ?1");
         let row = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([bare_message_id(mid)], delivery_from_row)
-            .optional()?;
+            .db
+            .query_opt(&sql, params![bare_message_id(mid)], delivery_from_row)?;
         row.map(finish_delivery).transpose()
     }
 
     /// The delivery with ledger id `id`.
     pub fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1");
-        let row = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], delivery_from_row)
-            .optional()?;
+        let row = self.db.query_opt(&sql, params![id], delivery_from_row)?;
         row.map(finish_delivery).transpose()
     }
 
@@ -244,17 +229,18 @@ impl Store {
         person_email: &str,
         since: DateTime<Utc>,
     ) -> Result<HashSet<PostId>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let person = crate::model::normalize_email(person_email);
+        let rows: Vec<PostId> = self.db.query_map(
             "SELECT dp.post_id FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
              WHERE d.person_email = ?1 AND d.period_end >= ?2
                AND d.status IN ('pending', 'sent')
              UNION
              SELECT h.post_id FROM highlights_sent h JOIN deliveries d ON d.id = h.delivery_id
              WHERE h.person_email = ?1 AND d.status IN ('pending', 'sent')",
+            params![person, to_db(since)?],
+            |r| r.get(0),
         )?;
-        let person = crate::model::normalize_email(person_email);
-        let rows = st.query_map(params![person, to_db(since)?], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// [`Store::delivered_posts`] for everyone at once, by address (people without any are absent).
@@ -262,7 +248,7 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<HashMap<String, HashSet<PostId>>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows: Vec<(String, PostId)> = self.db.query_map(
             "SELECT d.person_email, dp.post_id
              FROM deliveries d JOIN delivery_posts dp ON dp.delivery_id = d.id
              WHERE d.period_end >= ?1 AND d.status IN ('pending', 'sent')
@@ -270,12 +256,12 @@ impl Store {
              SELECT h.person_email, h.post_id
              FROM highlights_sent h JOIN deliveries d ON d.id = h.delivery_id
              WHERE d.status IN ('pending', 'sent')",
+            params![to_db(since)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut rows = st.query([to_db(since)?])?;
         let mut out: HashMap<String, HashSet<PostId>> = HashMap::new();
-        while let Some(r) = rows.next()? {
-            let email: String = r.get(0)?;
-            out.entry(email).or_default().insert(r.get(1)?);
+        for (email, post) in rows {
+            out.entry(email).or_default().insert(post);
         }
         Ok(out)
     }
@@ -287,13 +273,12 @@ impl Store {
         schedule: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let person = crate::model::normalize_email(person_email);
-        let t: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT MAX(period_end) FROM deliveries
-                 WHERE person_email = ?1 AND schedule = ?2 AND status IN ('pending', 'sent')",
-            )?
-            .query_row(params![person, schedule], |r| r.get(0))?;
+        let t: Option<i64> = self.db.query_row(
+            "SELECT MAX(period_end) FROM deliveries
+             WHERE person_email = ?1 AND schedule = ?2 AND status IN ('pending', 'sent')",
+            params![person, schedule],
+            |r| r.get(0),
+        )?;
         Ok(t.map(from_db))
     }
 
@@ -302,65 +287,63 @@ impl Store {
         &self,
         schedule: &str,
     ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.db.query_map(
             "SELECT person_email, MAX(period_end) FROM deliveries
              WHERE schedule = ?1 AND status IN ('pending', 'sent') GROUP BY person_email",
+            params![schedule],
+            |r| Ok((r.get::<String>(0)?, from_db(r.get(1)?))),
         )?;
-        let rows = st.query_map([schedule], |r| {
-            Ok((r.get::<_, String>(0)?, from_db(r.get(1)?)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// Counts of ledger rows by status (pending, sent, failed).
     pub fn delivery_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0),
-                    COALESCE(SUM(status = 'failed'), 0) FROM deliveries",
-            [],
+        self.db.query_row(
+            "SELECT COUNT(*) FILTER (WHERE status = 'pending'),
+                    COUNT(*) FILTER (WHERE status = 'sent'),
+                    COUNT(*) FILTER (WHERE status = 'failed') FROM deliveries",
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?)
+        )
     }
 
     /// Logs the start of a digest run; returns its id.
     pub fn start_run(&self, schedule: &str, period_end: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "INSERT INTO runs (schedule, period_end, started) VALUES (?1, ?2, ?3) RETURNING id",
-            )?
-            .query_row(params![schedule, to_db(period_end)?, now_db()], |r| {
-                r.get(0)
-            })?)
+        self.db.query_row(
+            "INSERT INTO runs (schedule, period_end, started) VALUES (?1, ?2, ?3) RETURNING id",
+            params![schedule, to_db(period_end)?, now_db()],
+            |r| r.get(0),
+        )
     }
 
     /// Logs the end of a digest run with its counts.
     pub fn finish_run(&self, id: i64, sent: usize, failed: usize) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE runs SET finished = ?2, sent = ?3, failed = ?4 WHERE id = ?1")?
-            .execute(params![id, now_db(), sent as i64, failed as i64])?;
+        self.db.execute(
+            "UPDATE runs SET finished = ?2, sent = ?3, failed = ?4 WHERE id = ?1",
+            params![id, now_db(), sent as i64, failed as i64],
+        )?;
         Ok(())
     }
 
     /// The latest run of each schedule, by schedule key.
     pub fn last_runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.db.query_map(
             "SELECT id, schedule, period_end, started, finished, sent, failed FROM runs
              WHERE id IN (SELECT MAX(id) FROM runs GROUP BY schedule)
              ORDER BY schedule",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                schedule: r.get(1)?,
-                period_end: from_db(r.get(2)?),
-                started: from_db(r.get(3)?),
-                finished: r.get::<_, Option<i64>>(4)?.map(from_db),
-                sent: r.get::<_, i64>(5)?.max(0) as u64,
-                failed: r.get::<_, i64>(6)?.max(0) as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    schedule: r.get(1)?,
+                    period_end: from_db(r.get(2)?),
+                    started: from_db(r.get(3)?),
+                    finished: r.get::<Option<i64>>(4)?.map(from_db),
+                    sent: r.get::<i64>(5)?.max(0) as u64,
+                    failed: r.get::<i64>(6)?.max(0) as u64,
+                })
+            },
+        )
     }
 }
 
@@ -368,7 +351,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::ReplyToken;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::each_store;
     use chrono::Duration;
 
     fn new_delivery(person: &str, end: DateTime<Utc>, mid: &str) -> NewDelivery {
@@ -399,89 +382,92 @@ mod tests {
 
     #[test]
     fn ledger_is_unique_per_person_schedule_period() {
-        let (_d, mut store) = temp_store();
-        let end = Utc::now();
-        let d = new_delivery("a@x.org", end, "m1@x");
-        let id = store
-            .insert_pending_delivery(&d)
-            .expect("insert")
-            .expect("new");
-        let mut again = new_delivery("a@x.org", end, "m2@x");
-        again.post_ids = vec![99];
-        assert_eq!(store.insert_pending_delivery(&again).expect("again"), None);
-        // Nothing of the second one landed: neither its posts nor its tokens.
-        let delivered = store.delivered_posts("a@x.org", end).expect("posts");
-        assert_eq!(delivered, HashSet::from([1, 2, 3]));
-        assert_eq!(store.token(&again.grants[0].token).expect("tok"), None);
-        // Another period is another digest.
-        assert!(store
-            .insert_pending_delivery(&new_delivery("a@x.org", end + Duration::days(1), "m3@x"))
-            .expect("next")
-            .is_some());
-        let got = store
-            .delivery_by_message_id("<m1@x>")
-            .expect("mid")
-            .expect("some");
-        assert_eq!(got.id, id);
-        assert_eq!(got.status, DeliveryStatus::Pending);
-        assert_eq!(got.message_id, "m1@x");
-        assert_eq!(got.period_end, end);
+        each_store(|mut store| {
+            let end = Utc::now();
+            let d = new_delivery("a@x.org", end, "m1@x");
+            let id = store
+                .insert_pending_delivery(&d)
+                .expect("insert")
+                .expect("new");
+            let mut again = new_delivery("a@x.org", end, "m2@x");
+            again.post_ids = vec![99];
+            assert_eq!(store.insert_pending_delivery(&again).expect("again"), None);
+            // Nothing of the second one landed: neither its posts nor its tokens.
+            let delivered = store.delivered_posts("a@x.org", end).expect("posts");
+            assert_eq!(delivered, HashSet::from([1, 2, 3]));
+            assert_eq!(store.token(&again.grants[0].token).expect("tok"), None);
+            // Another period is another digest.
+            assert!(store
+                .insert_pending_delivery(&new_delivery("a@x.org", end + Duration::days(1), "m3@x"))
+                .expect("next")
+                .is_some());
+            let got = store
+                .delivery_by_message_id("<m1@x>")
+                .expect("mid")
+                .expect("some");
+            assert_eq!(got.id, id);
+            assert_eq!(got.status, DeliveryStatus::Pending);
+            assert_eq!(got.message_id, "m1@x");
+            assert_eq!(got.period_end, end);
+        });
     }
 
     #[test]
     fn pending_to_sent_and_failed() {
-        let (_d, mut store) = temp_store();
-        let end = Utc::now();
-        let a = store
-            .insert_pending_delivery(&new_delivery("a@x.org", end, "a@x"))
-            .expect("a")
-            .expect("new");
-        let b = store
-            .insert_pending_delivery(&new_delivery("b@x.org", end, "b@x"))
-            .expect("b")
-            .expect("new");
-        assert_eq!(store.pending_deliveries().expect("p").len(), 2);
-        assert_eq!(store.bump_attempt(a).expect("bump"), 1);
-        assert_eq!(store.bump_attempt(a).expect("bump"), 2);
-        store.mark_sent(a).expect("sent");
-        store.mark_failed(b, "550 no such user").expect("failed");
-        assert!(store.pending_deliveries().expect("p").is_empty());
-        let b_row = store.delivery(b).expect("b").expect("some");
-        assert_eq!(b_row.status, DeliveryStatus::Failed);
-        assert_eq!(b_row.error.as_deref(), Some("550 no such user"));
-        assert_eq!(store.delivery_counts().expect("counts"), (0, 1, 1));
+        each_store(|mut store| {
+            let end = Utc::now();
+            let a = store
+                .insert_pending_delivery(&new_delivery("a@x.org", end, "a@x"))
+                .expect("a")
+                .expect("new");
+            let b = store
+                .insert_pending_delivery(&new_delivery("b@x.org", end, "b@x"))
+                .expect("b")
+                .expect("new");
+            assert_eq!(store.pending_deliveries().expect("p").len(), 2);
+            assert_eq!(store.bump_attempt(a).expect("bump"), 1);
+            assert_eq!(store.bump_attempt(a).expect("bump"), 2);
+            store.mark_sent(a).expect("sent");
+            store.mark_failed(b, "550 no such user").expect("failed");
+            assert!(store.pending_deliveries().expect("p").is_empty());
+            let b_row = store.delivery(b).expect("b").expect("some");
+            assert_eq!(b_row.status, DeliveryStatus::Failed);
+            assert_eq!(b_row.error.as_deref(), Some("550 no such user"));
+            assert_eq!(store.delivery_counts().expect("counts"), (0, 1, 1));
 
-        let sched = "0 0 7 * * Mon@Europe/Amsterdam";
-        assert_eq!(store.last_sent("a@x.org", sched).expect("last"), Some(end));
-        // A failed digest is not "sent": the next run may try again.
-        assert_eq!(store.last_sent("b@x.org", sched).expect("last"), None);
-        let all = store.last_sent_all(sched).expect("all");
-        assert_eq!(all.len(), 1);
-        let posts = store
-            .delivered_posts_all(end - Duration::days(1))
-            .expect("all");
-        assert_eq!(posts.len(), 1);
-        assert_eq!(posts["a@x.org"].len(), 3);
-        assert!(store
-            .delivered_posts_all(end + Duration::seconds(1))
-            .expect("later")
-            .is_empty());
+            let sched = "0 0 7 * * Mon@Europe/Amsterdam";
+            assert_eq!(store.last_sent("a@x.org", sched).expect("last"), Some(end));
+            // A failed digest is not "sent": the next run may try again.
+            assert_eq!(store.last_sent("b@x.org", sched).expect("last"), None);
+            let all = store.last_sent_all(sched).expect("all");
+            assert_eq!(all.len(), 1);
+            let posts = store
+                .delivered_posts_all(end - Duration::days(1))
+                .expect("all");
+            assert_eq!(posts.len(), 1);
+            assert_eq!(posts["a@x.org"].len(), 3);
+            assert!(store
+                .delivered_posts_all(end + Duration::seconds(1))
+                .expect("later")
+                .is_empty());
+        });
     }
 
     #[test]
     fn runs_are_logged() {
-        let (_d, store) = temp_store();
-        let end = Utc::now();
-        let r1 = store.start_run("s1", end).expect("start");
-        store.finish_run(r1, 10, 1).expect("finish");
-        let r2 = store
-            .start_run("s1", end + Duration::days(1))
-            .expect("start");
-        let _r3 = store.start_run("s2", end).expect("start");
-        let runs = store.last_runs().expect("runs");
-        assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].id, r2);
-        assert_eq!(runs[0].finished, None);
-        assert_eq!(runs[1].schedule, "s2");
+        each_store(|store| {
+            let end = Utc::now();
+            let r1 = store.start_run("s1", end).expect("start");
+            store.finish_run(r1, 10, 1).expect("finish");
+            let r2 = store
+                .start_run("s1", end + Duration::days(1))
+                .expect("start");
+            let _r3 = store.start_run("s2", end).expect("start");
+            let runs = store.last_runs().expect("runs");
+            assert_eq!(runs.len(), 2);
+            assert_eq!(runs[0].id, r2);
+            assert_eq!(runs[0].finished, None);
+            assert_eq!(runs[1].schedule, "s2");
+        });
     }
 }

@@ -3,23 +3,23 @@
 
 use std::collections::HashSet;
 
+use super::db::{params, Exec};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
 
 use super::{from_db, now_db, to_db, Store, StoreError};
 use crate::report::facts::{PersonEvent, PersonEventKind, PostFact};
 
 /// Records that `email` did `kind` (`detail`: the schedule of an opt-out), now.
 pub(crate) fn record_person_event(
-    conn: &Connection,
+    conn: &mut impl Exec,
     email: &str,
     kind: PersonEventKind,
     detail: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO person_events (email, kind, detail, at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![email, kind.as_str(), detail, now_db()])?;
+        params![email, kind.as_str(), detail, now_db()],
+    )?;
     Ok(())
 }
 
@@ -27,13 +27,13 @@ impl Store {
     /// Every post written up to `until`, oldest first, each marked when it came in by email
     /// (an inbound message digestd posted as it, in its group).
     pub fn engagement_posts(&self, until: DateTime<Utc>) -> Result<Vec<PostFact>, StoreError> {
-        let mut posted = self.conn.prepare_cached(
+        let mut db = self.db.auto()?;
+        let by_email: Vec<(Option<String>, String)> = db.query_map(
             "SELECT posted_group_id, posted_remote_id FROM inbound_messages
              WHERE status = 'posted' AND posted_remote_id IS NOT NULL",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let by_email: Vec<(Option<String>, String)> = posted
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
         // Rows posted before the group was recorded match on the post's id alone.
         let in_group: HashSet<(&str, &str)> = by_email
             .iter()
@@ -44,23 +44,24 @@ impl Store {
             .filter(|(g, _)| g.is_none())
             .map(|(_, id)| id.as_str())
             .collect();
-        let mut st = self.conn.prepare_cached(
+        let rows = db.query_map(
             "SELECT id, thread_id, group_id, author_email, created, remote_id FROM posts
              WHERE created <= ?1 ORDER BY created, id",
+            params![to_db(until)?],
+            |r| {
+                Ok((
+                    r.get::<i64>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<i64>(4)?,
+                    r.get::<String>(5)?,
+                ))
+            },
         )?;
-        let rows = st.query_map([to_db(until)?], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })?;
         let mut posts = Vec::new();
         for row in rows {
-            let (post_id, thread_id, group_id, author_email, created, remote_id) = row?;
+            let (post_id, thread_id, group_id, author_email, created, remote_id) = row;
             let by_email = in_group.contains(&(group_id.as_str(), remote_id.as_str()))
                 || anywhere.contains(remote_id.as_str());
             posts.push(PostFact {
@@ -81,20 +82,15 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<PersonEvent>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.db.query_map(
             "SELECT email, kind, at FROM person_events WHERE at >= ?1 AND at <= ?2
              ORDER BY at, id",
+            params![to_db(since)?, to_db(until)?],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
         )?;
-        let rows = st.query_map(params![to_db(since)?, to_db(until)?], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
         let mut events = Vec::new();
         for row in rows {
-            let (email, kind, at) = row?;
+            let (email, kind, at) = row;
             let kind = PersonEventKind::parse(&kind).ok_or(StoreError::BadValue {
                 column: "person_events.kind",
                 value: kind,

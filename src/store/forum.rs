@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, OptionalExtension, Row};
-
+use super::db::{params, Exec, Param, Row, Tx, Value};
 use super::{from_db, now_db, tags_from_db, tags_to_db, to_db, Store, StoreError};
 use crate::model::{BodyFormat, Group, GroupId, Post, Thread, ThreadId};
 use crate::model::{Cursor, FetchBatch};
+use chrono::{DateTime, Utc};
 
 /// Collection state of one group, for `status`.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +40,7 @@ fn body_format_to_db(f: BodyFormat) -> &'static str {
     }
 }
 
-pub(super) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
+pub(super) fn post_from_row(r: &Row) -> Result<Post, StoreError> {
     let format: String = r.get(8)?;
     let tags: String = r.get(9)?;
     Ok(Post {
@@ -66,7 +65,7 @@ pub(super) fn post_from_row(r: &Row<'_>) -> rusqlite::Result<Post> {
     })
 }
 
-fn thread_from_row(r: &Row<'_>) -> rusqlite::Result<Thread> {
+fn thread_from_row(r: &Row) -> Result<Thread, StoreError> {
     Ok(Thread {
         id: r.get(0)?,
         group_id: r.get(1)?,
@@ -77,13 +76,19 @@ fn thread_from_row(r: &Row<'_>) -> rusqlite::Result<Thread> {
     })
 }
 
+/// One thread by store id, read on `ex`.
+pub(crate) fn thread_on(ex: &mut impl Exec, id: ThreadId) -> Result<Option<Thread>, StoreError> {
+    let sql = format!("SELECT {THREAD_COLUMNS} FROM threads t WHERE t.id = ?1");
+    ex.query_opt(&sql, params![id], thread_from_row)
+}
+
 /// Upserts one group row (name and forum follow config).
-fn upsert_group(conn: &rusqlite::Connection, g: &Group) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+fn upsert_group(tx: &mut Tx<'_>, g: &Group) -> Result<(), StoreError> {
+    tx.execute(
         "INSERT INTO groups (id, name, forum) VALUES (?1, ?2, ?3)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, forum = excluded.forum",
-    )?
-    .execute(params![g.id, g.name, g.forum.to_string()])?;
+        params![g.id, g.name, g.forum.to_string()],
+    )?;
     Ok(())
 }
 
@@ -91,53 +96,43 @@ impl Store {
     /// Makes the groups table follow config. Groups gone from config are kept (their threads and
     /// posts stay readable); nothing is deleted.
     pub fn sync_groups(&mut self, groups: &[Group]) -> Result<(), StoreError> {
-        let tx = self.write_tx()?;
-        for g in groups {
-            upsert_group(&tx, g)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.db.write(|tx| {
+            for g in groups {
+                upsert_group(tx, g)?;
+            }
+            Ok(())
+        })
     }
 
     /// Stores one fetched page in ONE transaction: upserts its threads (title and url follow the
     /// forum), inserts its posts (a post already stored is left as it is), and moves the group's
     /// cursor to `batch.next_cursor`. Returns how many posts were new.
     pub fn store_batch(&mut self, group: &Group, batch: &FetchBatch) -> Result<usize, StoreError> {
-        let tx = self.write_tx()?;
-        upsert_group(&tx, group)?;
-        let mut thread_ids: HashMap<&str, ThreadId> = HashMap::new();
-        {
-            let mut up = tx.prepare_cached(
-                "INSERT INTO threads (group_id, remote_id, title, url, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(group_id, remote_id)
-                 DO UPDATE SET title = excluded.title, url = excluded.url
-                 RETURNING id",
-            )?;
+        self.db.write(|tx| {
+            upsert_group(tx, group)?;
+            let mut thread_ids: HashMap<&str, ThreadId> = HashMap::new();
             for t in &batch.threads {
-                let id: ThreadId = up.query_row(
+                let id: ThreadId = tx.query_row(
+                    "INSERT INTO threads (group_id, remote_id, title, url, created)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(group_id, remote_id)
+                     DO UPDATE SET title = excluded.title, url = excluded.url
+                     RETURNING id",
                     params![group.id, t.remote_id, t.title, t.url, to_db(t.created)?],
                     |r| r.get(0),
                 )?;
                 thread_ids.insert(t.remote_id.as_str(), id);
             }
-        }
-        let mut new_posts = 0;
-        {
-            let mut find_thread =
-                tx.prepare_cached("SELECT id FROM threads WHERE group_id = ?1 AND remote_id = ?2")?;
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO posts (thread_id, group_id, remote_id, author_email, author_name,
-                    created, body, body_format, tags, likes, reply_count, best_answer, url)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT(group_id, remote_id) DO NOTHING",
-            )?;
+            let mut new_posts = 0;
             for fp in &batch.posts {
                 let thread_id = match thread_ids.get(fp.thread_remote_id.as_str()) {
                     Some(id) => *id,
-                    None => find_thread
-                        .query_row(params![group.id, fp.thread_remote_id], |r| r.get(0))
-                        .optional()?
+                    None => tx
+                        .query_opt(
+                            "SELECT id FROM threads WHERE group_id = ?1 AND remote_id = ?2",
+                            params![group.id, fp.thread_remote_id],
+                            |r| r.get(0),
+                        )?
                         .ok_or_else(|| StoreError::UnknownThread {
                             group: group.id.clone(),
                             post: fp.post.remote_id.clone(),
@@ -145,73 +140,77 @@ impl Store {
                         })?,
                 };
                 let p = &fp.post;
-                new_posts += ins.execute(params![
-                    thread_id,
-                    group.id,
-                    p.remote_id,
-                    crate::model::normalize_email(&p.author_email),
-                    p.author_name,
-                    to_db(p.created)?,
-                    p.body,
-                    body_format_to_db(p.body_format),
-                    tags_to_db(&p.tags),
-                    p.likes,
-                    p.reply_count,
-                    p.best_answer,
-                    p.url,
-                ])?;
+                new_posts += tx.execute(
+                    "INSERT INTO posts (thread_id, group_id, remote_id, author_email, author_name,
+                        created, body, body_format, tags, likes, reply_count, best_answer, url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT(group_id, remote_id) DO NOTHING",
+                    params![
+                        thread_id,
+                        group.id,
+                        p.remote_id,
+                        crate::model::normalize_email(&p.author_email),
+                        p.author_name,
+                        to_db(p.created)?,
+                        p.body,
+                        body_format_to_db(p.body_format),
+                        tags_to_db(&p.tags),
+                        p.likes,
+                        p.reply_count,
+                        p.best_answer,
+                        p.url,
+                    ],
+                )?;
             }
-        }
-        tx.prepare_cached(
-            "INSERT INTO cursors (group_id, cursor, last_success, last_error, last_error_at)
-             VALUES (?1, ?2, ?3, NULL, NULL)
-             ON CONFLICT(group_id) DO UPDATE SET cursor = excluded.cursor,
-                last_success = excluded.last_success, last_error = NULL, last_error_at = NULL",
-        )?
-        .execute(params![group.id, batch.next_cursor.0, now_db()])?;
-        tx.commit()?;
-        Ok(new_posts)
+            tx.execute(
+                "INSERT INTO cursors (group_id, cursor, last_success, last_error, last_error_at)
+                 VALUES (?1, ?2, ?3, NULL, NULL)
+                 ON CONFLICT(group_id) DO UPDATE SET cursor = excluded.cursor,
+                    last_success = excluded.last_success, last_error = NULL, last_error_at = NULL",
+                params![group.id, batch.next_cursor.0, now_db()],
+            )?;
+            Ok(new_posts)
+        })
     }
 
     /// Where collection of `group_id` continues (`None`: from the beginning).
     pub fn cursor(&self, group_id: &str) -> Result<Option<Cursor>, StoreError> {
-        let c: Option<Option<String>> = self
-            .conn
-            .prepare_cached("SELECT cursor FROM cursors WHERE group_id = ?1")?
-            .query_row([group_id], |r| r.get(0))
-            .optional()?;
+        let c: Option<Option<String>> = self.db.query_opt(
+            "SELECT cursor FROM cursors WHERE group_id = ?1",
+            params![group_id],
+            |r| r.get(0),
+        )?;
         Ok(c.flatten().map(Cursor))
     }
 
     /// Records that polling `group_id` failed (the cursor stays where it was).
     pub fn record_poll_error(&self, group_id: &str, msg: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO cursors (group_id, cursor, last_error, last_error_at)
-                 VALUES (?1, NULL, ?2, ?3)
-                 ON CONFLICT(group_id) DO UPDATE SET last_error = excluded.last_error,
-                    last_error_at = excluded.last_error_at",
-            )?
-            .execute(params![group_id, msg, now_db()])?;
+        self.db.execute(
+            "INSERT INTO cursors (group_id, cursor, last_error, last_error_at)
+             VALUES (?1, NULL, ?2, ?3)
+             ON CONFLICT(group_id) DO UPDATE SET last_error = excluded.last_error,
+                last_error_at = excluded.last_error_at",
+            params![group_id, msg, now_db()],
+        )?;
         Ok(())
     }
 
     /// Collection state of every group polled so far, by group id.
     pub fn poll_states(&self) -> Result<Vec<PollState>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.db.query_map(
             "SELECT group_id, cursor, last_success, last_error, last_error_at
              FROM cursors ORDER BY group_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok(PollState {
-                group_id: r.get(0)?,
-                cursor: r.get::<_, Option<String>>(1)?.map(Cursor),
-                last_success: r.get::<_, Option<i64>>(2)?.map(from_db),
-                last_error: r.get(3)?,
-                last_error_at: r.get::<_, Option<i64>>(4)?.map(from_db),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| {
+                Ok(PollState {
+                    group_id: r.get(0)?,
+                    cursor: r.get::<Option<String>>(1)?.map(Cursor),
+                    last_success: r.get::<Option<i64>>(2)?.map(from_db),
+                    last_error: r.get(3)?,
+                    last_error_at: r.get::<Option<i64>>(4)?.map(from_db),
+                })
+            },
+        )
     }
 
     /// The activity a digest run reads, in two prepared queries:
@@ -231,26 +230,26 @@ impl Store {
         highlights_since: DateTime<Utc>,
         highlight_min_likes: u32,
     ) -> Result<(Vec<Thread>, Vec<Post>), StoreError> {
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
         let mut ors: Vec<String> = Vec::new();
         if !groups.is_empty() {
-            args.push(to_db(posts_since)?.into());
+            args.push(to_db(posts_since)?.value());
             let marks = vec!["?"; groups.len()].join(", ");
-            args.extend(groups.iter().map(|g| g.clone().into()));
+            args.extend(groups.iter().map(|g| g.value()));
             ors.push(format!("(p.created > ? AND p.group_id IN ({marks}))"));
         }
         // Highlights: positional order is the instant first, then each tag.
-        args.push(to_db(highlights_since)?.into());
+        args.push(to_db(highlights_since)?.value());
         let mut highlight = vec!["p.best_answer = 1".to_string()];
         for t in highlight_tags {
             let t = t.trim().to_lowercase();
             if !t.is_empty() && !t.contains(',') {
-                args.push(format!(",{t},").into());
+                args.push(Value::Text(format!(",{t},")));
                 highlight.push("instr(p.tags, ?) > 0".to_string());
             }
         }
         if highlight_min_likes > 0 {
-            args.push(i64::from(highlight_min_likes).into());
+            args.push(Value::Int(i64::from(highlight_min_likes)));
             highlight.push("p.likes >= ?".to_string());
         }
         ors.push(format!("(p.created > ? AND ({}))", highlight.join(" OR ")));
@@ -260,13 +259,13 @@ impl Store {
         );
         let filter = ors.join(" OR ");
 
+        let mut db = self.db.auto()?;
         let posts: Vec<Post> = {
             let sql = format!(
                 "SELECT {POST_COLUMNS} FROM posts p WHERE {filter} ORDER BY p.created, p.id"
             );
-            let mut st = self.conn.prepare_cached(&sql)?;
-            let rows = st.query_map(params_from_iter(args.iter()), post_from_row)?;
-            rows.collect::<Result<_, _>>()?
+            let rows = db.rows(&sql, &args)?;
+            rows.iter().map(post_from_row).collect::<Result<_, _>>()?
         };
         let threads: Vec<Thread> = {
             let sql = format!(
@@ -274,21 +273,15 @@ impl Store {
                  WHERE t.id IN (SELECT p.thread_id FROM posts p WHERE {filter})
                  ORDER BY t.id"
             );
-            let mut st = self.conn.prepare_cached(&sql)?;
-            let rows = st.query_map(params_from_iter(args.iter()), thread_from_row)?;
-            rows.collect::<Result<_, _>>()?
+            let rows = db.rows(&sql, &args)?;
+            rows.iter().map(thread_from_row).collect::<Result<_, _>>()?
         };
         Ok((threads, posts))
     }
 
     /// One thread by store id.
     pub fn thread(&self, id: ThreadId) -> Result<Option<Thread>, StoreError> {
-        let sql = format!("SELECT {THREAD_COLUMNS} FROM threads t WHERE t.id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], thread_from_row)
-            .optional()?)
+        thread_on(&mut self.db.auto()?, id)
     }
 
     /// The stored posts of a thread, oldest first.
@@ -296,16 +289,13 @@ impl Store {
         let sql = format!(
             "SELECT {POST_COLUMNS} FROM posts p WHERE p.thread_id = ?1 ORDER BY p.created, p.id"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([id], post_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db.query_map(&sql, params![id], post_from_row)
     }
 
     /// Number of posts stored (all groups).
     pub fn post_count(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM posts", [], |r| r.get(0))?)
+        self.db
+            .query_row("SELECT COUNT(*) FROM posts", params![], |r| r.get(0))
     }
 }
 
@@ -313,7 +303,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::model::FetchedPost;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::{each_store, temp_store};
     use chrono::Duration;
 
     fn group(id: &str) -> Group {
@@ -361,129 +351,132 @@ mod tests {
 
     #[test]
     fn store_batch_is_idempotent_and_moves_cursor() {
-        let (_d, mut store) = temp_store();
-        let g = group("g");
-        let now = Utc::now();
-        let batch = FetchBatch {
-            threads: vec![thread("1", now)],
-            posts: vec![
-                post("1", "1", now, &[], false),
-                post("1", "2", now, &[], false),
-            ],
-            next_cursor: Cursor("2".into()),
-            more: false,
-        };
-        assert_eq!(store.cursor("g").expect("c"), None);
-        assert_eq!(store.store_batch(&g, &batch).expect("store"), 2);
-        assert_eq!(store.cursor("g").expect("c"), Some(Cursor("2".into())));
-        assert_eq!(store.store_batch(&g, &batch).expect("again"), 0);
-        assert_eq!(store.post_count().expect("n"), 2);
+        each_store(|mut store| {
+            let g = group("g");
+            let now = Utc::now();
+            let batch = FetchBatch {
+                threads: vec![thread("1", now)],
+                posts: vec![
+                    post("1", "1", now, &[], false),
+                    post("1", "2", now, &[], false),
+                ],
+                next_cursor: Cursor("2".into()),
+                more: false,
+            };
+            assert_eq!(store.cursor("g").expect("c"), None);
+            assert_eq!(store.store_batch(&g, &batch).expect("store"), 2);
+            assert_eq!(store.cursor("g").expect("c"), Some(Cursor("2".into())));
+            assert_eq!(store.store_batch(&g, &batch).expect("again"), 0);
+            assert_eq!(store.post_count().expect("n"), 2);
 
-        // A later page may name a thread stored earlier without repeating it.
-        let later = FetchBatch {
-            threads: vec![],
-            posts: vec![post("1", "3", now, &[], false)],
-            next_cursor: Cursor("3".into()),
-            more: false,
-        };
-        assert_eq!(store.store_batch(&g, &later).expect("later"), 1);
-        let orphan = FetchBatch {
-            threads: vec![],
-            posts: vec![post("9", "4", now, &[], false)],
-            next_cursor: Cursor("4".into()),
-            more: false,
-        };
-        assert!(matches!(
-            store.store_batch(&g, &orphan),
-            Err(StoreError::UnknownThread { .. })
-        ));
-        // The failed batch changed nothing, cursor included.
-        assert_eq!(store.cursor("g").expect("c"), Some(Cursor("3".into())));
+            // A later page may name a thread stored earlier without repeating it.
+            let later = FetchBatch {
+                threads: vec![],
+                posts: vec![post("1", "3", now, &[], false)],
+                next_cursor: Cursor("3".into()),
+                more: false,
+            };
+            assert_eq!(store.store_batch(&g, &later).expect("later"), 1);
+            let orphan = FetchBatch {
+                threads: vec![],
+                posts: vec![post("9", "4", now, &[], false)],
+                next_cursor: Cursor("4".into()),
+                more: false,
+            };
+            assert!(matches!(
+                store.store_batch(&g, &orphan),
+                Err(StoreError::UnknownThread { .. })
+            ));
+            // The failed batch changed nothing, cursor included.
+            assert_eq!(store.cursor("g").expect("c"), Some(Cursor("3".into())));
 
-        let (threads, posts) = store
-            .load_activity(&["g".into()], now - Duration::days(1), &[], now, 0)
-            .expect("load");
-        assert_eq!(threads.len(), 1);
-        assert_eq!(posts.len(), 3);
-        assert_eq!(posts[0].author_email, "a@example.org");
-        assert_eq!(posts[0].thread_id, threads[0].id);
-        assert_eq!(store.posts_of_thread(threads[0].id).expect("p").len(), 3);
-        assert_eq!(
-            store.thread(threads[0].id).expect("t").map(|t| t.title),
-            Some("Thread 1".to_string())
-        );
+            let (threads, posts) = store
+                .load_activity(&["g".into()], now - Duration::days(1), &[], now, 0)
+                .expect("load");
+            assert_eq!(threads.len(), 1);
+            assert_eq!(posts.len(), 3);
+            assert_eq!(posts[0].author_email, "a@example.org");
+            assert_eq!(posts[0].thread_id, threads[0].id);
+            assert_eq!(store.posts_of_thread(threads[0].id).expect("p").len(), 3);
+            assert_eq!(
+                store.thread(threads[0].id).expect("t").map(|t| t.title),
+                Some("Thread 1".to_string())
+            );
+        });
     }
 
     #[test]
     fn poll_errors_are_recorded_and_cleared() {
-        let (_d, mut store) = temp_store();
-        store.record_poll_error("g", "down").expect("err");
-        let st = store.poll_states().expect("states");
-        assert_eq!(st[0].last_error.as_deref(), Some("down"));
-        assert_eq!(st[0].cursor, None);
-        let batch = FetchBatch {
-            next_cursor: Cursor("7".into()),
-            ..Default::default()
-        };
-        store.store_batch(&group("g"), &batch).expect("ok");
-        let st = store.poll_states().expect("states");
-        assert_eq!(st[0].last_error, None);
-        assert!(st[0].last_success.is_some());
+        each_store(|mut store| {
+            store.record_poll_error("g", "down").expect("err");
+            let st = store.poll_states().expect("states");
+            assert_eq!(st[0].last_error.as_deref(), Some("down"));
+            assert_eq!(st[0].cursor, None);
+            let batch = FetchBatch {
+                next_cursor: Cursor("7".into()),
+                ..Default::default()
+            };
+            store.store_batch(&group("g"), &batch).expect("ok");
+            let st = store.poll_states().expect("states");
+            assert_eq!(st[0].last_error, None);
+            assert!(st[0].last_success.is_some());
+        });
     }
 
     #[test]
     fn load_activity_filters_groups_periods_and_tags() {
-        let (_d, mut store) = temp_store();
-        let now = Utc::now();
-        let old = now - Duration::days(20);
-        let mid = now - Duration::days(5);
-        let recent = now - Duration::hours(2);
-        let a = FetchBatch {
-            threads: vec![thread("1", old), thread("2", old)],
-            posts: vec![
-                post("1", "old", old, &["training"], false),
-                post("1", "recent", recent, &[], false),
-                post("2", "mid-tagged", mid, &["Training"], false),
-                post("2", "mid-plain", mid, &["trainingx"], false),
-            ],
-            next_cursor: Cursor("a".into()),
-            more: false,
-        };
-        let b = FetchBatch {
-            threads: vec![thread("1", old), thread("3", old)],
-            posts: vec![
-                post("1", "b-recent", recent, &[], false),
-                post("3", "b-best", mid, &[], true),
-            ],
-            next_cursor: Cursor("b".into()),
-            more: false,
-        };
-        store.store_batch(&group("a"), &a).expect("a");
-        store.store_batch(&group("b"), &b).expect("b");
+        each_store(|mut store| {
+            let now = Utc::now();
+            let old = now - Duration::days(20);
+            let mid = now - Duration::days(5);
+            let recent = now - Duration::hours(2);
+            let a = FetchBatch {
+                threads: vec![thread("1", old), thread("2", old)],
+                posts: vec![
+                    post("1", "old", old, &["training"], false),
+                    post("1", "recent", recent, &[], false),
+                    post("2", "mid-tagged", mid, &["Training"], false),
+                    post("2", "mid-plain", mid, &["trainingx"], false),
+                ],
+                next_cursor: Cursor("a".into()),
+                more: false,
+            };
+            let b = FetchBatch {
+                threads: vec![thread("1", old), thread("3", old)],
+                posts: vec![
+                    post("1", "b-recent", recent, &[], false),
+                    post("3", "b-best", mid, &[], true),
+                ],
+                next_cursor: Cursor("b".into()),
+                more: false,
+            };
+            store.store_batch(&group("a"), &a).expect("a");
+            store.store_batch(&group("b"), &b).expect("b");
 
-        let day = now - Duration::days(1);
-        let fortnight = now - Duration::days(14);
-        let (threads, posts) = store
-            .load_activity(&["a".into()], day, &["training".into()], fortnight, 0)
-            .expect("load");
-        let ids: Vec<&str> = posts.iter().map(|p| p.remote_id.as_str()).collect();
-        // Oldest first: the mid posts (tagged in a, best answer in b), then the recent one of a.
-        assert_eq!(ids.len(), 3, "{ids:?}");
-        assert!(ids.contains(&"recent"));
-        assert!(ids.contains(&"mid-tagged"));
-        assert!(ids.contains(&"b-best"));
-        assert_eq!(ids[2], "recent");
-        assert_eq!(threads.len(), 3);
-        for p in &posts {
-            assert!(threads.iter().any(|t| t.id == p.thread_id));
-        }
+            let day = now - Duration::days(1);
+            let fortnight = now - Duration::days(14);
+            let (threads, posts) = store
+                .load_activity(&["a".into()], day, &["training".into()], fortnight, 0)
+                .expect("load");
+            let ids: Vec<&str> = posts.iter().map(|p| p.remote_id.as_str()).collect();
+            // Oldest first: the mid posts (tagged in a, best answer in b), then the recent one of a.
+            assert_eq!(ids.len(), 3, "{ids:?}");
+            assert!(ids.contains(&"recent"));
+            assert!(ids.contains(&"mid-tagged"));
+            assert!(ids.contains(&"b-best"));
+            assert_eq!(ids[2], "recent");
+            assert_eq!(threads.len(), 3);
+            for p in &posts {
+                assert!(threads.iter().any(|t| t.id == p.thread_id));
+            }
 
-        // No groups: only highlights.
-        let (_, posts) = store
-            .load_activity(&[], day, &[], fortnight, 0)
-            .expect("load");
-        assert_eq!(posts.len(), 1);
-        assert!(posts[0].best_answer);
+            // No groups: only highlights.
+            let (_, posts) = store
+                .load_activity(&[], day, &[], fortnight, 0)
+                .expect("load");
+            assert_eq!(posts.len(), 1);
+            assert!(posts[0].best_answer);
+        });
     }
 
     #[test]

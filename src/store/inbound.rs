@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::db::{params, Exec, Param, Row, Tx, Value};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, OptionalExtension, Row};
 
 use super::deliveries::bare_message_id;
 use super::{from_db, now_db, to_db, Store, StoreError};
@@ -135,7 +135,7 @@ const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason 
 const DEFER: &str = "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
      next_attempt = ?2, reason = ?3 WHERE id = ?1";
 
-fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<(InboundRow, String)> {
+fn inbound_from_row(r: &Row) -> Result<(InboundRow, String), StoreError> {
     Ok((
         InboundRow {
             id: r.get(0)?,
@@ -147,7 +147,7 @@ fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<(InboundRow, String)> {
             status: InboundStatus::Queued,
             reason: r.get(7)?,
             attempts: r.get(8)?,
-            next_attempt: r.get::<_, Option<i64>>(9)?.map(from_db),
+            next_attempt: r.get::<Option<i64>>(9)?.map(from_db),
             posted_remote_id: r.get(10)?,
             posted_url: r.get(11)?,
         },
@@ -182,7 +182,7 @@ pub(crate) fn backfill_message_id_hashes(tx: &rusqlite::Transaction<'_>) -> rusq
     let mut update =
         tx.prepare("UPDATE inbound_messages SET message_id_hash = ?1 WHERE id = ?2")?;
     for (id, mid) in rows {
-        update.execute(params![message_id_hash(&mid), id])?;
+        update.execute(rusqlite::params![message_id_hash(&mid), id])?;
     }
     Ok(())
 }
@@ -205,7 +205,7 @@ const IDS_A_LOOKUP: usize = 128;
 /// The first stored row of each of `message_ids` (with their hashes) that is stored: looked
 /// up by hash, [`IDS_A_LOOKUP`] at a time, then matched on the text.
 fn stored_message_ids<'m>(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut Tx<'_>,
     message_ids: &[Option<(&'m str, i64)>],
 ) -> Result<HashMap<&'m str, i64>, StoreError> {
     let wanted: HashMap<&'m str, i64> = message_ids.iter().flatten().copied().collect();
@@ -215,18 +215,16 @@ fn stored_message_ids<'m>(
         return Ok(found);
     }
     let marks = vec!["?"; IDS_A_LOOKUP].join(", ");
-    let mut lookup = tx.prepare_cached(&format!(
+    let lookup = format!(
         "SELECT message_id, MIN(id) FROM inbound_messages
          WHERE message_id_hash IN ({marks}) GROUP BY message_id"
-    ))?;
+    );
     for chunk in hashes.chunks(IDS_A_LOOKUP) {
         // A short last chunk repeats its last hash: one statement for every chunk.
-        for i in 0..IDS_A_LOOKUP {
-            let hash = chunk.get(i).or(chunk.last()).copied().unwrap_or_default();
-            lookup.raw_bind_parameter(i + 1, hash)?;
-        }
-        let mut rows = lookup.raw_query();
-        while let Some(row) = rows.next()? {
+        let bound: Vec<Value> = (0..IDS_A_LOOKUP)
+            .map(|i| Value::Int(chunk.get(i).or(chunk.last()).copied().unwrap_or_default()))
+            .collect();
+        for row in tx.rows(&lookup, &bound)? {
             let mid: Option<String> = row.get(0)?;
             let id: i64 = row.get(1)?;
             if let Some((&key, _)) = mid.as_deref().and_then(|m| wanted.get_key_value(m)) {
@@ -246,27 +244,26 @@ fn stored_message_ids<'m>(
 /// itself: a third of the insert's time). Nothing partial can be committed: a failure
 /// returns here, and the caller's transaction is rolled back when it is dropped.
 fn insert_rows(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut Tx<'_>,
     rows: &[NewRow<'_, '_>],
     received: i64,
     source: &str,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_A_STATEMENT) {
-        let mut messages = tx.prepare_cached(&insert_messages_sql(chunk.len()))?;
-        let mut raw = tx.prepare_cached(&insert_raw_sql(chunk.len()))?;
-        messages.raw_bind_parameter(1, received)?;
-        messages.raw_bind_parameter(2, source)?;
-        for (i, row) in chunk.iter().enumerate() {
-            let p = 3 + 4 * i;
-            messages.raw_bind_parameter(p, row.id)?;
-            messages.raw_bind_parameter(p + 1, row.message_id.map(|(mid, _)| mid))?;
-            messages.raw_bind_parameter(p + 2, row.message_id.map(|(_, hash)| hash))?;
-            messages.raw_bind_parameter(p + 3, row.message.sha256)?;
-            raw.raw_bind_parameter(1 + 2 * i, row.id)?;
-            raw.raw_bind_parameter(2 + 2 * i, row.message.raw)?;
+        let mut messages = Vec::with_capacity(2 + 4 * chunk.len());
+        let mut raw = Vec::with_capacity(2 * chunk.len());
+        messages.push(Value::Int(received));
+        messages.push(source.value());
+        for row in chunk {
+            messages.push(Value::Int(row.id));
+            messages.push(row.message_id.map(|(mid, _)| mid).value());
+            messages.push(row.message_id.map(|(_, hash)| hash).value());
+            messages.push(row.message.sha256.value());
+            raw.push(Value::Int(row.id));
+            raw.push(Value::Blob(row.message.raw.to_vec()));
         }
-        messages.raw_execute()?;
-        raw.raw_execute()?;
+        tx.run(&insert_messages_sql(chunk.len()), &messages)?;
+        tx.run(&insert_raw_sql(chunk.len()), &raw)?;
     }
     Ok(())
 }
@@ -367,7 +364,15 @@ impl Store {
         messages: &[NewInbound<'_>],
         source: &str,
     ) -> Result<Vec<InsertedInbound>, StoreError> {
-        let tx = self.write_tx()?;
+        self.db
+            .write(|tx| Self::insert_inbound_batch_in(tx, messages, source))
+    }
+
+    fn insert_inbound_batch_in(
+        tx: &mut Tx<'_>,
+        messages: &[NewInbound<'_>],
+        source: &str,
+    ) -> Result<Vec<InsertedInbound>, StoreError> {
         let received = now_db();
         // The same bytes carry the same Message-ID, so a message with one is looked up by it
         // alone, and only a message without one by its SHA-256 (see migration 4).
@@ -378,16 +383,13 @@ impl Store {
                 mid.map(|mid| (mid, message_id_hash(mid)))
             })
             .collect();
-        let stored = stored_message_ids(&tx, &keys)?;
+        let stored = stored_message_ids(tx, &keys)?;
         // New rows get the ids SQLite would give them (the table has no AUTOINCREMENT and
         // rows are never deleted), so that they can be written many to a statement.
         let mut next_id: i64 = tx.query_row(
             "SELECT COALESCE(MAX(id), 0) + 1 FROM inbound_messages",
-            [],
+            params![],
             |r| r.get(0),
-        )?;
-        let mut by_sha = tx.prepare_cached(
-            "SELECT MIN(id) FROM inbound_messages WHERE message_id IS NULL AND sha256 = ?1",
         )?;
         let mut in_batch_mid: HashMap<&str, i64> = HashMap::new();
         let mut in_batch_sha: HashMap<&str, i64> = HashMap::new();
@@ -398,7 +400,12 @@ impl Store {
                 Some((mid, _)) => stored.get(mid).or(in_batch_mid.get(mid)).copied(),
                 None => match in_batch_sha.get(m.sha256) {
                     Some(&id) => Some(id),
-                    None => by_sha.query_row([m.sha256], |r| r.get(0))?,
+                    None => tx.query_row(
+                        "SELECT MIN(id) FROM inbound_messages
+                         WHERE message_id IS NULL AND sha256 = ?1",
+                        params![m.sha256],
+                        |r| r.get(0),
+                    )?,
                 },
             };
             let id = existing.unwrap_or_else(|| {
@@ -420,9 +427,7 @@ impl Store {
                 duplicate: existing.is_some(),
             });
         }
-        drop(by_sha);
-        insert_rows(&tx, &new_rows, received, source)?;
-        tx.commit()?;
+        insert_rows(tx, &new_rows, received, source)?;
         Ok(out)
     }
 
@@ -435,27 +440,22 @@ impl Store {
         if ends.is_empty() {
             return Ok(());
         }
-        let tx = self.write_tx()?;
-        {
-            let mut posted = tx.prepare_cached(SET_POSTED)?;
-            let mut status = tx.prepare_cached(SET_STATUS)?;
-            let mut defer = tx.prepare_cached(DEFER)?;
+        self.db.write(|tx| {
             for (id, end) in ends {
                 match *end {
                     InboundEnd::Posted(remote, url, group) => {
-                        posted.execute(params![id, remote, url, group])?
+                        tx.execute(SET_POSTED, params![id, remote, url, group])?
                     }
                     InboundEnd::Done(s, reason) => {
-                        status.execute(params![id, s.as_str(), reason])?
+                        tx.execute(SET_STATUS, params![id, s.as_str(), reason])?
                     }
                     InboundEnd::Deferred(at, reason) => {
-                        defer.execute(params![id, to_db(at)?, reason])?
+                        tx.execute(DEFER, params![id, to_db(at)?, reason])?
                     }
                 };
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Moves a message to `status`, recording `reason`.
@@ -465,9 +465,8 @@ impl Store {
         status: InboundStatus,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(SET_STATUS)?
-            .execute(params![id, status.as_str(), reason])?;
+        self.db
+            .execute(SET_STATUS, params![id, status.as_str(), reason])?;
         Ok(())
     }
 
@@ -480,12 +479,8 @@ impl Store {
         url: &str,
         group_id: &str,
     ) -> Result<(), StoreError> {
-        self.conn.prepare_cached(SET_POSTED)?.execute(params![
-            id,
-            remote_post_id,
-            url,
-            group_id
-        ])?;
+        self.db
+            .execute(SET_POSTED, params![id, remote_post_id, url, group_id])?;
         Ok(())
     }
 
@@ -496,9 +491,8 @@ impl Store {
         next_attempt: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(DEFER)?
-            .execute(params![id, to_db(next_attempt)?, reason])?;
+        self.db
+            .execute(DEFER, params![id, to_db(next_attempt)?, reason])?;
         Ok(())
     }
 
@@ -507,19 +501,14 @@ impl Store {
         let sql = format!(
             "SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.status = 'queued' ORDER BY m.id"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map([], inbound_from_row)?;
-        rows.map(|r| finish(r?)).collect()
+        let rows = self.db.query_map(&sql, params![], inbound_from_row)?;
+        rows.into_iter().map(finish).collect()
     }
 
     /// One stored message.
     pub fn inbound(&self, id: i64) -> Result<Option<InboundRow>, StoreError> {
         let sql = format!("SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.id = ?1");
-        let row = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], inbound_from_row)
-            .optional()?;
+        let row = self.db.query_opt(&sql, params![id], inbound_from_row)?;
         row.map(finish).transpose()
     }
 
@@ -532,7 +521,8 @@ impl Store {
         day: NaiveDate,
     ) -> Result<bool, StoreError> {
         self.answer_slot(
-            "INSERT OR IGNORE INTO answers_sent (address, reason, day) VALUES (?1, ?2, ?3)",
+            "INSERT INTO answers_sent (address, reason, day) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
             address,
             reason,
             day,
@@ -564,11 +554,14 @@ impl Store {
         reason: &str,
         day: NaiveDate,
     ) -> Result<bool, StoreError> {
-        Ok(self.conn.prepare_cached(sql)?.execute(params![
-            crate::model::normalize_email(address),
-            reason,
-            day.format("%Y-%m-%d").to_string()
-        ])? == 1)
+        Ok(self.db.execute(
+            sql,
+            params![
+                crate::model::normalize_email(address),
+                reason,
+                day.format("%Y-%m-%d").to_string()
+            ],
+        )? == 1)
     }
 }
 

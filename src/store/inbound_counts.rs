@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, Utc};
 
+use super::db::params;
 use super::{Store, StoreError};
 
 impl Store {
     /// Count and oldest arrival of queued inbound messages.
     pub fn inbound_queue_summary(&self) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
-        let (n, oldest): (i64, Option<i64>) = self.conn.query_row(
+        let (n, oldest): (i64, Option<i64>) = self.db.query_row(
             "SELECT COUNT(*), MIN(received) FROM inbound_messages WHERE status = 'queued'",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok((
@@ -23,14 +24,10 @@ impl Store {
     /// Inbound messages in the store per status (`queued`, `posted`, …), whichever way they
     /// came in (the MTA pipe runs in its own process, so only the store sees all of them).
     pub fn inbound_counts_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut st = self.conn.prepare(
+        self.db.query_map(
             "SELECT status, COUNT(*) FROM inbound_messages GROUP BY status ORDER BY status",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-        rows.map(|r| {
-            r.map(|(s, n)| (s, n.max(0) as u64))
-                .map_err(StoreError::from)
-        })
-        .collect()
+            params![],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?.max(0) as u64)),
+        )
     }
 }

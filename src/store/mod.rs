@@ -1,5 +1,8 @@
-//! The SQLite store (WAL, versioned migrations): forum copies, people, deliveries, tokens,
-//! inbound messages, and the built-in forum's own tables.
+//! The store (SQLite with WAL, or PostgreSQL; versioned migrations for each): forum copies,
+//! people, deliveries, tokens, inbound messages, and the built-in forum's own tables.
+//!
+//! [`Store`] is the one type callers use, whichever engine is under it ([`StoreLocation`]:
+//! `[store] path` or `[store] url`); its methods run the same SQL through [`db`] on both.
 //!
 //! **Boundary:** only `store` (and `forum::local`, which owns its tables in the same file) writes
 //! SQL. Everything else calls methods on [`Store`] and gets the plain values of [`crate::model`].
@@ -10,21 +13,26 @@
 //! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
 //! [`engagement`] (the engagement report's reads and the people events), [`nudges`]
 //! (newcomers' first posts, the post a nudge item's token stands for). The schema is in
-//! [`migrations`].
+//! [`migrations`] (SQLite) and [`migrations_pg`] (PostgreSQL).
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
 
 pub mod confirmations;
+pub mod copy;
 pub mod cpd;
+pub mod db;
 pub mod deliveries;
 pub mod engagement;
 pub mod forum;
 pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
+pub mod location;
 pub mod migrations;
+pub mod migrations_pg;
 pub mod nudges;
+mod open_pg;
 pub mod people;
 pub mod tokens;
 pub mod unsubscribes;
@@ -35,11 +43,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
+use db::Db;
+
 pub use confirmations::ConfirmationRow;
 pub use deliveries::{NewDelivery, RunRow};
 pub use forum::PollState;
 pub use highlights::SentHighlight;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
+pub use location::{PgSettings, StoreLocation};
 pub use people::PersonState;
 pub use tokens::ReplyLookups;
 pub use unsubscribes::{Redeemed, UsedToken};
@@ -50,6 +61,42 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("postgresql: {0}")]
+    Postgres(#[from] r2d2_postgres::postgres::Error),
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error("postgresql connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("connecting to the postgresql store {url}: {message}")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// What the server or the network said.
+        message: String,
+    },
+    /// A query that must return a row returned none.
+    #[error("no row returned by: {0}")]
+    NoRow(String),
+    /// `[store] url` or `password_file` is unusable.
+    #[error("store url: {0}")]
+    BadUrl(String),
+    /// The PostgreSQL password file could not be read.
+    #[error("reading the store's password file {}: {source}", .path.display())]
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Applying a PostgreSQL migration failed.
+    #[error("migrating the postgresql store to version {version}: {source}")]
+    PgMigration {
+        /// Version being applied.
+        version: i64,
+        /// Why.
+        source: r2d2_postgres::postgres::Error,
+    },
     /// The store's directory could not be created.
     #[error("creating the store directory {}: {source}", .path.display())]
     CreateDir {
@@ -113,13 +160,19 @@ pub enum StoreError {
 
 /// The open store.
 pub struct Store {
-    pub(crate) conn: Connection,
+    /// The database, SQLite or PostgreSQL.
+    pub(crate) db: Db,
+    /// The SQLite file (empty on PostgreSQL).
     path: PathBuf,
+    /// Where it is.
+    location: StoreLocation,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -135,21 +188,54 @@ impl Store {
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         Ok(Store {
-            conn,
+            db: Db::Sqlite(conn),
             path: path.to_path_buf(),
+            location: StoreLocation::File(path.to_path_buf()),
         })
     }
 
-    /// The file this store lives in (another connection, e.g. the local forum's, opens it too).
+    /// Opens (creating and migrating) the store at `location`: a SQLite file, or a PostgreSQL
+    /// database with a pool of at most `pool_size` connections.
+    pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
+        match location {
+            StoreLocation::File(path) => Store::open(path),
+            StoreLocation::Postgres(settings) => Ok(Store {
+                db: open_pg::open(settings)?,
+                path: PathBuf::new(),
+                location: location.clone(),
+            }),
+        }
+    }
+
+    /// Where this store is.
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// Which engine this store runs on.
+    pub fn engine(&self) -> db::Engine {
+        self.db.engine()
+    }
+
+    /// The SQLite file this store lives in (empty on PostgreSQL; see [`Store::location`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Schema version of the open file.
+    /// The SQLite connection (tests that look at SQLite itself; `None` on PostgreSQL).
+    pub(crate) fn sqlite(&self) -> Option<&Connection> {
+        match &self.db {
+            Db::Sqlite(c) => Some(c),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// Schema version of the open store.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        match &self.db {
+            Db::Sqlite(c) => Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?),
+            Db::Postgres(_) => open_pg::version(&self.db),
+        }
     }
 
     /// Runs `write` with `synchronous = FULL`: each commit in it reaches the disk (the WAL
@@ -158,9 +244,16 @@ impl Store {
         &mut self,
         write: impl FnOnce(&mut Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.conn.execute_batch("PRAGMA synchronous = FULL")?;
+        let Some(conn) = self.sqlite() else {
+            // A PostgreSQL commit is durable when it returns (synchronous_commit = on).
+            return write(self);
+        };
+        conn.execute_batch("PRAGMA synchronous = FULL")?;
         let result = write(self);
-        let restored = self.conn.execute_batch("PRAGMA synchronous = NORMAL");
+        let restored = match self.sqlite() {
+            Some(conn) => conn.execute_batch("PRAGMA synchronous = NORMAL"),
+            None => Ok(()),
+        };
         let value = result?;
         restored?;
         Ok(value)
@@ -180,7 +273,7 @@ impl Store {
     /// goes on (it needs only the file's path): it syncs every commit made before it runs.
     pub fn commit_sync(&self) -> CommitSync {
         CommitSync {
-            path: self.path.clone(),
+            path: self.sqlite().map(|_| self.path.clone()),
         }
     }
 
@@ -188,7 +281,10 @@ impl Store {
     /// not wait for readers), as a commit does by itself once the WAL reaches 32 MiB.
     /// Benchmarks call it so the cost of that copy is inside what they time.
     pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
-        passive_checkpoint(&self.conn)
+        match self.sqlite() {
+            Some(conn) => passive_checkpoint(conn),
+            None => Ok(()),
+        }
     }
 
     /// A connection of its own that checkpoints this store's WAL from another thread (see
@@ -196,37 +292,37 @@ impl Store {
     /// a commit otherwise makes itself once the WAL reaches 32 MiB.
     pub fn wal_checkpointer(&self) -> Result<WalCheckpointer, StoreError> {
         Ok(WalCheckpointer {
-            conn: open_connection(&self.path)?,
+            conn: match self.sqlite() {
+                Some(_) => Some(open_connection(&self.path)?),
+                None => None,
+            },
         })
-    }
-
-    /// Starts a write transaction that takes the write lock at once (no deadlock on upgrade).
-    pub(crate) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 }
 
 /// Syncs a store's commits to disk, from any thread (made by [`Store::commit_sync`]).
 #[derive(Debug, Clone)]
 pub struct CommitSync {
-    /// The store's database file (its WAL is this path with `-wal`).
-    path: PathBuf,
+    /// The store's database file (its WAL is this path with `-wal`); `None` on PostgreSQL,
+    /// whose commits are durable when they return.
+    path: Option<PathBuf>,
 }
 
 impl CommitSync {
     /// Fsyncs the store's WAL (the database file when there is no WAL): every commit made
     /// before this call then survives a power cut. Says which file failed.
     pub fn run(&self) -> Result<(), StoreError> {
-        let mut wal = self.path.clone().into_os_string();
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut wal = path.clone().into_os_string();
         wal.push("-wal");
         let wal = PathBuf::from(wal);
         let sync = |path: &Path| std::fs::File::open(path).and_then(|f| f.sync_data());
         match sync(&wal) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                sync(&self.path).map_err(|source| StoreError::Sync {
-                    path: self.path.clone(),
+                sync(path).map_err(|source| StoreError::Sync {
+                    path: path.clone(),
                     source,
                 })
             }
@@ -240,8 +336,8 @@ impl CommitSync {
 /// [`Store::wal_checkpointer`]).
 #[derive(Debug)]
 pub struct WalCheckpointer {
-    /// Its own connection to the store's file.
-    conn: Connection,
+    /// Its own connection to the store's file (`None` on PostgreSQL: nothing to copy).
+    conn: Option<Connection>,
 }
 
 impl WalCheckpointer {
@@ -249,7 +345,10 @@ impl WalCheckpointer {
     /// does: a passive checkpoint, which neither waits for nor blocks the writer (frames
     /// committed while it runs are left for the next one).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        passive_checkpoint(&self.conn)
+        match &self.conn {
+            Some(conn) => passive_checkpoint(conn),
+            None => Ok(()),
+        }
     }
 }
 
@@ -371,16 +470,45 @@ pub(crate) fn tags_from_db(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The tests' PostgreSQL server (shared with the integration tests).
+#[cfg(test)]
+#[path = "../../tests/support/postgres.rs"]
+pub(crate) mod postgres_server;
+
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! A fresh store in a temporary directory.
-    use super::Store;
+    //! Fresh stores for tests: a SQLite file in a temporary directory, and a new database in
+    //! the test process's PostgreSQL (started once, see `tests/support/postgres.rs`).
+    use super::postgres_server;
+    use super::{PgSettings, Store, StoreLocation};
 
     /// A store in a temp dir (kept alive by the returned guard).
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("sub").join("digestd.sqlite")).expect("open");
         (dir, store)
+    }
+
+    /// A store in a new database of the test process's PostgreSQL (`None` when PostgreSQL
+    /// cannot start here; a panic then under CI).
+    pub fn pg_store() -> Option<Store> {
+        let server = postgres_server::PgServer::shared()?;
+        let location = StoreLocation::Postgres(PgSettings {
+            url: server.fresh_url(),
+            password_file: None,
+            pool_size: 4,
+        });
+        Some(Store::open_at(&location).expect("open postgresql store"))
+    }
+
+    /// Runs `test` on a fresh SQLite store, then on a fresh PostgreSQL store: the store's
+    /// semantics are the same on both.
+    pub fn each_store(mut test: impl FnMut(Store)) {
+        let (_dir, store) = temp_store();
+        test(store);
+        if let Some(store) = pg_store() {
+            test(store);
+        }
     }
 
     /// Records a successful poll of `group_id` at `at` with `cursor`, as collection would
@@ -392,10 +520,10 @@ pub(crate) mod test_support {
         at: chrono::DateTime<chrono::Utc>,
     ) {
         store
-            .conn
+            .db
             .execute(
                 "INSERT INTO cursors (group_id, cursor, last_success) VALUES (?1, ?2, ?3)",
-                rusqlite::params![group_id, cursor, super::to_db(at).expect("instant")],
+                super::db::params![group_id, cursor, super::to_db(at).expect("instant")],
             )
             .expect("cursor");
     }
@@ -413,12 +541,14 @@ mod tests {
             migrations::MIGRATIONS.len() as i64
         );
         let mode: String = store
-            .conn
+            .sqlite()
+            .expect("sqlite")
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .expect("mode");
         assert_eq!(mode, "wal");
         let fk: i64 = store
-            .conn
+            .sqlite()
+            .expect("sqlite")
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .expect("fk");
         assert_eq!(fk, 1);
@@ -430,11 +560,13 @@ mod tests {
         let page_size = |path: &Path| -> (i64, i64) {
             let store = Store::open(path).expect("open");
             let size = store
-                .conn
+                .sqlite()
+                .expect("sqlite")
                 .query_row("PRAGMA page_size", [], |r| r.get(0))
                 .expect("page size");
             let pages = store
-                .conn
+                .sqlite()
+                .expect("sqlite")
                 .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
                 .expect("autocheckpoint");
             (size, pages)
@@ -463,7 +595,8 @@ mod tests {
     fn synced_writes_run_with_full_sync_and_the_connection_goes_back_to_normal() {
         let (_dir, mut store) = test_support::temp_store();
         let level = |s: &Store| -> i64 {
-            s.conn
+            s.sqlite()
+                .expect("sqlite")
                 .query_row("PRAGMA synchronous", [], |r| r.get(0))
                 .expect("synchronous")
         };
@@ -530,7 +663,8 @@ mod tests {
         {
             let store = Store::open(&path).expect("open");
             store
-                .conn
+                .sqlite()
+                .expect("sqlite")
                 .execute(
                     "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
                     [],
@@ -539,7 +673,8 @@ mod tests {
         }
         let store = Store::open(&path).expect("reopen");
         let n: i64 = store
-            .conn
+            .sqlite()
+            .expect("sqlite")
             .query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0))
             .expect("count");
         assert_eq!(n, 1);
@@ -556,7 +691,8 @@ mod tests {
         {
             let store = Store::open(&path).expect("open");
             store
-                .conn
+                .sqlite()
+                .expect("sqlite")
                 .execute_batch("PRAGMA user_version = 99")
                 .expect("bump");
         }
@@ -564,6 +700,37 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{msg}");
         assert!(msg.contains("version 99"), "{msg}");
+    }
+
+    #[test]
+    fn a_postgresql_store_is_migrated_reopened_and_refused_when_newer() {
+        let Some(store) = test_support::pg_store() else {
+            return;
+        };
+        assert_eq!(store.engine(), db::Engine::Postgres);
+        let known = migrations_pg::MIGRATIONS.len() as i64;
+        assert_eq!(store.schema_version().expect("version"), known);
+        store
+            .db
+            .execute(
+                "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
+                db::params![],
+            )
+            .expect("insert");
+        let again = Store::open_at(store.location()).expect("reopen");
+        assert_eq!(again.schema_version().expect("version"), known);
+        let n: i64 = again
+            .db
+            .query_row("SELECT COUNT(*) FROM groups", db::params![], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1, "data kept");
+        again
+            .db
+            .execute("UPDATE schema_version SET version = 99", db::params![])
+            .expect("bump");
+        let err = Store::open_at(store.location()).expect_err("refused");
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        assert!(!err.to_string().contains("password"), "{err}");
     }
 
     #[test]

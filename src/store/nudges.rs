@@ -1,8 +1,8 @@
 //! What the ambassadors' nudge reads and writes: newcomers' first posts in a group, the post a
 //! nudge item's reply token stands for, and a thread's opening post.
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::forum::{post_from_row, POST_COLUMNS};
 use super::tokens::token_hash;
@@ -26,38 +26,38 @@ impl Store {
                      AND (q.created < p.created OR (q.created = p.created AND q.id < p.id)))
              ORDER BY p.created, p.id"
         );
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(params![group, to_db(since)?, to_db(until)?], post_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db.query_map(
+            &sql,
+            params![group, to_db(since)?, to_db(until)?],
+            post_from_row,
+        )
     }
 
     /// Records that `token` (a nudge item's reply token) stands for `post`.
     pub fn set_token_post(&self, token: &ReplyToken, post: PostId) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO token_posts (token_sha256, post_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![token_hash(token.as_str()), post])?;
+        self.db.execute(
+            "INSERT INTO token_posts (token_sha256, post_id) VALUES (?1, ?2)
+             ON CONFLICT (token_sha256) DO UPDATE SET post_id = excluded.post_id",
+            params![token_hash(token.as_str()), post],
+        )?;
         Ok(())
     }
 
     /// The post `token` stands for, when a nudge recorded one.
     pub fn token_post(&self, token: &ReplyToken) -> Result<Option<PostId>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT post_id FROM token_posts WHERE token_sha256 = ?1")?
-            .query_row([token_hash(token.as_str())], |r| r.get(0))
-            .optional()?)
+        self.db.query_opt(
+            "SELECT post_id FROM token_posts WHERE token_sha256 = ?1",
+            params![token_hash(token.as_str())],
+            |r| r.get(0),
+        )
     }
 
     /// The first post of thread `thread`, if it is stored.
     pub fn thread_opener(&self, thread: ThreadId) -> Result<Option<PostId>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM posts WHERE thread_id = ?1 ORDER BY created, id LIMIT 1",
-            )?
-            .query_row([thread], |r| r.get(0))
-            .optional()?)
+        self.db.query_opt(
+            "SELECT id FROM posts WHERE thread_id = ?1 ORDER BY created, id LIMIT 1",
+            params![thread],
+            |r| r.get(0),
+        )
     }
 }

@@ -7,8 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, OptionalExtension, Row};
-
+use super::db::{params, Exec, Row};
 use super::{Store, StoreError};
 use crate::model::{Frequency, Person};
 use crate::report::facts::PersonEventKind;
@@ -35,7 +34,7 @@ fn frequency_from_db(s: &str) -> Option<Frequency> {
     }
 }
 
-fn state_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<PersonState> {
+fn state_from_row(r: &Row, first: usize) -> Result<PersonState, StoreError> {
     let f: Option<String> = r.get(first)?;
     Ok(PersonState {
         frequency_override: f.as_deref().and_then(frequency_from_db),
@@ -49,72 +48,66 @@ impl Store {
     /// Makes people and roles follow config, keeping each person's runtime state. People gone
     /// from config keep their row (flagged `in_config = 0`, roles removed) so their history stays.
     pub fn sync_people(&mut self, people: &[Person]) -> Result<(), StoreError> {
-        let tx = self.write_tx()?;
-        tx.execute("UPDATE people SET in_config = 0", [])?;
-        tx.execute("DELETE FROM person_roles", [])?;
-        {
-            let mut up = tx.prepare_cached(
-                "INSERT INTO people (email, name, time_zone, locale, frequency, in_config)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                 ON CONFLICT(email) DO UPDATE SET name = excluded.name,
-                    time_zone = excluded.time_zone, locale = excluded.locale,
-                    frequency = excluded.frequency, in_config = 1",
-            )?;
-            let mut role = tx.prepare_cached(
-                "INSERT OR IGNORE INTO person_roles (email, role) VALUES (?1, ?2)",
-            )?;
+        self.db.write(|tx| {
+            tx.execute("UPDATE people SET in_config = 0", params![])?;
+            tx.execute("DELETE FROM person_roles", params![])?;
             for p in people {
                 let email = crate::model::normalize_email(&p.email);
-                up.execute(params![
-                    email,
-                    p.name,
-                    p.time_zone.name(),
-                    p.locale,
-                    p.frequency.to_string()
-                ])?;
+                tx.execute(
+                    "INSERT INTO people (email, name, time_zone, locale, frequency, in_config)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                     ON CONFLICT(email) DO UPDATE SET name = excluded.name,
+                        time_zone = excluded.time_zone, locale = excluded.locale,
+                        frequency = excluded.frequency, in_config = 1",
+                    params![
+                        email,
+                        p.name,
+                        p.time_zone.name(),
+                        p.locale,
+                        p.frequency.to_string()
+                    ],
+                )?;
                 for r in &p.roles {
-                    role.execute(params![email, r])?;
+                    tx.execute(
+                        "INSERT INTO person_roles (email, role) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                        params![email, r],
+                    )?;
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Runtime state of one person (`None`: not in the store).
     pub fn person_state(&self, email: &str) -> Result<Option<PersonState>, StoreError> {
         let email = crate::model::normalize_email(email);
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT frequency_override, paused, unsubscribed, bouncing
-                 FROM people WHERE email = ?1",
-            )?
-            .query_row([email], |r| state_from_row(r, 0))
-            .optional()?)
+        self.db.query_opt(
+            "SELECT frequency_override, paused, unsubscribed, bouncing
+             FROM people WHERE email = ?1",
+            params![email],
+            |r| state_from_row(r, 0),
+        )
     }
 
     /// Runtime state of everyone in the store, by normalised address.
     pub fn all_person_states(&self) -> Result<HashMap<String, PersonState>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.db.query_map(
             "SELECT email, frequency_override, paused, unsubscribed, bouncing FROM people",
+            params![],
+            |r| Ok((r.get::<String>(0)?, state_from_row(r, 1)?)),
         )?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, state_from_row(r, 1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn update_person(
         &self,
         sql: &str,
         email: &str,
-        value: &dyn rusqlite::ToSql,
+        value: &dyn super::db::Param,
     ) -> Result<bool, StoreError> {
         let email = crate::model::normalize_email(email);
-        Ok(self
-            .conn
-            .prepare_cached(sql)?
-            .execute(params![email, value])?
-            > 0)
+        Ok(self.db.execute(sql, &[&email, value])? > 0)
     }
 
     /// Pauses (or resumes) a person's digests, recording the change as a person event (for the
@@ -149,21 +142,24 @@ impl Store {
         kind: PersonEventKind,
     ) -> Result<bool, StoreError> {
         let email = crate::model::normalize_email(email);
-        let tx = self.conn.unchecked_transaction()?;
-        let before: Option<bool> = tx
-            .prepare_cached(&format!("SELECT {column} FROM people WHERE email = ?1"))?
-            .query_row([&email], |r| r.get(0))
-            .optional()?;
-        let Some(before) = before else {
-            return Ok(false);
-        };
-        if before != value {
-            tx.prepare_cached(&format!("UPDATE people SET {column} = ?2 WHERE email = ?1"))?
-                .execute(params![email, value])?;
-            super::engagement::record_person_event(&tx, &email, kind, "")?;
-        }
-        tx.commit()?;
-        Ok(true)
+        self.db.write(|tx| {
+            let before: Option<bool> = tx.query_opt(
+                &format!("SELECT {column} FROM people WHERE email = ?1"),
+                params![email],
+                |r| r.get(0),
+            )?;
+            let Some(before) = before else {
+                return Ok(false);
+            };
+            if before != value {
+                tx.execute(
+                    &format!("UPDATE people SET {column} = ?2 WHERE email = ?1"),
+                    params![email, value],
+                )?;
+                super::engagement::record_person_event(tx, &email, kind, "")?;
+            }
+            Ok(true)
+        })
     }
 
     /// Sets (or with `None` clears) the frequency chosen by email. Returns false when the person
@@ -185,15 +181,13 @@ impl Store {
     /// Returns whether the person is bouncing now (false for an address not in the store).
     pub fn record_bounce(&self, email: &str, threshold: u32) -> Result<bool, StoreError> {
         let email = crate::model::normalize_email(email);
-        let bouncing: Option<bool> = self
-            .conn
-            .prepare_cached(
-                "UPDATE people SET bounce_count = bounce_count + 1,
-                    bouncing = (bouncing OR bounce_count + 1 >= ?2)
-                 WHERE email = ?1 RETURNING bouncing",
-            )?
-            .query_row(params![email, threshold.max(1)], |r| r.get(0))
-            .optional()?;
+        let bouncing: Option<bool> = self.db.query_opt(
+            "UPDATE people SET bounce_count = bounce_count + 1,
+                bouncing = CASE WHEN bouncing <> 0 OR bounce_count + 1 >= ?2 THEN 1 ELSE 0 END
+             WHERE email = ?1 RETURNING bouncing",
+            params![email, threshold.max(1)],
+            |r| r.get(0),
+        )?;
         Ok(bouncing.unwrap_or(false))
     }
 
@@ -208,32 +202,31 @@ impl Store {
 
     /// Addresses currently marked bouncing, sorted.
     pub fn bouncing_addresses(&self) -> Result<Vec<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT email FROM people WHERE bouncing = 1 ORDER BY email")?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db.query_map(
+            "SELECT email FROM people WHERE bouncing = 1 ORDER BY email",
+            params![],
+            |r| r.get(0),
+        )
     }
 
     /// Opts a person out of one schedule (its digests only; other schedules keep coming), in the
     /// caller's transaction or on its own. Returns false when the person is not in the store.
     pub fn opt_out_of_schedule(
-        conn: &rusqlite::Connection,
+        conn: &mut impl Exec,
         email: &str,
         schedule: &str,
     ) -> Result<bool, StoreError> {
         let email = crate::model::normalize_email(email);
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO schedule_optouts (email, schedule, created)
-             SELECT email, ?2, ?3 FROM people WHERE email = ?1
+        let inserted = conn.execute(
+            "INSERT INTO schedule_optouts (email, schedule, created)
+             SELECT email, CAST(?2 AS TEXT), CAST(?3 AS BIGINT) FROM people WHERE email = ?1
              ON CONFLICT(email, schedule) DO NOTHING",
-            )?
-            .execute(params![
+            params![
                 email,
                 schedule,
                 chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-            ])?;
+            ],
+        )?;
         if inserted > 0 {
             super::engagement::record_person_event(
                 conn,
@@ -243,55 +236,62 @@ impl Store {
             )?;
             return Ok(true);
         }
-        let known: Option<i64> = conn
-            .prepare_cached("SELECT 1 FROM people WHERE email = ?1")?
-            .query_row([email], |r| r.get(0))
-            .optional()?;
+        let known: Option<i64> = conn.query_opt(
+            "SELECT 1 FROM people WHERE email = ?1",
+            params![email],
+            |r| r.get(0),
+        )?;
         Ok(known.is_some())
+    }
+
+    /// Opts a person out of one schedule on its own (see [`Store::opt_out_of_schedule`]).
+    pub fn opt_out(&self, email: &str, schedule: &str) -> Result<bool, StoreError> {
+        Store::opt_out_of_schedule(&mut self.db.auto()?, email, schedule)
     }
 
     /// Takes back every schedule opt-out of a person (the `resume` command); the number removed.
     pub fn clear_schedule_optouts(&self, email: &str) -> Result<usize, StoreError> {
         let email = crate::model::normalize_email(email);
-        Ok(self
-            .conn
-            .prepare_cached("DELETE FROM schedule_optouts WHERE email = ?1")?
-            .execute([email])?)
+        self.db.execute(
+            "DELETE FROM schedule_optouts WHERE email = ?1",
+            params![email],
+        )
     }
 
     /// Addresses opted out of `schedule`.
     pub fn schedule_optouts(&self, schedule: &str) -> Result<HashSet<String>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT email FROM schedule_optouts WHERE schedule = ?1")?;
-        let rows = st.query_map([schedule], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows: Vec<String> = self.db.query_map(
+            "SELECT email FROM schedule_optouts WHERE schedule = ?1",
+            params![schedule],
+            |r| r.get(0),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Every (address, schedule) opt-out, sorted.
     pub fn all_schedule_optouts(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        self.db.query_map(
             "SELECT email, schedule FROM schedule_optouts ORDER BY email, schedule",
-        )?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Roles the store holds for a person (as last synced from config), sorted.
     pub fn person_roles(&self, email: &str) -> Result<Vec<String>, StoreError> {
         let email = crate::model::normalize_email(email);
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT role FROM person_roles WHERE email = ?1 ORDER BY role")?;
-        let rows = st.query_map([email], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db.query_map(
+            "SELECT role FROM person_roles WHERE email = ?1 ORDER BY role",
+            params![email],
+            |r| r.get(0),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::each_store;
 
     fn person(email: &str, roles: &[&str]) -> Person {
         Person {
@@ -307,73 +307,87 @@ mod tests {
 
     #[test]
     fn runtime_state_survives_sync() {
-        let (_d, mut store) = temp_store();
-        store
-            .sync_people(&[person("a@x.org", &["hr"]), person("b@x.org", &["it"])])
-            .expect("sync");
-        assert!(store.set_paused("A@X.org", true).expect("pause"));
-        assert!(store.set_unsubscribed("b@x.org", true).expect("unsub"));
-        assert!(store
-            .set_frequency_override("a@x.org", Some(Frequency::Daily))
-            .expect("freq"));
-        assert!(!store.set_paused("nobody@x.org", true).expect("none"));
+        each_store(|mut store| {
+            store
+                .sync_people(&[person("a@x.org", &["hr"]), person("b@x.org", &["it"])])
+                .expect("sync");
+            assert!(store.set_paused("A@X.org", true).expect("pause"));
+            assert!(store.set_unsubscribed("b@x.org", true).expect("unsub"));
+            assert!(store
+                .set_frequency_override("a@x.org", Some(Frequency::Daily))
+                .expect("freq"));
+            assert!(!store.set_paused("nobody@x.org", true).expect("none"));
 
-        store
-            .sync_people(&[person("a@x.org", &["hr", "it"]), person("b@x.org", &[])])
-            .expect("resync");
-        let a = store.person_state("a@x.org").expect("a").expect("exists");
-        assert!(a.paused);
-        assert_eq!(a.frequency_override, Some(Frequency::Daily));
-        assert!(!a.unsubscribed);
-        let all = store.all_person_states().expect("all");
-        assert!(all["b@x.org"].unsubscribed);
-        assert_eq!(
-            store.person_roles("a@x.org").expect("roles"),
-            vec!["hr", "it"]
-        );
-        assert!(store.person_roles("b@x.org").expect("roles").is_empty());
-        assert_eq!(store.person_state("c@x.org").expect("c"), None);
+            store
+                .sync_people(&[person("a@x.org", &["hr", "it"]), person("b@x.org", &[])])
+                .expect("resync");
+            let a = store.person_state("a@x.org").expect("a").expect("exists");
+            assert!(a.paused);
+            assert_eq!(a.frequency_override, Some(Frequency::Daily));
+            assert!(!a.unsubscribed);
+            let all = store.all_person_states().expect("all");
+            assert!(all["b@x.org"].unsubscribed);
+            assert_eq!(
+                store.person_roles("a@x.org").expect("roles"),
+                vec!["hr", "it"]
+            );
+            assert!(store.person_roles("b@x.org").expect("roles").is_empty());
+            assert_eq!(store.person_state("c@x.org").expect("c"), None);
+        });
     }
 
     #[test]
     fn schedule_optouts_are_per_schedule() {
-        let (_d, mut store) = temp_store();
-        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
-        assert!(Store::opt_out_of_schedule(&store.conn, "A@x.org", "s1").expect("opt out"));
-        assert!(Store::opt_out_of_schedule(&store.conn, "a@x.org", "s1").expect("again"));
-        assert!(!Store::opt_out_of_schedule(&store.conn, "b@x.org", "s1").expect("unknown"));
-        assert!(store
-            .schedule_optouts("s1")
-            .expect("s1")
-            .contains("a@x.org"));
-        assert!(store.schedule_optouts("s2").expect("s2").is_empty());
-        store
-            .sync_people(&[person("a@x.org", &[])])
-            .expect("resync");
-        assert_eq!(
-            store.all_schedule_optouts().expect("all"),
-            vec![("a@x.org".to_string(), "s1".to_string())]
-        );
-        assert_eq!(store.clear_schedule_optouts("A@x.org").expect("clear"), 1);
-        assert!(store.all_schedule_optouts().expect("all").is_empty());
+        each_store(|mut store| {
+            store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+            assert!(
+                Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "A@x.org", "s1")
+                    .expect("opt out")
+            );
+            assert!(
+                Store::opt_out_of_schedule(&mut store.db.auto().expect("db"), "a@x.org", "s1")
+                    .expect("again")
+            );
+            assert!(!Store::opt_out_of_schedule(
+                &mut store.db.auto().expect("db"),
+                "b@x.org",
+                "s1"
+            )
+            .expect("unknown"));
+            assert!(store
+                .schedule_optouts("s1")
+                .expect("s1")
+                .contains("a@x.org"));
+            assert!(store.schedule_optouts("s2").expect("s2").is_empty());
+            store
+                .sync_people(&[person("a@x.org", &[])])
+                .expect("resync");
+            assert_eq!(
+                store.all_schedule_optouts().expect("all"),
+                vec![("a@x.org".to_string(), "s1".to_string())]
+            );
+            assert_eq!(store.clear_schedule_optouts("A@x.org").expect("clear"), 1);
+            assert!(store.all_schedule_optouts().expect("all").is_empty());
+        });
     }
 
     #[test]
     fn bounces_mark_after_threshold() {
-        let (_d, mut store) = temp_store();
-        store.sync_people(&[person("a@x.org", &[])]).expect("sync");
-        assert!(!store.record_bounce("a@x.org", 3).expect("1"));
-        assert!(!store.record_bounce("a@x.org", 3).expect("2"));
-        assert!(store.record_bounce("a@x.org", 3).expect("3"));
-        assert_eq!(store.bouncing_addresses().expect("b"), vec!["a@x.org"]);
-        assert!(!store.record_bounce("unknown@x.org", 1).expect("unknown"));
-        store.clear_bounces("a@x.org").expect("clear");
-        assert!(
-            !store
-                .person_state("a@x.org")
-                .expect("s")
-                .expect("p")
-                .bouncing
-        );
+        each_store(|mut store| {
+            store.sync_people(&[person("a@x.org", &[])]).expect("sync");
+            assert!(!store.record_bounce("a@x.org", 3).expect("1"));
+            assert!(!store.record_bounce("a@x.org", 3).expect("2"));
+            assert!(store.record_bounce("a@x.org", 3).expect("3"));
+            assert_eq!(store.bouncing_addresses().expect("b"), vec!["a@x.org"]);
+            assert!(!store.record_bounce("unknown@x.org", 1).expect("unknown"));
+            store.clear_bounces("a@x.org").expect("clear");
+            assert!(
+                !store
+                    .person_state("a@x.org")
+                    .expect("s")
+                    .expect("p")
+                    .bouncing
+            );
+        });
     }
 }

@@ -8,16 +8,17 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::params;
 use sha2::{Digest, Sha256};
 
+use super::db::{self, Exec, Row};
 use super::{from_db, to_db, Store, StoreError};
 use crate::model::{ReplyGrant, ReplyToken, Thread, ThreadId};
 
 /// A token row as read: (token text, person, thread, expires).
 type TokenRow = (String, String, Option<i64>, i64);
 
-fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+fn token_row(r: &Row) -> Result<TokenRow, StoreError> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
@@ -52,6 +53,18 @@ pub(crate) fn backfill_token_hashes(tx: &rusqlite::Transaction<'_>) -> rusqlite:
     Ok(())
 }
 
+/// What `token` grants, read on `ex` (see [`Store::token`]).
+fn token_on(ex: &mut impl Exec, token: &ReplyToken) -> Result<Option<ReplyGrant>, StoreError> {
+    let row = ex.query_opt(
+        "SELECT token, person_email, thread_id, expires FROM reply_tokens
+         WHERE token_sha256 = ?1",
+        db::params![token_hash(token.as_str())],
+        token_row,
+    )?;
+    let grant = row.map(finish).transpose()?;
+    Ok(grant.filter(|g| g.token.ct_eq(token)))
+}
+
 /// The grants of a batch's reply tokens and the threads they answer, read at once (see
 /// [`Store::reply_lookups`]). A token or thread not in here was not looked up.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,47 +93,39 @@ impl Store {
         if tokens.is_empty() {
             return Ok(out);
         }
-        let tx = self.conn.unchecked_transaction()?;
-        for token in tokens {
-            if out.grants.contains_key(token.as_str()) {
-                continue;
-            }
-            let grant = self.token(token)?;
-            if let Some(id) = grant.as_ref().and_then(|g| g.thread_id) {
-                if let std::collections::hash_map::Entry::Vacant(slot) = out.threads.entry(id) {
-                    slot.insert(self.thread(id)?);
+        self.db.read(|ex| {
+            for token in tokens {
+                if out.grants.contains_key(token.as_str()) {
+                    continue;
                 }
+                let grant = token_on(ex, token)?;
+                if let Some(id) = grant.as_ref().and_then(|g| g.thread_id) {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = out.threads.entry(id) {
+                        slot.insert(super::forum::thread_on(ex, id)?);
+                    }
+                }
+                out.grants.insert(token.as_str().to_string(), grant);
             }
-            out.grants.insert(token.as_str().to_string(), grant);
-        }
-        tx.commit()?;
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// What `token` grants, if it was ever issued (expired ones included: the caller decides).
     /// Found by the token's hash; the stored token must then equal `token` (constant time).
     pub fn token(&self, token: &ReplyToken) -> Result<Option<ReplyGrant>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT token, person_email, thread_id, expires FROM reply_tokens
-                 WHERE token_sha256 = ?1",
-            )?
-            .query_row([token_hash(token.as_str())], token_row)
-            .optional()?;
-        let grant = row.map(finish).transpose()?;
-        Ok(grant.filter(|g| g.token.ct_eq(token)))
+        token_on(&mut self.db.auto()?, token)
     }
 
     /// The tokens a digest carried (its items' reply links and its command token), in thread
     /// order; used to answer a reply to the digest as a whole.
     pub fn grants_of_delivery(&self, delivery_id: i64) -> Result<Vec<ReplyGrant>, StoreError> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.db.query_map(
             "SELECT token, person_email, thread_id, expires FROM reply_tokens
              WHERE delivery_id = ?1 ORDER BY thread_id IS NULL, rowid",
+            db::params![delivery_id],
+            token_row,
         )?;
-        let rows = st.query_map([delivery_id], token_row)?;
-        rows.map(|r| finish(r?)).collect()
+        rows.into_iter().map(finish).collect()
     }
 
     /// Stores a grant outside any digest (e.g. a token for a command confirmation mail).
@@ -130,13 +135,11 @@ impl Store {
         } else {
             "command"
         };
-        self.conn
-            .prepare_cached(
-                "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                    expires, created, token_sha256)
-                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
-            )?
-            .execute(params![
+        self.db.execute(
+            "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                expires, created, token_sha256)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7)",
+            db::params![
                 grant.token.as_str(),
                 crate::model::normalize_email(&grant.person_email),
                 grant.thread_id,
@@ -144,7 +147,8 @@ impl Store {
                 to_db(grant.expires)?,
                 to_db(Utc::now())?,
                 token_hash(grant.token.as_str())
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 }
@@ -152,58 +156,59 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::temp_store;
+    use crate::store::test_support::{each_store, temp_store};
     use crate::store::NewDelivery;
     use chrono::Duration;
 
     #[test]
     fn tokens_are_found_with_their_grant() {
-        let (_d, mut store) = temp_store();
-        let expires = Utc::now() + Duration::days(90);
-        let reply = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "A@x.org".into(),
-            thread_id: Some(42),
-            expires,
-        };
-        let command = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "a@x.org".into(),
-            thread_id: None,
-            expires,
-        };
-        let id = store
-            .insert_pending_delivery(&NewDelivery {
+        each_store(|mut store| {
+            let expires = Utc::now() + Duration::days(90);
+            let reply = ReplyGrant {
+                token: ReplyToken::generate(),
+                person_email: "A@x.org".into(),
+                thread_id: Some(42),
+                expires,
+            };
+            let command = ReplyGrant {
+                token: ReplyToken::generate(),
                 person_email: "a@x.org".into(),
-                schedule: "s".into(),
-                period_end: Utc::now(),
-                message_id: "m@x".into(),
-                raw: vec![],
-                post_ids: vec![],
-                grants: vec![command.clone(), reply.clone()],
-                highlights: vec![],
-            })
-            .expect("insert")
-            .expect("new");
-        let got = store.token(&reply.token).expect("lookup").expect("found");
-        assert!(got.token.ct_eq(&reply.token));
-        assert_eq!(got.person_email, "a@x.org");
-        assert_eq!(got.thread_id, Some(42));
-        assert_eq!(got.expires, expires);
-        assert_eq!(store.token(&ReplyToken::generate()).expect("lookup"), None);
-        let all = store.grants_of_delivery(id).expect("grants");
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].thread_id, Some(42));
-        assert_eq!(all[1].thread_id, None);
+                thread_id: None,
+                expires,
+            };
+            let id = store
+                .insert_pending_delivery(&NewDelivery {
+                    person_email: "a@x.org".into(),
+                    schedule: "s".into(),
+                    period_end: Utc::now(),
+                    message_id: "m@x".into(),
+                    raw: vec![],
+                    post_ids: vec![],
+                    grants: vec![command.clone(), reply.clone()],
+                    highlights: vec![],
+                })
+                .expect("insert")
+                .expect("new");
+            let got = store.token(&reply.token).expect("lookup").expect("found");
+            assert!(got.token.ct_eq(&reply.token));
+            assert_eq!(got.person_email, "a@x.org");
+            assert_eq!(got.thread_id, Some(42));
+            assert_eq!(got.expires, expires);
+            assert_eq!(store.token(&ReplyToken::generate()).expect("lookup"), None);
+            let all = store.grants_of_delivery(id).expect("grants");
+            assert_eq!(all.len(), 2);
+            assert_eq!(all[0].thread_id, Some(42));
+            assert_eq!(all[1].thread_id, None);
 
-        let loose = ReplyGrant {
-            token: ReplyToken::generate(),
-            person_email: "b@x.org".into(),
-            thread_id: None,
-            expires,
-        };
-        store.insert_grant(&loose).expect("grant");
-        assert!(store.token(&loose.token).expect("lookup").is_some());
+            let loose = ReplyGrant {
+                token: ReplyToken::generate(),
+                person_email: "b@x.org".into(),
+                thread_id: None,
+                expires,
+            };
+            store.insert_grant(&loose).expect("grant");
+            assert!(store.token(&loose.token).expect("lookup").is_some());
+        });
     }
 
     #[test]
@@ -219,7 +224,8 @@ mod tests {
             })
             .expect("grant");
         store
-            .conn
+            .sqlite()
+            .expect("sqlite")
             .execute(
                 "UPDATE reply_tokens SET token_sha256 = ?1",
                 [token_hash(other.as_str())],

@@ -5,8 +5,8 @@
 //! The HTTP edge verifies the token's signature (`http::token`) and hands the store what the
 //! token says; the store never sees the key.
 
+use super::db::{params, Exec};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
 use super::{Store, StoreError};
 
@@ -38,13 +38,12 @@ impl Store {
     /// True when the unsubscribe token with this nonce has been used.
     pub fn unsubscribe_token_used(&self, nonce: &str) -> Result<bool, StoreError> {
         Ok(self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT 1 FROM unsubscribe_tokens_used WHERE nonce = ?1",
-                [nonce],
+                params![nonce],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some())
     }
 
@@ -55,25 +54,30 @@ impl Store {
         token: &UsedToken<'_>,
         now: DateTime<Utc>,
     ) -> Result<Redeemed, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
-        let inserted = tx.execute(
-            "INSERT INTO unsubscribe_tokens_used (nonce, email, schedule, issued_at, used_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(nonce) DO NOTHING",
-            params![
-                token.nonce,
-                token.email,
-                token.schedule,
-                token.issued_at.timestamp(),
-                now.timestamp()
-            ],
-        )?;
-        if inserted == 0 {
-            return Ok(Redeemed::AlreadyUsed);
-        }
-        if !Store::opt_out_of_schedule(&tx, token.email, token.schedule)? {
-            return Ok(Redeemed::UnknownPerson);
-        }
-        tx.commit()?;
-        Ok(Redeemed::Unsubscribed)
+        self.db.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO unsubscribe_tokens_used (nonce, email, schedule, issued_at, used_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(nonce) DO NOTHING",
+                params![
+                    token.nonce,
+                    token.email,
+                    token.schedule,
+                    token.issued_at.timestamp(),
+                    now.timestamp()
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(Redeemed::AlreadyUsed);
+            }
+            if !Store::opt_out_of_schedule(tx, token.email, token.schedule)? {
+                // Nothing is kept for an unknown person: the token stays unused.
+                tx.execute(
+                    "DELETE FROM unsubscribe_tokens_used WHERE nonce = ?1",
+                    params![token.nonce],
+                )?;
+                return Ok(Redeemed::UnknownPerson);
+            }
+            Ok(Redeemed::Unsubscribed)
+        })
     }
 }

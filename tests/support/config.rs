@@ -98,6 +98,8 @@ pub struct Spec {
     pub forum_url: String,
     /// `[store] path` (relative to the config file).
     pub store_path: String,
+    /// `[store]` lines for PostgreSQL (`url = …`, `password_file = …`) instead of `path`.
+    pub store_pg: Option<String>,
     /// `[mail] from`.
     pub from: String,
     /// `[mail] reply_domain`.
@@ -140,6 +142,7 @@ impl Default for Spec {
             organisation: "Gemeente Testdam".into(),
             forum_url: "https://forum.testdam.example".into(),
             store_path: "digestd.sqlite".into(),
+            store_pg: None,
             from: "Testdam Groups <digest@testdam.example>".into(),
             reply_domain: "reply.testdam.example".into(),
             schedule: "0 0 7 * * Mon-Fri".into(),
@@ -189,7 +192,7 @@ name = "{organisation}"
 forum_url = "{forum_url}"
 
 [store]
-path = "{store_path}"
+{store}
 
 [mail]
 from = "{from}"
@@ -205,7 +208,10 @@ templates = "{templates}"
 "#,
             organisation = self.organisation,
             forum_url = self.forum_url,
-            store_path = self.store_path,
+            store = match &self.store_pg {
+                Some(lines) => lines.clone(),
+                None => format!("path = \"{}\"", self.store_path),
+            },
             from = self.from,
             reply_domain = self.reply_domain,
             mail_extra = self.mail_extra,

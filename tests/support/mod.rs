@@ -20,6 +20,7 @@
 //!   `digestd receive`);
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
+//! - [`postgres`]: a real PostgreSQL server (one per test process, a database per test);
 //! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
 //!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
@@ -34,6 +35,7 @@ pub mod feed_server;
 pub mod http_client;
 pub mod inbound;
 pub mod mail_servers;
+pub mod postgres;
 mod smtp_sink;
 pub mod synapse;
 pub mod webhook_platform;

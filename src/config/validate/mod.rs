@@ -123,12 +123,13 @@ pub(crate) fn validate(raw: RawConfig, csv_people: Vec<PersonIn>, ctx: &Ctx<'_>)
     let ambassadors = v.ambassadors(&raw.groups, raw.ambassadors.as_ref(), &people, &defaults);
 
     let config = match (org, store_path, mail) {
-        (Some((organisation, forum_url)), Some(store_path), Some(mail))
+        (Some((organisation, forum_url)), Some((store_path, store_url)), Some(mail))
             if v.problems.is_empty() =>
         {
             Some(Config {
                 source: ctx.file.to_path_buf(),
                 store_path,
+                store_url,
                 templates_dir,
                 organisation,
                 forum_url,

@@ -105,10 +105,10 @@ fn intake(config_path: &Path, input: &mut dyn Read) -> Result<(Config, Store, i6
         );
         EX_TEMPFAIL
     })?;
-    let mut store = Store::open(&config.store_path).map_err(|e| {
+    let mut store = Store::open_at(&config.store_location()).map_err(|e| {
         eprintln!(
             "digestd receive: opening the store {}: {e}",
-            config.store_path.display()
+            config.store_location().display()
         );
         EX_TEMPFAIL
     })?;

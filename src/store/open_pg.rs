@@ -1,0 +1,94 @@
+//! Opening a PostgreSQL store: the pool, and the migrations of [`super::migrations_pg`]
+//! applied under the store's write lock (several processes may start at once).
+
+use r2d2_postgres::postgres::Transaction;
+
+use super::db::{postgres as pg, Db, WRITE_LOCK};
+use super::{migrations_pg, PgSettings, StoreError};
+
+/// Opens the pool and migrates the database; refuses one written by a newer digestd.
+pub(super) fn open(settings: &PgSettings) -> Result<Db, StoreError> {
+    let config = settings.config()?;
+    pg::outside_runtime(|| open_blocking(settings, config))
+}
+
+fn open_blocking(
+    settings: &PgSettings,
+    config: r2d2_postgres::postgres::Config,
+) -> Result<Db, StoreError> {
+    // One connection first, so that a wrong password or a missing database is reported as
+    // the server said it, at once (the pool would retry until its timeout).
+    let first = config
+        .connect(r2d2_postgres::postgres::NoTls)
+        .map_err(|e| StoreError::Connect {
+            url: super::location::redact(&settings.url),
+            message: describe(&e),
+        })?;
+    drop(first);
+    let pool = pg::pool(config, settings.pool_size)?;
+    let mut conn = pool.get()?;
+    let mut tx = conn.client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let found = current(&mut tx)?;
+    let known = migrations_pg::MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: super::location::redact(&settings.url).into(),
+            found,
+            known,
+        });
+    }
+    for (i, sql) in migrations_pg::MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(found as usize)
+    {
+        let version = i as i64 + 1;
+        tx.batch_execute(sql)
+            .and_then(|()| tx.execute("DELETE FROM schema_version", &[]).map(|_| ()))
+            .and_then(|()| {
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&version],
+                )
+                .map(|_| ())
+            })
+            .map_err(|source| StoreError::PgMigration { version, source })?;
+        tracing::info!(version, "postgresql store migrated");
+    }
+    tx.commit()?;
+    drop(conn);
+    Ok(Db::Postgres(pool))
+}
+
+/// The whole of a PostgreSQL error: the server's message when it sent one.
+fn describe(e: &r2d2_postgres::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+fn current(tx: &mut Transaction<'_>) -> Result<i64, StoreError> {
+    let row = tx.query_opt("SELECT version FROM schema_version", &[])?;
+    Ok(row.map(|r| r.get::<_, i64>(0)).unwrap_or(0))
+}
+
+/// The schema version of an open PostgreSQL store.
+pub(super) fn version(db: &Db) -> Result<i64, StoreError> {
+    use super::db::Exec;
+    let mut auto = db.auto()?;
+    Ok(auto
+        .query_opt("SELECT version FROM schema_version", &[], |r| r.get(0))?
+        .unwrap_or(0))
+}
