@@ -277,11 +277,43 @@ impl Schedule {
     }
 }
 
+/// A text written once or once per locale: `title = "Social worker"` or
+/// `title = { en = "Social worker", nl = "Maatschappelijk werker" }` in config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LocalText {
+    /// The text for a locale without its own (`en`'s when given, else the first).
+    pub default: String,
+    /// Texts by locale (`en`, `nl`); empty for a plain string.
+    pub by_locale: std::collections::BTreeMap<String, String>,
+}
+
+impl LocalText {
+    /// The same text in every locale.
+    pub fn plain(text: impl Into<String>) -> LocalText {
+        LocalText {
+            default: text.into(),
+            by_locale: Default::default(),
+        }
+    }
+
+    /// The text for `locale` (`nl-BE` falls back to `nl`, then to the default).
+    pub fn get(&self, locale: &str) -> &str {
+        let base = locale.split(['-', '_']).next().unwrap_or(locale);
+        self.by_locale
+            .get(locale)
+            .or_else(|| self.by_locale.get(base))
+            .unwrap_or(&self.default)
+    }
+}
+
 /// A job function: the groups it follows, its training tags and its schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     /// Role name as written in config (`social-worker`).
     pub name: String,
+    /// Display name shown in digests instead of `name` (config `title`, localisable).
+    #[serde(default)]
+    pub title: Option<LocalText>,
     /// Groups whose threads reach this role's digest.
     pub groups: Vec<GroupId>,
     /// Tags that make a post a training highlight for this role (lower case).
@@ -626,6 +658,20 @@ mod tests {
             time_zone: chrono_tz::Europe::Amsterdam,
         };
         assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn local_text_falls_back_from_region_to_language_to_default() {
+        let t = LocalText {
+            default: "Social worker".into(),
+            by_locale: [("nl".to_string(), "Maatschappelijk werker".to_string())]
+                .into_iter()
+                .collect(),
+        };
+        assert_eq!(t.get("nl"), "Maatschappelijk werker");
+        assert_eq!(t.get("nl-BE"), "Maatschappelijk werker");
+        assert_eq!(t.get("de"), "Social worker");
+        assert_eq!(LocalText::plain("X").get("nl"), "X");
     }
 
     #[test]

@@ -273,7 +273,8 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
                 "Onboarding guide for **new** case workers.",
                 &["training"],
             ),
-            // Also old, but not tagged: stays out.
+            // Also old, not tagged, and nobody answered it: no thread and no highlight, but a
+            // question in "Can you help?".
             post(
                 "social-work",
                 "stale",
@@ -385,8 +386,19 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         "the older post is outside the period: not an active thread:\n{text}"
     );
     assert!(
-        !text.contains("nobody answered"),
-        "an old untagged post is in neither section:\n{text}"
+        !threads.contains("nobody answered") && !highlights.contains("nobody answered"),
+        "an old untagged post is neither a thread nor a highlight:\n{text}"
+    );
+    let questions = section(&text, "Can you help?");
+    assert!(
+        questions.contains("* Thread stale")
+            && questions.contains("An old question nobody answered.")
+            && questions.contains("mailto:reply+"),
+        "an old question nobody answered asks for help, with its reply link:\n{text}"
+    );
+    assert!(
+        html.contains("id=\"can-you-help\""),
+        "the section's id in the HTML part"
     );
     let html_highlights = html_from(&html, "Training highlights");
     assert!(
@@ -398,8 +410,9 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         html_highlights.contains("Onboarding guide for <strong>new</strong> case workers."),
         "the highlight's excerpt as sanitised HTML"
     );
+    // The threads section ends where its <tbody id="threads"> does.
     let html_threads = html_from(&html, "Active threads")
-        .split(">Training highlights</h2>")
+        .split("</tbody>")
         .next()
         .unwrap_or_default();
     assert!(
@@ -506,9 +519,15 @@ fn digests_reach_a_real_smtp_server_with_the_right_content_and_never_twice() {
         !newest.contains("We book the follow-up"),
         "already delivered posts are not repeated:\n{newest}"
     );
+    let again = section(&newest, "Training highlights");
     assert!(
-        !newest.contains("Onboarding guide") && !newest.contains("Checklist for home visits"),
+        !again.contains("Onboarding guide") && !again.contains("Checklist for home visits"),
         "highlights already delivered are not repeated:\n{newest}"
+    );
+    // A question still unanswered stays in "Can you help?" until someone answers it.
+    assert!(
+        section(&newest, "Can you help?").contains("Thread old"),
+        "the unanswered question is asked again:\n{newest}"
     );
 }
 

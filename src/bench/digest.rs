@@ -260,6 +260,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
     let roles: Vec<Role> = (0..ROLES)
         .map(|r| Role {
             name: format!("role-{r}"),
+            title: None,
             groups: [r, r + ROLES, (r + 1) % GROUPS]
                 .iter()
                 .map(|g| groups[*g].id.clone())
@@ -435,6 +436,7 @@ impl Maker<'_> {
             "mailto:digest@replies.example.org?subject=unsubscribe%20{}",
             ReplyToken::generate().as_str()
         );
+        let role_titles = HashMap::new();
         let ctx = RenderContext {
             organisation: "Gemeente Voorbeeld",
             group_names: &self.group_names,
@@ -444,6 +446,7 @@ impl Maker<'_> {
             excerpt_chars: self.excerpt_chars,
             excerpts: Some(excerpts),
             template: DEFAULT_TEMPLATE,
+            role_titles: &role_titles,
         };
         let value = self.renderer.context_value(&digest, &ctx);
         let subject = self.renderer.subject(&digest, &ctx);

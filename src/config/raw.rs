@@ -193,12 +193,21 @@ pub(crate) struct RawAmbassadors {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRole {
     pub name: Option<Str>,
+    pub title: Option<Spanned<RawLocalText>>,
     pub groups: Option<Spanned<Vec<Str>>>,
     #[serde(default)]
     pub training_tags: Vec<Str>,
     pub schedule: Option<Str>,
     pub time_zone: Option<Str>,
     pub template: Option<Str>,
+}
+
+/// A text written once (`"..."`) or per locale (`{ en = "...", nl = "..." }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawLocalText {
+    Plain(String),
+    ByLocale(std::collections::BTreeMap<String, String>),
 }
 
 /// `[[people]]`.

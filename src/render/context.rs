@@ -31,7 +31,7 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
     let highlights: Vec<Value> = digest
         .highlights
         .iter()
-        .map(|h| highlight_item(h, ctx, t, tz))
+        .map(|h| highlight_item(h, ctx, locale, t, tz))
         .collect();
     let questions: Vec<Value> = digest
         .questions
@@ -163,6 +163,7 @@ fn thread_item(
 fn highlight_item(
     h: &Highlight,
     ctx: &RenderContext<'_>,
+    locale: &str,
     t: &LocaleTable,
     tz: chrono_tz::Tz,
 ) -> Value {
@@ -175,8 +176,13 @@ fn highlight_item(
         .get(&h.thread.id)
         .map(|tok| reply_mailto(tok, ctx.reply_domain, &h.thread.title));
     let excerpt = excerpt_of(&h.post, ctx);
+    let role = ctx
+        .role_titles
+        .get(&h.role)
+        .map_or(h.role.as_str(), |title| title.get(locale));
     json!({
-        "role": header_safe(&h.role),
+        "role": header_safe(role),
+        "role_id": header_safe(&h.role),
         "tag": header_safe(&h.tag),
         "group": header_safe(group),
         "title": header_safe(&h.thread.title),

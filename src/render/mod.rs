@@ -111,6 +111,8 @@ pub struct RenderContext<'a> {
     pub excerpts: Option<&'a ExcerptCache>,
     /// Template pair to use ([`DEFAULT_TEMPLATE`] unless the role names another).
     pub template: &'a str,
+    /// Display names of roles by name (config `title`; the name is shown when missing).
+    pub role_titles: &'a HashMap<String, crate::model::LocalText>,
 }
 
 /// A rendered digest: the parts of a multipart/alternative message.
@@ -370,6 +372,7 @@ impl Renderer {
             .map(|t| (t.thread.id, ReplyToken::generate()))
             .collect();
         let groups = HashMap::new();
+        let role_titles = HashMap::new();
         for name in &self.pairs {
             let ctx = RenderContext {
                 organisation: "Sample",
@@ -380,6 +383,7 @@ impl Renderer {
                 excerpt_chars: 100,
                 excerpts: None,
                 template: name,
+                role_titles: &role_titles,
             };
             let value = self.context_value(&sample, &ctx);
             let hctx = Context::from(value);

@@ -132,6 +132,7 @@ fn normal_digest(locale: &str) -> Digest {
 struct Fixture {
     groups: HashMap<String, String>,
     tokens: HashMap<i64, ReplyToken>,
+    role_titles: HashMap<String, crate::model::LocalText>,
 }
 
 impl Fixture {
@@ -144,6 +145,7 @@ impl Fixture {
             tokens: [(1, token.clone()), (2, token.clone()), (9, token)]
                 .into_iter()
                 .collect(),
+            role_titles: HashMap::new(),
         }
     }
 
@@ -157,6 +159,7 @@ impl Fixture {
             excerpt_chars: 120,
             excerpts: None,
             template: DEFAULT_TEMPLATE,
+            role_titles: &self.role_titles,
         }
     }
 }
@@ -605,4 +608,37 @@ fn every_section_has_its_id_in_html_and_its_heading_in_text_in_every_locale() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.html.contains("can-you-help"));
     assert!(!out.text.contains("Can you help?"));
+}
+
+#[test]
+fn a_role_title_is_shown_in_the_readers_language_instead_of_its_id() {
+    let r = renderer();
+    let mut f = Fixture::new();
+    f.role_titles.insert(
+        "social-worker".into(),
+        crate::model::LocalText {
+            default: "Social worker".into(),
+            by_locale: [
+                ("en".to_string(), "Social worker".to_string()),
+                ("nl".to_string(), "Maatschappelijk werker".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        },
+    );
+    for (locale, shown) in [
+        ("en", "For your role: Social worker"),
+        ("nl", "Voor uw rol: Maatschappelijk werker"),
+    ] {
+        let out = r
+            .render(&normal_digest(locale), &f.ctx())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.text.contains(shown), "{locale}: {}", out.text);
+        assert!(out.html.contains(shown), "{locale}");
+        assert!(
+            !out.text.contains("social-worker"),
+            "{locale}: {}",
+            out.text
+        );
+    }
 }

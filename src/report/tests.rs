@@ -37,6 +37,7 @@ fn post(
 fn role(name: &str, groups: &[&str]) -> Role {
     Role {
         name: name.into(),
+        title: None,
         groups: groups.iter().map(|g| g.to_string()).collect(),
         training_tags: vec![],
         schedule: Schedule {

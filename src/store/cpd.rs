@@ -3,9 +3,9 @@
 //! the training highlights their sent digests delivered. The record itself is made by the pure
 //! `cpd::record`.
 
+use super::db::{params, Exec, Row};
 use chrono::{DateTime, Utc};
 
-use super::db::{params, Exec};
 use super::{from_db, to_db, Store, StoreError};
 use crate::model::{normalize_email, GroupId, PostId, ThreadId};
 
@@ -66,29 +66,16 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CpdPost>, StoreError> {
-        // Both engines: `LIKE` for the tag test, and one statement with the person and one
-        // without (an untyped `NULL` parameter does not compare on PostgreSQL).
-        let who = if person.is_some() {
-            "p.author_email = ?3 AND"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT p.author_email, p.id, p.created, p.group_id, p.thread_id, t.title, p.url,
-                    p.best_answer,
+        const COLUMNS: &str = "SELECT p.author_email, p.id, p.created, p.group_id, p.thread_id,
+                    t.title, p.url, p.best_answer,
                     (SELECT o.author_email FROM posts o WHERE o.thread_id = p.thread_id
                      ORDER BY o.created, o.id LIMIT 1) AS opener,
                     p.remote_id,
-                    (SELECT o.tags FROM posts o
-                     WHERE o.thread_id = p.thread_id ORDER BY o.created, o.id LIMIT 1)
-             FROM posts p JOIN threads t ON t.id = p.thread_id
-             WHERE {who} p.created >= ?1 AND p.created < ?2
-             ORDER BY p.created, p.id"
-        );
-        let person = person.map(normalize_email).unwrap_or_default();
-        let mut db = self.db.auto()?;
-        let read = |r: &super::db::Row| -> Result<(CpdPost, String), StoreError> {
-            let opener_tags: Option<String> = r.get(10)?;
+                    (SELECT CASE WHEN instr(o.tags, ',question,') > 0 THEN 1 ELSE 0 END
+                     FROM posts o WHERE o.thread_id = p.thread_id
+                     ORDER BY o.created, o.id LIMIT 1) AS question
+             FROM posts p JOIN threads t ON t.id = p.thread_id";
+        let map = |r: &Row| -> Result<(CpdPost, String), StoreError> {
             Ok((
                 CpdPost {
                     person_email: normalize_email(&r.get::<String>(0)?),
@@ -100,17 +87,30 @@ impl Store {
                     url: r.get(6)?,
                     best_answer: r.get::<i64>(7)? != 0,
                     opener_email: normalize_email(&r.get::<Option<String>>(8)?.unwrap_or_default()),
-                    opener_question: opener_tags.is_some_and(|t| t.contains(",question,")),
+                    opener_question: r.get::<Option<i64>>(10)?.unwrap_or(0) != 0,
                     first_reply_id: None,
                     by_email: false,
                 },
                 r.get::<String>(9)?,
             ))
         };
-        let rows: Vec<(CpdPost, String)> = if who.is_empty() {
-            db.query_map(&sql, params![to_db(from)?, to_db(to)?], read)?
-        } else {
-            db.query_map(&sql, params![to_db(from)?, to_db(to)?, person], read)?
+        let mut db = self.db.auto()?;
+        let rows: Vec<(CpdPost, String)> = match person {
+            Some(person) => db.query_map(
+                &format!(
+                    "{COLUMNS} WHERE p.author_email = ?1 AND p.created >= ?2 AND p.created < ?3
+                     ORDER BY p.created, p.id"
+                ),
+                params![normalize_email(person), to_db(from)?, to_db(to)?],
+                map,
+            )?,
+            None => db.query_map(
+                &format!(
+                    "{COLUMNS} WHERE p.created >= ?1 AND p.created < ?2 ORDER BY p.created, p.id"
+                ),
+                params![to_db(from)?, to_db(to)?],
+                map,
+            )?,
         };
         let mut out = Vec::with_capacity(rows.len());
         for (mut post, remote_id) in rows {
@@ -142,22 +142,14 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<CpdHighlight>, StoreError> {
-        let who = if person.is_some() {
-            "AND h.person_email = ?3"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT h.person_email, h.at, h.role, h.post_id, p.group_id, t.title, p.url
+        const COLUMNS: &str = "SELECT h.person_email, h.at, h.role, h.post_id, p.group_id,
+                    t.title, p.url
              FROM highlights_sent h
              JOIN deliveries d ON d.id = h.delivery_id
              JOIN posts p ON p.id = h.post_id
              JOIN threads t ON t.id = p.thread_id
-             WHERE d.status = 'sent' AND h.at >= ?1 AND h.at < ?2 {who}
-             ORDER BY h.at, h.person_email, h.post_id"
-        );
-        let person = person.map(normalize_email).unwrap_or_default();
-        let read = |r: &super::db::Row| -> Result<CpdHighlight, StoreError> {
+             WHERE d.status = 'sent'";
+        let map = |r: &Row| -> Result<CpdHighlight, StoreError> {
             Ok(CpdHighlight {
                 person_email: r.get(0)?,
                 at: from_db(r.get(1)?),
@@ -168,11 +160,22 @@ impl Store {
                 url: r.get(6)?,
             })
         };
-        let mut db = self.db.auto()?;
-        if who.is_empty() {
-            db.query_map(&sql, params![to_db(from)?, to_db(to)?], read)
-        } else {
-            db.query_map(&sql, params![to_db(from)?, to_db(to)?, person], read)
+        match person {
+            Some(person) => self.db.query_map(
+                &format!(
+                    "{COLUMNS} AND h.person_email = ?1 AND h.at >= ?2 AND h.at < ?3
+                     ORDER BY h.at, h.person_email, h.post_id"
+                ),
+                params![normalize_email(person), to_db(from)?, to_db(to)?],
+                map,
+            ),
+            None => self.db.query_map(
+                &format!(
+                    "{COLUMNS} AND h.at >= ?1 AND h.at < ?2 ORDER BY h.at, h.person_email, h.post_id"
+                ),
+                params![to_db(from)?, to_db(to)?],
+                map,
+            ),
         }
     }
 }

@@ -140,9 +140,14 @@ impl Validator<'_> {
                 .or_insert((tpl_line, tpl_key, Vec::new()))
                 .2
                 .push(role_name);
+            let title = r
+                .title
+                .as_ref()
+                .and_then(|t| self.local_text(t, &join(&p, "title")));
             if let (Some(name), Some(cron), Some(tz)) = (name, cron, time_zone) {
                 roles.push(Role {
                     name: name.value,
+                    title,
                     groups,
                     training_tags,
                     schedule: Schedule {
@@ -180,5 +185,54 @@ impl Validator<'_> {
             })
             .collect();
         (roles, names)
+    }
+}
+
+impl Validator<'_> {
+    /// A localisable text: a non-empty string, or a table of non-empty strings keyed by valid
+    /// locales. `None` (with a problem recorded) when it is neither.
+    fn local_text(
+        &mut self,
+        t: &Spanned<raw::RawLocalText>,
+        key: &str,
+    ) -> Option<crate::model::LocalText> {
+        let line = self.line(t);
+        match t.get_ref() {
+            raw::RawLocalText::Plain(s) if s.trim().is_empty() => {
+                self.problem(line, key, "must not be empty");
+                None
+            }
+            raw::RawLocalText::Plain(s) => Some(crate::model::LocalText::plain(s.trim())),
+            raw::RawLocalText::ByLocale(m) if m.is_empty() => {
+                self.problem(
+                    line,
+                    key,
+                    "give the text, or a table of texts per locale, e.g. { en = \"Social worker\", nl = \"Maatschappelijk werker\" }",
+                );
+                None
+            }
+            raw::RawLocalText::ByLocale(m) => {
+                let mut ok = true;
+                for (locale, text) in m {
+                    if let Err(e) = checks::check_locale(locale) {
+                        self.problem(line, &format!("{key}.{locale}"), e);
+                        ok = false;
+                    } else if text.trim().is_empty() {
+                        self.problem(line, &format!("{key}.{locale}"), "must not be empty");
+                        ok = false;
+                    }
+                }
+                let by_locale: std::collections::BTreeMap<String, String> = m
+                    .iter()
+                    .map(|(l, t)| (l.clone(), t.trim().to_string()))
+                    .collect();
+                let default = by_locale
+                    .get("en")
+                    .or_else(|| by_locale.values().next())
+                    .cloned()
+                    .unwrap_or_default();
+                ok.then_some(crate::model::LocalText { default, by_locale })
+            }
+        }
     }
 }

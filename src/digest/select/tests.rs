@@ -68,6 +68,7 @@ fn person() -> Person {
 fn role(name: &str, groups: &[&str], tags: &[&str]) -> Role {
     Role {
         name: name.into(),
+        title: None,
         groups: groups.iter().map(|s| s.to_string()).collect(),
         training_tags: tags.iter().map(|s| s.to_string()).collect(),
         schedule: Schedule {
