@@ -139,6 +139,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send the ambassadors' weekly nudge now (once per period of `[ambassadors] schedule`).
+    Nudge {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Send as if it were this instant (RFC 3339): for tests. Default: the clock.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The engagement report: per group and role, week by week, posts, replies by email versus
     /// on the forum, unanswered questions and their age, unsubscribes and pauses (a table on
     /// stdout by default).
@@ -430,6 +438,13 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
                 print!("{status}");
             }
             Ok(0)
+        }
+        Command::Nudge { config, now } => {
+            let cfg = config.load()?;
+            let now = now.unwrap_or_else(chrono::Utc::now);
+            let report = crate::ambassador_nudge::nudge_now(&cfg, now)?;
+            println!("{report}");
+            Ok(if report.failed > 0 { 1 } else { 0 })
         }
         Command::Migrate { from, to } => {
             print!("{}", crate::migrate::run(&from, &to)?);

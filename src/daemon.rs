@@ -161,6 +161,12 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                 });
                 record_polls(&mut polls, outcomes);
                 tracing::info!(%report, "collected");
+                if firing.schedule.starts_with(crate::ambassador_nudge::SCHEDULE_PREFIX) {
+                    if let Err(e) = engine.run_nudges(&mut store, firing.at).await {
+                        tracing::error!(schedule = %firing.schedule, "ambassador nudges failed: {e:#}");
+                    }
+                    continue;
+                }
                 let audience = Audience { schedule: Some(firing.schedule.clone()), ..Audience::default() };
                 let _ = notifier.status(&format!("sending digests for {}", firing.schedule));
                 if let Err(e) = engine.run(&mut store, &audience, firing.at).await {

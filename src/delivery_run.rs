@@ -523,7 +523,7 @@ impl Engine {
     }
 
     /// Sends the recorded batch with the transport's concurrency; marks each row as it completes.
-    async fn send_batch(
+    pub(crate) async fn send_batch(
         &self,
         store: &mut Store,
         batch: &mut Vec<(i64, String, Vec<u8>)>,

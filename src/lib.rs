@@ -22,7 +22,8 @@ pub mod store;
 pub mod template_files;
 
 // Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
-// core), schedules and the daemon loop.
+// core), the ambassadors' nudges, schedules and the daemon loop.
+pub mod ambassador_nudge;
 pub mod collect;
 pub mod config;
 pub mod daemon;

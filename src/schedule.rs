@@ -88,8 +88,13 @@ impl Scheduler {
             move |source| ScheduleError::Scheduler { schedule, source }
         };
         let inner = JobScheduler::new().await.map_err(err("*"))?;
-        for schedule in distinct_schedules(config) {
-            let key = schedule.key();
+        let roles = distinct_schedules(config).into_iter().map(|s| (s.key(), s));
+        // The ambassadors' nudge, when any group has ambassadors (its key tells the daemon).
+        let nudge = (!config.ambassadors.by_group.is_empty()).then(|| {
+            let s = config.ambassadors.schedule.clone();
+            (crate::ambassador_nudge::schedule_key(&s), s)
+        });
+        for (key, schedule) in roles.chain(nudge) {
             let tx = tx.clone();
             let job_key = key.clone();
             let job = Job::new_async_tz(

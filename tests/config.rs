@@ -193,6 +193,20 @@ const CASES: &[(&str, &str, usize, &str, &str)] = &[
         "at least one group",
     ),
     (
+        "bad-ambassadors.toml",
+        "bad-ambassadors.toml",
+        25,
+        "groups[0].ambassadors[1]",
+        "ambassador `nobody@test.example` is not a configured person",
+    ),
+    (
+        "bad-ambassadors.toml",
+        "bad-ambassadors.toml",
+        28,
+        "ambassadors.schedule",
+        "invalid cron expression",
+    ),
+    (
         "csv-unknown-role.toml",
         "bad-people.csv",
         3,

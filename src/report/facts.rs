@@ -18,6 +18,10 @@ pub struct PostFact {
     pub created: DateTime<Utc>,
     /// It came in as a reply by email (digestd posted it for its author).
     pub by_email: bool,
+    /// It carries the `question` tag (how forums mark a question).
+    pub question_tag: bool,
+    /// It is marked the thread's best (accepted) answer.
+    pub best_answer: bool,
 }
 
 /// What a person did to the digests they get.

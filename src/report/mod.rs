@@ -11,8 +11,10 @@
 //! - a thread's opener is its first post; every later post is a reply, by email when digestd
 //!   posted it from a reply mail, else on the forum;
 //! - a question is unanswered at an instant when its opener was written by then and nobody
-//!   but the opener's author had posted in the thread by then; its age is counted from the
-//!   opener; each week reports the questions unanswered at its end (or now);
+//!   but the opener's author had posted in the thread by then, or when the opener carries the
+//!   `question` tag and no post had been marked the best answer by then (the rule of the
+//!   digest's "Can you help?" section); its age is counted from the opener; each week reports
+//!   the questions unanswered at its end (or now);
 //! - a group's row counts its posts, its questions, and the unsubscribes and pauses of the
 //!   people whose roles follow it; a role's row counts its members' posts in the role's
 //!   groups, the questions of those groups, and its members' unsubscribes and pauses (an
@@ -136,12 +138,16 @@ struct ThreadFacts<'p> {
     opener: &'p PostFact,
     /// When someone other than the opener's author first posted in it.
     answered: Option<DateTime<Utc>>,
+    /// When a post in it was first marked the best answer.
+    solved: Option<DateTime<Utc>>,
 }
 
 impl ThreadFacts<'_> {
     /// Unanswered at `t`: its age in whole days then, else `None`.
     fn unanswered_age_at(&self, t: DateTime<Utc>) -> Option<i64> {
-        let open = self.opener.created <= t && self.answered.is_none_or(|a| a > t);
+        let unanswered = self.answered.is_none_or(|a| a > t);
+        let unsolved = self.opener.question_tag && self.solved.is_none_or(|s| s > t);
+        let open = self.opener.created <= t && (unanswered || unsolved);
         open.then(|| (t - self.opener.created).num_days())
     }
 }
@@ -157,12 +163,16 @@ fn threads(posts: &[PostFact]) -> HashMap<i64, ThreadFacts<'_>> {
                     ThreadFacts {
                         opener: p,
                         answered: None,
+                        solved: p.best_answer.then_some(p.created),
                     },
                 );
             }
             Some(t) => {
                 if t.answered.is_none() && p.author_email != t.opener.author_email {
                     t.answered = Some(p.created);
+                }
+                if t.solved.is_none() && p.best_answer {
+                    t.solved = Some(p.created);
                 }
             }
         }

@@ -29,6 +29,8 @@ fn post(
         author_email: author.into(),
         created: now() - Duration::days(days_ago),
         by_email,
+        question_tag: false,
+        best_answer: false,
     }
 }
 
@@ -277,4 +279,25 @@ fn nice_tops_are_even_and_round() {
         .map(html::nice_top)
         .collect();
     assert_eq!(tops, [2, 2, 4, 8, 10, 20, 50, 100, 200]);
+}
+
+#[test]
+fn a_tagged_question_stays_unanswered_until_an_answer_is_marked_best() {
+    let mut w = world();
+    // Thread 5 in it: a tagged question 6 days ago, a "me too" 5 days ago, a best answer today.
+    let mut opener = post(8, 5, "it", "cy@x.org", 6, false);
+    opener.question_tag = true;
+    let mut best = post(10, 5, "it", "ann@x.org", 0, false);
+    best.best_answer = true;
+    w.posts
+        .extend([opener, post(9, 5, "it", "bob@x.org", 5, false), best]);
+    w.posts.sort_by_key(|p| (p.created, p.post_id));
+    let r = built(&w, 2);
+    let it = row(&r, Scope::Group, "it");
+    assert_eq!(
+        it.weeks[0].unanswered, 1,
+        "open at the end of last week: {it:?}"
+    );
+    assert_eq!(it.weeks[1].unanswered, 1, "only thread 4 now: {it:?}");
+    assert_eq!(it.weeks[1].oldest_unanswered_days, Some(1));
 }

@@ -45,8 +45,8 @@ impl Store {
             .map(|(_, id)| id.as_str())
             .collect();
         let rows = db.query_map(
-            "SELECT id, thread_id, group_id, author_email, created, remote_id FROM posts
-             WHERE created <= ?1 ORDER BY created, id",
+            "SELECT id, thread_id, group_id, author_email, created, remote_id, tags, best_answer
+             FROM posts WHERE created <= ?1 ORDER BY created, id",
             params![to_db(until)?],
             |r| {
                 Ok((
@@ -56,12 +56,14 @@ impl Store {
                     r.get::<String>(3)?,
                     r.get::<i64>(4)?,
                     r.get::<String>(5)?,
+                    r.get::<String>(6)?,
+                    r.get::<bool>(7)?,
                 ))
             },
         )?;
         let mut posts = Vec::new();
         for row in rows {
-            let (post_id, thread_id, group_id, author_email, created, remote_id) = row;
+            let (post_id, thread_id, group_id, author_email, created, remote_id, tags, best) = row;
             let by_email = in_group.contains(&(group_id.as_str(), remote_id.as_str()))
                 || anywhere.contains(remote_id.as_str());
             posts.push(PostFact {
@@ -71,6 +73,8 @@ impl Store {
                 author_email,
                 created: from_db(created),
                 by_email,
+                question_tag: tags.contains(",question,"),
+                best_answer: best,
             });
         }
         Ok(posts)
