@@ -360,6 +360,8 @@ fn a_reply_waits_while_discourse_fails_and_lands_once_across_a_sigkill() {
 
 #[test]
 fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing() {
+    // `--online` also connects to the mail relay: a real one that answers.
+    let sink = SmtpSink::start();
     let site = FakeDiscourse::start(KEY);
     let server = FeedServer::start();
     let mut doc = Doc::xml(
@@ -390,7 +392,7 @@ fn check_config_online_reaches_discourse_and_the_feeds_and_says_what_is_missing(
             &format!("feed_url = \"{}\"", server.url(feed_path)),
         );
         let text = platform_spec(
-            1025,
+            sink.port(),
             &forums,
             &format!("forum = \"city-discourse\"\ncategory = \"{category}\""),
             vec![news],

@@ -130,12 +130,21 @@ async fn look_at(c: &Client, width: u32, name: &str) -> PathBuf {
 }
 
 async fn save(c: &Client) {
+    // The page before this save may show a notice already: wait for it to go (the browser has
+    // left that page) before looking for the new one, or the old notice would pass for it.
+    let before = c.find(Locator::Css("#notice")).await.ok();
     c.find(Locator::Id("save"))
         .await
         .expect("save button")
         .click()
         .await
         .expect("click save");
+    if let Some(before) = before {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while before.text().await.is_ok() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let found = c
         .wait()
         .at_most(Duration::from_secs(10))
