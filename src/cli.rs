@@ -232,6 +232,10 @@ pub enum BenchCommand {
         /// Connections used at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Instead: through a real Postfix smtpd on 127.0.0.1, with STARTTLS beside the same
+        /// run without TLS (needs root and Postfix).
+        #[arg(long)]
+        tls: bool,
     },
     /// Score the reply trimmer on a corpus folder of `<id>.eml` + `<id>.expected.txt`.
     Trim {

@@ -69,12 +69,14 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
 
     let webhooks =
         crate::http::Webhooks::new(crate::http::WebhookTable::from_config(&engine.config));
+    let preferences = crate::http::Preferences::new(&engine.config, engine.renderer.locales());
     if let Some(http) = engine.config.http.clone() {
-        let server = crate::http::Server::bind_with_webhooks(
+        let server = crate::http::Server::bind_full(
             &http,
             engine.config.store_location(),
             &crate::metrics::METRICS,
             webhooks.clone(),
+            preferences.clone(),
         )
         .await
         .with_context(|| format!("starting the HTTP endpoint on {}", http.listen))?;
@@ -128,7 +130,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                     Control::Reload(n) if n != last_reload => {
                         last_reload = n;
                         let _ = notifier.reloading();
-                        let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store, webhooks: &webhooks };
+                        let mut live = Live { engine: &mut engine, scheduler: &mut scheduler, inbound: &mut inbound, store: &mut store, webhooks: &webhooks, preferences: &preferences };
                         live.reload(&config_path, &fire_tx, &notifier).await;
                         forums = crate::forum::open_forums(&engine.config);
                         polls.replace_forums(&engine.config.forums, std::time::Instant::now());
@@ -224,6 +226,8 @@ struct Live<'a> {
     inbound: &'a mut InboundWatcher,
     store: &'a mut crate::store::Store,
     webhooks: &'a crate::http::Webhooks,
+    /// The preferences page's people, roles and locales.
+    preferences: &'a crate::http::Preferences,
 }
 
 impl Live<'_> {
@@ -274,6 +278,8 @@ impl Live<'_> {
         *self.inbound = InboundWatcher::start(&new_engine.config);
         self.webhooks
             .replace(crate::http::WebhookTable::from_config(&new_engine.config));
+        self.preferences
+            .replace(&new_engine.config, new_engine.renderer.locales());
         let stop = self.engine.stop.clone();
         *self.engine = Engine {
             stop,

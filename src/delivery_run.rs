@@ -21,20 +21,20 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::digest::select::{select, SelectLimits};
+use crate::digest::personal;
+use crate::digest::select::SelectLimits;
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
 use crate::outbound::{self, Outbound, RetryPolicy, SendError};
 use crate::render::{ExcerptCache, RenderContext, Renderer};
 use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
-
-pub use prepare_all::stretch_len;
-use prepare_all::{Due, Made, Shared};
-
 mod preview;
 
 pub use preview::preview;
+
+pub use prepare_all::stretch_len;
+use prepare_all::{Due, Made, Shared};
 
 /// A weekly person is due again once this much time has passed since their last digest
 /// (a little under seven days, so a schedule firing at the same hour each week always qualifies).
@@ -111,6 +111,8 @@ pub struct Engine {
     pub notifier: crate::systemd_notify::Notifier,
     /// One-click unsubscribe (RFC 8058): https base URL and signing key, when configured.
     pub one_click: Option<(String, Arc<crate::http::Secret>)>,
+    /// The preferences page in the footer: `[http]` base URL and signing key, when configured.
+    pub preferences: Option<(String, Arc<crate::http::Secret>)>,
 }
 
 impl Engine {
@@ -122,6 +124,7 @@ impl Engine {
         let outbound =
             Outbound::from_config(&config.mail).context("preparing the mail transport")?;
         let one_click = one_click_settings(&config)?;
+        let preferences = preferences_settings(&config)?;
         Ok(Engine {
             config,
             renderer,
@@ -130,6 +133,7 @@ impl Engine {
             stop: Arc::new(AtomicBool::new(false)),
             notifier: crate::systemd_notify::Notifier::disabled(),
             one_click,
+            preferences,
         })
     }
 
@@ -162,15 +166,12 @@ impl Engine {
                     self.count_bounce(store, &d.person_email)?;
                     failed += 1;
                 }
-                Err(SendError::Unusable(e)) => {
-                    // Logged once by the transport; the rest wait for the next cycle too.
-                    tracing::debug!(delivery = d.id, error = %e, "relay unusable; digests left pending");
-                    store.bump_attempt(d.id)?;
-                    break;
-                }
                 Err(e) => {
-                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                     store.bump_attempt(d.id)?;
+                    if let SendError::Unusable(_) = e {
+                        break; // logged once by the transport; the rest wait for the next cycle
+                    }
+                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
                 }
             }
         }
@@ -288,6 +289,7 @@ impl Engine {
             return Ok(report);
         }
         let states = store.all_person_states()?;
+        let overrides = store.all_digest_overrides()?;
         let opted_out = store.schedule_optouts(schedule_key)?;
         let last_sent = store.last_sent_all(schedule_key)?;
         let oldest = now - MAX_PERIOD;
@@ -321,10 +323,14 @@ impl Engine {
                 break;
             }
             let state = states.get(&person.email);
+            let mine = overrides.get(&person.email);
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
-            if !is_reachable(frequency, state) || opted_out.contains(&person.email) {
+            if !is_reachable(frequency, state)
+                || opted_out.contains(&person.email)
+                || personal::paused_at(mine.and_then(|o| o.paused_until), now)
+            {
                 report.skipped += 1;
                 continue;
             }
@@ -347,6 +353,8 @@ impl Engine {
                 period: period_for(frequency, last, now),
                 delivered: delivered_all.get(&person.email).unwrap_or(&empty_set),
                 template,
+                excluded: mine.map(|o| &o.excluded_groups),
+                locale: mine.and_then(|o| o.locale.as_deref()),
             });
             if due.len() >= stretch {
                 self.record(store, &mut due, &shared, &mut batch, &mut report)?;
@@ -454,6 +462,9 @@ impl Engine {
             .iter()
             .filter_map(|r| Some((r.name.clone(), r.title.clone()?)))
             .collect();
+        let preferences_url = self.preferences.as_ref().map(|(base, secret)| {
+            crate::http::preferences_url(base, secret, &digest.person.email, now)
+        });
         let ctx = RenderContext {
             organisation: &cfg.organisation,
             group_names: &group_names,
@@ -464,6 +475,7 @@ impl Engine {
             excerpts,
             template,
             role_titles: &role_titles,
+            preferences_url: preferences_url.as_deref(),
         };
         let rendered = self.renderer.render(digest, &ctx)?;
         let one_click_url = self.one_click.as_ref().map(|(base, secret)| {
@@ -559,15 +571,12 @@ impl Engine {
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
                 }
-                Err(SendError::Unusable(e)) => {
-                    // The transport logged it once; sending the rest now would fail the same.
-                    tracing::debug!(person = %to, error = %e, "relay unusable; digest left pending");
-                    store.bump_attempt(id)?;
-                    report.deferred += 1;
-                    unusable = true;
-                }
                 Err(e) => {
-                    tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
+                    if let SendError::Unusable(_) = e {
+                        unusable = true; // logged once by the transport; the rest would fail alike
+                    } else {
+                        tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
+                    }
                     store.bump_attempt(id)?;
                     report.deferred += 1;
                 }
@@ -623,6 +632,18 @@ fn one_click_settings(
         return Ok(None);
     }
     Ok(Some((base, Arc::new(secret))))
+}
+
+/// The preferences link's base URL and key, when `[http]` has a `secret_file` (the page works
+/// over plain http on loopback too; in production `public_url` is the https proxy in front).
+fn preferences_settings(
+    config: &Config,
+) -> anyhow::Result<Option<(String, Arc<crate::http::Secret>)>> {
+    let Some(http) = &config.http else {
+        return Ok(None);
+    };
+    let secret = http.load_secret().context("reading [http] secret_file")?;
+    Ok(secret.map(|s| (http.public_base(), Arc::new(s))))
 }
 
 /// The bare address of a mailbox such as `Digests <digest@example.org>` (envelope sender).
@@ -693,9 +714,8 @@ pub fn send_now(
 
 /// Opens the store and brings its groups and people in line with the config.
 pub fn open_synced_store(config: &Config) -> anyhow::Result<Store> {
-    let location = config.store_location();
-    let mut store = Store::open_at(&location)
-        .with_context(|| format!("opening the store {}", location.display()))?;
+    let mut store = Store::open_at(&config.store_location())
+        .with_context(|| format!("opening the store {}", config.store_location().display()))?;
     store.sync_groups(&config.groups)?;
     store.sync_people(&config.people)?;
     Ok(store)

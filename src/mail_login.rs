@@ -1,9 +1,8 @@
 //! The one place where digestd proves who it is to a mail server: SMTP AUTH on the relay and
 //! IMAP LOGIN on the mailbox, from one [`Credentials`] value.
 //!
-//! Today a credential is a password (SMTP AUTH PLAIN or LOGIN, IMAP LOGIN); a token-based
-//! credential (OAuth 2.0, XOAUTH2/OAUTHBEARER) is another variant of [`Credentials`] and
-//! another arm in [`smtp_authenticate`] and [`imap_login`], nothing else.
+//! A credential is a password (SMTP AUTH PLAIN or LOGIN, IMAP LOGIN) or an OAuth 2.0 token
+//! source (SMTP AUTH XOAUTH2, IMAP AUTHENTICATE XOAUTH2/OAUTHBEARER; [`crate::oauth::login`]).
 //!
 //! A server saying no to the credentials is [`LoginError::Refused`]: retrying at once cannot
 //! help, so callers treat the server as unusable until the configuration is fixed (see
@@ -15,6 +14,9 @@ use lettre::transport::smtp::authentication::{Credentials as LettreCredentials, 
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::oauth::login::ImapServer;
+use crate::oauth::OAuthLogin;
+
 /// How digestd logs in to a mail server.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Credentials {
@@ -25,6 +27,14 @@ pub enum Credentials {
         /// Password.
         password: String,
     },
+    /// OAuth 2.0 access tokens for `login.user` from a (cached, shared) token source.
+    OAuth {
+        /// The user and where tokens come from.
+        login: OAuthLogin,
+        /// A digest of the secret file's contents when this value was made, so a fixed file
+        /// counts as new settings ([`crate::mail_outage::fingerprint`]).
+        secret_digest: u64,
+    },
 }
 
 impl Debug for Credentials {
@@ -33,6 +43,11 @@ impl Debug for Credentials {
             Credentials::Password { user, .. } => f
                 .debug_struct("Password")
                 .field("user", user)
+                .finish_non_exhaustive(),
+            Credentials::OAuth { login, .. } => f
+                .debug_struct("OAuth")
+                .field("user", &login.user)
+                .field("provider", &login.config.provider())
                 .finish_non_exhaustive(),
         }
     }
@@ -47,10 +62,20 @@ impl Credentials {
         }
     }
 
+    /// An OAuth login (reads the secret file to note its digest).
+    pub fn oauth(login: OAuthLogin) -> Credentials {
+        let secret_digest = crate::oauth::secret_digest(&login.config);
+        Credentials::OAuth {
+            login,
+            secret_digest,
+        }
+    }
+
     /// The login name (for messages).
     pub fn user(&self) -> &str {
         match self {
             Credentials::Password { user, .. } => user,
+            Credentials::OAuth { login, .. } => &login.user,
         }
     }
 }
@@ -62,6 +87,15 @@ pub enum LoginError {
     /// configuration; retrying at once will not help.
     #[error("login refused for user {user:?}: {reason}")]
     Refused {
+        /// The login name.
+        user: String,
+        /// The server's answer.
+        reason: String,
+    },
+    /// The server refused an OAuth token, now dropped from the cache: one more connection with
+    /// a freshly fetched token may succeed (SMTP; IMAP retries on the same connection).
+    #[error("token refused for user {user:?}: {reason}")]
+    TokenRefused {
         /// The login name.
         user: String,
         /// The server's answer.
@@ -94,13 +128,15 @@ pub async fn smtp_authenticate(
                     }
                 })
         }
+        Credentials::OAuth { login, .. } => crate::oauth::login::smtp_xoauth2(conn, login).await,
     }
 }
 
-/// IMAP login on a greeted (and, when configured, encrypted) connection.
+/// IMAP login on a greeted (and, when configured, encrypted) connection to `server`.
 pub async fn imap_login<T>(
     client: async_imap::Client<T>,
     credentials: &Credentials,
+    server: ImapServer<'_>,
 ) -> Result<async_imap::Session<T>, LoginError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
@@ -118,5 +154,6 @@ where
                     other => LoginError::Failed(other.to_string()),
                 })
         }
+        Credentials::OAuth { login, .. } => crate::oauth::login::imap(client, login, server).await,
     }
 }

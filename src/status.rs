@@ -30,7 +30,7 @@ pub struct Status {
     pub generated_at: DateTime<Utc>,
     /// Config file read.
     pub config: PathBuf,
-    /// Store file read.
+    /// Store read: its file, or its URL without the password.
     pub store: PathBuf,
     /// One entry per distinct schedule of the configured roles, in config order.
     pub schedules: Vec<ScheduleStatus>,
@@ -176,7 +176,7 @@ pub fn status_at(
     Ok(Status {
         generated_at: now,
         config: config.source.clone(),
-        store: store.path().to_path_buf(),
+        store: store.location().display().into(),
         schedules,
         inbound: InboundQueue { queued, oldest },
         deliveries_pending: pending,

@@ -62,7 +62,8 @@ fn imap(servers: &MailServers, tls: TlsMode, password_file: &Path) -> ImapConfig
         },
         tls,
         user: USER.into(),
-        password_file: password_file.to_path_buf(),
+        password_file: Some(password_file.to_path_buf()),
+        oauth: None,
         folder: "INBOX".into(),
         processed_folder: "Processed".into(),
         poll_seconds: 5,
@@ -362,7 +363,6 @@ fn a_daemon_with_wrong_passwords_logs_each_once_and_loses_nothing() {
         daemon.stderr()
     );
     std::thread::sleep(Duration::from_secs(12));
-    daemon.signal("-TERM");
     let log = daemon.stderr();
     assert_eq!(log.matches("LOGIN: login refused").count(), 1, "{log}");
     assert_eq!(log.matches("AUTH: login refused").count(), 1, "{log}");
@@ -384,4 +384,51 @@ fn a_daemon_with_wrong_passwords_logs_each_once_and_loses_nothing() {
     assert_eq!(pending(&config), 1);
     assert_eq!(servers.dovecot.count(""), 1);
     assert!(servers.sink.messages().is_empty());
+
+    // The password file fixed: other settings, so the next poll (within 5 s) tries at once
+    // instead of waiting out the back-off, takes the reply, and says the outage is over.
+    password_file(dir.path(), PASSWORD);
+    assert!(
+        daemon.wait_log("works again", 1, Duration::from_secs(20)),
+        "{}",
+        daemon.stderr()
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(20), Duration::from_millis(200), || {
+            servers.dovecot.count("") == 0
+        }),
+        "the reply left the inbox: {}",
+        daemon.stderr()
+    );
+    daemon.signal("-TERM");
+}
+
+#[test]
+fn bench_send_tls_prints_both_rates_and_the_ratio() {
+    support::ensure_deps();
+    if !support::is_root() || support::find_program("postfix").is_none() {
+        support::skip_unless_ci("root and Postfix (bench send --tls)");
+        return;
+    }
+    let out = std::process::Command::new(support::bin())
+        .args([
+            "bench",
+            "send",
+            "--tls",
+            "--messages",
+            "40",
+            "--concurrency",
+            "2",
+        ])
+        .output()
+        .expect("run digestd bench");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    for needle in ["plain (best round)", "STARTTLS (best round)", "ratio: "] {
+        assert!(said.contains(needle), "{needle}: {said}");
+    }
 }

@@ -32,6 +32,7 @@ fn smtp_config(port: u16, concurrency: usize) -> MailConfig {
             tls: TlsMode::None,
             user: None,
             password: None,
+            oauth: None,
             ca_file: None,
         },
         concurrency,

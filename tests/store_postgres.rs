@@ -11,7 +11,7 @@ use digestd::store::copy::table_sums;
 use digestd::store::{PgSettings, Store, StoreLocation};
 use support::config::Spec;
 use support::postgres::{PgServer, PASSWORD};
-use support::{bin, ensure_deps, run_digestd, SmtpSink};
+use support::{bin, ensure_deps, run_digestd, start_daemon, stop_daemon, wait_until, SmtpSink};
 
 fn post_line(thread: &str, author: &str, hours_ago: i64, body: &str) -> String {
     serde_json::json!({
@@ -123,6 +123,7 @@ fn send_now_on_postgresql_mails_everyone_once_through_a_real_smtp_server() {
     let status = ok(&run_digestd(&config, &["status"], None), "status");
     assert!(status.contains("sent"), "{status}");
     assert!(!status.contains(PASSWORD), "no password shown: {status}");
+    assert!(status.contains(&db), "names the database: {status}");
     assert!(
         !dir.path().join("digestd.sqlite").exists(),
         "everything went to PostgreSQL"
@@ -237,4 +238,67 @@ fn migrate_moves_everything_to_postgresql_and_back_and_refuses_a_full_target() {
         dir.path().join("x.sqlite").to_str().expect("utf-8"),
     );
     assert!(!missing.status.success());
+}
+
+#[test]
+fn the_daemon_runs_its_schedule_on_postgresql_and_sends_each_digest_once() {
+    ensure_deps();
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let url = server.fresh_url();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Spec {
+        store_pg: Some(format!("url = \"{url}\"")),
+        transport: Spec::smtp(sink.port()),
+        schedule: "* * * * * *".into(),
+        people: people(),
+        ..Spec::default()
+    }
+    .write_in(dir.path());
+    import_posts(&config);
+    let mut daemon = start_daemon(&config);
+    let all = wait_until(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(200),
+        || sink.messages().len() >= 3,
+    );
+    // A few more firings of the same period add nothing.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = stop_daemon(&mut daemon);
+    assert!(
+        all,
+        "three digests within a minute: {}",
+        sink.messages().len()
+    );
+    assert_eq!(sink.messages().len(), 3, "each person once");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[test]
+fn a_store_rides_out_a_database_restart() {
+    ensure_deps();
+    // A server of its own: the shared one serves the other tests meanwhile.
+    let server = match PgServer::start() {
+        Ok(s) => s,
+        Err(e) => {
+            support::skip_unless_ci(&format!("PostgreSQL ({e})"));
+            return;
+        }
+    };
+    let store = Store::open_at(&pg_location(server.fresh_url())).expect("store");
+    let started = Utc::now();
+    let before = store.start_run("s", started).expect("run");
+    server.stop();
+    // While it is down: an error naming PostgreSQL, within the pool's timeout, no hang.
+    let down = std::time::Instant::now();
+    let err = store.start_run("s", started).expect_err("down");
+    assert!(err.to_string().contains("postgresql"), "{err}");
+    assert!(down.elapsed() < std::time::Duration::from_secs(30));
+    server.start_again().expect("restart");
+    // Back: the pool replaces its broken connections, and nothing written before is lost.
+    let after = store.start_run("s", started).expect("after the restart");
+    assert!(after > before);
+    assert_eq!(store.last_runs().expect("runs").len(), 1);
 }

@@ -447,6 +447,7 @@ impl Maker<'_> {
             excerpts: Some(excerpts),
             template: DEFAULT_TEMPLATE,
             role_titles: &role_titles,
+            preferences_url: None,
         };
         let value = self.renderer.context_value(&digest, &ctx);
         let subject = self.renderer.subject(&digest, &ctx);

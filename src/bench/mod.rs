@@ -6,6 +6,7 @@ pub mod digest;
 pub mod inbound;
 pub mod postfix;
 pub mod send;
+pub mod send_tls;
 pub mod synapse;
 pub mod test_ca;
 pub mod trim;
@@ -18,7 +19,13 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Send {
             messages,
             concurrency,
+            tls: false,
         } => send::run(messages, concurrency),
+        BenchCommand::Send {
+            messages,
+            concurrency,
+            tls: true,
+        } => send_tls::run(messages, concurrency),
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
         BenchCommand::Inbound { messages } => inbound::run(messages),
         BenchCommand::Collect { forum, posts } => collect::run(&forum, posts),

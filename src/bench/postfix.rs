@@ -141,6 +141,15 @@ impl Postfix {
         self.smtps_port
     }
 
+    /// Messages in Postfix's queue (accepted, not yet relayed).
+    pub fn queued(&self) -> usize {
+        let queue = self.dir.path().join("queue");
+        ["maildrop", "incoming", "active", "deferred", "hold"]
+            .iter()
+            .map(|q| count_files(&queue.join(q)))
+            .sum()
+    }
+
     /// Postfix's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
@@ -255,6 +264,22 @@ postlog unix-dgram n - n - 1 postlogd
         sub = ports[1],
         smtps_port = ports[2],
     )
+}
+
+/// Files under `dir`, at any depth (Postfix hashes queue files into subdirectories).
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => count_files(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -38,12 +38,13 @@ pub const DISTINCT: usize = 2_000;
 const POSTS: usize = 6_000;
 
 /// The digests one run sends, and the engine (transport included) that made them.
-struct Batch {
-    engine: Engine,
+pub(super) struct Batch {
+    /// The cycle's engine (its config and transport).
+    pub(super) engine: Engine,
     /// (recipient, complete message), all different.
-    digests: Vec<(String, Vec<u8>)>,
+    pub(super) digests: Vec<(String, Vec<u8>)>,
     /// Synthetic people whose digests were made (empty ones are not sent).
-    people: usize,
+    pub(super) people: usize,
 }
 
 /// A config for the synthetic organisation, sending through SMTP on 127.0.0.1:`port`.
@@ -65,6 +66,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
                 tls: TlsMode::None,
                 user: None,
                 password: None,
+                oauth: None,
                 ca_file: None,
             },
             concurrency,
@@ -83,7 +85,7 @@ fn config(syn: &Synthetic, port: u16, concurrency: usize) -> Config {
 
 /// Up to `distinct` non-empty digests of a synthetic organisation of `distinct` people, made as
 /// a cycle makes them, for sending to 127.0.0.1:`port`.
-fn prepare(distinct: usize, port: u16, concurrency: usize) -> anyhow::Result<Batch> {
+pub(super) fn prepare(distinct: usize, port: u16, concurrency: usize) -> anyhow::Result<Batch> {
     let syn = Synthetic::build(distinct.max(1), POSTS, 0x5e4d)?;
     let engine = Engine::new(config(&syn, port, concurrency))?;
     let key = syn.schedule_key();
@@ -201,7 +203,7 @@ pub fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
 
 /// Sends `n` messages, the digests in turn, with `concurrency` senders sharing `outbound` (as a
 /// cycle's batch does); returns the wall time.
-async fn send_all(
+pub(super) async fn send_all(
     outbound: Arc<Outbound>,
     from: String,
     digests: Arc<Vec<(String, Vec<u8>)>>,
@@ -300,13 +302,15 @@ pub(super) fn find_program(name: &str) -> Option<PathBuf> {
 }
 
 /// smtp-sink discarding everything; killed on drop.
-struct Sink {
+pub(super) struct Sink {
     child: Child,
-    port: u16,
+    /// Its port on 127.0.0.1.
+    pub(super) port: u16,
 }
 
 impl Sink {
-    fn start() -> anyhow::Result<Sink> {
+    /// Starts one on a free port (a few tries on a port race).
+    pub(super) fn start() -> anyhow::Result<Sink> {
         let program = find_program("smtp-sink")
             .context("smtp-sink not found: install Postfix (.ci/install-deps)")?;
         let root = is_root();

@@ -162,8 +162,10 @@ pub enum TransportConfig {
         tls: TlsMode,
         /// Login user, if the relay needs one.
         user: Option<String>,
-        /// Password (inline or read from `password_file`).
+        /// Password (inline or read from `password_file`); `None` with `oauth`.
         password: Option<String>,
+        /// Where OAuth access tokens come from (SASL XOAUTH2 as `user`), instead of a password.
+        oauth: Option<crate::oauth::OAuthConfig>,
         /// Extra PEM CA bundle trusted besides the system roots.
         ca_file: Option<PathBuf>,
     },
@@ -281,8 +283,12 @@ pub struct ImapConfig {
     pub tls: TlsMode,
     /// Login user.
     pub user: String,
-    /// File holding the password (read at each poll, so it can be rotated without a restart).
-    pub password_file: PathBuf,
+    /// File holding the password (read at each poll, so it can be rotated without a restart);
+    /// `None` exactly when `oauth` is set.
+    pub password_file: Option<PathBuf>,
+    /// Where OAuth access tokens come from (SASL XOAUTH2 or OAUTHBEARER as `user`), instead of
+    /// a password.
+    pub oauth: Option<crate::oauth::OAuthConfig>,
     /// Folder polled (default `INBOX`).
     pub folder: String,
     /// Folder processed messages are moved to (default `Processed`; created when missing).
@@ -507,6 +513,9 @@ impl Config {
 }
 
 #[cfg(test)]
+mod oauth_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Frequency;
@@ -647,6 +656,7 @@ roles = ["staff"]
                 tls: TlsMode::Tls,
                 user: Some("u".into()),
                 password: Some("s3cret".into()),
+                oauth: None,
                 ca_file: None,
             }
         );

@@ -98,6 +98,7 @@ pub(crate) struct RawTransport {
     pub password: Option<Str>,
     pub password_file: Option<Str>,
     pub command: Option<Str>,
+    pub oauth: Option<Spanned<RawOAuth>>,
     pub ca_file: Option<Str>,
 }
 
@@ -145,6 +146,23 @@ pub(crate) struct RawImap {
     pub poll_seconds: Option<Int>,
     pub idle: Option<bool>,
     pub ca_file: Option<Str>,
+    pub oauth: Option<Spanned<RawOAuth>>,
+}
+
+/// `oauth = { … }` in `[mail.transport]` or `[inbound.imap]`: one flat table; which keys apply
+/// depends on `provider` (or `token_command`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOAuth {
+    pub provider: Option<Str>,
+    pub tenant: Option<Str>,
+    pub client_id: Option<Str>,
+    pub client_secret_file: Option<Str>,
+    pub service_account_file: Option<Str>,
+    pub user: Option<Str>,
+    pub token_url: Option<Str>,
+    pub scope: Option<Str>,
+    pub token_command: Option<Spanned<Vec<Str>>>,
 }
 
 /// `[defaults]`.

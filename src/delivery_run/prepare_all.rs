@@ -9,8 +9,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::{Engine, Prepared};
+use crate::digest::personal;
 use crate::digest::select::{select, Activity};
-use crate::model::{Period, Person, PostId, Role};
+use crate::model::{GroupId, Period, Person, PostId, Role};
 use crate::render::ExcerptCache;
 
 /// One person due in this run, with everything their digest is made from that is theirs alone.
@@ -25,6 +26,10 @@ pub(super) struct Due<'a> {
     pub(super) delivered: &'a HashSet<PostId>,
     /// The template pair their first role names (`digest` otherwise).
     pub(super) template: String,
+    /// Groups they left out on the preferences page.
+    pub(super) excluded: Option<&'a HashSet<GroupId>>,
+    /// The language they chose on the preferences page.
+    pub(super) locale: Option<&'a str>,
 }
 
 /// What became of one person due.
@@ -64,9 +69,17 @@ impl Engine {
         let limits = self.limits();
         let send_empty = self.config.digest.send_empty;
         let made = crate::parallel::map_ordered(due, self.threads(), |d| {
+            // What they set on the preferences page: groups left out, their language.
+            let kept = d
+                .excluded
+                .and_then(|ex| personal::without_groups(&d.roles, ex));
+            let roles: Vec<&Role> = kept
+                .as_ref()
+                .map_or_else(|| d.roles.clone(), |k| k.iter().collect());
+            let speaking = personal::with_locale(d.person, d.locale);
             let digest = select(
-                d.person,
-                &d.roles,
+                speaking.as_ref().unwrap_or(d.person),
+                &roles,
                 shared.schedule_key,
                 d.period,
                 shared.activity,

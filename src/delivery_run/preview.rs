@@ -1,7 +1,16 @@
-//! `digestd preview`: what a person would get now, selected and rendered as a real run does,
-//! with nothing recorded or sent.
+//! `digestd preview`: one person's digest rendered as the next run would make it (their
+//! preferences page settings applied), with nothing recorded or sent.
 
-use super::*;
+use std::collections::HashSet;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::{open_synced_store, period_for, Audience, Engine, HIGHLIGHT_LOOKBACK, MAX_PERIOD};
+use crate::config::Config;
+use crate::digest::personal;
+use crate::digest::select::select;
+use crate::model::{Frequency, Role};
 
 /// Renders what `person` would get now (text, or HTML), recording and sending nothing. With
 /// `include_sent`, as if nothing had been sent to them yet: their last frequency window, posts
@@ -65,12 +74,20 @@ pub fn preview(
     let mut store = open_synced_store(config)?;
     crate::collect::collect_all(config, &mut store)?;
     let now = Utc::now();
+    let mine = store.all_digest_overrides()?.remove(&person.email);
+    let speaking = mine
+        .as_ref()
+        .and_then(|o| personal::with_locale(person, o.locale.as_deref()));
     let mut out = String::new();
     for (key, roles) in schedules {
         let person_roles: Vec<&Role> = roles
             .iter()
             .filter(|r| person.roles.contains(&r.name))
             .collect();
+        let kept = mine
+            .as_ref()
+            .and_then(|o| personal::without_groups(&person_roles, &o.excluded_groups));
+        let person_roles: Vec<&Role> = kept.as_ref().map_or(person_roles, |k| k.iter().collect());
         let last = if include_sent {
             None
         } else {
@@ -95,7 +112,7 @@ pub fn preview(
             store.delivered_posts(&person.email, now - HIGHLIGHT_LOOKBACK)?
         };
         let digest = select(
-            person,
+            speaking.as_ref().unwrap_or(person),
             &person_roles,
             &key,
             period,

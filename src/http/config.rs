@@ -1,4 +1,4 @@
-//! `[http]` settings and the unsubscribe signing key.
+//! `[http]` settings and the signing key of unsubscribe and preferences links.
 //!
 //! ```toml
 //! [http]
@@ -6,6 +6,7 @@
 //! public_url = "https://digests.example.org" # base of the links in List-Unsubscribe
 //! secret_file = "/etc/digestd/http.key"       # text (hex/base64, trimmed) or raw binary, >= 32 bytes
 //! token_max_age_days = 365                    # older unsubscribe links are refused
+//! preferences_link_days = 60                  # older preferences links are refused
 //! ```
 
 use std::fmt;
@@ -32,6 +33,10 @@ pub struct HttpConfig {
     /// Unsubscribe links older than this many days are refused (default 365).
     #[serde(default = "default_max_age_days")]
     pub token_max_age_days: u32,
+    /// Preferences links (in every digest's footer) older than this many days are refused
+    /// (default 60; each digest carries a fresh one).
+    #[serde(default = "default_preferences_link_days")]
+    pub preferences_link_days: u32,
 }
 
 fn default_listen() -> SocketAddr {
@@ -42,6 +47,10 @@ fn default_max_age_days() -> u32 {
     365
 }
 
+fn default_preferences_link_days() -> u32 {
+    60
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -49,6 +58,7 @@ impl Default for HttpConfig {
             public_url: None,
             secret_file: None,
             token_max_age_days: default_max_age_days(),
+            preferences_link_days: default_preferences_link_days(),
         }
     }
 }

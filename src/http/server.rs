@@ -18,6 +18,7 @@ use axum::Router;
 use super::config::{HttpConfig, Secret, SecretError};
 use super::hooks::Webhooks;
 use super::metrics::{render, StoreGauges};
+use super::prefs::Preferences;
 use super::token::{self, TokenError, UnsubscribeClaim};
 use crate::metrics::Metrics;
 use crate::store::{Redeemed, Store, StoreError, StoreLocation, UsedToken};
@@ -53,10 +54,12 @@ pub enum HttpError {
 #[derive(Clone)]
 pub(super) struct AppState {
     store: Arc<Mutex<Store>>,
-    secret: Option<Arc<Secret>>,
+    pub(super) secret: Option<Arc<Secret>>,
     max_age: chrono::Duration,
+    pub(super) prefs_max_age: chrono::Duration,
     pub(super) metrics: &'static Metrics,
     pub(super) webhooks: Webhooks,
+    pub(super) preferences: Preferences,
 }
 
 /// A bound, not yet running endpoint (bind first to learn the port, then [`Server::run`]).
@@ -91,6 +94,18 @@ impl Server {
         metrics: &'static Metrics,
         webhooks: Webhooks,
     ) -> Result<Server, HttpError> {
+        Self::bind_full(config, store, metrics, webhooks, Preferences::default()).await
+    }
+
+    /// [`Server::bind_with_webhooks`] also serving the preferences page of `preferences` (at
+    /// `/p/<token>`, when a key is configured).
+    pub async fn bind_full(
+        config: &HttpConfig,
+        store: impl Into<StoreLocation>,
+        metrics: &'static Metrics,
+        webhooks: Webhooks,
+        preferences: Preferences,
+    ) -> Result<Server, HttpError> {
         let location: StoreLocation = store.into();
         let store_err = |source| HttpError::Store {
             path: location.display().into(),
@@ -102,8 +117,10 @@ impl Server {
             store: Arc::new(Mutex::new(store)),
             secret,
             max_age: chrono::Duration::days(i64::from(config.token_max_age_days)),
+            prefs_max_age: chrono::Duration::days(i64::from(config.preferences_link_days)),
             metrics,
             webhooks,
+            preferences,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -155,11 +172,12 @@ fn router(state: AppState) -> Router {
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe_post))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .merge(super::hooks::routes())
+        .merge(super::prefs::routes())
         .with_state(state)
 }
 
 /// Runs `f` on the store in a blocking task.
-async fn with_store<T: Send + 'static>(
+pub(super) async fn with_store<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, String> {

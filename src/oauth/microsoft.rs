@@ -21,12 +21,13 @@ pub fn default_token_url(tenant: &str) -> String {
 }
 
 /// Fetches a token for the app `client_id` of `tenant` with the secret in
-/// `client_secret_file` (first line). Blocking.
+/// `client_secret_file` (first line), for `scope` (default [`SCOPE`]). Blocking.
 pub fn fetch(
     tenant: &str,
     client_id: &str,
     client_secret_file: &Path,
     token_url: Option<&str>,
+    scope: Option<&str>,
 ) -> Result<Fetched, OAuthError> {
     let secret = read_secret(client_secret_file)?;
     let url = token_url
@@ -38,7 +39,7 @@ pub fn fetch(
         &[
             ("client_id", client_id),
             ("client_secret", &secret),
-            ("scope", SCOPE),
+            ("scope", scope.unwrap_or(SCOPE)),
             ("grant_type", "client_credentials"),
         ],
     )
@@ -76,11 +77,12 @@ mod tests {
     fn a_missing_or_empty_secret_file_is_a_local_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("nope");
-        let e = fetch("t", "c", &missing, Some("http://127.0.0.1:9/token")).expect_err("missing");
+        let e =
+            fetch("t", "c", &missing, Some("http://127.0.0.1:9/token"), None).expect_err("missing");
         assert!(matches!(e, OAuthError::LocalFile { .. }), "{e}");
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").expect("write");
-        let e = fetch("t", "c", &empty, Some("http://127.0.0.1:9/token")).expect_err("empty");
+        let e = fetch("t", "c", &empty, Some("http://127.0.0.1:9/token"), None).expect_err("empty");
         assert!(e.to_string().contains("empty"), "{e}");
     }
 }

@@ -15,14 +15,17 @@
 //! IMAP poll uses the same cached token. Fetching blocks (HTTP, a child process): async callers
 //! use `spawn_blocking`.
 //!
-//! `sasl` builds the initial client responses (pure); `endpoint` speaks the token endpoint's
-//! HTTP (RFC 6749 §5 answers); `error` says what went wrong, naming the provider.
+//! `sasl` builds the initial client responses (pure); `login` presents a token to SMTP (AUTH
+//! XOAUTH2) and IMAP (AUTHENTICATE XOAUTH2/OAUTHBEARER) for [`crate::mail_login`];
+//! `endpoint` speaks the token endpoint's HTTP (RFC 6749 §5 answers); `error` says what went
+//! wrong, naming the provider.
 
 pub mod cache;
 pub mod command;
 mod endpoint;
 pub mod error;
 pub mod google;
+pub mod login;
 pub mod microsoft;
 pub mod sasl;
 
@@ -35,7 +38,7 @@ pub use endpoint::check_token_url;
 pub use error::OAuthError;
 
 /// Where a server block's access tokens come from (`oauth = { … }`, validated).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OAuthConfig {
     /// Microsoft identity platform, client credentials flow.
     Microsoft {
@@ -48,6 +51,9 @@ pub enum OAuthConfig {
         /// Token endpoint override (sovereign clouds, tests); default
         /// `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
         token_url: Option<String>,
+        /// Scope override (sovereign clouds whose Exchange resource differs); default
+        /// [`microsoft::SCOPE`].
+        scope: Option<String>,
     },
     /// Google service account with domain-wide delegation.
     Google {
@@ -77,7 +83,7 @@ impl OAuthConfig {
 }
 
 /// A login by OAuth: the SASL user and where its tokens come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OAuthLogin {
     /// The mailbox logging in (SASL `user=` / `a=`).
     pub user: String,
@@ -160,7 +166,14 @@ pub fn fetch(login: &OAuthLogin) -> Result<Fetched, OAuthError> {
             client_id,
             client_secret_file,
             token_url,
-        } => microsoft::fetch(tenant, client_id, client_secret_file, token_url.as_deref()),
+            scope,
+        } => microsoft::fetch(
+            tenant,
+            client_id,
+            client_secret_file,
+            token_url.as_deref(),
+            scope.as_deref(),
+        ),
         OAuthConfig::Google {
             service_account_file,
             user,
@@ -173,6 +186,25 @@ pub fn fetch(login: &OAuthLogin) -> Result<Fetched, OAuthError> {
         ),
         OAuthConfig::Command { argv } => command::fetch(argv),
     }
+}
+
+/// A digest of the secret `config` reads (client secret or key file; nothing for a command),
+/// so a fixed file counts as changed settings (ending a back-off at once). In memory only.
+pub fn secret_digest(config: &OAuthConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let file = match config {
+        OAuthConfig::Microsoft {
+            client_secret_file, ..
+        } => client_secret_file,
+        OAuthConfig::Google {
+            service_account_file,
+            ..
+        } => service_account_file,
+        OAuthConfig::Command { .. } => return 0,
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(file).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 /// Seconds since the Unix epoch (the one clock reading of this module).

@@ -13,6 +13,10 @@
 //! the next message. [`SmtpOutbound::close`] (or dropping the last handle inside a tokio
 //! runtime) says QUIT on the idle connections.
 //!
+//! AUTH: [`crate::mail_login`] (PLAIN/LOGIN with a password, XOAUTH2 with an OAuth token). A
+//! refused OAuth token is dropped from the cache and one more connection opened with a fresh
+//! token; a second refusal is a refused login.
+//!
 //! TLS: STARTTLS goes through lettre (its rustls, with the system roots and the `ca_file`);
 //! implicit TLS is our own rustls handshake ([`crate::mail_tls`], same roots) on our no-delay
 //! socket, handed to lettre as its transport. Certificates are always verified.
@@ -229,12 +233,12 @@ impl SmtpOutbound {
     pub async fn check_login(&self) -> Result<(), SendError> {
         let s = &self.inner.settings;
         let relay = format!("{}:{}", s.host, s.port);
-        match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
+        match tokio::time::timeout(s.connect_timeout, self.connect_session()).await {
             Ok(Ok(mut conn)) => {
                 let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
                 Ok(())
             }
-            Ok(Err(ConnectFailure::Refused(e))) => {
+            Ok(Err(ConnectFailure::Refused(e) | ConnectFailure::TokenRefused(e))) => {
                 Err(SendError::Unusable(format!("{relay}: {e}")))
             }
             Ok(Err(ConnectFailure::Other(e))) => Err(SendError::Transient(format!("{relay}: {e}"))),
@@ -301,12 +305,12 @@ impl SmtpOutbound {
         if let Some(reason) = crate::mail_outage::backing_off(key, fingerprint, Instant::now()) {
             return Err(SendError::Unusable(format!("{relay}: {reason}")));
         }
-        match tokio::time::timeout(s.connect_timeout, self.connect_inner()).await {
+        match tokio::time::timeout(s.connect_timeout, self.connect_session()).await {
             Ok(Ok(conn)) => {
                 crate::mail_outage::record_success(key);
                 Ok(conn)
             }
-            Ok(Err(ConnectFailure::Refused(e))) => {
+            Ok(Err(ConnectFailure::Refused(e) | ConnectFailure::TokenRefused(e))) => {
                 let reason = format!("{relay}: {e}");
                 crate::mail_outage::record_refusal(key, fingerprint, &reason, Instant::now());
                 Err(SendError::Unusable(reason))
@@ -316,6 +320,24 @@ impl SmtpOutbound {
                 "{relay}: no connection within {:?}",
                 s.connect_timeout
             ))),
+        }
+    }
+
+    /// [`Self::connect_inner`], once more when the relay refused an OAuth token (dropped from
+    /// the cache, so the second try has a fresh one); a second refusal is a refused login.
+    async fn connect_session(&self) -> Result<AsyncSmtpConnection, ConnectFailure> {
+        match self.connect_inner().await {
+            Err(ConnectFailure::TokenRefused(e)) => {
+                let s = &self.inner.settings;
+                tracing::info!(relay = %format!("{}:{}", s.host, s.port), "smtp: {e}; fetching a new token");
+                self.connect_inner().await.map_err(|e| match e {
+                    ConnectFailure::TokenRefused(e) => ConnectFailure::Refused(format!(
+                        "{e} (a freshly fetched token was refused too: check the app's SMTP permission and the sending mailbox)"
+                    )),
+                    other => other,
+                })
+            }
+            other => other,
         }
     }
 
@@ -368,6 +390,9 @@ impl SmtpOutbound {
                 conn.abort().await;
                 return Err(match e {
                     LoginError::Refused { .. } => ConnectFailure::Refused(format!("AUTH: {e}")),
+                    LoginError::TokenRefused { .. } => {
+                        ConnectFailure::TokenRefused(format!("AUTH: {e}"))
+                    }
                     LoginError::Failed(_) => ConnectFailure::Other(format!("AUTH: {e}")),
                 });
             }
@@ -424,6 +449,8 @@ impl tokio::io::AsyncWrite for TlsTransport {
 enum ConnectFailure {
     /// The relay cannot be used until someone acts (certificate or login refused).
     Refused(String),
+    /// The relay refused an OAuth token (dropped from the cache): worth one more connection.
+    TokenRefused(String),
     /// Anything else (network, greeting, a TLS hiccup): try again later.
     Other(String),
 }

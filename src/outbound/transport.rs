@@ -32,18 +32,27 @@ impl Outbound {
                 tls,
                 user,
                 password,
+                oauth,
                 ca_file,
             } => {
                 let mut settings = SmtpSettings::new(host.clone(), *port);
                 settings.tls = *tls;
                 settings.ca_file = ca_file.clone();
                 settings.pool_size = mail.concurrency.max(1);
-                settings.credentials = user.as_ref().map(|u| {
-                    crate::mail_login::Credentials::password(
-                        u.clone(),
-                        password.clone().unwrap_or_default(),
-                    )
-                });
+                settings.credentials = match (user, oauth) {
+                    (Some(user), Some(oauth)) => Some(crate::mail_login::Credentials::oauth(
+                        crate::oauth::OAuthLogin {
+                            user: user.clone(),
+                            config: oauth.clone(),
+                        },
+                    )),
+                    (user, _) => user.as_ref().map(|u| {
+                        crate::mail_login::Credentials::password(
+                            u.clone(),
+                            password.clone().unwrap_or_default(),
+                        )
+                    }),
+                };
                 SmtpOutbound::new(settings).map(Outbound::Smtp)
             }
             TransportConfig::Sendmail { command } => {

@@ -100,6 +100,10 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
         "unsubscribe_url".into(),
         json!(safe_url(ctx.unsubscribe_mailto)),
     );
+    m.insert(
+        "preferences_url".into(),
+        json!(ctx.preferences_url.and_then(safe_url)),
+    );
     Value::Object(m)
 }
 

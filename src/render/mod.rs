@@ -113,6 +113,8 @@ pub struct RenderContext<'a> {
     pub template: &'a str,
     /// Display names of roles by name (config `title`; the name is shown when missing).
     pub role_titles: &'a HashMap<String, crate::model::LocalText>,
+    /// The person's signed preferences page link (`None`: no `[http]` key configured).
+    pub preferences_url: Option<&'a str>,
 }
 
 /// A rendered digest: the parts of a multipart/alternative message.
@@ -384,6 +386,7 @@ impl Renderer {
                 excerpts: None,
                 template: name,
                 role_titles: &role_titles,
+                preferences_url: Some("https://digests.example.org/p/sample"),
             };
             let value = self.context_value(&sample, &ctx);
             let hctx = Context::from(value);

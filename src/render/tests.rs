@@ -160,6 +160,7 @@ impl Fixture {
             excerpts: None,
             template: DEFAULT_TEMPLATE,
             role_titles: &self.role_titles,
+            preferences_url: Some("https://digests.example.org/p/abc.def"),
         }
     }
 }
@@ -294,6 +295,39 @@ fn dutch_digest() {
         assert!(part.contains("Bob Jansen, Ann de Vries en Dee"), "{part}");
     }
     assert!(out.html.contains("lang=\"nl\""));
+}
+
+#[test]
+fn the_footer_links_to_the_preferences_page_in_every_locale() {
+    let r = renderer();
+    let f = Fixture::new();
+    for (locale, words) in [
+        ("en", "Change your preferences"),
+        ("nl", "Uw voorkeuren wijzigen"),
+    ] {
+        let out = r
+            .render(&normal_digest(locale), &f.ctx())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let link = "https://digests.example.org/p/abc.def";
+        assert!(
+            out.text.contains(&format!("{words}: {link}")),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.html
+                .contains(&format!("<a href=\"{link}\" id=\"preferences-link\"")),
+            "{}",
+            out.html
+        );
+        assert!(out.html.contains(words));
+    }
+    let without = RenderContext {
+        preferences_url: None,
+        ..f.ctx()
+    };
+    let out = r.render(&normal_digest("en"), &without).expect("renders");
+    assert!(!out.text.contains("preferences") && !out.html.contains("preferences-link"));
 }
 
 #[test]

@@ -9,7 +9,18 @@
 
 /// Every migration, in order. The store's version is the number applied.
 pub const MIGRATIONS: &[&str] = &[
-    V1, V2, V3, V4, V5, V6, V7, V8, HIGHLIGHTS, ENGAGEMENT, NUDGES,
+    V1,
+    V2,
+    V3,
+    V4,
+    V5,
+    V6,
+    V7,
+    V8,
+    HIGHLIGHTS,
+    ENGAGEMENT,
+    NUDGES,
+    PREFERENCES,
 ];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
@@ -68,6 +79,21 @@ const NUDGES: &str = r#"
 CREATE TABLE token_posts (
     token_sha256  BLOB PRIMARY KEY,
     post_id       INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// The preferences page (`http::prefs`, `store::preferences`): a pause that ends by itself
+/// (`paused_until`, unix nanoseconds; the `pause` command's `paused` flag stays as it was), a
+/// per-person language (`locale_override`, over the config's `locale`), and the groups of their
+/// roles a person leaves out of their digest.
+const PREFERENCES: &str = r#"
+ALTER TABLE people ADD COLUMN paused_until INTEGER;
+ALTER TABLE people ADD COLUMN locale_override TEXT;
+CREATE TABLE group_exclusions (
+    email     TEXT NOT NULL,
+    group_id  TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    PRIMARY KEY (email, group_id)
 ) WITHOUT ROWID;
 "#;
 

@@ -11,7 +11,7 @@
 //! here; `digestd migrate` copies between stores at their newest versions.
 
 /// Every PostgreSQL migration, in order.
-pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES];
+pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES, PREFERENCES];
 
 /// SQLite's `HIGHLIGHTS`: ambassadors' nominations and the highlights each digest delivered.
 const HIGHLIGHTS: &str = r#"
@@ -58,6 +58,19 @@ const NUDGES: &str = r#"
 CREATE TABLE token_posts (
     token_sha256  BYTEA PRIMARY KEY,
     post_id       BIGINT NOT NULL
+);
+"#;
+
+/// SQLite's `PREFERENCES`: what the preferences page sets (a dated pause, a language, groups
+/// left out).
+const PREFERENCES: &str = r#"
+ALTER TABLE people ADD COLUMN paused_until BIGINT;
+ALTER TABLE people ADD COLUMN locale_override TEXT;
+CREATE TABLE group_exclusions (
+    email     TEXT NOT NULL,
+    group_id  TEXT NOT NULL,
+    created   BIGINT NOT NULL,
+    PRIMARY KEY (email, group_id)
 );
 "#;
 

@@ -12,8 +12,9 @@
 //! status and metrics), [`unsubscribes`] (used one-click tokens), [`confirmations`] (mail
 //! waiting for its sender's confirmation), [`highlights`] (nominations and highlights sent),
 //! [`engagement`] (the engagement report's reads and the people events), [`nudges`]
-//! (newcomers' first posts, the post a nudge item's token stands for). The schema is in
-//! [`migrations`] (SQLite) and [`migrations_pg`] (PostgreSQL).
+//! (newcomers' first posts, the post a nudge item's token stands for), [`preferences`] (what the
+//! preferences page sets). The schema is in [`migrations`] (SQLite) and [`migrations_pg`]
+//! (PostgreSQL).
 //!
 //! **Invariants:** every multi-row write is one `BEGIN IMMEDIATE` transaction; instants are unix
 //! nanoseconds (see [`migrations`]); a store written by a newer binary is refused, never touched.
@@ -34,6 +35,7 @@ pub mod migrations_pg;
 pub mod nudges;
 mod open_pg;
 pub mod people;
+pub mod preferences;
 pub mod tokens;
 pub mod unsubscribes;
 
@@ -52,6 +54,7 @@ pub use highlights::SentHighlight;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use location::{PgSettings, StoreLocation};
 pub use people::PersonState;
+pub use preferences::{DigestOverrides, PreferenceChange, StoredPreferences};
 pub use tokens::ReplyLookups;
 pub use unsubscribes::{Redeemed, UsedToken};
 

@@ -111,14 +111,23 @@ impl Store {
     }
 
     /// Pauses (or resumes) a person's digests, recording the change as a person event (for the
-    /// engagement report). Returns false when the person is not in the store.
+    /// engagement report); resuming also ends a pause with an end date (set on the preferences
+    /// page). Returns false when the person is not in the store.
     pub fn set_paused(&self, email: &str, paused: bool) -> Result<bool, StoreError> {
         let kind = if paused {
             PersonEventKind::Pause
         } else {
             PersonEventKind::Resume
         };
-        self.set_flag_with_event("paused", email, paused, kind)
+        let known = self.set_flag_with_event("paused", email, paused, kind)?;
+        if known && !paused {
+            self.update_person(
+                "UPDATE people SET paused_until = NULL WHERE email = ?1 AND ?2",
+                email,
+                &true,
+            )?;
+        }
+        Ok(known)
     }
 
     /// Unsubscribes (or resubscribes) a person, recording the change as a person event.

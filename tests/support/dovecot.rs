@@ -24,6 +24,18 @@ pub struct DovecotOptions {
     pub sasl_socket: bool,
     /// Appended to the config.
     pub extra: String,
+    /// Take OAuth bearer tokens (an `oauth2` passdb ahead of the passwd-file) with these SASL
+    /// mechanisms only.
+    pub oauth: Option<OAuthOptions>,
+}
+
+/// The OAuth side of [`DovecotOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct OAuthOptions {
+    /// RFC 7662 introspection endpoint (`introspection_mode = post`).
+    pub introspection_url: String,
+    /// `auth_mechanisms`, e.g. `"xoauth2 oauthbearer"`.
+    pub mechanisms: String,
 }
 
 /// A running Dovecot with one user.
@@ -85,6 +97,23 @@ impl Dovecot {
         d
     }
 
+    /// [`Dovecot::start`] taking OAuth 2.0 bearer tokens instead of passwords: `mechanisms`
+    /// (e.g. `"xoauth2 oauthbearer"`) through an `oauth2` passdb that asks `introspection_url`
+    /// (RFC 7662, `introspection_mode = post`) whether a token is active and whose it is.
+    pub fn start_oauth(user: &str, introspection_url: &str, mechanisms: &str) -> Dovecot {
+        Dovecot::start_with(
+            user,
+            "no-password-login",
+            DovecotOptions {
+                oauth: Some(OAuthOptions {
+                    introspection_url: introspection_url.into(),
+                    mechanisms: mechanisms.into(),
+                }),
+                ..DovecotOptions::default()
+            },
+        )
+    }
+
     /// Starts Dovecot as `options` say; waits (at most 10 s) until it accepts connections.
     pub fn start_with(user: &str, password: &str, options: DovecotOptions) -> Dovecot {
         let extra = options.extra.as_str();
@@ -135,6 +164,31 @@ impl Dovecot {
         let imaps_port = tls.as_ref().map_or(0, |t| t.imaps_port);
         let conf = root.join("dovecot.conf");
         let r = root.display();
+        let (mechanisms, oauth_passdb) = match &options.oauth {
+            Some(OAuthOptions {
+                introspection_url: url,
+                mechanisms: mechs,
+            }) => {
+                let ext = root.join("dovecot-oauth2.conf.ext");
+                std::fs::write(
+                    &ext,
+                    format!(
+                        "introspection_mode = post\nintrospection_url = {url}\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n"
+                    ),
+                )
+                .expect("oauth2 conf");
+                std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod");
+                (
+                    mechs.to_string(),
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = {mechs}\n  args = {}\n}}\n",
+                        ext.display()
+                    ),
+                )
+            }
+            None => ("plain login".to_string(), String::new()),
+        };
         std::fs::write(
             &conf,
             format!(
@@ -146,13 +200,13 @@ log_path = {r}/dovecot.log
 info_log_path = {r}/dovecot.log
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 0
 mail_location = maildir:{r}/mail/%u
 mailbox_idle_check_interval = 1 secs
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/passwd
 }}

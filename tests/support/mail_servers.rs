@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use digestd::bench::postfix::{Postfix, PostfixOptions};
 use digestd::bench::test_ca::{ServerCert, TestCa};
 
-use super::dovecot::{Dovecot, DovecotOptions};
+use super::dovecot::{Dovecot, DovecotOptions, OAuthOptions};
 use super::{ensure_deps, find_program, is_root, skip_unless_ci, SmtpSink};
 
 /// The login both servers accept.
@@ -50,6 +50,12 @@ pub struct MailServers {
 impl MailServers {
     /// Starts the set with `cert`, or `None` when Postfix cannot run here (not on CI).
     pub fn start(cert: Cert) -> Option<MailServers> {
+        MailServers::start_with_oauth(cert, None)
+    }
+
+    /// [`MailServers::start`] whose Dovecot (and so Postfix's AUTH) takes OAuth bearer tokens
+    /// as `oauth` says instead of the password.
+    pub fn start_with_oauth(cert: Cert, oauth: Option<OAuthOptions>) -> Option<MailServers> {
         ensure_deps();
         if !is_root() {
             skip_unless_ci("root (Postfix's master runs as root)");
@@ -74,6 +80,7 @@ impl MailServers {
                 tls: Some((chosen.clone(), ca.ca_file.clone())),
                 sasl_socket: true,
                 extra: String::new(),
+                oauth,
             },
         );
         let sink = SmtpSink::start();

@@ -18,14 +18,19 @@
 //! - [`http_client`]: one HTTP/1.1 request over a bounded `TcpStream`;
 //! - [`inbound`]: a small world for the inbound tests (config, store, one thread, tokens,
 //!   `digestd receive`);
+//! - [`oauth_server`]: a loopback token endpoint in Microsoft's and Google's documented shapes and
+//!   an RFC 7662 introspection endpoint for Dovecot's `oauth2` passdb;
 //! - [`webhook_platform`]: a bespoke platform's receiving end that checks digestd's signed
 //!   replies and records them;
 //! - [`postgres`]: a real PostgreSQL server (one per test process, a database per test);
+//! - [`chromedriver`]: Debian's chromedriver on a loopback port driving headless Chromium, for
+//!   the browser tests;
 //! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
 //!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
+pub mod chromedriver;
 pub mod config;
 pub mod daemon;
 pub mod discourse;
@@ -35,6 +40,7 @@ pub mod feed_server;
 pub mod http_client;
 pub mod inbound;
 pub mod mail_servers;
+pub mod oauth_server;
 pub mod postgres;
 mod smtp_sink;
 pub mod synapse;

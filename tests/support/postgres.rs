@@ -145,7 +145,7 @@ impl PgServer {
     pub fn start_again(&self) -> Result<(), String> {
         let mut ctl = as_postgres(&self.bin.join("pg_ctl"));
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
             self.port,
             self.root.display()

@@ -76,12 +76,31 @@ impl Validator<'_> {
             "the IMAP server",
         );
         let user = self.required_str(r.user.as_ref(), line, "inbound.imap.user", "the login");
-        let password_file = self.required_str(
-            r.password_file.as_ref(),
-            line,
-            "inbound.imap.password_file",
-            "a file holding the password",
-        );
+        // A password file or oauth, exactly one.
+        let (password_file, oauth) = match (&r.password_file, &r.oauth) {
+            (Some(pf), Some(o)) => {
+                let l = self.line(o);
+                self.problem(
+                    l,
+                    "inbound.imap.oauth",
+                    format!(
+                        "give either password_file (line {}) or oauth, not both",
+                        self.line(pf)
+                    ),
+                );
+                (None, None)
+            }
+            (None, Some(o)) => (Some(None), self.oauth(o, "inbound.imap.oauth").map(Some)),
+            (pf, None) => {
+                let pf = self.required_str(
+                    pf.as_ref(),
+                    line,
+                    "inbound.imap.password_file",
+                    "a file holding the password, or oauth = { … }",
+                );
+                (pf.map(|p| Some(self.path(&p.value))), Some(None))
+            }
+        };
         let tls = r.tls.as_ref().map(|t| *t.get_ref()).unwrap_or(TlsMode::Tls);
         let default_port = if tls == TlsMode::Tls { 993 } else { 143 };
         let port = self.int(r.port.as_ref(), "inbound.imap.port", default_port, 1, 65535) as u16;
@@ -116,7 +135,8 @@ impl Validator<'_> {
             port,
             tls,
             user: user?.value,
-            password_file: self.path(&password_file?.value),
+            password_file: password_file?,
+            oauth: oauth?,
             folder: name(r.folder.as_ref(), "INBOX"),
             processed_folder: name(r.processed_folder.as_ref(), "Processed"),
             poll_seconds,

@@ -106,7 +106,7 @@ impl Validator<'_> {
             TransportKind::Maildir => "maildir",
         };
         // Keys that belong to another kind are mistakes (a forgotten `kind` change, a typo).
-        let foreign: [(&str, Option<usize>, &[TransportKind]); 8] = [
+        let foreign: [(&str, Option<usize>, &[TransportKind]); 9] = [
             (
                 "path",
                 tr.path.as_ref().map(|s| self.line(s)),
@@ -141,6 +141,11 @@ impl Validator<'_> {
                 "command",
                 tr.command.as_ref().map(|s| self.line(s)),
                 &[TransportKind::Sendmail],
+            ),
+            (
+                "oauth",
+                tr.oauth.as_ref().map(|s| self.line(s)),
+                &[TransportKind::Smtp],
             ),
             (
                 "ca_file",
@@ -227,10 +232,38 @@ impl Validator<'_> {
                 format!("give either password (line {l1}) or password_file, not both"),
             );
         }
-        match (&user, has_secret) {
+        let oauth = match &tr.oauth {
+            Some(o) => {
+                let at = self.line(o);
+                if has_secret {
+                    ok = false;
+                    self.problem(
+                        at,
+                        "mail.transport.oauth",
+                        "give either a password (password, password_file) or oauth, not both",
+                    );
+                } else if user.is_none() {
+                    ok = false;
+                    self.problem(
+                        at,
+                        "mail.transport.user",
+                        "oauth needs user: the mailbox that logs in",
+                    );
+                }
+                let config = self.oauth(o, "mail.transport.oauth");
+                ok &= config.is_some();
+                config
+            }
+            None => None,
+        };
+        match (&user, has_secret || tr.oauth.is_some()) {
             (Some(u), false) => {
                 ok = false;
-                self.problem(u.line, &u.key, "user needs password or password_file");
+                self.problem(
+                    u.line,
+                    &u.key,
+                    "user needs password, password_file or oauth",
+                );
             }
             (None, true) => {
                 ok = false;
@@ -275,6 +308,7 @@ impl Validator<'_> {
             tls,
             user: user.map(|u| u.value),
             password,
+            oauth,
             ca_file,
         })
     }

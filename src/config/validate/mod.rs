@@ -3,8 +3,9 @@
 //!
 //! One file per section of `raw.rs`, each an `impl Validator` block: `organisation`
 //! (`[organisation]`, `[store]`), `mail` (`[mail]`, `[mail.transport]`), `digest`,
-//! `inbound` (`[inbound]`, `[inbound.imap]`), `daemon`, `http`, `defaults`, `groups`,
-//! `roles`, `people`, `ambassadors` (`[[groups]] ambassadors`, `[ambassadors]`); `[forums.<name>]` is `config::forums`. This file holds the shared
+//! `inbound` (`[inbound]`, `[inbound.imap]`), `oauth` (a server block's `oauth = { … }`),
+//! `daemon`, `http`, `defaults`, `groups`, `roles`, `people`, `ambassadors` (`[[groups]]
+//! ambassadors`, `[ambassadors]`); `[forums.<name>]` is `config::forums`. This file holds the shared
 //! helpers (lines, problems, required values) and [`validate`], which runs the sections in order.
 //!
 //! Pure: file existence (templates, locale strings, password file) is not checked here but
@@ -28,6 +29,7 @@ mod groups;
 mod http;
 mod inbound;
 mod mail;
+mod oauth;
 mod organisation;
 mod people;
 mod roles;

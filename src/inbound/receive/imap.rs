@@ -36,6 +36,8 @@ use crate::config::TlsMode;
 use crate::inbound::pipeline::{InboundError, Pipeline, Report};
 use crate::mail_login::{imap_login, Credentials, LoginError};
 use crate::mail_tls::TlsFailure;
+use crate::oauth::login::{greeting_mechanisms, ImapServer};
+use crate::oauth::OAuthLogin;
 use crate::store::{Store, StoreError};
 
 pub use crate::config::ImapConfig;
@@ -193,8 +195,12 @@ pub fn check_login(cfg: &ImapConfig) -> Result<(), ImapError> {
     rt.block_on(async {
         let check = async {
             match open(cfg).await? {
-                Opened::Plain(client) => check_session(client, cfg, &credentials).await,
-                Opened::Tls(client) => check_session(*client, cfg, &credentials).await,
+                Opened::Plain(client, mechs) => {
+                    check_session(client, cfg, &credentials, &mechs).await
+                }
+                Opened::Tls(client, mechs) => {
+                    check_session(*client, cfg, &credentials, &mechs).await
+                }
             }
         };
         tokio::time::timeout(Duration::from_secs(60), check)
@@ -207,11 +213,12 @@ async fn check_session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
     credentials: &Credentials,
+    mechanisms: &[String],
 ) -> Result<(), ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut s = login(client, cfg, credentials).await?;
+    let mut s = login(client, cfg, credentials, mechanisms).await?;
     s.select(&cfg.folder)
         .await
         .map_err(|e| proto(cfg, "SELECT", e))?;
@@ -236,34 +243,43 @@ pub enum Wake {
 pub async fn wait_for_mail(cfg: &ImapConfig, max_wait: Duration) -> Result<Wake, ImapError> {
     let (credentials, fingerprint) = guarded_credentials(cfg)?;
     let result = match open(cfg).await {
-        Ok(Opened::Plain(client)) => idle_session(client, cfg, &credentials, max_wait).await,
-        Ok(Opened::Tls(client)) => idle_session(*client, cfg, &credentials, max_wait).await,
+        Ok(Opened::Plain(client, mechs)) => {
+            idle_session(client, cfg, &credentials, &mechs, max_wait).await
+        }
+        Ok(Opened::Tls(client, mechs)) => {
+            idle_session(*client, cfg, &credentials, &mechs, max_wait).await
+        }
         Err(e) => Err(e),
     };
     record_outcome(cfg, fingerprint, result)
 }
 
-/// The login: user and the password from `password_file` (first line), read at each
-/// connection so it can be rotated without a restart.
+/// The login: an OAuth token source (`oauth`), or the user and the password from
+/// `password_file` (first line), read at each connection so it can be rotated without a
+/// restart.
 fn credentials(cfg: &ImapConfig) -> Result<Credentials, ImapError> {
-    std::fs::read_to_string(&cfg.password_file)
+    if let Some(oauth) = &cfg.oauth {
+        return Ok(Credentials::oauth(OAuthLogin {
+            user: cfg.user.clone(),
+            config: oauth.clone(),
+        }));
+    }
+    let path = cfg.password_file.clone().unwrap_or_default();
+    std::fs::read_to_string(&path)
         .map(|p| Credentials::password(&cfg.user, p.lines().next().unwrap_or("")))
         .map_err(|source| ImapError::Io {
-            host: format!(
-                "{} (password file {})",
-                cfg.host,
-                cfg.password_file.display()
-            ),
+            host: format!("{} (password file {})", cfg.host, path.display()),
             source,
         })
 }
 
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// A connection ready for LOGIN (greeting read; TLS or STARTTLS done as configured).
+/// A connection ready for LOGIN (greeting read; TLS or STARTTLS done as configured), with the
+/// SASL mechanisms its greeting announced.
 enum Opened {
-    Plain(async_imap::Client<TcpStream>),
-    Tls(Box<async_imap::Client<TlsStream>>),
+    Plain(async_imap::Client<TcpStream>, Vec<String>),
+    Tls(Box<async_imap::Client<TlsStream>>, Vec<String>),
 }
 
 async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
@@ -287,24 +303,25 @@ async fn open(cfg: &ImapConfig) -> Result<Opened, ImapError> {
     match cfg.tls {
         TlsMode::None => {
             let mut client = async_imap::Client::new(tcp);
-            greeting(&mut client, cfg).await?;
-            Ok(Opened::Plain(client))
+            let mechs = greeting(&mut client, cfg).await?;
+            Ok(Opened::Plain(client, mechs))
         }
         TlsMode::Tls => {
             let tls = tls_connect(cfg, tcp).await?;
             let mut client = async_imap::Client::new(tls);
-            greeting(&mut client, cfg).await?;
-            Ok(Opened::Tls(Box::new(client)))
+            let mechs = greeting(&mut client, cfg).await?;
+            Ok(Opened::Tls(Box::new(client), mechs))
         }
         TlsMode::Starttls => {
             let mut client = async_imap::Client::new(tcp);
-            greeting(&mut client, cfg).await?;
+            let mechs = greeting(&mut client, cfg).await?;
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| proto(cfg, "STARTTLS", e))?;
             let tls = tls_connect(cfg, client.into_inner()).await?;
-            Ok(Opened::Tls(Box::new(async_imap::Client::new(tls))))
+            // The mechanisms announced before TLS stand (no new greeting after STARTTLS).
+            Ok(Opened::Tls(Box::new(async_imap::Client::new(tls)), mechs))
         }
     }
 }
@@ -316,8 +333,12 @@ async fn poll(
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError> {
     match open(cfg).await? {
-        Opened::Plain(client) => session(client, cfg, credentials, store, pipeline).await,
-        Opened::Tls(client) => session(*client, cfg, credentials, store, pipeline).await,
+        Opened::Plain(client, mechs) => {
+            session(client, cfg, credentials, &mechs, store, pipeline).await
+        }
+        Opened::Tls(client, mechs) => {
+            session(*client, cfg, credentials, &mechs, store, pipeline).await
+        }
     }
 }
 
@@ -326,17 +347,25 @@ async fn login<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
     credentials: &Credentials,
+    mechanisms: &[String],
 ) -> Result<async_imap::Session<T>, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    imap_login(client, credentials).await.map_err(|e| match e {
-        LoginError::Refused { .. } => ImapError::Unusable {
-            host: cfg.host.clone(),
-            reason: format!("LOGIN: {e}"),
-        },
-        LoginError::Failed(_) => proto(cfg, "LOGIN", e),
-    })
+    let server = ImapServer {
+        host: &cfg.host,
+        port: cfg.port,
+        mechanisms,
+    };
+    imap_login(client, credentials, server)
+        .await
+        .map_err(|e| match e {
+            LoginError::Refused { .. } | LoginError::TokenRefused { .. } => ImapError::Unusable {
+                host: cfg.host.clone(),
+                reason: format!("LOGIN: {e}"),
+            },
+            LoginError::Failed(_) => proto(cfg, "LOGIN", e),
+        })
 }
 
 /// One IDLE wait (see [`wait_for_mail`]).
@@ -344,6 +373,7 @@ async fn idle_session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
     credentials: &Credentials,
+    mechanisms: &[String],
     max_wait: Duration,
 ) -> Result<Wake, ImapError>
 where
@@ -351,7 +381,7 @@ where
 {
     use async_imap::extensions::idle::IdleResponse;
     use async_imap::imap_proto::{MailboxDatum, Response};
-    let mut s = login(client, cfg, credentials).await?;
+    let mut s = login(client, cfg, credentials, mechanisms).await?;
     let mailbox = s
         .select(&cfg.folder)
         .await
@@ -399,12 +429,16 @@ fn proto(cfg: &ImapConfig, what: &str, e: impl std::fmt::Display) -> ImapError {
     }
 }
 
-async fn greeting<T>(client: &mut async_imap::Client<T>, cfg: &ImapConfig) -> Result<(), ImapError>
+/// Reads the greeting; returns the SASL mechanisms it announces.
+async fn greeting<T>(
+    client: &mut async_imap::Client<T>,
+    cfg: &ImapConfig,
+) -> Result<Vec<String>, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
     match client.read_response().await {
-        Ok(Some(_)) => Ok(()),
+        Ok(Some(r)) => Ok(greeting_mechanisms(r.parsed())),
         Ok(None) => Err(proto(cfg, "greeting", "connection closed")),
         Err(source) => Err(ImapError::Io {
             host: cfg.host.clone(),
@@ -450,13 +484,14 @@ async fn session<T>(
     client: async_imap::Client<T>,
     cfg: &ImapConfig,
     credentials: &Credentials,
+    mechanisms: &[String],
     store: &mut Store,
     pipeline: &Pipeline<'_>,
 ) -> Result<ImapReport, ImapError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Debug + Send,
 {
-    let mut s = login(client, cfg, credentials).await?;
+    let mut s = login(client, cfg, credentials, mechanisms).await?;
     let caps = s
         .capabilities()
         .await

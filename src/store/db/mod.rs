@@ -142,7 +142,7 @@ impl Exec for Auto<'_> {
             Auto::Sqlite(c) => sqlite::execute(c, sql, params),
             Auto::Postgres(c) => {
                 let PgConn { client, cache } = &mut ***c;
-                postgres::execute(client, cache, sql, params)
+                postgres::execute(&mut **client, cache, sql, params)
             }
         }
     }
@@ -152,7 +152,7 @@ impl Exec for Auto<'_> {
             Auto::Sqlite(c) => sqlite::query(c, sql, params),
             Auto::Postgres(c) => {
                 let PgConn { client, cache } = &mut ***c;
-                postgres::query(client, cache, sql, params)
+                postgres::query(&mut **client, cache, sql, params)
             }
         }
     }

@@ -33,10 +33,40 @@ pub(crate) fn outside_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     }
 }
 
+/// A client closed outside any tokio runtime when dropped (closing blocks on the client's
+/// own runtime, which a runtime thread may not do).
+pub struct OwnedClient(Option<Client>);
+
+impl std::ops::Deref for OwnedClient {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl std::ops::DerefMut for OwnedClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for OwnedClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            outside_runtime(move || drop(client));
+        }
+    }
+}
+
 /// One pooled connection and the statements prepared on it.
 pub struct PgConn {
     /// The connection.
-    pub(crate) client: Client,
+    pub(crate) client: OwnedClient,
     /// Prepared statements by the store's SQL text.
     pub(crate) cache: HashMap<String, Statement>,
 }
@@ -51,7 +81,7 @@ impl r2d2::ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: outside_runtime(|| self.0.connect())?,
+            client: OwnedClient(Some(outside_runtime(|| self.0.connect())?)),
             cache: HashMap::new(),
         })
     }
