@@ -112,8 +112,8 @@ fn outbound(
         tls,
         user: None,
         password: None,
-        ca_file: ca_file.map(Path::to_path_buf),
         oauth: None,
+        ca_file: ca_file.map(Path::to_path_buf),
     };
     Outbound::from_config(&mail).context("building the transport")
 }

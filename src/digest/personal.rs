@@ -58,6 +58,7 @@ mod tests {
     fn role(name: &str, groups: &[&str]) -> Role {
         Role {
             name: name.into(),
+            title: None,
             groups: groups.iter().map(|g| g.to_string()).collect(),
             training_tags: vec!["training".into()],
             schedule: Schedule {
@@ -65,7 +66,6 @@ mod tests {
                 time_zone: chrono_tz::UTC,
             },
             template: None,
-            title: None,
         }
     }
 
