@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Config;
-use crate::model::{Frequency, GroupId, Person};
+use crate::model::{Frequency, GroupId, LocalText, Person};
 use crate::store::PreferenceChange;
 
 /// The longest pause the page accepts, in days from today.
@@ -20,8 +20,9 @@ pub const MAX_PAUSE_DAYS: i64 = 366;
 pub struct ScheduleOption {
     /// The schedule key (`cron@zone`), as `schedule_optouts` stores it.
     pub key: String,
-    /// The roles of this person sending on it.
-    pub roles: Vec<String>,
+    /// The display names of this person's roles sending on it (config `title`, or the role's
+    /// name when it has none), localised when the page is drawn.
+    pub roles: Vec<LocalText>,
 }
 
 /// What one person may choose on the page.
@@ -50,11 +51,15 @@ impl PrefsOptions {
             .filter(|r| person.roles.contains(&r.name))
         {
             let key = role.schedule.key();
+            let shown = role
+                .title
+                .clone()
+                .unwrap_or_else(|| LocalText::plain(role.name.clone()));
             match schedules.iter_mut().find(|s| s.key == key) {
-                Some(s) => s.roles.push(role.name.clone()),
+                Some(s) => s.roles.push(shown),
                 None => schedules.push(ScheduleOption {
                     key,
-                    roles: vec![role.name.clone()],
+                    roles: vec![shown],
                 }),
             }
             for g in &role.groups {
@@ -266,11 +271,11 @@ mod tests {
             schedules: vec![
                 ScheduleOption {
                     key: "0 0 7 * * *@Europe/Amsterdam".into(),
-                    roles: vec!["hr".into()],
+                    roles: vec![LocalText::plain("hr")],
                 },
                 ScheduleOption {
                     key: "0 0 9 * * Mon@Europe/Amsterdam".into(),
-                    roles: vec!["it".into()],
+                    roles: vec![LocalText::plain("it")],
                 },
             ],
             groups: vec![

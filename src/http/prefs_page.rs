@@ -91,7 +91,7 @@ pub fn page(view: &PrefsView<'_>, t: &LocaleTable, lang: &str, locales: &Locales
     b.push_str("<form method=\"post\" action=\"\" id=\"preferences\">");
     b.push_str(&hidden(view.csrf, "save"));
     frequency_fields(&mut b, view, t);
-    schedule_fields(&mut b, view, t);
+    schedule_fields(&mut b, view, t, lang);
     pause_fields(&mut b, view, t);
     group_fields(&mut b, view, t);
     language_fields(&mut b, view, t, locales);
@@ -179,7 +179,7 @@ fn frequency_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable) {
     b.push_str("</fieldset>");
 }
 
-fn schedule_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable) {
+fn schedule_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable, lang: &str) {
     if view.options.schedules.is_empty() {
         return;
     }
@@ -188,7 +188,12 @@ fn schedule_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable) {
         esc(&t.text("prefs_schedules", &[]))
     ));
     for (i, s) in view.options.schedules.iter().enumerate() {
-        let roles = s.roles.join(", ");
+        let roles = s
+            .roles
+            .iter()
+            .map(|r| r.get(lang))
+            .collect::<Vec<_>>()
+            .join(", ");
         b.push_str(&format!(
             "<label><input type=\"checkbox\" name=\"schedule\" id=\"schedule-{i}\" \
              value=\"{}\"{}><span>{}<small>{}</small></span></label>",
@@ -304,6 +309,7 @@ pub fn esc(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::http::prefs_form::ScheduleOption;
+    use crate::model::LocalText;
     use std::collections::{BTreeSet, HashSet};
 
     fn locales() -> Locales {
@@ -324,7 +330,10 @@ mod tests {
         let options = PrefsOptions {
             schedules: vec![ScheduleOption {
                 key: "0 0 7 * * *@UTC".into(),
-                roles: vec!["planner".into()],
+                roles: vec![LocalText {
+                    default: "Planner".into(),
+                    by_locale: [("nl".to_string(), "Planners & co".to_string())].into(),
+                }],
             }],
             groups: vec![
                 ("a\"b".into(), "<Group>".into()),
@@ -358,6 +367,7 @@ mod tests {
             "name=\"viewport\" content=\"width=device-width, initial-scale=1\"",
             "Uw voorkeuren voor het overzicht",
             "Ann &lt;script&gt;",
+            "Planners &amp; co",
             "value=\"a&quot;b\" checked",
             "&lt;Group&gt;",
             "id=\"group-it\" value=\"it\"><span>IT",
