@@ -513,6 +513,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod best_of_tests;
+#[cfg(test)]
 mod oauth_tests;
 
 #[cfg(test)]

@@ -216,6 +216,7 @@ pub(crate) struct RawRole {
     #[serde(default)]
     pub training_tags: Vec<Str>,
     pub schedule: Option<Str>,
+    pub best_of: Option<Str>,
     pub time_zone: Option<Str>,
     pub template: Option<Str>,
 }
