@@ -6,18 +6,45 @@
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 /// Which lines may match an alternation of fragments anchored at the start of the line.
+///
+/// Both lists are grouped by the character a line is first looked up by (the first character
+/// of a beginning, the last of an ending), so that a line costs one binary search on its first
+/// and one on its last character, and compares only the few words of its own group.
 #[derive(Debug, Clone, Default)]
 pub struct FirstChars {
-    /// Case-folded first characters of the alternatives that start with a literal.
-    firsts: Vec<char>,
-    /// Case-folded literal beginnings of those alternatives (one of them must begin the line).
-    prefixes: Vec<String>,
-    /// Case-folded literal endings of the alternatives that do not.
-    endings: Vec<String>,
-    /// The last characters of [`Self::endings`], sorted.
-    ending_lasts: Vec<char>,
+    /// Case-folded literal beginnings of the alternatives that start with one, grouped by their
+    /// first character (sorted by it); one of them must begin the line.
+    prefixes: Vec<(char, Vec<String>)>,
+    /// Case-folded literal endings of the alternatives that do not, grouped by their last
+    /// character (sorted by it).
+    endings: Vec<(char, Vec<String>)>,
     /// True when some alternative has neither: every line must be tried.
     always: bool,
+}
+
+/// `words` grouped by the character `key` picks from each (words without one are dropped),
+/// sorted by that character, each group sorted and without duplicates.
+fn grouped(words: Vec<String>, key: fn(&str) -> Option<char>) -> Vec<(char, Vec<String>)> {
+    let mut groups: Vec<(char, Vec<String>)> = Vec::new();
+    for word in words {
+        let Some(c) = key(&word) else { continue };
+        match groups.binary_search_by(|(g, _)| g.cmp(&c)) {
+            Ok(at) => groups[at].1.push(word),
+            Err(at) => groups.insert(at, (c, vec![word])),
+        }
+    }
+    for (_, words) in &mut groups {
+        words.sort();
+        words.dedup();
+    }
+    groups
+}
+
+/// The group of `c` in a list made by [`grouped`] (empty when there is none).
+fn group_of(groups: &[(char, Vec<String>)], c: char) -> &[String] {
+    groups
+        .binary_search_by(|(g, _)| g.cmp(&c))
+        .map_or(&[], |at| groups[at].1.as_slice())
 }
 
 /// A character in the form both sides are compared in: lower case, with the few characters
@@ -57,58 +84,45 @@ fn literals(fragment: &str, kind: ExtractKind) -> Option<Vec<String>> {
 impl FirstChars {
     /// The test for an alternation of `fragments`.
     pub fn new<'a>(fragments: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut me = FirstChars::default();
+        let mut prefixes = Vec::new();
+        let mut endings = Vec::new();
+        let mut always = false;
         for fragment in fragments {
-            if let Some(prefixes) = literals(fragment, ExtractKind::Prefix) {
-                me.firsts
-                    .extend(prefixes.iter().filter_map(|p| p.chars().next()));
-                me.prefixes.extend(prefixes);
+            if let Some(beginnings) = literals(fragment, ExtractKind::Prefix) {
+                prefixes.extend(beginnings);
             } else if let Some(suffixes) = literals(fragment, ExtractKind::Suffix) {
-                me.endings.extend(suffixes);
+                endings.extend(suffixes);
             } else {
-                me.always = true;
+                always = true;
             }
         }
-        me.firsts.sort_unstable();
-        me.firsts.dedup();
-        me.prefixes.sort();
-        me.prefixes.dedup();
-        me.endings.sort();
-        me.endings.dedup();
-        me.ending_lasts = me.endings.iter().filter_map(|e| e.chars().last()).collect();
-        me.ending_lasts.sort_unstable();
-        me.ending_lasts.dedup();
-        me
+        FirstChars {
+            prefixes: grouped(prefixes, |p| p.chars().next()),
+            endings: grouped(endings, |e| e.chars().next_back()),
+            always,
+        }
     }
 
     /// True when `text` (the line after the marks the pattern allows before the words) may
-    /// match: it starts with one of the first letters or ends with one of the endings.
+    /// match: it starts with one of the beginnings or ends with one of the endings.
     pub fn may_match(&self, text: &str) -> bool {
         if self.always {
             return true;
         }
         if let Some(first) = text.chars().next().map(fold) {
-            if self.firsts.binary_search(&first).is_ok() {
-                // The beginnings starting with that letter: a run of the sorted list.
-                let from = self
-                    .prefixes
-                    .partition_point(|p| p.chars().next().is_some_and(|c| c < first));
-                if self.prefixes[from..]
-                    .iter()
-                    .take_while(|p| p.starts_with(first))
-                    .any(|prefix| starts_with_folded(text, prefix))
-                {
-                    return true;
-                }
+            if group_of(&self.prefixes, first)
+                .iter()
+                .any(|prefix| starts_with_folded(text, prefix))
+            {
+                return true;
             }
         }
-        text.chars()
-            .next_back()
-            .is_some_and(|c| self.ending_lasts.binary_search(&fold(c)).is_ok())
-            && self
-                .endings
-                .iter()
-                .any(|ending| ends_with_folded(text, ending))
+        !self.endings.is_empty()
+            && text.chars().next_back().is_some_and(|last| {
+                group_of(&self.endings, fold(last))
+                    .iter()
+                    .any(|ending| ends_with_folded(text, ending))
+            })
     }
 }
 
