@@ -25,6 +25,7 @@ pub mod template_files;
 // core), the ambassadors' nudges, schedules and the daemon loop.
 pub mod ambassador_nudge;
 pub mod best_of;
+pub mod best_of_run;
 pub mod collect;
 pub mod config;
 pub mod daemon;

@@ -115,6 +115,7 @@ pub(crate) struct RawDigest {
     pub max_questions: Option<Int>,
     pub unanswered_after: Option<Str>,
     pub highlight_min_likes: Option<Int>,
+    pub best_of_highlights: Option<Int>,
 }
 
 /// `[inbound]`.
