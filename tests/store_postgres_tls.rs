@@ -33,17 +33,24 @@ fn digestd_connections(server: &PgServer) -> String {
         .to_string()
 }
 
+/// A test CA in `dir` and a PostgreSQL serving its good certificate (`None` after a note when
+/// openssl or PostgreSQL is missing; a panic then under CI).
+fn tls_server(dir: &std::path::Path) -> Option<(TestCa, PgServer)> {
+    ensure_deps();
+    let ca = TestCa::create(dir)
+        .map_err(|e| skip_unless_ci(&format!("openssl ({e:#})")))
+        .ok()?;
+    let server = PgServer::start_tls(&ca.good.cert, &ca.good.key)
+        .map_err(|e| skip_unless_ci(&format!("PostgreSQL with TLS ({e})")))
+        .ok()?;
+    Some((ca, server))
+}
+
 #[test]
 fn the_store_speaks_verified_tls_when_asked_and_says_why_a_certificate_is_refused() {
-    ensure_deps();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = match TestCa::create(dir.path()) {
-        Ok(ca) => ca,
-        Err(e) => return skip_unless_ci(&format!("openssl ({e:#})")),
-    };
-    let server = match PgServer::start_tls(&ca.good.cert, &ca.good.key) {
-        Ok(s) => s,
-        Err(e) => return skip_unless_ci(&format!("PostgreSQL with TLS ({e})")),
+    let Some((ca, server)) = tls_server(dir.path()) else {
+        return;
     };
     let db = server.fresh_database();
     let url = |query: &str| {
@@ -95,15 +102,9 @@ fn the_store_speaks_verified_tls_when_asked_and_says_why_a_certificate_is_refuse
 
 #[test]
 fn the_binary_uses_store_ca_file_and_refuses_clear_text_off_this_machine() {
-    ensure_deps();
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = match TestCa::create(dir.path()) {
-        Ok(ca) => ca,
-        Err(e) => return skip_unless_ci(&format!("openssl ({e:#})")),
-    };
-    let server = match PgServer::start_tls(&ca.good.cert, &ca.good.key) {
-        Ok(s) => s,
-        Err(e) => return skip_unless_ci(&format!("PostgreSQL with TLS ({e})")),
+    let Some((ca, server)) = tls_server(dir.path()) else {
+        return;
     };
     let db = server.fresh_database();
     std::fs::write(dir.path().join("pg-password"), format!("{PASSWORD}\n")).expect("password");
