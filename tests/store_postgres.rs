@@ -70,6 +70,7 @@ fn pg_location(url: String) -> StoreLocation {
         url,
         password_file: None,
         pool_size: 2,
+        ca_file: None,
     })
 }
 

@@ -63,6 +63,7 @@ pub(crate) struct RawStore {
     pub url: Option<Str>,
     pub password_file: Option<Str>,
     pub pool_size: Option<Int>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[mail]`.
