@@ -202,6 +202,8 @@ pub struct DigestConfig {
     /// A post with at least this many likes is a training highlight candidate (default 10;
     /// 0: likes alone never make one).
     pub highlight_min_likes: u32,
+    /// At most this many highlights in a role's monthly best-of digest (default 10).
+    pub best_of_highlights: usize,
 }
 
 impl Default for DigestConfig {
@@ -215,6 +217,7 @@ impl Default for DigestConfig {
             max_questions: 5,
             unanswered_after: chrono::Duration::days(2),
             highlight_min_likes: 10,
+            best_of_highlights: 10,
         }
     }
 }
@@ -517,6 +520,8 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod best_of_tests;
 #[cfg(test)]
 mod oauth_tests;
 

@@ -106,6 +106,22 @@ impl Validator<'_> {
                 },
                 _ => None,
             };
+            let best_of = match (&r.best_of, time_zone) {
+                (Some(b), Some(tz)) => {
+                    let at = self.at(b, join(&p, "best_of"));
+                    match checks::check_cron(&at.value, tz) {
+                        Ok(()) => Some(Schedule {
+                            cron: at.value.split_whitespace().collect::<Vec<_>>().join(" "),
+                            time_zone: tz,
+                        }),
+                        Err(e) => {
+                            self.problem(at.line, &at.key, e);
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
             let template = match &r.template {
                 Some(t) => {
                     let at = self.at(t, join(&p, "template"));
@@ -154,6 +170,7 @@ impl Validator<'_> {
                         cron,
                         time_zone: tz,
                     },
+                    best_of,
                     template: template.map(|t| t.value),
                 });
             }
