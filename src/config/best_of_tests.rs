@@ -91,3 +91,23 @@ fn the_preferences_page_lists_a_roles_title_not_its_id() {
     assert_eq!(roles[0].get("nl"), "Stedenbouwkundige");
     assert_eq!(roles[0].get("en"), "Urban planner");
 }
+
+#[test]
+fn the_preferences_page_offers_the_best_of_as_a_schedule_of_its_own() {
+    let (_dir, config) = load("best_of = \"0 0 8 1 * *\"\n");
+    let config = config.expect("valid");
+    let options = PrefsOptions::for_person(&config, &config.people[0], vec!["en".into()]);
+    let keys: Vec<&str> = options.schedules.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "0 0 7 * * *@Europe/Amsterdam",
+            "best-of:planner:0 0 8 1 * *@Europe/Amsterdam"
+        ]
+    );
+    assert_eq!(options.schedules[1].roles[0].get("en"), "Urban planner");
+    let (_dir, config) = load("");
+    let config = config.expect("valid");
+    let options = PrefsOptions::for_person(&config, &config.people[0], vec!["en".into()]);
+    assert_eq!(options.schedules.len(), 1, "no best_of, no such choice");
+}
