@@ -6,9 +6,10 @@
 //! (group, period) pair makes the *window* of that pair: its threads with their period posts,
 //! participants and [`rank::thread_score`] in ranked order, and its tagged posts scored with
 //! [`rank::highlight_score`]. Every later person with that period reuses it (the windows are
-//! cached inside the `Activity`, which is `Sync`). Per person, selection then walks the ranked
-//! windows of their groups and only checks, thread by thread, whether something in it is new to
-//! them: O(threads in their groups), not O(posts).
+//! cached inside the `Activity`, which is `Sync`). The first person with a given list of roles
+//! then makes its [`plan`]: the windows of their groups merged into one ranked list and their
+//! highlight candidates ranked, shared by everyone with those roles. Per person, selection only
+//! checks what is new to them: O(threads shown + posts delivered to them), not O(posts).
 //!
 //! A thread's score describes the thread's activity in the period (everyone's posts), the same
 //! for every reader; what differs per person is whether it qualifies and which posts are new.

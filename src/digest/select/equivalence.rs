@@ -130,6 +130,7 @@ fn world(seed: u64) -> World {
                 cron: "0 0 7 * * Mon".into(),
                 time_zone: chrono_tz::Europe::Amsterdam,
             },
+            best_of: None,
             template: None,
         })
         .collect();
