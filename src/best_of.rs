@@ -162,6 +162,65 @@ mod tests {
     }
 
     #[test]
+    fn a_best_of_keeps_the_months_highlights_in_rank_order_capped_and_nothing_else() {
+        use crate::model::{BodyFormat, Highlight, Person, Thread};
+        use std::sync::Arc;
+        let tz = chrono_tz::UTC;
+        let month = month_period(tz, 2026, 11).expect("a month");
+        let thread = Arc::new(Thread {
+            id: 1,
+            group_id: "g".into(),
+            remote_id: "1".into(),
+            title: "T".into(),
+            url: String::new(),
+            created: month.start,
+        });
+        let highlight = |id: i64, at: DateTime<Utc>| Highlight {
+            post: Arc::new(crate::model::Post {
+                id,
+                created: at,
+                ..crate::model::sample_post("x", BodyFormat::Markdown)
+            }),
+            thread: Arc::clone(&thread),
+            role: "r".into(),
+            tag: "training".into(),
+            score: 1.0,
+        };
+        let digest = Digest {
+            person: Person {
+                email: "a@x.org".into(),
+                name: "A".into(),
+                roles: vec!["r".into()],
+                time_zone: tz,
+                locale: "en".into(),
+                frequency: crate::model::Frequency::Weekly,
+                matrix_id: None,
+            },
+            schedule: "best-of:r:x".into(),
+            period: month,
+            threads: Vec::new(),
+            more_threads: 3,
+            // Ranked: 1, 2 (before the month), 3, 4 (the month's first instant), 5 (next month).
+            highlights: vec![
+                highlight(1, utc(2026, 11, 20, 9)),
+                highlight(2, utc(2026, 10, 31, 23)),
+                highlight(3, utc(2026, 11, 2, 9)),
+                highlight(4, month.start),
+                highlight(5, month.end),
+            ],
+            more_highlights: 0,
+            questions: Vec::new(),
+            more_questions: 2,
+        };
+        let best = month_highlights(digest, month, 2);
+        let ids: Vec<i64> = best.highlights.iter().map(|h| h.post.id).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(best.more_highlights, 1, "post 4 is left out by the cap");
+        assert_eq!((best.more_threads, best.more_questions), (0, 0));
+        assert_eq!(best.period, month);
+    }
+
+    #[test]
     fn the_key_names_the_role_and_the_schedule() {
         let schedule = Schedule {
             cron: "0 0 8 1 * *".into(),

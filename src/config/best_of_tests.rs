@@ -44,6 +44,8 @@ fn load(tail: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
     for (path, text) in [
         ("templates/digest.html.hbs", "<p></p>"),
         ("templates/digest.txt.hbs", ""),
+        ("templates/best_of.html.hbs", "<p></p>"),
+        ("templates/best_of.txt.hbs", ""),
         ("templates/i18n/en.toml", ""),
     ] {
         let p = root.join(path);
@@ -90,4 +92,41 @@ fn the_preferences_page_lists_a_roles_title_not_its_id() {
     assert_eq!(roles.len(), 1);
     assert_eq!(roles[0].get("nl"), "Stedenbouwkundige");
     assert_eq!(roles[0].get("en"), "Urban planner");
+}
+
+#[test]
+fn the_preferences_page_offers_the_best_of_as_a_schedule_of_its_own() {
+    let (_dir, config) = load("best_of = \"0 0 8 1 * *\"\n");
+    let config = config.expect("valid");
+    let options = PrefsOptions::for_person(&config, &config.people[0], vec!["en".into()]);
+    let keys: Vec<&str> = options.schedules.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "0 0 7 * * *@Europe/Amsterdam",
+            "best-of:planner:0 0 8 1 * *@Europe/Amsterdam"
+        ]
+    );
+    assert_eq!(options.schedules[1].roles[0].get("en"), "Urban planner");
+    let (_dir, config) = load("");
+    let config = config.expect("valid");
+    let options = PrefsOptions::for_person(&config, &config.people[0], vec!["en".into()]);
+    assert_eq!(options.schedules.len(), 1, "no best_of, no such choice");
+}
+
+#[test]
+fn a_best_of_without_its_template_pair_is_named_by_line_and_key() {
+    let (dir, _) = load("");
+    std::fs::remove_file(dir.path().join("templates/best_of.txt.hbs")).expect("remove");
+    let path = dir.path().join("config/digestd.toml");
+    std::fs::write(&path, format!("{BASE}best_of = \"0 0 8 1 * *\"\n")).expect("write");
+    let problems = Config::load(&path).expect_err("refused").problems;
+    let line = BASE.lines().count() + 1;
+    assert!(
+        problems.iter().any(|p| p.line == line
+            && p.key == "roles[0].best_of"
+            && p.message.contains("best_of.txt.hbs")
+            && p.message.contains("planner")),
+        "{problems:?}"
+    );
 }

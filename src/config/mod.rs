@@ -530,13 +530,16 @@ mod tests {
     use super::*;
     use crate::model::Frequency;
 
-    /// A directory with `config/`, `templates/` (digest + en/nl strings) and the given files.
+    /// A directory with `config/`, `templates/` (digest, best-of, en/nl strings) and the given
+    /// files.
     fn setup(toml: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for (path, text) in [
             ("templates/digest.html.hbs", "<p></p>"),
             ("templates/digest.txt.hbs", ""),
+            ("templates/best_of.html.hbs", "<p></p>"),
+            ("templates/best_of.txt.hbs", ""),
             ("templates/i18n/en.toml", ""),
             ("templates/i18n/nl.toml", ""),
             ("config/digestd.toml", toml),

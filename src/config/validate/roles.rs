@@ -106,9 +106,11 @@ impl Validator<'_> {
                 },
                 _ => None,
             };
+            let mut best_of_at = None;
             let best_of = match (&r.best_of, time_zone) {
                 (Some(b), Some(tz)) => {
                     let at = self.at(b, join(&p, "best_of"));
+                    best_of_at = Some((at.line, at.key.clone()));
                     match checks::check_cron(&at.value, tz) {
                         Ok(()) => Some(Schedule {
                             cron: at.value.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -155,7 +157,15 @@ impl Validator<'_> {
                 .entry(tpl_name)
                 .or_insert((tpl_line, tpl_key, Vec::new()))
                 .2
-                .push(role_name);
+                .push(role_name.clone());
+            // A monthly best-of is rendered from its own template pair.
+            if let Some((line, key)) = best_of_at {
+                templates
+                    .entry(crate::best_of::TEMPLATE.to_string())
+                    .or_insert((line, key, Vec::new()))
+                    .2
+                    .push(role_name);
+            }
             let title = r
                 .title
                 .as_ref()
