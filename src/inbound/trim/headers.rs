@@ -372,14 +372,18 @@ fn opens_forward_sentence(t: &str) -> bool {
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
 pub fn is_header_label(line: &str) -> bool {
     // Every label is short and ends in a colon (ASCII or full-width) near the start of the
-    // line: a cheap test before the pattern.
+    // line: cheap tests before the pattern, first whether the line has a colon at all (most
+    // lines have none), then whether it is near the start.
+    if line.len() > 1000 || !(line.contains(':') || line.contains('：')) {
+        return false;
+    }
     let t = line.trim_start_matches(|c: char| c.is_whitespace() || c == '*');
     let mut end = t.len().min(MAX_LABEL_BYTES);
     while !t.is_char_boundary(end) {
         end -= 1;
     }
     let head = &t[..end];
-    line.len() <= 1000 && (head.contains(':') || head.contains('：')) && HEADER_LABEL.is_match(line)
+    (head.contains(':') || head.contains('：')) && HEADER_LABEL.is_match(line)
 }
 
 /// Finds an Outlook-style header block starting at `lines[start]`: at least three header

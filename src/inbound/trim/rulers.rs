@@ -22,16 +22,22 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
     let Some((start, _)) = groups.get(g) else {
         return false;
     };
+    let lines = groups.lines();
+    let ruler = lines[start].trim();
+    let underlined = start
+        .checked_sub(1)
+        .and_then(|p| lines.get(p))
+        .is_some_and(|prev| underlines(ruler, prev));
+    // Unless it underlines a line, a ruler is part of the reply only when a sentence of text
+    // follows it: when no line below it reads like one (a mailing list's or a signature's
+    // footer), the lines need not be classified to know.
+    if !underlined && !lines[start + 1..].iter().any(|l| is_sentence(l.trim())) {
+        return false;
+    }
     if groups.next_non_empty(g) != Some(Kind::Text) {
         return false;
     }
-    let lines = groups.lines();
-    let ruler = lines[start].trim();
-    if start
-        .checked_sub(1)
-        .and_then(|p| lines.get(p))
-        .is_some_and(|prev| underlines(ruler, prev))
-    {
+    if underlined {
         return true;
     }
     let (mut paragraphs, mut in_paragraph, mut sentence) = (0, false, false);
@@ -47,14 +53,22 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
                     paragraphs += 1;
                     in_paragraph = true;
                 }
-                let line = lines[at].trim();
-                sentence |= line.ends_with(['.', '?', '!', ':'])
-                    && line.split_whitespace().count() >= SENTENCE_WORDS;
+                sentence |= is_sentence(lines[at].trim());
             }
             _ => break,
         }
+        // Nothing further down can undo it: the lines need not be classified on.
+        if sentence && (paragraphs >= 2 || after_ruler) {
+            return true;
+        }
     }
-    sentence && (paragraphs >= 2 || after_ruler)
+    false
+}
+
+/// True when `line` (trimmed) reads like a sentence of the reply: it ends like one and has
+/// enough words.
+fn is_sentence(line: &str) -> bool {
+    line.ends_with(['.', '?', '!', ':']) && line.split_whitespace().count() >= SENTENCE_WORDS
 }
 
 /// True when `ruler` (made of `-` or `=`) underlines `prev`, a line of text about as long:
