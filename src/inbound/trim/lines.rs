@@ -157,8 +157,8 @@ fn is_rewrapped_continuation(lines: &[&str], i: usize) -> bool {
     };
     let prev = prev.trim_end();
     if prev.len() < MIN_REWRAPPED_QUOTE
-        || prev.chars().count() < MIN_REWRAPPED_QUOTE
         || !quotes::is_quote(prev)
+        || prev.chars().count() < MIN_REWRAPPED_QUOTE
     {
         return false;
     }

@@ -27,6 +27,7 @@ fn normalise(text: &str) -> String {
 
 /// True for a marker line, quoted or not ("## Type your reply above this line ##",
 /// "> ##- Please type your reply above this line -##").
+#[inline]
 pub fn is_reply_above(line: &str) -> bool {
     // Every marker is framed by "##": a cheap test on the line's end (most lines end in a
     // letter or punctuation, without blanks after it) before anything is trimmed.
@@ -36,6 +37,12 @@ pub fn is_reply_above(line: &str) -> bool {
         None => return false,
         Some(_) => {}
     }
+    is_framed_marker(line)
+}
+
+/// [`is_reply_above`] past its first test.
+#[inline(never)]
+fn is_framed_marker(line: &str) -> bool {
     let t = line.trim_end();
     if !t.ends_with("##") {
         return false;

@@ -31,7 +31,7 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
     // Unless it underlines a line, a ruler is part of the reply only when a sentence of text
     // follows it: when no line below it reads like one (a mailing list's or a signature's
     // footer), the lines need not be classified to know.
-    if !underlined && !lines[start + 1..].iter().any(|l| is_sentence(l.trim())) {
+    if !underlined && !lines[start + 1..].iter().any(|l| is_sentence(l)) {
         return false;
     }
     if groups.next_non_empty(g) != Some(Kind::Text) {
@@ -53,7 +53,7 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
                     paragraphs += 1;
                     in_paragraph = true;
                 }
-                sentence |= is_sentence(lines[at].trim());
+                sentence |= is_sentence(lines[at]);
             }
             _ => break,
         }
@@ -65,10 +65,11 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
     false
 }
 
-/// True when `line` (trimmed) reads like a sentence of the reply: it ends like one and has
-/// enough words.
+/// True when `line` reads like a sentence of the reply: it ends like one (blanks aside) and
+/// has enough words.
 fn is_sentence(line: &str) -> bool {
-    line.ends_with(['.', '?', '!', ':']) && line.split_whitespace().count() >= SENTENCE_WORDS
+    line.trim_end().ends_with(['.', '?', '!', ':'])
+        && line.split_whitespace().count() >= SENTENCE_WORDS
 }
 
 /// True when `ruler` (made of `-` or `=`) underlines `prev`, a line of text about as long:

@@ -31,36 +31,42 @@ pub struct FirstChars {
     tail_pairs: AsciiPairs,
 }
 
-/// A set of pairs of ASCII characters: bit `second` of entry `first`.
+/// A set of pairs of ASCII characters: bit `second % 8` of byte `first * 16 + second / 8`.
 #[derive(Debug, Clone)]
-struct AsciiPairs(Box<[u128; 128]>);
+struct AsciiPairs(Box<[u8; 128 * 16]>);
 
 impl AsciiPairs {
     /// The pairs the first two characters of `words` (already folded) make; a word of one
     /// character stands for every pair it starts. A word with a non-ASCII character among
     /// its first two can never match two ASCII characters, and is left out.
     fn of<'w>(words: impl IntoIterator<Item = impl Iterator<Item = char> + 'w>) -> Self {
-        let mut pairs = Box::new([0u128; 128]);
+        let mut bits = Box::new([0u8; 128 * 16]);
         for mut chars in words {
             let Some(first) = chars.next().filter(char::is_ascii) else {
                 continue;
             };
+            let row = &mut bits[first as usize * 16..][..16];
             match chars.next() {
-                None => pairs[first as usize] = u128::MAX,
-                Some(second) if second.is_ascii() => pairs[first as usize] |= 1 << second as u32,
+                None => row.fill(u8::MAX),
+                Some(second) if second.is_ascii() => {
+                    row[second as usize / 8] |= 1 << (second as u32 % 8);
+                }
                 Some(_) => {}
             }
         }
-        AsciiPairs(pairs)
+        AsciiPairs(bits)
     }
 
-    /// `Some(found)` when `first` and `second` are both ASCII (compared folded: an ASCII
-    /// character folds to its lower case); `None` when the table cannot tell.
-    fn holds(&self, first: u8, second: u8) -> Option<bool> {
-        (first.is_ascii() && second.is_ascii()).then(|| {
-            let (first, second) = (first.to_ascii_lowercase(), second.to_ascii_lowercase());
-            self.0[first as usize] & (1 << second as u32) != 0
-        })
+    /// False when `first` and `second` are both ASCII (compared folded: an ASCII character
+    /// folds to its lower case) and not a pair of the set; true otherwise (the set holds them,
+    /// or cannot tell).
+    #[inline]
+    fn may_hold(&self, first: u8, second: u8) -> bool {
+        if !(first.is_ascii() && second.is_ascii()) {
+            return true;
+        }
+        let (first, second) = (first.to_ascii_lowercase(), second.to_ascii_lowercase());
+        self.0[first as usize * 16 + second as usize / 8] & (1 << (second % 8)) != 0
     }
 }
 
@@ -149,41 +155,37 @@ impl FirstChars {
 
     /// True when `text` (the line after the marks the pattern allows before the words) may
     /// match: it starts with one of the beginnings or ends with one of the endings.
+    #[inline]
     pub fn may_match(&self, text: &str) -> bool {
         if self.always {
             return true;
         }
-        self.may_start(text) || self.may_end(text)
+        let bytes = text.as_bytes();
+        let may_start = match *bytes {
+            [first, second, ..] => self.head_pairs.may_hold(first, second),
+            _ => true,
+        };
+        let may_end = !self.endings.is_empty()
+            && match *bytes {
+                [.., before, last] => self.tail_pairs.may_hold(last, before),
+                _ => true,
+            };
+        (may_start && self.starts_with_one(text)) || (may_end && self.ends_with_one(text))
     }
 
     /// True when `text` starts with one of the beginnings.
-    fn may_start(&self, text: &str) -> bool {
-        if let [first, second, ..] = *text.as_bytes() {
-            if self.head_pairs.holds(first, second) == Some(false) {
-                return false;
-            }
-        }
-        if let Some(first) = text.chars().next().map(fold) {
-            if group_of(&self.prefixes, first)
+    #[inline(never)]
+    fn starts_with_one(&self, text: &str) -> bool {
+        text.chars().next().is_some_and(|first| {
+            group_of(&self.prefixes, fold(first))
                 .iter()
                 .any(|prefix| starts_with_folded(text, prefix))
-            {
-                return true;
-            }
-        }
-        false
+        })
     }
 
     /// True when `text` ends with one of the endings.
-    fn may_end(&self, text: &str) -> bool {
-        if self.endings.is_empty() {
-            return false;
-        }
-        if let [.., before, last] = *text.as_bytes() {
-            if self.tail_pairs.holds(last, before) == Some(false) {
-                return false;
-            }
-        }
+    #[inline(never)]
+    fn ends_with_one(&self, text: &str) -> bool {
         text.chars().next_back().is_some_and(|last| {
             group_of(&self.endings, fold(last))
                 .iter()
@@ -214,6 +216,44 @@ pub fn ends_with_one_of(text: &str, lasts: &Option<Vec<char>>) -> bool {
             .chars()
             .next_back()
             .is_some_and(|c| lasts.binary_search(&fold(c)).is_ok()),
+    }
+}
+
+/// Which lines may end with a match of one of an alternation's fragments (an unanchored
+/// alternation followed by `$`): the case-folded characters the fragments can end with
+/// ([`last_chars`]), and before that the pairs of ASCII characters their literal endings end
+/// with.
+#[derive(Debug, Clone)]
+pub struct Endings {
+    /// From [`last_chars`] (`None`: every line must be tried).
+    lasts: Option<Vec<char>>,
+    /// The endings' last two characters, read from the end (`None` with `lasts`).
+    pairs: Option<AsciiPairs>,
+}
+
+impl Endings {
+    /// The test for the alternation of `fragments`.
+    pub fn new(fragments: Vec<&str>) -> Self {
+        let lasts = last_chars(fragments.iter().copied());
+        let pairs = lasts.as_ref().and_then(|_| {
+            let mut endings = Vec::new();
+            for fragment in &fragments {
+                endings.extend(literals(fragment, ExtractKind::Suffix)?);
+            }
+            Some(AsciiPairs::of(endings.iter().map(|e| e.chars().rev())))
+        });
+        Endings { lasts, pairs }
+    }
+
+    /// True when `text` may end with a match of one of the fragments.
+    #[inline]
+    pub fn may_end(&self, text: &str) -> bool {
+        if let (Some(pairs), [.., before, last]) = (&self.pairs, text.as_bytes()) {
+            if !pairs.may_hold(*last, *before) {
+                return false;
+            }
+        }
+        ends_with_one_of(text, &self.lasts)
     }
 }
 
@@ -319,6 +359,43 @@ mod tests {
         ] {
             assert_eq!(f.may_match(text), by_groups(&f, text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn endings_agree_with_their_last_characters() {
+        let fragments = vec![r"napisał\(a\)", "wrote", r"쓴\s*글", "x", "ſa"];
+        let e = Endings::new(fragments.clone());
+        let lasts = last_chars(fragments.iter().copied());
+        for text in [
+            "",
+            "e",
+            "Ann WROTE",
+            "Ann wrote",
+            "Ann write",
+            "Ann said.",
+            "napisał(a)",
+            "(a)",
+            "x",
+            "yx",
+            "Yx",
+            "글",
+            "쓴 글",
+            "ſa",
+            "SA",
+            "sa",
+            "a",
+            "\u{17f}A",
+        ] {
+            let by_pattern = regex::Regex::new(r"(?i)(?:napisał\(a\)|wrote|쓴\s*글|x|ſa)$")
+                .is_ok_and(|r| r.is_match(text));
+            assert!(!by_pattern || e.may_end(text), "{text:?}");
+            assert!(
+                !e.may_end(text) || ends_with_one_of(text, &lasts),
+                "{text:?}"
+            );
+        }
+        // The last character alone would let it through; the last two do not.
+        assert!(ends_with_one_of("Ann wrota", &lasts) && !e.may_end("Ann wrota"));
     }
 
     #[test]
