@@ -66,7 +66,7 @@ fn is_delimiter(line: &str) -> bool {
 }
 
 /// True when the line opens or closes a Markdown code fence.
-fn is_fence(line: &str) -> bool {
+pub fn is_fence(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("```") || t.starts_with("~~~")
 }

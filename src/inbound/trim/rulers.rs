@@ -6,7 +6,8 @@
 //! paragraphs, one of them a sentence; or one sentence after an earlier ruler of the reply)
 //! rather than a signature block.
 
-use super::lines::{Groups, Kind};
+use super::headers;
+use super::lines::{is_fence, Groups, Kind};
 use super::quotes;
 
 /// Fewest words a line needs to count as a sentence of the reply.
@@ -33,6 +34,16 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
     // footer), the lines need not be classified to know.
     if !underlined && !lines[start + 1..].iter().any(|l| is_sentence(l)) {
         return false;
+    }
+    // A quote or an Outlook header block on the next line with text is not text of the reply:
+    // cheap tests before classifying that line with every rule.
+    if let Some(at) = (start + 1..lines.len()).find(|&i| !lines[i].trim().is_empty()) {
+        let next = lines[at];
+        if !is_fence(next)
+            && (quotes::is_quote(next) || headers::find_header_block(lines, at).is_some())
+        {
+            return false;
+        }
     }
     if groups.next_non_empty(g) != Some(Kind::Text) {
         return false;

@@ -259,6 +259,13 @@ impl Endings {
 
 /// True when `text` starts with `prefix` (already folded), compared folded.
 fn starts_with_folded(text: &str, prefix: &str) -> bool {
+    // ASCII on both sides (the usual case): a byte comparison, as an ASCII character folds to
+    // its lower case.
+    if prefix.is_ascii() {
+        if let Some(head) = text.as_bytes().get(..prefix.len()).filter(|h| h.is_ascii()) {
+            return head.eq_ignore_ascii_case(prefix.as_bytes());
+        }
+    }
     let mut head = text.chars();
     prefix
         .chars()
