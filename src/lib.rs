@@ -24,6 +24,8 @@ pub mod template_files;
 // Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
 // core), the ambassadors' nudges, schedules and the daemon loop.
 pub mod ambassador_nudge;
+pub mod best_of;
+pub mod best_of_run;
 pub mod collect;
 pub mod config;
 pub mod daemon;
@@ -32,6 +34,7 @@ pub mod parallel;
 pub mod poll_plan;
 pub mod run_activity;
 pub mod schedule;
+pub mod worker;
 
 // Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online
 // config check.

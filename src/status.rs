@@ -42,6 +42,21 @@ pub struct Status {
     pub bouncing: Vec<String>,
     /// Configured groups and their forum's last poll, in config order.
     pub forums: Vec<ForumStatus>,
+    /// Workers holding live leases (several `digestd run` on one database), by id.
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// A worker holding live leases: what it is working on now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerStatus {
+    /// Its id (`host:pid:random`, as its log says).
+    pub worker: String,
+    /// Slices of digest runs it holds.
+    pub slices: u64,
+    /// Pending digests it is sending.
+    pub deliveries: u64,
+    /// Queued inbound messages it is processing.
+    pub inbound: u64,
 }
 
 /// One schedule: when it last ran and when it runs next.
@@ -182,6 +197,16 @@ pub fn status_at(
         deliveries_pending: pending,
         bouncing: store.bouncing_addresses()?,
         forums,
+        workers: store
+            .live_leases(now)?
+            .into_iter()
+            .map(|(worker, l)| WorkerStatus {
+                worker,
+                slices: l.slices,
+                deliveries: l.deliveries,
+                inbound: l.inbound,
+            })
+            .collect(),
     })
 }
 
@@ -273,6 +298,16 @@ impl fmt::Display for Status {
             writeln!(f, "Bouncing addresses ({}):", self.bouncing.len())?;
             for a in &self.bouncing {
                 writeln!(f, "  {a}")?;
+            }
+        }
+        if !self.workers.is_empty() {
+            writeln!(f, "Workers holding leases ({}):", self.workers.len())?;
+            for w in &self.workers {
+                writeln!(
+                    f,
+                    "  {}: {} slices, {} digests, {} inbound",
+                    w.worker, w.slices, w.deliveries, w.inbound
+                )?;
             }
         }
         writeln!(f)?;

@@ -271,6 +271,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
                 vec!["howto".into()]
             },
             schedule: schedule.clone(),
+            best_of: None,
             template: None,
         })
         .collect();

@@ -202,6 +202,8 @@ pub struct DigestConfig {
     /// A post with at least this many likes is a training highlight candidate (default 10;
     /// 0: likes alone never make one).
     pub highlight_min_likes: u32,
+    /// At most this many highlights in a role's monthly best-of digest (default 10).
+    pub best_of_highlights: usize,
 }
 
 impl Default for DigestConfig {
@@ -215,6 +217,7 @@ impl Default for DigestConfig {
             max_questions: 5,
             unanswered_after: chrono::Duration::days(2),
             highlight_min_likes: 10,
+            best_of_highlights: 10,
         }
     }
 }
@@ -232,6 +235,10 @@ pub struct DaemonConfig {
     /// Threads that select and render a run's digests (default: the cores this process may
     /// use, [`crate::parallel::available_threads`]). The ledger is still written by one thread.
     pub threads: usize,
+    /// How long a worker's claim on a slice of a digest run, a pending digest or a queued
+    /// reply holds before another worker may take it over (default 60; see
+    /// [`crate::worker`]).
+    pub lease_seconds: u64,
 }
 
 impl Default for DaemonConfig {
@@ -241,6 +248,7 @@ impl Default for DaemonConfig {
             shutdown_timeout_secs: 30,
             inbound_poll_secs: 30,
             threads: crate::parallel::available_threads(),
+            lease_seconds: crate::worker::DEFAULT_LEASE_SECS,
         }
     }
 }
@@ -513,6 +521,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod best_of_tests;
+#[cfg(test)]
 mod oauth_tests;
 
 #[cfg(test)]
@@ -520,13 +530,16 @@ mod tests {
     use super::*;
     use crate::model::Frequency;
 
-    /// A directory with `config/`, `templates/` (digest + en/nl strings) and the given files.
+    /// A directory with `config/`, `templates/` (digest, best-of, en/nl strings) and the given
+    /// files.
     fn setup(toml: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for (path, text) in [
             ("templates/digest.html.hbs", "<p></p>"),
             ("templates/digest.txt.hbs", ""),
+            ("templates/best_of.html.hbs", "<p></p>"),
+            ("templates/best_of.txt.hbs", ""),
             ("templates/i18n/en.toml", ""),
             ("templates/i18n/nl.toml", ""),
             ("config/digestd.toml", toml),

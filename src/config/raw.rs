@@ -45,6 +45,7 @@ pub(crate) struct RawDaemon {
     pub shutdown_timeout_secs: Option<Int>,
     pub inbound_poll_secs: Option<Int>,
     pub threads: Option<Int>,
+    pub lease_seconds: Option<Int>,
 }
 
 /// `[organisation]`.
@@ -63,6 +64,7 @@ pub(crate) struct RawStore {
     pub url: Option<Str>,
     pub password_file: Option<Str>,
     pub pool_size: Option<Int>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[mail]`.
@@ -115,6 +117,7 @@ pub(crate) struct RawDigest {
     pub max_questions: Option<Int>,
     pub unanswered_after: Option<Str>,
     pub highlight_min_likes: Option<Int>,
+    pub best_of_highlights: Option<Int>,
 }
 
 /// `[inbound]`.
@@ -216,6 +219,7 @@ pub(crate) struct RawRole {
     #[serde(default)]
     pub training_tags: Vec<Str>,
     pub schedule: Option<Str>,
+    pub best_of: Option<Str>,
     pub time_zone: Option<Str>,
     pub template: Option<Str>,
 }

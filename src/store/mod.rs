@@ -29,12 +29,14 @@ pub mod forum;
 pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
+pub mod leases;
 pub mod location;
 pub mod migrations;
 pub mod migrations_pg;
 pub mod nudges;
 mod open_pg;
 pub mod people;
+pub mod pg_tls;
 pub mod preferences;
 pub mod tokens;
 pub mod unsubscribes;
@@ -500,6 +502,7 @@ pub(crate) mod test_support {
             url: server.fresh_url(),
             password_file: None,
             pool_size: 4,
+            ca_file: None,
         });
         Some(Store::open_at(&location).expect("open postgresql store"))
     }
