@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Compare per-message steady-state costs per function of two cgprof.sh outputs (dirs).
 Usage: cgcmp.py DIR_BASE DIR_NEW [yes|no inclusive] [N]"""
-import re, subprocess, sys
+import os, re, subprocess, sys
 def load(cg, txt, incl):
     out = open(txt).read()
     m = re.search(r': (\d+) cases.*?(\d+) passes\)', out)
     msgs = int(m[1]) * (1 + int(m[2]))
-    ann = subprocess.run(["callgrind_annotate", f"--inclusive={incl}", "--show=Ir", "--threshold=100", "--auto=no", cg],
+    ann = subprocess.run(["callgrind_annotate", f"--inclusive={incl}", "--show=Ir", "--threshold=100", "--auto=no", cg], cwd=os.path.dirname(os.path.abspath(cg)),
                          capture_output=True, text=True).stdout
     d = {}
     for l in ann.splitlines():

@@ -3,6 +3,8 @@
 # to the machine's load): for each binary and corpus, cgprof.sh's two runs with different pass
 # counts, and (instructions_a - instructions_b) / (messages_a - messages_b), so one-time costs
 # (compiling the patterns, warming the regex caches, reading the corpus) cancel out.
+# callgrind_annotate runs in the runs' folder: from inside the source tree it shortens
+# the file names and groups some lines differently.
 # Prints per binary and corpus: extract (body::extract, i.e. choosing the body and trimming it)
 # and whole (the bench's loop: parse + extract + trim).
 # Usage: cgper.sh NAME... (binaries /work/bench/digestd-NAME); CORPORA=dir, OUT=dir of runs.
@@ -23,7 +25,7 @@ def stats(run):
     m = re.search(r': (\d+) cases.*?(\d+) passes\)', out)
     msgs = int(m[1]) * (1 + int(m[2]))
     ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--show=Ir", "--threshold=100",
-                          "--auto=no", f"{d}/{run}.cg"], capture_output=True, text=True).stdout
+                          "--auto=no", f"{d}/{run}.cg"], capture_output=True, text=True, cwd=d).stdout
     tot = int(re.search(r'([\d,]+) \(100.0%\)\s+PROGRAM TOTALS', ann)[1].replace(',', ''))
     ext = next(int(m[1].replace(',', '')) for m in re.finditer(
         r'(?m)^\s*([\d,]+) \([^)]*\)\s+\S+:digestd::inbound::trim::body::extract \[', ann))
