@@ -378,6 +378,42 @@ mod tests {
     }
 
     #[test]
+    fn workers_holding_leases_show_up_and_expired_ones_do_not() {
+        let cfg = example_config();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let schedule = cfg.roles[0].schedule.key();
+        let now = Utc::now();
+        store
+            .join_firing(&schedule, now, 3, "host-a:1:aa", now)
+            .expect("firing");
+        let hour = chrono::Duration::hours(1);
+        for (worker, until) in [("host-a:1:aa", now + hour), ("host-b:2:bb", now + hour)] {
+            store
+                .claim_slice(&schedule, now, worker, now, until)
+                .expect("claim")
+                .expect("slice");
+        }
+        store
+            .claim_slice(&schedule, now, "dead:3:cc", now, now - hour)
+            .expect("claim")
+            .expect("slice");
+        let st = status_at(&cfg, &store, now).expect("status");
+        let names: Vec<(&str, u64)> = st
+            .workers
+            .iter()
+            .map(|w| (w.worker.as_str(), w.slices))
+            .collect();
+        assert_eq!(names, vec![("host-a:1:aa", 1), ("host-b:2:bb", 1)]);
+        let text = st.to_string();
+        assert!(text.contains("Workers holding leases (2):"), "{text}");
+        assert!(
+            text.contains("host-b:2:bb: 1 slices, 0 digests, 0 inbound"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn runs_queue_bounces_and_polls_show_up() {
         let cfg = example_config();
         let dir = tempfile::tempdir().expect("dir");

@@ -104,7 +104,25 @@ impl Engine {
                 .context("syncing the pending digests to disk before sending them")?;
         }
         let worker = crate::worker::id();
+        // Still this worker's (a row recorded a while ago whose lease expired may have been
+        // taken over by another worker, which sends it): renewed for the batch.
+        if !batch.is_empty() {
+            let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+            let held: HashSet<i64> = store
+                .renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?
+                .into_iter()
+                .collect();
+            if held.len() < ids.len() {
+                tracing::warn!(
+                    lost = ids.len() - held.len(),
+                    %worker,
+                    "pending digests taken over by another worker before they were sent; left to it"
+                );
+                batch.retain(|(id, _, _)| held.contains(id));
+            }
+        }
         let mut outstanding: HashSet<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+        let mut lost: HashSet<i64> = HashSet::new();
         let mut renewed = std::time::Instant::now();
         let mut tasks = JoinSet::new();
         let concurrency = self.config.mail.concurrency.max(1);
@@ -116,6 +134,9 @@ impl Engine {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
+                if lost.contains(&id) {
+                    continue;
+                }
                 let outbound = Arc::clone(&self.outbound);
                 let retry = self.retry.clone();
                 let from = from.clone();
@@ -130,14 +151,16 @@ impl Engine {
             };
             let (id, to, result) = joined.context("a send task failed")?;
             outstanding.remove(&id);
+            // The mail has gone (or been refused): its mark is retried through a short store
+            // outage (a database restart), as a mark lost would send the digest again.
             match result {
                 Ok(()) => {
-                    store.mark_sent(id)?;
+                    ledger(store, |s| Ok(s.mark_sent(id)?)).await?;
                     report.sent += 1;
                 }
                 Err(SendError::Permanent(e)) => {
                     tracing::warn!(person = %to, error = %e, "digest refused for good");
-                    store.mark_failed(id, &e)?;
+                    ledger(store, |s| Ok(s.mark_failed(id, &e)?)).await?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
                 }
@@ -147,23 +170,57 @@ impl Engine {
                     } else {
                         tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
                     }
-                    store.bump_attempt(id)?;
+                    ledger(store, |s| Ok(s.bump_attempt(id)?)).await?;
                     report.deferred += 1;
                 }
             }
             if crate::worker::renewal_due(renewed) && !outstanding.is_empty() {
                 let ids: Vec<i64> = outstanding.iter().copied().collect();
-                store.renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?;
+                let held: HashSet<i64> = store
+                    .renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?
+                    .into_iter()
+                    .collect();
+                lost.extend(ids.into_iter().filter(|id| !held.contains(id)));
                 renewed = std::time::Instant::now();
             }
         }
-        let left: Vec<i64> = queue.map(|(id, _, _)| id).collect();
+        let left: Vec<i64> = queue
+            .map(|(id, _, _)| id)
+            .filter(|id| !lost.contains(id))
+            .collect();
         report.deferred += left.len();
         if !left.is_empty() {
             store.release_deliveries(&left, worker)?;
         }
         crate::heartbeat::beat();
         Ok(unusable)
+    }
+}
+
+/// How long a ledger mark after a send is retried while the store fails.
+const MARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs `mark` on the store, retrying (every 0.25 s to 1 s, at most [`MARK_PATIENCE`]) while
+/// it fails: the mail it records has left already.
+async fn ledger<T>(
+    store: &mut Store,
+    mut mark: impl FnMut(&mut Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match mark(store) {
+            Ok(v) => return Ok(v),
+            Err(e) if started.elapsed() < MARK_PATIENCE => {
+                if pause == std::time::Duration::from_millis(250) {
+                    tracing::warn!(error = %e, "recording a sent digest failed; retrying");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                crate::heartbeat::beat();
+            }
+            Err(e) => return Err(e.context("recording a sent digest in the ledger")),
+        }
     }
 }
 
