@@ -36,6 +36,7 @@ pub mod nudges;
 mod open_pg;
 pub mod people;
 pub mod preferences;
+pub mod scratch_pg;
 pub mod tokens;
 pub mod unsubscribes;
 
