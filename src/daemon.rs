@@ -99,9 +99,16 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
 
     let (fire_tx, mut fire_rx) = mpsc::channel::<Firing>(16);
     let mut scheduler = Some(Scheduler::start(&engine.config, fire_tx.clone()).await?);
-    tracing::info!(config = %config_path.display(), "digestd running");
+    tracing::info!(config = %config_path.display(), worker = %crate::worker::id(), "digestd running");
     let _ = notifier.ready_with_status(&next_digest_status(&engine.config));
 
+    // One daemon per SQLite file: what a killed predecessor held is free at once. (On
+    // PostgreSQL other workers may be alive: their leases are honoured and expire.)
+    if store.engine() == crate::store::db::Engine::Sqlite {
+        store
+            .release_all_leases()
+            .context("freeing the leases of a previous run")?;
+    }
     // A crash may have left digests recorded but unsent: send them before anything else.
     let (resumed, failed) = engine.resume_pending(&mut store).await?;
     if resumed + failed > 0 {
@@ -115,6 +122,11 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     // Each forum is polled on its own interval; a schedule firing collects from all first.
     let mut forums = crate::forum::open_forums(&engine.config);
     let mut polls = PollPlan::new(&engine.config.forums, std::time::Instant::now());
+
+    // Work other workers left: slices and pending digests whose lease expired.
+    let mut takeover =
+        tokio::time::interval((crate::worker::lease_std() / 2).max(Duration::from_secs(1)));
+    takeover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut last_reload = 0;
     loop {
@@ -140,6 +152,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                 }
             }
             _ = tick.tick() => crate::heartbeat::beat(),
+            _ = takeover.tick() => take_over(&engine, &mut store).await,
             _ = sleep_until_due(&polls) => {
                 let due = polls.take_due(std::time::Instant::now());
                 let (report, outcomes) = tokio::task::block_in_place(|| {
@@ -186,6 +199,47 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How far back the take-over round looks for firings left unfinished.
+const TAKE_OVER_WITHIN: chrono::Duration = chrono::Duration::days(1);
+
+/// The take-over round: resends the pending digests of workers that died (their lease
+/// expired), then finishes the firings of the last day that have a slice nobody holds (a
+/// worker died in it, or stopped and gave it back). Errors are logged; the loop goes on.
+async fn take_over(engine: &Engine, store: &mut crate::store::Store) {
+    match engine.resume_orphaned(store).await {
+        Ok((sent, failed)) if sent + failed > 0 => {
+            tracing::info!(sent, failed, worker = %crate::worker::id(), "resent digests a stopped worker left pending")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("resending digests other workers left failed: {e:#}"),
+    }
+    let now = chrono::Utc::now();
+    let open = match store.firings_to_take_over(now, now - TAKE_OVER_WITHIN) {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::error!("reading the firings left unfinished failed: {e}");
+            return;
+        }
+    };
+    let known = distinct_schedules(&engine.config);
+    for (schedule, period_end) in open {
+        if engine.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if !known.iter().any(|s| s.key() == schedule) {
+            continue;
+        }
+        tracing::info!(%schedule, period_end = %period_end.format("%Y-%m-%dT%H:%M:%SZ"), worker = %crate::worker::id(), "taking over a digest run left unfinished");
+        let audience = Audience {
+            schedule: Some(schedule.clone()),
+            ..Audience::default()
+        };
+        if let Err(e) = engine.run(store, &audience, period_end).await {
+            tracing::error!(%schedule, "finishing a digest run left unfinished failed: {e:#}");
+        }
+    }
 }
 
 /// Waits until the next forum is due for a poll (forever when there are no forums).

@@ -10,6 +10,9 @@
 //!
 //! Selection excludes posts already in a pending or sent delivery to that person, so a second
 //! cycle over the same period finds nothing new for them and sends nothing.
+//!
+//! Several workers on one database share a scheduled run by slices of its people
+//! (`slices.rs`), and send only the pending rows they hold a lease on (`sending.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -18,18 +21,19 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
-use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::digest::personal;
 use crate::digest::select::SelectLimits;
 use crate::model::{Digest, Frequency, Period, Person, ReplyGrant, ReplyToken, Role, ThreadId};
-use crate::outbound::{self, Outbound, RetryPolicy, SendError};
+use crate::outbound::{self, Outbound, RetryPolicy};
 use crate::render::{ExcerptCache, RenderContext, Renderer};
 use crate::store::{NewDelivery, PersonState, Store};
 
 mod prepare_all;
 mod preview;
+mod sending;
+mod slices;
 
 pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
@@ -66,6 +70,19 @@ pub struct RunReport {
     pub deferred: usize,
 }
 
+impl RunReport {
+    /// Adds the counts of `part` (another slice of the same run) to these.
+    pub fn add(&mut self, part: &RunReport) {
+        self.people += part.people;
+        self.sent += part.sent;
+        self.resumed += part.resumed;
+        self.empty += part.empty;
+        self.skipped += part.skipped;
+        self.failed += part.failed;
+        self.deferred += part.deferred;
+    }
+}
+
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -91,6 +108,25 @@ pub struct Audience {
     pub person: Option<String>,
     /// Only this schedule key (a scheduled firing).
     pub schedule: Option<String>,
+}
+
+/// One schedule's part of a cycle: for whom, which schedule, and the period end.
+struct ScheduleRun<'a> {
+    audience: &'a Audience,
+    schedule_key: &'a str,
+    roles: &'a [Role],
+    now: DateTime<Utc>,
+}
+
+/// What a schedule's run reads from the store once ([`Engine::load_run`]).
+struct RunData {
+    states: HashMap<String, PersonState>,
+    overrides: HashMap<String, crate::store::DigestOverrides>,
+    opted_out: HashSet<String>,
+    last_sent: HashMap<String, DateTime<Utc>>,
+    activity: crate::digest::Activity,
+    excerpts: ExcerptCache,
+    delivered_all: HashMap<String, HashSet<crate::model::PostId>>,
 }
 
 /// Everything a cycle needs that lives longer than one cycle.
@@ -124,6 +160,7 @@ impl Engine {
             Outbound::from_config(&config.mail).context("preparing the mail transport")?;
         let one_click = one_click_settings(&config)?;
         let preferences = preferences_settings(&config)?;
+        crate::worker::set_lease_secs(config.daemon.lease_seconds);
         Ok(Engine {
             config,
             renderer,
@@ -138,52 +175,6 @@ impl Engine {
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
-    }
-
-    /// Resends every pending delivery left by an interrupted cycle. Returns (sent, failed).
-    pub async fn resume_pending(&self, store: &mut Store) -> anyhow::Result<(usize, usize)> {
-        let pending = store
-            .pending_deliveries()
-            .context("reading pending deliveries")?;
-        let mut sent = 0;
-        let mut failed = 0;
-        for d in pending {
-            if self.stopping() {
-                break;
-            }
-            let from = self.envelope_from();
-            let sending =
-                self.outbound
-                    .send_with_retry(&from, &d.person_email, &d.raw, &self.retry);
-            match send_observed(sending).await {
-                Ok(()) => {
-                    store.mark_sent(d.id)?;
-                    sent += 1;
-                }
-                Err(SendError::Permanent(e)) => {
-                    store.mark_failed(d.id, &e)?;
-                    self.count_bounce(store, &d.person_email)?;
-                    failed += 1;
-                }
-                Err(e) => {
-                    store.bump_attempt(d.id)?;
-                    if let SendError::Unusable(_) = e {
-                        break; // logged once by the transport; the rest wait for the next cycle
-                    }
-                    tracing::warn!(delivery = d.id, error = %e, "resend failed; left pending for the next cycle");
-                }
-            }
-        }
-        Ok((sent, failed))
-    }
-
-    /// A permanent refusal counts as a bounce: after `[inbound] bounce_threshold` of them the
-    /// address is marked bouncing and gets no more digests until it is fixed.
-    fn count_bounce(&self, store: &mut Store, email: &str) -> anyhow::Result<()> {
-        if store.record_bounce(email, self.config.inbound.bounce_threshold)? {
-            tracing::warn!(person = %email, "address marked bouncing: no more digests until it is fixed");
-        }
-        Ok(())
     }
 
     pub(crate) fn envelope_from(&self) -> String {
@@ -214,6 +205,7 @@ impl Engine {
             // The one summary line per digest run: ids (run, schedule, period end) and counts.
             tracing::info!(
                 run = run_id,
+                worker = %crate::worker::id(),
                 schedule = %schedule_key,
                 period_end = %now.format("%Y-%m-%dT%H:%M:%SZ"),
                 people = part.people,
@@ -271,7 +263,6 @@ impl Engine {
         roles: &[Role],
         now: DateTime<Utc>,
     ) -> anyhow::Result<RunReport> {
-        let mut report = RunReport::default();
         let role_names: HashSet<&str> = roles.iter().map(|r| r.name.as_str()).collect();
         let wanted = audience
             .person
@@ -285,30 +276,61 @@ impl Engine {
             .filter(|p| p.roles.iter().any(|r| role_names.contains(r.as_str())))
             .collect();
         if people.is_empty() {
-            return Ok(report);
+            return Ok(RunReport::default());
         }
-        let states = store.all_person_states()?;
-        let overrides = store.all_digest_overrides()?;
-        let opted_out = store.schedule_optouts(schedule_key)?;
-        let last_sent = store.last_sent_all(schedule_key)?;
-        let oldest = now - MAX_PERIOD;
-        let all_roles: Vec<&Role> = roles.iter().collect();
-        let activity = crate::run_activity::load_activity(
-            store,
-            &self.config,
-            &all_roles,
-            oldest,
-            now - HIGHLIGHT_LOOKBACK,
-        )?;
-        // Each post's excerpts are made once for the whole run, not once per person.
-        let excerpts = ExcerptCache::new();
-        let delivered_all = store.delivered_posts_all(now - HIGHLIGHT_LOOKBACK)?;
-        let empty_set = HashSet::new();
-
-        let shared = Shared {
+        let run = ScheduleRun {
+            audience,
             schedule_key,
-            activity: &activity,
-            excerpts: &excerpts,
+            roles,
+            now,
+        };
+        if audience.person.is_some() {
+            // One person asked for explicitly: no firing to share.
+            let data = self.load_run(store, &run)?;
+            return self.run_people(store, &run, &data, &people, None).await;
+        }
+        self.run_slices(store, &run, &people).await
+    }
+
+    /// What a schedule's run reads once, whichever of its people this worker serves.
+    fn load_run(&self, store: &Store, run: &ScheduleRun<'_>) -> anyhow::Result<RunData> {
+        let oldest = run.now - MAX_PERIOD;
+        let all_roles: Vec<&Role> = run.roles.iter().collect();
+        Ok(RunData {
+            states: store.all_person_states()?,
+            overrides: store.all_digest_overrides()?,
+            opted_out: store.schedule_optouts(run.schedule_key)?,
+            last_sent: store.last_sent_all(run.schedule_key)?,
+            activity: crate::run_activity::load_activity(
+                store,
+                &self.config,
+                &all_roles,
+                oldest,
+                run.now - HIGHLIGHT_LOOKBACK,
+            )?,
+            // Each post's excerpts are made once for the whole run, not once per person.
+            excerpts: ExcerptCache::new(),
+            delivered_all: store.delivered_posts_all(run.now - HIGHLIGHT_LOOKBACK)?,
+        })
+    }
+
+    /// Selects, renders, records and sends the digests of `people` (a slice of the run's, or
+    /// all of them), renewing this worker's lease on `slice` as it goes.
+    async fn run_people(
+        &self,
+        store: &mut Store,
+        run: &ScheduleRun<'_>,
+        data: &RunData,
+        people: &[&Person],
+        mut slice: Option<&mut slices::SliceLease>,
+    ) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        let (audience, roles, now) = (run.audience, run.roles, run.now);
+        let empty_set = HashSet::new();
+        let shared = Shared {
+            schedule_key: run.schedule_key,
+            activity: &data.activity,
+            excerpts: &data.excerpts,
             now,
         };
         // Selection and rendering run on every core a stretch of people at a time; this thread
@@ -316,24 +338,24 @@ impl Engine {
         let stretch = stretch_len(self.threads());
         let mut due: Vec<Due<'_>> = Vec::with_capacity(stretch);
         let mut batch: Vec<(i64, String, Vec<u8>)> = Vec::with_capacity(stretch);
-        for person in people {
+        for &person in people {
             report.people += 1;
             if self.stopping() {
                 break;
             }
-            let state = states.get(&person.email);
-            let mine = overrides.get(&person.email);
+            let state = data.states.get(&person.email);
+            let mine = data.overrides.get(&person.email);
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
             if !is_reachable(frequency, state)
-                || opted_out.contains(&person.email)
+                || data.opted_out.contains(&person.email)
                 || personal::paused_at(mine.and_then(|o| o.paused_until), now)
             {
                 report.skipped += 1;
                 continue;
             }
-            let last = last_sent.get(&person.email).copied();
+            let last = data.last_sent.get(&person.email).copied();
             if audience.person.is_none() && !is_due(frequency, last, now) {
                 report.skipped += 1;
                 continue;
@@ -350,7 +372,7 @@ impl Engine {
                 person,
                 roles: person_roles,
                 period: period_for(frequency, last, now),
-                delivered: delivered_all.get(&person.email).unwrap_or(&empty_set),
+                delivered: data.delivered_all.get(&person.email).unwrap_or(&empty_set),
                 template,
                 excluded: mine.map(|o| &o.excluded_groups),
                 locale: mine.and_then(|o| o.locale.as_deref()),
@@ -359,6 +381,9 @@ impl Engine {
                 self.record(store, &mut due, &shared, &mut batch, &mut report)?;
                 if batch.len() >= BATCH {
                     self.send_batch(store, &mut batch, &mut report).await?;
+                }
+                if let Some(s) = slice.as_deref_mut() {
+                    s.keep(store, run)?;
                 }
             }
         }
@@ -521,87 +546,6 @@ impl Engine {
             },
         })
     }
-
-    /// Sends the recorded batch with the transport's concurrency; marks each row as it completes.
-    pub(crate) async fn send_batch(
-        &self,
-        store: &mut Store,
-        batch: &mut Vec<(i64, String, Vec<u8>)>,
-        report: &mut RunReport,
-    ) -> anyhow::Result<()> {
-        // The pending rows must outlive a power cut before their mail leaves: a digest sent but
-        // forgotten would be built and sent again.
-        if !batch.is_empty() {
-            store
-                .sync_commits()
-                .context("syncing the pending digests to disk before sending them")?;
-        }
-        let mut tasks = JoinSet::new();
-        let concurrency = self.config.mail.concurrency.max(1);
-        let from = self.envelope_from();
-        let mut queue = std::mem::take(batch).into_iter();
-        let mut unusable = false;
-        loop {
-            while tasks.len() < concurrency && !self.stopping() && !unusable {
-                let Some((id, to, raw)) = queue.next() else {
-                    break;
-                };
-                let outbound = Arc::clone(&self.outbound);
-                let retry = self.retry.clone();
-                let from = from.clone();
-                tasks.spawn(async move {
-                    let result =
-                        send_observed(outbound.send_with_retry(&from, &to, &raw, &retry)).await;
-                    (id, to, result)
-                });
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let (id, to, result) = joined.context("a send task failed")?;
-            match result {
-                Ok(()) => {
-                    store.mark_sent(id)?;
-                    report.sent += 1;
-                }
-                Err(SendError::Permanent(e)) => {
-                    tracing::warn!(person = %to, error = %e, "digest refused for good");
-                    store.mark_failed(id, &e)?;
-                    self.count_bounce(store, &to)?;
-                    report.failed += 1;
-                }
-                Err(e) => {
-                    if let SendError::Unusable(_) = e {
-                        unusable = true; // logged once by the transport; the rest would fail alike
-                    } else {
-                        tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
-                    }
-                    store.bump_attempt(id)?;
-                    report.deferred += 1;
-                }
-            }
-        }
-        report.deferred += queue.len();
-        crate::heartbeat::beat();
-        Ok(())
-    }
-}
-
-/// Runs one send (with its retries) as progress for the watchdog, and counts it in the metrics:
-/// sent, or failed permanently or transiently, with its latency.
-async fn send_observed(
-    sending: impl std::future::Future<Output = Result<(), SendError>>,
-) -> Result<(), SendError> {
-    use crate::metrics::{FailureKind, METRICS};
-    let started = std::time::Instant::now();
-    let result = crate::heartbeat::while_pending(sending).await;
-    let took = started.elapsed();
-    match &result {
-        Ok(()) => METRICS.digest_sent(took),
-        Err(SendError::Permanent(_)) => METRICS.digest_failed(took, FailureKind::Permanent),
-        Err(_) => METRICS.digest_failed(took, FailureKind::Transient),
-    }
-    result
 }
 
 /// A rendered digest ready to record and send.

@@ -32,6 +32,7 @@ pub mod parallel;
 pub mod poll_plan;
 pub mod run_activity;
 pub mod schedule;
+pub mod worker;
 
 // Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online
 // config check.

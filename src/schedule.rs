@@ -3,7 +3,7 @@
 //! A job does no work itself: it sends a [`Firing`] to the daemon's loop, which runs cycles one at
 //! a time. That keeps every store write on one task and lets SIGTERM stop between messages.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
@@ -31,12 +31,13 @@ pub enum ScheduleError {
     },
 }
 
-/// A schedule fired: run the digests of `schedule` for the period ending `at`.
+/// A schedule fired: run the digests of `schedule` for the period ending `at`, the cron's
+/// scheduled occurrence (see [`occurrence_near`]), the same on every worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Firing {
     /// Schedule key (see [`Schedule::key`]).
     pub schedule: String,
-    /// When it fired.
+    /// The occurrence it fired for.
     pub at: DateTime<Utc>,
 }
 
@@ -72,6 +73,33 @@ pub fn next_fire(
         .map(|t| t.with_timezone(&Utc)))
 }
 
+/// The scheduled occurrence of `schedule` a job firing at `now` stands for: the occurrence
+/// nearest to `now` (a job runs a moment after its time, never long before), or `now` to the
+/// whole second when none is within a minute. Every worker of a cluster, each woken by its
+/// own job, so names the same firing with the same period end.
+pub fn occurrence_near(schedule: &Schedule, now: DateTime<Utc>) -> DateTime<Utc> {
+    let window = chrono::Duration::minutes(1);
+    let mut best: Option<DateTime<Utc>> = None;
+    let mut cursor = (now - window).trunc_subsecs(0);
+    // Bounded: a cron fires at most once a second, 120 times in the window.
+    for _ in 0..=120 {
+        let Ok(Some(next)) = next_fire(schedule, cursor) else {
+            break;
+        };
+        if next > now + window {
+            break;
+        }
+        if best.is_none_or(|b| (next - now).abs() < (b - now).abs()) {
+            best = Some(next);
+        }
+        if next > now {
+            break;
+        }
+        cursor = next;
+    }
+    best.unwrap_or_else(|| now.trunc_subsecs(0))
+}
+
 /// Running cron jobs; dropping it does not stop them, call [`Scheduler::shutdown`].
 pub struct Scheduler {
     inner: JobScheduler,
@@ -97,17 +125,16 @@ impl Scheduler {
         for (key, schedule) in roles.chain(nudge) {
             let tx = tx.clone();
             let job_key = key.clone();
+            let occurrence_of = schedule.clone();
             let job = Job::new_async_tz(
                 schedule.cron.as_str(),
                 schedule.time_zone,
                 move |_id, _lock| {
                     let tx = tx.clone();
                     let key = job_key.clone();
+                    let at = occurrence_near(&occurrence_of, Utc::now());
                     Box::pin(async move {
-                        let firing = Firing {
-                            schedule: key,
-                            at: Utc::now(),
-                        };
+                        let firing = Firing { schedule: key, at };
                         if tx.send(firing).await.is_err() {
                             tracing::debug!("schedule fired while the daemon is stopping");
                         }
@@ -153,6 +180,34 @@ mod tests {
                 .single()
                 .expect("valid date")
         );
+    }
+
+    #[test]
+    fn a_firing_names_the_nearest_scheduled_occurrence() {
+        let s = Schedule {
+            cron: "0 30 7 * * *".into(),
+            time_zone: chrono_tz::UTC,
+        };
+        let at = |h, m, sec, ms| {
+            Utc.with_ymd_and_hms(2026, 11, 20, h, m, sec)
+                .single()
+                .expect("valid date")
+                + chrono::Duration::milliseconds(ms)
+        };
+        let due = at(7, 30, 0, 0);
+        assert_eq!(occurrence_near(&s, at(7, 30, 0, 3)), due, "just after");
+        assert_eq!(occurrence_near(&s, at(7, 30, 2, 900)), due, "late");
+        assert_eq!(occurrence_near(&s, at(7, 29, 59, 990)), due, "a hair early");
+        assert_eq!(
+            occurrence_near(&s, at(12, 0, 0, 250)),
+            at(12, 0, 0, 0),
+            "none near: the whole second"
+        );
+        let every_two = Schedule {
+            cron: "*/2 * * * * *".into(),
+            time_zone: chrono_tz::UTC,
+        };
+        assert_eq!(occurrence_near(&every_two, at(7, 0, 4, 40)), at(7, 0, 4, 0));
     }
 
     #[test]

@@ -232,6 +232,10 @@ pub struct DaemonConfig {
     /// Threads that select and render a run's digests (default: the cores this process may
     /// use, [`crate::parallel::available_threads`]). The ledger is still written by one thread.
     pub threads: usize,
+    /// How long a worker's claim on a slice of a digest run, a pending digest or a queued
+    /// reply holds before another worker may take it over (default 60; see
+    /// [`crate::worker`]).
+    pub lease_seconds: u64,
 }
 
 impl Default for DaemonConfig {
@@ -241,6 +245,7 @@ impl Default for DaemonConfig {
             shutdown_timeout_secs: 30,
             inbound_poll_secs: 30,
             threads: crate::parallel::available_threads(),
+            lease_seconds: crate::worker::DEFAULT_LEASE_SECS,
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct RawDaemon {
     pub shutdown_timeout_secs: Option<Int>,
     pub inbound_poll_secs: Option<Int>,
     pub threads: Option<Int>,
+    pub lease_seconds: Option<Int>,
 }
 
 /// `[organisation]`.

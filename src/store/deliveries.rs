@@ -105,11 +105,13 @@ impl Store {
         let person = crate::model::normalize_email(&d.person_email);
         let period_end = to_db(d.period_end)?;
         let now = now_db();
+        // Leased to this worker, which sends it next (see `store::leases`).
+        let lease_until = to_db(crate::worker::lease_until(Utc::now()))?;
         self.db.write(|tx| {
             let id: Option<i64> = tx.query_opt(
                 "INSERT INTO deliveries (person_email, schedule, period_end, message_id, raw,
-                    status, created, attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0)
+                    status, created, attempts, claimed_by, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0, ?7, ?8)
                  ON CONFLICT(person_email, schedule, period_end) DO NOTHING
                  RETURNING id",
                 params![
@@ -118,7 +120,9 @@ impl Store {
                     period_end,
                     bare_message_id(&d.message_id),
                     d.raw,
-                    now
+                    now,
+                    crate::worker::id(),
+                    lease_until
                 ],
                 |r| r.get(0),
             )?;
@@ -177,10 +181,12 @@ impl Store {
         Ok(())
     }
 
-    /// Counts one more send attempt; returns the new count.
+    /// Counts one more send attempt and gives the row's lease back (the next cycle of any
+    /// worker sends it again); returns the new count.
     pub fn bump_attempt(&self, id: i64) -> Result<u32, StoreError> {
         let n: Option<u32> = self.db.query_opt(
-            "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
+            "UPDATE deliveries SET attempts = attempts + 1, lease_until = NULL WHERE id = ?1
+             RETURNING attempts",
             params![id],
             |r| r.get(0),
         )?;

@@ -133,7 +133,7 @@ const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason 
      posted_remote_id = ?2, posted_url = NULLIF(?3, ''), posted_group_id = NULLIF(?4, ''),
      next_attempt = NULL WHERE id = ?1";
 const DEFER: &str = "UPDATE inbound_messages SET status = 'queued', attempts = attempts + 1,
-     next_attempt = ?2, reason = ?3 WHERE id = ?1";
+     next_attempt = ?2, reason = ?3, lease_until = NULL WHERE id = ?1";
 
 fn inbound_from_row(r: &Row) -> Result<(InboundRow, String), StoreError> {
     Ok((

@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[&str] = &[
     ENGAGEMENT,
     NUDGES,
     PREFERENCES,
+    LEASES,
 ];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
@@ -95,6 +96,36 @@ CREATE TABLE group_exclusions (
     created   INTEGER NOT NULL,
     PRIMARY KEY (email, group_id)
 ) WITHOUT ROWID;
+"#;
+
+/// Many workers on one database (issue 22): each schedule firing once cluster-wide, keyed by
+/// (schedule, period end), its people cut into slices that workers claim with a lease and mark
+/// done; and a lease on each pending delivery and queued inbound message, so that a row one
+/// worker is sending or processing is not taken by another until the lease has expired.
+/// Instants (`lease_until`, `done`) are unix nanoseconds like every other.
+const LEASES: &str = r#"
+CREATE TABLE firings (
+    schedule    TEXT NOT NULL,
+    period_end  INTEGER NOT NULL,
+    slices      INTEGER NOT NULL,
+    created     INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    PRIMARY KEY (schedule, period_end)
+) WITHOUT ROWID;
+CREATE TABLE firing_slices (
+    schedule     TEXT NOT NULL,
+    period_end   INTEGER NOT NULL,
+    slice        INTEGER NOT NULL,
+    claimed_by   TEXT,
+    lease_until  INTEGER,
+    done         INTEGER,
+    PRIMARY KEY (schedule, period_end, slice)
+) WITHOUT ROWID;
+CREATE INDEX firing_slices_open ON firing_slices(lease_until) WHERE done IS NULL;
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;
+ALTER TABLE inbound_messages ADD COLUMN claimed_by TEXT;
+ALTER TABLE inbound_messages ADD COLUMN lease_until INTEGER;
 "#;
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.

@@ -11,7 +11,7 @@
 //! here; `digestd migrate` copies between stores at their newest versions.
 
 /// Every PostgreSQL migration, in order.
-pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES, PREFERENCES];
+pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES, PREFERENCES, LEASES];
 
 /// SQLite's `HIGHLIGHTS`: ambassadors' nominations and the highlights each digest delivered.
 const HIGHLIGHTS: &str = r#"
@@ -287,4 +287,31 @@ CREATE TABLE local_posts (
 );
 CREATE INDEX local_posts_group ON local_posts(group_id, id);
 CREATE INDEX local_posts_thread ON local_posts(thread_id, id);
+"#;
+
+/// SQLite's `LEASES`: firings once cluster-wide, their slices, and the leases of pending
+/// deliveries and queued inbound messages.
+const LEASES: &str = r#"
+CREATE TABLE firings (
+    schedule    TEXT NOT NULL,
+    period_end  BIGINT NOT NULL,
+    slices      BIGINT NOT NULL,
+    created     BIGINT NOT NULL,
+    created_by  TEXT NOT NULL,
+    PRIMARY KEY (schedule, period_end)
+);
+CREATE TABLE firing_slices (
+    schedule     TEXT NOT NULL,
+    period_end   BIGINT NOT NULL,
+    slice        BIGINT NOT NULL,
+    claimed_by   TEXT,
+    lease_until  BIGINT,
+    done         BIGINT,
+    PRIMARY KEY (schedule, period_end, slice)
+);
+CREATE INDEX firing_slices_open ON firing_slices(lease_until) WHERE done IS NULL;
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;
+ALTER TABLE inbound_messages ADD COLUMN claimed_by TEXT;
+ALTER TABLE inbound_messages ADD COLUMN lease_until BIGINT;
 "#;

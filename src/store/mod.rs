@@ -29,6 +29,7 @@ pub mod forum;
 pub mod highlights;
 pub mod inbound;
 pub mod inbound_counts;
+pub mod leases;
 pub mod location;
 pub mod migrations;
 pub mod migrations_pg;

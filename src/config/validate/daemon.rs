@@ -1,5 +1,5 @@
-//! `[daemon]`: the log filter, the shutdown timeout, the inbound poll interval and the threads
-//! of a digest run.
+//! `[daemon]`: the log filter, the shutdown timeout, the inbound poll interval, the threads
+//! of a digest run and the lease of a worker's claims.
 
 use crate::config::DaemonConfig;
 
@@ -53,6 +53,13 @@ impl Validator<'_> {
                 1,
                 1024,
             ) as usize,
+            lease_seconds: self.int(
+                r.lease_seconds.as_ref(),
+                "daemon.lease_seconds",
+                d.lease_seconds as i64,
+                1,
+                86_400,
+            ) as u64,
         }
     }
 }

@@ -1,0 +1,439 @@
+//! Work shared by several workers on one database (issue 22): each schedule firing recorded
+//! once cluster-wide, keyed by (schedule, period end), its people cut into slices that workers
+//! claim one at a time; and the leases on pending deliveries and queued inbound messages.
+//!
+//! A claim writes the worker's id and the instant its lease ends; the worker renews the lease
+//! while it works and marks a slice done when it is. A row whose lease has expired (its worker
+//! died or hung) may be claimed by another worker. Claims run in a write transaction, which
+//! holds the store's write lock on both engines (see [`super::db`]), and on PostgreSQL the row
+//! is also picked `FOR UPDATE SKIP LOCKED`: two claimers never get the same row.
+//!
+//! **Invariant:** a lease never decides alone whether work is done twice: a slice taken over
+//! from a dead worker meets the ledger's unique (person, schedule, period end), and an inbound
+//! message its status; a lease only keeps two live workers from doing the same work at once.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::db::{params, Engine, Exec, Value};
+use super::{from_db, to_db, Store, StoreError};
+use crate::model::Delivery;
+
+/// Firings older than this are forgotten when a new one is recorded.
+const FIRINGS_KEPT_DAYS: i64 = 30;
+
+/// Ids an `IN (…)` list of one statement holds at most.
+const IDS_A_STATEMENT: usize = 500;
+
+/// One slice of a firing, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SliceRow {
+    /// The slice's number, from 0.
+    pub slice: u32,
+    /// The worker that claimed it last (`None`: never claimed).
+    pub claimed_by: Option<String>,
+    /// When that worker's lease ends (`None`: never claimed, or given back).
+    pub lease_until: Option<DateTime<Utc>>,
+    /// When it was done (`None`: not yet).
+    pub done: Option<DateTime<Utc>>,
+}
+
+/// Which pending deliveries a claim may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingClaim {
+    /// Those no live worker holds: never claimed, given back, or whose lease expired (the
+    /// start of a cycle).
+    Free,
+    /// Only those whose lease expired: left by a worker that died (a take-over between
+    /// cycles; a row given back after a failed send waits for the next cycle).
+    Orphaned,
+}
+
+/// The live leases one worker holds, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerLeases {
+    /// Slices of firings being worked on.
+    pub slices: u64,
+    /// Pending deliveries being sent.
+    pub deliveries: u64,
+    /// Queued inbound messages being processed.
+    pub inbound: u64,
+}
+
+/// Sets one of the counts of a [`WorkerLeases`].
+type SetCount = fn(&mut WorkerLeases, u64);
+
+/// `?first, ?first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// ` FOR UPDATE SKIP LOCKED` on PostgreSQL (nothing on SQLite, whose writers hold the file).
+fn skip_locked(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+        Engine::Sqlite => "",
+    }
+}
+
+impl Store {
+    /// Joins the firing of `schedule` for the period ending `period_end`: records it with
+    /// `slices` slices unless a worker did before, and returns the firing's slice count (the
+    /// first worker's: every worker cuts the people the same way).
+    pub fn join_firing(
+        &mut self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        slices: u32,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        let end = to_db(period_end)?;
+        let now_n = to_db(now)?;
+        let forget = to_db(now - chrono::Duration::days(FIRINGS_KEPT_DAYS))?;
+        self.db.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO firings (schedule, period_end, slices, created, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (schedule, period_end) DO NOTHING",
+                params![schedule, end, slices.max(1), now_n, worker],
+            )?;
+            if inserted == 1 {
+                for slice in 0..slices.max(1) {
+                    tx.execute(
+                        "INSERT INTO firing_slices (schedule, period_end, slice) VALUES (?1, ?2, ?3)",
+                        params![schedule, end, slice],
+                    )?;
+                }
+                tx.execute(
+                    "DELETE FROM firing_slices WHERE period_end < ?1",
+                    params![forget],
+                )?;
+                tx.execute("DELETE FROM firings WHERE period_end < ?1", params![forget])?;
+            }
+            tx.query_row(
+                "SELECT slices FROM firings WHERE schedule = ?1 AND period_end = ?2",
+                params![schedule, end],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Claims one slice of a firing for `worker` until `until`: one not done that nobody
+    /// holds at `now` (never claimed, given back, or its lease expired). `None`: none is left.
+    pub fn claim_slice(
+        &mut self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        let end = to_db(period_end)?;
+        let (now, until) = (to_db(now)?, to_db(until)?);
+        self.db.write(|tx| {
+            let sql = format!(
+                "UPDATE firing_slices SET claimed_by = ?3, lease_until = ?5
+                 WHERE schedule = ?1 AND period_end = ?2 AND slice = (
+                     SELECT slice FROM firing_slices
+                     WHERE schedule = ?1 AND period_end = ?2 AND done IS NULL
+                       AND (lease_until IS NULL OR lease_until < ?4)
+                     ORDER BY slice LIMIT 1{})
+                 RETURNING slice",
+                skip_locked(tx.engine())
+            );
+            tx.query_opt(&sql, params![schedule, end, worker, now, until], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    /// Extends `worker`'s lease on a slice to `until`; false when the worker no longer holds
+    /// it (its lease expired and another worker took the slice).
+    pub fn renew_slice(
+        &self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        slice: u32,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.db.execute(
+            "UPDATE firing_slices SET lease_until = ?5
+             WHERE schedule = ?1 AND period_end = ?2 AND slice = ?3 AND claimed_by = ?4
+               AND done IS NULL",
+            params![schedule, to_db(period_end)?, slice, worker, to_db(until)?],
+        )? == 1)
+    }
+
+    /// Marks a slice done by `worker` at `now`; false when it was done already.
+    pub fn finish_slice(
+        &self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        slice: u32,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.db.execute(
+            "UPDATE firing_slices SET done = ?5, claimed_by = ?4, lease_until = NULL
+             WHERE schedule = ?1 AND period_end = ?2 AND slice = ?3 AND done IS NULL",
+            params![schedule, to_db(period_end)?, slice, worker, to_db(now)?],
+        )? == 1)
+    }
+
+    /// Gives a slice back unfinished (the worker is stopping): any worker may claim it now.
+    pub fn release_slice(
+        &self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        slice: u32,
+        worker: &str,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE firing_slices SET lease_until = NULL
+             WHERE schedule = ?1 AND period_end = ?2 AND slice = ?3 AND claimed_by = ?4
+               AND done IS NULL",
+            params![schedule, to_db(period_end)?, slice, worker],
+        )?;
+        Ok(())
+    }
+
+    /// The slices of a firing, by number.
+    pub fn firing_slices(
+        &self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+    ) -> Result<Vec<SliceRow>, StoreError> {
+        self.db.query_map(
+            "SELECT slice, claimed_by, lease_until, done FROM firing_slices
+             WHERE schedule = ?1 AND period_end = ?2 ORDER BY slice",
+            params![schedule, to_db(period_end)?],
+            |r| {
+                Ok(SliceRow {
+                    slice: r.get(0)?,
+                    claimed_by: r.get(1)?,
+                    lease_until: r.get::<Option<i64>>(2)?.map(from_db),
+                    done: r.get::<Option<i64>>(3)?.map(from_db),
+                })
+            },
+        )
+    }
+
+    /// The firings since `since` with a slice any worker may claim at `now` (never claimed,
+    /// given back, or left by a worker whose lease expired), oldest first.
+    pub fn firings_to_take_over(
+        &self,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows: Vec<(String, i64)> = self.db.query_map(
+            "SELECT DISTINCT schedule, period_end FROM firing_slices
+             WHERE done IS NULL AND (lease_until IS NULL OR lease_until < ?1)
+               AND period_end >= ?2
+             ORDER BY period_end, schedule",
+            params![to_db(now)?, to_db(since)?],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.into_iter().map(|(s, e)| (s, from_db(e))).collect())
+    }
+
+    /// Claims at most `limit` pending deliveries with an id above `after` for `worker` until
+    /// `until` (which ones: `which`), oldest first, and returns them.
+    pub fn claim_pending_deliveries(
+        &mut self,
+        which: PendingClaim,
+        after: i64,
+        limit: usize,
+        worker: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (now, until) = (to_db(now)?, to_db(until)?);
+        let free = match which {
+            PendingClaim::Free => "(lease_until IS NULL OR lease_until < ?3)",
+            PendingClaim::Orphaned => "lease_until < ?3",
+        };
+        let ids: Vec<i64> = self.db.write(|tx| {
+            let sql = format!(
+                "UPDATE deliveries SET claimed_by = ?4, lease_until = ?5
+                 WHERE id IN (
+                     SELECT id FROM deliveries
+                     WHERE status = 'pending' AND id > ?1 AND {free}
+                     ORDER BY id LIMIT ?2{})
+                 RETURNING id",
+                skip_locked(tx.engine())
+            );
+            tx.query_map(
+                &sql,
+                params![after, limit as i64, now, worker, until],
+                |r| r.get(0),
+            )
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut ids = ids;
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(d) = self.delivery(id)? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Extends `worker`'s leases on the deliveries `ids` to `until`; returns how many it still
+    /// held.
+    pub fn renew_deliveries(
+        &self,
+        ids: &[i64],
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.lease_many("deliveries", ids, worker, Some(to_db(until)?))
+    }
+
+    /// Gives back `worker`'s leases on the deliveries `ids` (not sent: stopping, or the relay
+    /// unusable): the next cycle of any worker sends them.
+    pub fn release_deliveries(&self, ids: &[i64], worker: &str) -> Result<usize, StoreError> {
+        self.lease_many("deliveries", ids, worker, None)
+    }
+
+    /// Claims for `worker` until `until` those of the inbound messages `ids` that are queued
+    /// and not held at `now` by another worker; returns the ids claimed, in order.
+    pub fn claim_inbound(
+        &mut self,
+        ids: &[i64],
+        worker: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (now, until) = (to_db(now)?, to_db(until)?);
+        let mut claimed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_A_STATEMENT) {
+            let got: Vec<i64> = self.db.write(|tx| {
+                let sql = format!(
+                    "UPDATE inbound_messages SET claimed_by = ?1, lease_until = ?2
+                     WHERE id IN (
+                         SELECT id FROM inbound_messages
+                         WHERE id IN ({}) AND status = 'queued'
+                           AND (lease_until IS NULL OR lease_until < ?3 OR claimed_by = ?1){})
+                     RETURNING id",
+                    placeholders(4, chunk.len()),
+                    skip_locked(tx.engine())
+                );
+                let mut values = vec![
+                    Value::Text(worker.to_owned()),
+                    Value::Int(until),
+                    Value::Int(now),
+                ];
+                values.extend(chunk.iter().map(|&id| Value::Int(id)));
+                tx.rows(&sql, &values)?.iter().map(|r| r.get(0)).collect()
+            })?;
+            claimed.extend(got);
+        }
+        claimed.sort_unstable();
+        Ok(claimed)
+    }
+
+    /// Extends `worker`'s leases on the inbound messages `ids` to `until`; returns how many it
+    /// still held.
+    pub fn renew_inbound(
+        &self,
+        ids: &[i64],
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.lease_many("inbound_messages", ids, worker, Some(to_db(until)?))
+    }
+
+    /// Sets (`Some`) or clears (`None`) `worker`'s leases on rows `ids` of `table`.
+    fn lease_many(
+        &self,
+        table: &str,
+        ids: &[i64],
+        worker: &str,
+        until: Option<i64>,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for chunk in ids.chunks(IDS_A_STATEMENT) {
+            let sql = format!(
+                "UPDATE {table} SET lease_until = ?1 WHERE claimed_by = ?2 AND id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut values = vec![
+                until.map_or(Value::Null, Value::Int),
+                Value::Text(worker.to_owned()),
+            ];
+            values.extend(chunk.iter().map(|&id| Value::Int(id)));
+            n += self.db.auto()?.run(&sql, &values)?;
+        }
+        Ok(n)
+    }
+
+    /// Voids every lease (a SQLite store at the start of `digestd run`: one daemon per file,
+    /// so what a killed predecessor held is free at once, as before leases existed).
+    pub fn release_all_leases(&mut self) -> Result<(), StoreError> {
+        self.db.write(|tx| {
+            tx.execute(
+                "UPDATE firing_slices SET lease_until = NULL
+                 WHERE done IS NULL AND lease_until IS NOT NULL",
+                params![],
+            )?;
+            tx.execute(
+                "UPDATE deliveries SET lease_until = NULL
+                 WHERE status = 'pending' AND lease_until IS NOT NULL",
+                params![],
+            )?;
+            tx.execute(
+                "UPDATE inbound_messages SET lease_until = NULL
+                 WHERE status = 'queued' AND lease_until IS NOT NULL",
+                params![],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The live leases at `now`, by worker id.
+    pub fn live_leases(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, WorkerLeases>, StoreError> {
+        let now = to_db(now)?;
+        let mut out: BTreeMap<String, WorkerLeases> = BTreeMap::new();
+        let queries: [(&str, SetCount); 3] = [
+            (
+                "SELECT claimed_by, COUNT(*) FROM firing_slices
+                 WHERE done IS NULL AND lease_until >= ?1 GROUP BY claimed_by",
+                |w, n| w.slices = n,
+            ),
+            (
+                "SELECT claimed_by, COUNT(*) FROM deliveries
+                 WHERE status = 'pending' AND lease_until >= ?1 GROUP BY claimed_by",
+                |w, n| w.deliveries = n,
+            ),
+            (
+                "SELECT claimed_by, COUNT(*) FROM inbound_messages
+                 WHERE status = 'queued' AND lease_until >= ?1 GROUP BY claimed_by",
+                |w, n| w.inbound = n,
+            ),
+        ];
+        self.db.read(|db| {
+            for (sql, set) in queries {
+                for (worker, n) in db.query_map(sql, params![now], |r| {
+                    Ok((r.get::<Option<String>>(0)?, r.get::<i64>(1)?))
+                })? {
+                    let worker = worker.unwrap_or_default();
+                    set(out.entry(worker).or_default(), n.max(0) as u64);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
