@@ -133,8 +133,9 @@ impl Cluster {
     }
 }
 
-/// `[daemon]` lines of every worker: the inbound Maildir polled every second.
-const DAEMON_SETTINGS: &str = "inbound_poll_secs = 1";
+/// `[daemon]` lines of every worker: the inbound Maildir polled every second, and a short
+/// lease, so a killed worker's share is taken over within seconds.
+const DAEMON_SETTINGS: &str = "inbound_poll_secs = 1\nlease_seconds = 5";
 
 /// Creates the thread the replies answer (by the author, who reads nothing) in the local forum
 /// and collects it: (store id, local forum id).
@@ -433,13 +434,11 @@ fn logs(workers: &[Daemon]) -> String {
 }
 
 #[test]
-#[ignore = "needs #22 point 2 (branch cluster): until then each worker sends every digest"]
 fn three_workers_one_killed_mid_run_everyone_gets_one_digest_and_every_reply_one_post() {
     three_workers_finish_the_run(Interruption::KillOneWorker);
 }
 
 #[test]
-#[ignore = "needs #22 point 2 (branch cluster): until then each worker sends every digest"]
 fn three_workers_ride_out_a_database_restart_mid_run_and_finish_it() {
     three_workers_finish_the_run(Interruption::RestartDatabase);
 }
