@@ -147,6 +147,18 @@ pub enum Command {
         #[arg(long)]
         now: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Send a role's monthly "best of" digest now (once per person and month): the month's
+    /// best training highlights of the role's groups.
+    BestOf {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The role (it needs a `best_of` schedule).
+        #[arg(long)]
+        role: String,
+        /// The month, YYYY-MM (default: the month before this one, in the role's time zone).
+        #[arg(long)]
+        month: Option<String>,
+    },
     /// The engagement report: per group and role, week by week, posts, replies by email versus
     /// on the forum, unanswered questions and their age, unsubscribes and pauses (a table on
     /// stdout by default).
@@ -457,6 +469,20 @@ pub fn try_main(cli: Cli) -> anyhow::Result<i32> {
             let cfg = config.load()?;
             let now = now.unwrap_or_else(chrono::Utc::now);
             let report = crate::ambassador_nudge::nudge_now(&cfg, now)?;
+            println!("{report}");
+            Ok(if report.failed > 0 { 1 } else { 0 })
+        }
+        Command::BestOf {
+            config,
+            role,
+            month,
+        } => {
+            let cfg = config.load()?;
+            let month = month
+                .as_deref()
+                .map(crate::best_of::parse_month)
+                .transpose()?;
+            let report = crate::best_of_run::best_of_now(&cfg, &role, month, chrono::Utc::now())?;
             println!("{report}");
             Ok(if report.failed > 0 { 1 } else { 0 })
         }

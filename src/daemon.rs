@@ -174,6 +174,12 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                 });
                 record_polls(&mut polls, outcomes);
                 tracing::info!(%report, "collected");
+                if firing.schedule.starts_with(crate::best_of::SCHEDULE_PREFIX) {
+                    if let Err(e) = engine.run_best_of_firing(&mut store, &firing.schedule, firing.at).await {
+                        tracing::error!(schedule = %firing.schedule, "best-of digests failed: {e:#}");
+                    }
+                    continue;
+                }
                 if firing.schedule.starts_with(crate::ambassador_nudge::SCHEDULE_PREFIX) {
                     if let Err(e) = engine.run_nudges(&mut store, firing.at).await {
                         tracing::error!(schedule = %firing.schedule, "ambassador nudges failed: {e:#}");

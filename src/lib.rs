@@ -24,6 +24,8 @@ pub mod template_files;
 // Drivers: configuration, collection, delivery runs (with `parallel`, their pure work on every
 // core), the ambassadors' nudges, schedules and the daemon loop.
 pub mod ambassador_nudge;
+pub mod best_of;
+pub mod best_of_run;
 pub mod collect;
 pub mod config;
 pub mod daemon;

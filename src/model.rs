@@ -320,6 +320,10 @@ pub struct Role {
     pub training_tags: Vec<String>,
     /// When this role's digests go out.
     pub schedule: Schedule,
+    /// When this role's monthly "best of" digest goes out (config `best_of`, the role's time
+    /// zone); `None`: never.
+    #[serde(default)]
+    pub best_of: Option<Schedule>,
     /// Template name overriding `digest` (looked up as `<name>.html.hbs` / `<name>.txt.hbs`).
     pub template: Option<String>,
 }

@@ -1,4 +1,5 @@
-//! Schedules: one tokio-cron-scheduler job per distinct (cron, time zone) of the configured roles.
+//! Schedules: one tokio-cron-scheduler job per distinct (cron, time zone) of the configured roles,
+//! one for the ambassadors' nudge, and one per role with a monthly best-of (`best_of`).
 //!
 //! A job does no work itself: it sends a [`Firing`] to the daemon's loop, which runs cycles one at
 //! a time. That keeps every store write on one task and lets SIGTERM stop between messages.
@@ -122,7 +123,16 @@ impl Scheduler {
             let s = config.ambassadors.schedule.clone();
             (crate::ambassador_nudge::schedule_key(&s), s)
         });
-        for (key, schedule) in roles.chain(nudge) {
+        // Each role's monthly best-of, on its own schedule (its key names the role).
+        let best_of: Vec<(String, Schedule)> = config
+            .roles
+            .iter()
+            .filter_map(|r| {
+                let s = r.best_of.clone()?;
+                Some((crate::best_of::schedule_key(r, &s), s))
+            })
+            .collect();
+        for (key, schedule) in roles.chain(nudge).chain(best_of) {
             let tx = tx.clone();
             let job_key = key.clone();
             let occurrence_of = schedule.clone();

@@ -42,6 +42,21 @@ pub struct Status {
     pub bouncing: Vec<String>,
     /// Configured groups and their forum's last poll, in config order.
     pub forums: Vec<ForumStatus>,
+    /// Workers holding live leases (several `digestd run` on one database), by id.
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// A worker holding live leases: what it is working on now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerStatus {
+    /// Its id (`host:pid:random`, as its log says).
+    pub worker: String,
+    /// Slices of digest runs it holds.
+    pub slices: u64,
+    /// Pending digests it is sending.
+    pub deliveries: u64,
+    /// Queued inbound messages it is processing.
+    pub inbound: u64,
 }
 
 /// One schedule: when it last ran and when it runs next.
@@ -182,6 +197,16 @@ pub fn status_at(
         deliveries_pending: pending,
         bouncing: store.bouncing_addresses()?,
         forums,
+        workers: store
+            .live_leases(now)?
+            .into_iter()
+            .map(|(worker, l)| WorkerStatus {
+                worker,
+                slices: l.slices,
+                deliveries: l.deliveries,
+                inbound: l.inbound,
+            })
+            .collect(),
     })
 }
 
@@ -275,6 +300,16 @@ impl fmt::Display for Status {
                 writeln!(f, "  {a}")?;
             }
         }
+        if !self.workers.is_empty() {
+            writeln!(f, "Workers holding leases ({}):", self.workers.len())?;
+            for w in &self.workers {
+                writeln!(
+                    f,
+                    "  {}: {} slices, {} digests, {} inbound",
+                    w.worker, w.slices, w.deliveries, w.inbound
+                )?;
+            }
+        }
         writeln!(f)?;
         writeln!(f, "Forums ({})", self.forums.len())?;
         for g in &self.forums {
@@ -340,6 +375,42 @@ mod tests {
         assert!(text.contains("Inbound queue: empty"), "{text}");
         let json: serde_json::Value = serde_json::from_str(&st.to_json()).expect("json");
         assert_eq!(json["inbound"]["queued"], 0);
+    }
+
+    #[test]
+    fn workers_holding_leases_show_up_and_expired_ones_do_not() {
+        let cfg = example_config();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let schedule = cfg.roles[0].schedule.key();
+        let now = Utc::now();
+        store
+            .join_firing(&schedule, now, 3, "host-a:1:aa", now)
+            .expect("firing");
+        let hour = chrono::Duration::hours(1);
+        for (worker, until) in [("host-a:1:aa", now + hour), ("host-b:2:bb", now + hour)] {
+            store
+                .claim_slice(&schedule, now, worker, now, until)
+                .expect("claim")
+                .expect("slice");
+        }
+        store
+            .claim_slice(&schedule, now, "dead:3:cc", now, now - hour)
+            .expect("claim")
+            .expect("slice");
+        let st = status_at(&cfg, &store, now).expect("status");
+        let names: Vec<(&str, u64)> = st
+            .workers
+            .iter()
+            .map(|w| (w.worker.as_str(), w.slices))
+            .collect();
+        assert_eq!(names, vec![("host-a:1:aa", 1), ("host-b:2:bb", 1)]);
+        let text = st.to_string();
+        assert!(text.contains("Workers holding leases (2):"), "{text}");
+        assert!(
+            text.contains("host-b:2:bb: 1 slices, 0 digests, 0 inbound"),
+            "{text}"
+        );
     }
 
     #[test]

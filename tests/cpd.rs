@@ -196,3 +196,114 @@ fn the_admin_export_covers_everyone_and_bad_input_is_refused() {
         "--person",
     );
 }
+
+/// The recipient and the first thread reply token of a demo digest in the outbox.
+fn a_digest_reply(demo: &Path) -> (String, String) {
+    let new = demo.join("outbox/new");
+    let mut files: Vec<_> = std::fs::read_dir(&new)
+        .expect("the demo's outbox")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for f in files {
+        let raw = std::fs::read(&f).expect("a message");
+        let m = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("parses");
+        let text = m.body_text(0).unwrap_or_default().into_owned();
+        let Some(at) = text.find("mailto:reply+") else {
+            continue;
+        };
+        let token: String = text[at + "mailto:reply+".len()..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        let to = m
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .expect("a recipient")
+            .to_string();
+        return (to, token);
+    }
+    panic!("no digest with a reply link in {}", new.display());
+}
+
+#[test]
+fn a_reply_by_email_is_labelled_by_email_and_forum_posts_on_the_forum() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("demo");
+    let config = demo(&dir);
+    let (from, to) = days();
+    let (person, token) = a_digest_reply(&dir);
+    let record = || {
+        ok(&[
+            "cpd", "-c", &config, "--person", &person, "--from", &from, "--to", &to,
+        ])
+    };
+    let before = record();
+    assert!(before.contains("(0 by email)"), "{before}");
+    assert!(!before.contains("(by email)"), "{before}");
+
+    // The person answers the digest's first thread by email; digestd posts it.
+    let mail = format!(
+        "From: {person}\r\nTo: reply+{token}@reply.demodam.example\r\nSubject: Re: the thread\r\n\
+         Message-ID: <cpd-by-email@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nThanks, this helped me with a case today.\r\n"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_digestd"))
+        .args(["receive", "-c", &config])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(mail.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("running digestd receive");
+    assert!(
+        out.status.success(),
+        "receive: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&["collect", "-c", &config]);
+
+    let after = record();
+    assert!(after.contains("(1 by email)"), "{after}");
+    let by_email: Vec<&str> = after.lines().filter(|l| l.contains("(by email)")).collect();
+    assert_eq!(by_email.len(), 1, "{after}");
+    // Everything else they replied to was written on the forum, and says so.
+    let replies_before = before
+        .lines()
+        .filter(|l| l.contains("(on the forum)"))
+        .count();
+    let replies_after = after
+        .lines()
+        .filter(|l| l.contains("(on the forum)"))
+        .count();
+    assert!(replies_after <= replies_before, "{before}\n---\n{after}");
+
+    let csv = ok(&[
+        "cpd", "-c", &config, "--person", &person, "--from", &from, "--to", &to, "--csv",
+    ]);
+    let email_rows: Vec<&str> = csv
+        .lines()
+        .filter(|r| r.contains(",reply,") || r.contains(",answer,"))
+        .filter(|r| r.split(',').any(|f| f == "email"))
+        .collect();
+    assert_eq!(email_rows.len(), 1, "{csv}");
+    let export = ok(&[
+        "cpd", "-c", &config, "--all", "--csv", "--from", &from, "--to", &to,
+    ]);
+    assert!(
+        export.lines().any(|r| r.contains(",forum,")),
+        "the demo's forum replies: {export}"
+    );
+}

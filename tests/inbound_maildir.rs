@@ -292,6 +292,63 @@ fn forum_down_then_up_keeps_the_reply_queued_then_posts_it_once() {
         .contains("Posted once the forum is back."));
 }
 
+/// Two workers on one store: a queued reply another worker holds (its lease live) is left to
+/// it, by the retries and by a Maildir copy of it alike; once that worker's lease has expired
+/// (it died), the reply is taken over and posted, once.
+#[test]
+fn a_reply_another_worker_holds_is_left_to_it_until_its_lease_expires() {
+    let (world, md) = maildir_world();
+    let token = world.grant("ann@example.org", 90);
+    let config = Config::load(&world.config_path).expect("config");
+    let forum = LocalForum::open(&config.store_path, &config.forum_url).expect("forum");
+    let answerer = Answerer::new(None);
+    let pipeline = Pipeline::new(&config, &forum, &DiscardAnswers, &answerer);
+    let mut store = world.store();
+    let raw = simple_reply(&token, "ann@example.org", "held@x", "Posted by one worker.");
+    let id = store
+        .insert_inbound(&raw, Some("<held@x>"), "ab12", "stdin")
+        .expect("stored")
+        .id;
+    let now = Utc::now();
+    let claimed = store
+        .claim_inbound(
+            &[id],
+            "other-host:1:0",
+            now,
+            now + chrono::Duration::milliseconds(1500),
+        )
+        .expect("claim");
+    assert_eq!(claimed, vec![id]);
+
+    let r = pipeline
+        .process_queued(&mut store, Utc::now(), 10)
+        .expect("retries");
+    assert_eq!(r.posted + r.deferred + r.answered + r.ignored, 0, "{r:?}");
+    assert_eq!(
+        pipeline.process(&mut store, id, Utc::now()).expect("one"),
+        Outcome::AlreadyDone(InboundStatus::Queued)
+    );
+    deliver(&md, "1700000000.copy.host", &raw);
+    let drained = drain_maildir(&md, &mut store, &pipeline, 10).expect("drain");
+    assert_eq!(drained.processed.posted, 0, "{drained:?}");
+    assert_eq!(world.posts_in_thread(), 1, "only the seed");
+    assert_eq!(
+        store.inbound(id).expect("row").expect("stored").status,
+        InboundStatus::Queued
+    );
+
+    std::thread::sleep(Duration::from_millis(1600));
+    let r = pipeline
+        .process_queued(&mut store, Utc::now(), 10)
+        .expect("take over");
+    assert_eq!(r.posted, 1, "{r:?}");
+    let r = pipeline
+        .process_queued(&mut store, Utc::now(), 10)
+        .expect("again");
+    assert_eq!(r.posted, 0);
+    assert_eq!(world.posts_in_thread(), 2, "posted once");
+}
+
 /// Posts in the seeded thread, read through `forum`, a connection of the test's own to the
 /// SQLite file the daemon writes (opened once: polling stays cheap while the daemon works).
 fn posts_now(forum: &LocalForum, world: &World) -> usize {

@@ -70,6 +70,7 @@ fn pg_location(url: String) -> StoreLocation {
         url,
         password_file: None,
         pool_size: 2,
+        ca_file: None,
     })
 }
 
@@ -301,4 +302,58 @@ fn a_store_rides_out_a_database_restart() {
     let after = store.start_run("s", started).expect("after the restart");
     assert!(after > before);
     assert_eq!(store.last_runs().expect("runs").len(), 1);
+}
+
+/// Every table and column the SQLite migrations make, the PostgreSQL twins make too (and no
+/// more): a migration added to one engine only fails here, not in production.
+#[test]
+fn both_engines_have_the_same_tables_and_columns() {
+    ensure_deps();
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("schema.sqlite");
+    drop(Store::open(&file).expect("SQLite store"));
+    let db = server.fresh_database();
+    drop(Store::open_at(&pg_location(server.url(&db))).expect("PostgreSQL store"));
+
+    let conn = rusqlite::Connection::open(&file).expect("opening the SQLite file");
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .expect("schema query");
+    let sqlite: std::collections::BTreeSet<String> = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{}.{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?
+            ))
+        })
+        .expect("schema rows")
+        .collect::<Result<_, _>>()
+        .expect("schema rows");
+    let pg: std::collections::BTreeSet<String> = server
+        .psql(
+            &db,
+            "SELECT table_name || '.' || column_name FROM information_schema.columns
+             WHERE table_schema = 'public'",
+        )
+        .expect("PostgreSQL schema")
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        // SQLite has these without naming them: every table's implicit rowid, and the schema
+        // version in `PRAGMA user_version`.
+        .filter(|l| l != "reply_tokens.rowid" && l != "schema_version.version")
+        .collect();
+    let only_sqlite: Vec<_> = sqlite.difference(&pg).collect();
+    let only_pg: Vec<_> = pg.difference(&sqlite).collect();
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "the two engines' schemas differ:\n only in SQLite: {only_sqlite:?}\n only in PostgreSQL: {only_pg:?}"
+    );
 }

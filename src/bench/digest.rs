@@ -272,6 +272,7 @@ pub(crate) fn organisation(people: usize, rng: &mut StdRng) -> Org {
                 vec!["howto".into()]
             },
             schedule: schedule.clone(),
+            best_of: None,
             template: None,
         })
         .collect();

@@ -202,6 +202,8 @@ pub struct DigestConfig {
     /// A post with at least this many likes is a training highlight candidate (default 10;
     /// 0: likes alone never make one).
     pub highlight_min_likes: u32,
+    /// At most this many highlights in a role's monthly best-of digest (default 10).
+    pub best_of_highlights: usize,
 }
 
 impl Default for DigestConfig {
@@ -215,6 +217,7 @@ impl Default for DigestConfig {
             max_questions: 5,
             unanswered_after: chrono::Duration::days(2),
             highlight_min_likes: 10,
+            best_of_highlights: 10,
         }
     }
 }
@@ -518,6 +521,8 @@ impl Config {
 }
 
 #[cfg(test)]
+mod best_of_tests;
+#[cfg(test)]
 mod oauth_tests;
 
 #[cfg(test)]
@@ -525,13 +530,16 @@ mod tests {
     use super::*;
     use crate::model::Frequency;
 
-    /// A directory with `config/`, `templates/` (digest + en/nl strings) and the given files.
+    /// A directory with `config/`, `templates/` (digest, best-of, en/nl strings) and the given
+    /// files.
     fn setup(toml: &str, extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for (path, text) in [
             ("templates/digest.html.hbs", "<p></p>"),
             ("templates/digest.txt.hbs", ""),
+            ("templates/best_of.html.hbs", "<p></p>"),
+            ("templates/best_of.txt.hbs", ""),
             ("templates/i18n/en.toml", ""),
             ("templates/i18n/nl.toml", ""),
             ("config/digestd.toml", toml),

@@ -64,6 +64,7 @@ pub(crate) struct RawStore {
     pub url: Option<Str>,
     pub password_file: Option<Str>,
     pub pool_size: Option<Int>,
+    pub ca_file: Option<Str>,
 }
 
 /// `[mail]`.
@@ -116,6 +117,7 @@ pub(crate) struct RawDigest {
     pub max_questions: Option<Int>,
     pub unanswered_after: Option<Str>,
     pub highlight_min_likes: Option<Int>,
+    pub best_of_highlights: Option<Int>,
 }
 
 /// `[inbound]`.
@@ -217,6 +219,7 @@ pub(crate) struct RawRole {
     #[serde(default)]
     pub training_tags: Vec<Str>,
     pub schedule: Option<Str>,
+    pub best_of: Option<Str>,
     pub time_zone: Option<Str>,
     pub template: Option<Str>,
 }

@@ -104,7 +104,25 @@ impl Engine {
                 .context("syncing the pending digests to disk before sending them")?;
         }
         let worker = crate::worker::id();
+        // Still this worker's (a row recorded a while ago whose lease expired may have been
+        // taken over by another worker, which sends it): renewed for the batch.
+        if !batch.is_empty() {
+            let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+            let held: HashSet<i64> = store
+                .renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?
+                .into_iter()
+                .collect();
+            if held.len() < ids.len() {
+                tracing::warn!(
+                    lost = ids.len() - held.len(),
+                    %worker,
+                    "pending digests taken over by another worker before they were sent; left to it"
+                );
+                batch.retain(|(id, _, _)| held.contains(id));
+            }
+        }
         let mut outstanding: HashSet<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+        let mut lost: HashSet<i64> = HashSet::new();
         let mut renewed = std::time::Instant::now();
         let mut tasks = JoinSet::new();
         let concurrency = self.config.mail.concurrency.max(1);
@@ -116,6 +134,9 @@ impl Engine {
                 let Some((id, to, raw)) = queue.next() else {
                     break;
                 };
+                if lost.contains(&id) {
+                    continue;
+                }
                 let outbound = Arc::clone(&self.outbound);
                 let retry = self.retry.clone();
                 let from = from.clone();
@@ -153,11 +174,18 @@ impl Engine {
             }
             if crate::worker::renewal_due(renewed) && !outstanding.is_empty() {
                 let ids: Vec<i64> = outstanding.iter().copied().collect();
-                store.renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?;
+                let held: HashSet<i64> = store
+                    .renew_deliveries(&ids, worker, crate::worker::lease_until(Utc::now()))?
+                    .into_iter()
+                    .collect();
+                lost.extend(ids.into_iter().filter(|id| !held.contains(id)));
                 renewed = std::time::Instant::now();
             }
         }
-        let left: Vec<i64> = queue.map(|(id, _, _)| id).collect();
+        let left: Vec<i64> = queue
+            .map(|(id, _, _)| id)
+            .filter(|id| !lost.contains(id))
+            .collect();
         report.deferred += left.len();
         if !left.is_empty() {
             store.release_deliveries(&left, worker)?;

@@ -226,4 +226,13 @@ fn print_summary(
         "  read a thread: digestd thread -c {} 1",
         config_path.display()
     );
+    // A role's monthly best-of: the demo's posts are this month's, so name this month.
+    if let Some(role) = config.roles.iter().find(|r| r.best_of.is_some()) {
+        println!(
+            "  a role's monthly best-of (the daemon sends last month's on its best_of schedule):\n    digestd best-of -c {} --role {} --month {}",
+            config_path.display(),
+            role.name,
+            Utc::now().format("%Y-%m")
+        );
+    }
 }

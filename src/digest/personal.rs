@@ -65,6 +65,7 @@ mod tests {
                 cron: "0 0 7 * * *".into(),
                 time_zone: chrono_tz::UTC,
             },
+            best_of: None,
             template: None,
         }
     }

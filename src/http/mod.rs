@@ -23,6 +23,7 @@ pub mod prefs_form;
 pub mod prefs_page;
 pub mod prefs_token;
 pub mod server;
+pub mod signed;
 pub mod token;
 
 pub use config::{HttpConfig, Secret};

@@ -28,7 +28,7 @@ pub struct ScheduleOption {
 /// What one person may choose on the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefsOptions {
-    /// The schedules of their roles, in config order.
+    /// The schedules of their roles, in config order, each role's monthly best-of after it.
     pub schedules: Vec<ScheduleOption>,
     /// The groups their roles follow: (id, display name), in config order.
     pub groups: Vec<(GroupId, String)>,
@@ -56,11 +56,18 @@ impl PrefsOptions {
                 .clone()
                 .unwrap_or_else(|| LocalText::plain(role.name.clone()));
             match schedules.iter_mut().find(|s| s.key == key) {
-                Some(s) => s.roles.push(shown),
+                Some(s) => s.roles.push(shown.clone()),
                 None => schedules.push(ScheduleOption {
                     key,
-                    roles: vec![shown],
+                    roles: vec![shown.clone()],
                 }),
+            }
+            // A role's monthly best-of is a schedule of its own, one per role.
+            if let Some(best_of) = &role.best_of {
+                schedules.push(ScheduleOption {
+                    key: crate::best_of::schedule_key(role, best_of),
+                    roles: vec![shown],
+                });
             }
             for g in &role.groups {
                 if !group_ids.contains(g) {

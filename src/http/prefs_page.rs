@@ -199,7 +199,14 @@ fn schedule_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable, lang: 
              value=\"{}\"{}><span>{}<small>{}</small></span></label>",
             esc(&s.key),
             checked(!view.opted_out.contains(&s.key)),
-            esc(&t.text("prefs_schedule_item", &[("roles", &roles)])),
+            esc(&t.text(
+                if s.key.starts_with(crate::best_of::SCHEDULE_PREFIX) {
+                    "prefs_best_of_item"
+                } else {
+                    "prefs_schedule_item"
+                },
+                &[("roles", &roles)]
+            )),
             esc(&s.key)
         ));
     }

@@ -19,19 +19,15 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 use super::config::Secret;
+use super::signed::{self, SealError};
 
 /// Domain separation of the link MAC.
 const LINK_CONTEXT: &[u8] = b"digestd-preferences\n";
 /// Domain separation of the CSRF MAC.
 const CSRF_CONTEXT: &[u8] = b"digestd-preferences-csrf\n";
-/// How far in the future an issued-at may lie (clock skew between hosts).
-const MAX_SKEW_SECS: i64 = 300;
-/// Longest token accepted (a longer one is not ours).
-const MAX_TOKEN_LEN: usize = 2048;
 
 /// What a preferences link says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,28 +58,11 @@ pub enum PrefsLinkError {
     FromTheFuture,
 }
 
-fn keyed(secret: &Secret, context: &[u8], data: &str) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    m.update(context);
-    m.update(data.as_bytes());
-    m
-}
-
 /// Signs a claim into a link token. Line breaks in the email are replaced by spaces (they cannot
 /// occur in a valid address; this keeps the payload's framing intact).
 pub fn sign(secret: &Secret, claim: &PrefsClaim) -> String {
-    let payload = format!(
-        "p1\n{}\n{}",
-        claim.email.replace(['\r', '\n'], " "),
-        claim.issued_at.timestamp()
-    );
-    let payload_b64 = URL_SAFE_NO_PAD.encode(payload);
-    let tag = keyed(secret, LINK_CONTEXT, &payload_b64)
-        .finalize()
-        .into_bytes();
-    format!("{payload_b64}.{}", URL_SAFE_NO_PAD.encode(tag))
+    let issued = claim.issued_at.timestamp().to_string();
+    signed::seal(secret, LINK_CONTEXT, &["p1", &claim.email, &issued])
 }
 
 /// Checks a link token's MAC (constant time), then its age against `now` and `max_age`.
@@ -93,39 +72,25 @@ pub fn verify(
     now: DateTime<Utc>,
     max_age: Duration,
 ) -> Result<PrefsClaim, PrefsLinkError> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(PrefsLinkError::Malformed);
-    }
-    let (payload_b64, tag_b64) = token.split_once('.').ok_or(PrefsLinkError::Malformed)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag_b64)
-        .map_err(|_| PrefsLinkError::Malformed)?;
-    keyed(secret, LINK_CONTEXT, payload_b64)
-        .verify_slice(&tag)
-        .map_err(|_| PrefsLinkError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| PrefsLinkError::Malformed)?;
-    let payload = String::from_utf8(payload).map_err(|_| PrefsLinkError::Malformed)?;
-    let fields: Vec<&str> = payload.split('\n').collect();
+    let fields = signed::open(secret, LINK_CONTEXT, token).map_err(|e| match e {
+        SealError::BadSignature => PrefsLinkError::BadSignature,
+        _ => PrefsLinkError::Malformed,
+    })?;
     let [version, email, issued] = fields.as_slice() else {
         return Err(PrefsLinkError::Malformed);
     };
-    if *version != "p1" || email.is_empty() {
+    if version != "p1" || email.is_empty() {
         return Err(PrefsLinkError::Malformed);
     }
-    let issued: i64 = issued.parse().map_err(|_| PrefsLinkError::Malformed)?;
-    let issued_at = DateTime::from_timestamp(issued, 0).ok_or(PrefsLinkError::Malformed)?;
-    if issued_at - now > Duration::seconds(MAX_SKEW_SECS) {
-        return Err(PrefsLinkError::FromTheFuture);
-    }
-    if now - issued_at > max_age {
-        return Err(PrefsLinkError::Expired {
-            email: (*email).to_string(),
-        });
-    }
+    let issued_at = signed::issued_within(issued, now, max_age).map_err(|e| match e {
+        SealError::Expired => PrefsLinkError::Expired {
+            email: email.clone(),
+        },
+        SealError::FromTheFuture => PrefsLinkError::FromTheFuture,
+        _ => PrefsLinkError::Malformed,
+    })?;
     Ok(PrefsClaim {
-        email: (*email).to_string(),
+        email: email.clone(),
         issued_at,
     })
 }
@@ -133,7 +98,7 @@ pub fn verify(
 /// The CSRF token of the page opened with `link_token`.
 pub fn csrf_token(secret: &Secret, link_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(
-        keyed(secret, CSRF_CONTEXT, link_token)
+        signed::keyed(secret, CSRF_CONTEXT, link_token)
             .finalize()
             .into_bytes(),
     )
@@ -147,7 +112,7 @@ pub fn csrf_matches(secret: &Secret, link_token: &str, presented: &str) -> bool 
     let Ok(tag) = URL_SAFE_NO_PAD.decode(presented.trim()) else {
         return false;
     };
-    keyed(secret, CSRF_CONTEXT, link_token)
+    signed::keyed(secret, CSRF_CONTEXT, link_token)
         .verify_slice(&tag)
         .is_ok()
 }

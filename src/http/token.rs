@@ -3,25 +3,19 @@
 //!
 //! A token is `<payload>.<mac>`, both base64url without padding. The payload is
 //! `v1\n<email>\n<schedule>\n<issued-at unix seconds>\n<nonce hex>`; the mac is
-//! HMAC-SHA256(secret, `digestd-unsubscribe\n` + payload-as-sent). The payload is signed, not
+//! HMAC-SHA256(secret, `digestd-unsubscribe\n` + payload-as-sent), made by [`super::signed`]. The payload is signed, not
 //! encrypted: it names the address the link was mailed to, nothing more.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::config::Secret;
+use super::signed::{self, SealError};
 
 /// Value of the `List-Unsubscribe-Post` header that goes with the https link.
 pub const LIST_UNSUBSCRIBE_POST: &str = "List-Unsubscribe=One-Click";
 
 /// Domain separation of the MAC, so no other HMAC made with the same key verifies as a token.
 const MAC_CONTEXT: &[u8] = b"digestd-unsubscribe\n";
-
-/// How far in the future an issued-at may lie (clock skew between hosts).
-const MAX_SKEW_SECS: i64 = 300;
 
 /// What an unsubscribe token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,29 +60,26 @@ pub enum TokenError {
     FromTheFuture,
 }
 
-fn mac(secret: &Secret, payload_b64: &str) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    m.update(MAC_CONTEXT);
-    m.update(payload_b64.as_bytes());
-    m
+impl From<SealError> for TokenError {
+    fn from(e: SealError) -> TokenError {
+        match e {
+            SealError::Malformed => TokenError::Malformed,
+            SealError::BadSignature => TokenError::BadSignature,
+            SealError::Expired => TokenError::Expired,
+            SealError::FromTheFuture => TokenError::FromTheFuture,
+        }
+    }
 }
 
 /// Signs a claim into a token. Line breaks in the email or schedule are replaced by spaces
 /// (they cannot occur in valid values; this keeps the payload's framing intact).
 pub fn sign(secret: &Secret, claim: &UnsubscribeClaim) -> String {
-    let clean = |s: &str| s.replace(['\r', '\n'], " ");
-    let payload = format!(
-        "v1\n{}\n{}\n{}\n{}",
-        clean(&claim.email),
-        clean(&claim.schedule),
-        claim.issued_at.timestamp(),
-        clean(&claim.nonce)
-    );
-    let payload_b64 = URL_SAFE_NO_PAD.encode(payload);
-    let tag = mac(secret, &payload_b64).finalize().into_bytes();
-    format!("{payload_b64}.{}", URL_SAFE_NO_PAD.encode(tag))
+    let issued = claim.issued_at.timestamp().to_string();
+    signed::seal(
+        secret,
+        MAC_CONTEXT,
+        &["v1", &claim.email, &claim.schedule, &issued, &claim.nonce],
+    )
 }
 
 /// Checks a token's MAC (constant time), then its age against `now` and `max_age`.
@@ -98,40 +89,19 @@ pub fn verify(
     now: DateTime<Utc>,
     max_age: Duration,
 ) -> Result<UnsubscribeClaim, TokenError> {
-    if token.len() > 2048 {
-        return Err(TokenError::Malformed);
-    }
-    let (payload_b64, tag_b64) = token.split_once('.').ok_or(TokenError::Malformed)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag_b64)
-        .map_err(|_| TokenError::Malformed)?;
-    mac(secret, payload_b64)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| TokenError::Malformed)?;
-    let payload = String::from_utf8(payload).map_err(|_| TokenError::Malformed)?;
-    let fields: Vec<&str> = payload.split('\n').collect();
+    let fields = signed::open(secret, MAC_CONTEXT, token)?;
     let [version, email, schedule, issued, nonce] = fields.as_slice() else {
         return Err(TokenError::Malformed);
     };
-    if *version != "v1" || email.is_empty() || nonce.is_empty() {
+    if version != "v1" || email.is_empty() || nonce.is_empty() {
         return Err(TokenError::Malformed);
     }
-    let issued: i64 = issued.parse().map_err(|_| TokenError::Malformed)?;
-    let issued_at = DateTime::from_timestamp(issued, 0).ok_or(TokenError::Malformed)?;
-    if issued_at - now > Duration::seconds(MAX_SKEW_SECS) {
-        return Err(TokenError::FromTheFuture);
-    }
-    if now - issued_at > max_age {
-        return Err(TokenError::Expired);
-    }
+    let issued_at = signed::issued_within(issued, now, max_age)?;
     Ok(UnsubscribeClaim {
-        email: (*email).to_string(),
-        schedule: (*schedule).to_string(),
+        email: email.clone(),
+        schedule: schedule.clone(),
         issued_at,
-        nonce: (*nonce).to_string(),
+        nonce: nonce.clone(),
     })
 }
 

@@ -99,7 +99,9 @@ fn markdown_text(md: &str) -> String {
             Event::Html(s) | Event::InlineHtml(s) => out.push_str(&strip_html(&s)),
             Event::SoftBreak | Event::HardBreak | Event::Rule => out.push(' '),
             Event::Start(Tag::Item) => out.push_str(" • "),
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock) => out.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock | TagEnd::Item,
+            ) => out.push(' '),
             _ => {}
         }
     }
@@ -230,6 +232,18 @@ mod tests {
         assert_eq!(excerpt("abcdefghij", 4), "abcd…");
         // Multi-byte characters are counted as characters.
         assert_eq!(excerpt("ééé ééé ééé", 9), "ééé ééé…");
+    }
+
+    #[test]
+    fn a_list_item_ends_in_a_space_before_the_next_paragraph() {
+        let t = plain_text(
+            "Check:\n\n- Is the heating on?\n- Who checks in?\n\nPlease add yours.",
+            BodyFormat::Markdown,
+        );
+        assert_eq!(
+            t,
+            "Check: • Is the heating on? • Who checks in? Please add yours."
+        );
     }
 
     #[test]

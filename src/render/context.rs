@@ -104,7 +104,19 @@ pub fn build(digest: &Digest, ctx: &RenderContext<'_>, locale: &str, t: &LocaleT
         "preferences_url".into(),
         json!(ctx.preferences_url.and_then(safe_url)),
     );
+    if ctx.template == crate::best_of::TEMPLATE {
+        m.insert("best_of".into(), json!({ "month": month_label(digest, t) }));
+    }
     Value::Object(m)
+}
+
+/// The calendar month a best-of digest covers, in words ("November 2026"): the month of the
+/// middle of its period, which is that month in every time zone.
+pub fn month_label(digest: &Digest, t: &LocaleTable) -> String {
+    use chrono::Datelike;
+    let p = digest.period;
+    let middle = p.start + (p.end - p.start) / 2;
+    t.month(middle.year(), middle.month())
 }
 
 /// The excerpts of `post`: from the run's cache when there is one.

@@ -61,6 +61,24 @@ impl LocaleTable {
         self.format_date("day_format", t, tz)
     }
 
+    /// A calendar month (`month` 1 to 12) written with this locale's `month_format` and its
+    /// `months_long` names (the short `months` when there are none): "November 2026".
+    pub fn month(&self, year: i32, month: u32) -> String {
+        let index = month.saturating_sub(1) as usize;
+        let name = self
+            .get("months_long")
+            .and_then(|names| names.split_whitespace().nth(index))
+            .map(str::to_owned)
+            .or_else(|| self.months.get(index).cloned())
+            .unwrap_or_else(|| month.to_string());
+        let pattern = self.get("month_format").unwrap_or("{{month}} {{year}}");
+        fill(pattern, |key| match key {
+            "month" => Some(name.clone()),
+            "year" => Some(year.to_string()),
+            _ => None,
+        })
+    }
+
     fn format_date(&self, key: &str, t: DateTime<Utc>, tz: Tz) -> String {
         let l = t.with_timezone(&tz);
         let weekday = self

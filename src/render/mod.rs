@@ -335,9 +335,21 @@ impl Renderer {
 
     /// The subject line of `digest`, from the locale strings `subject` (with `count`,
     /// `highlights`, `organisation`), `subject_highlights` when only highlights, or
-    /// `subject_empty`; header-safe.
+    /// `subject_empty`; `best_of_subject` (with `count`, `month`) for a best-of; header-safe.
     pub fn subject(&self, digest: &Digest, ctx: &RenderContext<'_>) -> String {
         let t = self.locales.table(&digest.person.locale);
+        if ctx.template == crate::best_of::TEMPLATE {
+            let count = (digest.highlights.len() + digest.more_highlights).to_string();
+            let month = context::month_label(digest, t);
+            return header_safe(&t.text(
+                "best_of_subject",
+                &[
+                    ("count", &count),
+                    ("month", &month),
+                    ("organisation", ctx.organisation),
+                ],
+            ));
+        }
         let count = (digest.threads.len() + digest.more_threads).to_string();
         let highlights = (digest.highlights.len() + digest.more_highlights).to_string();
         let key = if digest.threads.is_empty() {

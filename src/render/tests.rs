@@ -520,7 +520,10 @@ fn role_template_override() {
         .unwrap_or_else(|e| panic!("{e}"));
     let r = Renderer::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(r.has_template("short"));
-    assert_eq!(r.template_names(), vec!["digest", "nudge", "short"]);
+    assert_eq!(
+        r.template_names(),
+        vec!["best_of", "digest", "nudge", "short"]
+    );
     let f = Fixture::new();
     let mut ctx = f.ctx();
     ctx.template = "short";
@@ -674,5 +677,38 @@ fn a_role_title_is_shown_in_the_readers_language_instead_of_its_id() {
             "{locale}: {}",
             out.text
         );
+    }
+}
+
+#[test]
+fn a_best_of_names_its_month_in_every_locale_and_shows_only_highlights() {
+    let r = renderer();
+    let f = Fixture::new();
+    let mut ctx = f.ctx();
+    ctx.template = crate::best_of::TEMPLATE;
+    let month = crate::best_of::month_period(chrono_tz::Europe::Amsterdam, 2026, 11)
+        .unwrap_or_else(|| panic!("a month"));
+    for (locale, subject, heading) in [
+        (
+            "en",
+            "Best of November 2026: 1 training highlight",
+            "== Training highlights of November 2026 ==",
+        ),
+        (
+            "nl",
+            "Het beste van november 2026: 1 leestip",
+            "== Leestips van november 2026 ==",
+        ),
+    ] {
+        let mut digest = normal_digest(locale);
+        digest.threads.clear();
+        digest.more_threads = 0;
+        digest.period = month;
+        let out = r.render(&digest, &ctx).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.subject, subject);
+        assert_eq!(out.html.matches("id=\"best-of\"").count(), 1, "{locale}");
+        assert!(!out.html.contains("id=\"threads\""), "{locale}");
+        assert!(out.text.contains(heading), "{locale}: {}", out.text);
+        assert!(out.text.contains("Intake forms"), "{}", out.text);
     }
 }

@@ -44,6 +44,7 @@ fn role(name: &str, groups: &[&str]) -> Role {
             cron: "0 0 7 * * *".into(),
             time_zone: chrono_tz::UTC,
         },
+        best_of: None,
         template: None,
     }
 }

@@ -284,15 +284,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Extends `worker`'s leases on the deliveries `ids` to `until`; returns how many it still
-    /// held.
+    /// Extends `worker`'s leases on the pending deliveries `ids` to `until`; returns those it
+    /// still held (the others were taken over by another worker after the lease expired).
     pub fn renew_deliveries(
         &self,
         ids: &[i64],
         worker: &str,
         until: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        self.lease_many("deliveries", ids, worker, Some(to_db(until)?))
+    ) -> Result<Vec<i64>, StoreError> {
+        let until = to_db(until)?;
+        let mut held = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_A_STATEMENT) {
+            let sql = format!(
+                "UPDATE deliveries SET lease_until = ?1
+                 WHERE claimed_by = ?2 AND status = 'pending' AND id IN ({})
+                 RETURNING id",
+                placeholders(3, chunk.len())
+            );
+            let mut values = vec![Value::Int(until), Value::Text(worker.to_owned())];
+            values.extend(chunk.iter().map(|&id| Value::Int(id)));
+            let rows = self.db.auto()?.rows(&sql, &values)?;
+            for r in rows {
+                held.push(r.get(0)?);
+            }
+        }
+        held.sort_unstable();
+        Ok(held)
     }
 
     /// Gives back `worker`'s leases on the deliveries `ids` (not sent: stopping, or the relay

@@ -36,6 +36,7 @@ pub mod migrations_pg;
 pub mod nudges;
 mod open_pg;
 pub mod people;
+pub mod pg_tls;
 pub mod preferences;
 pub mod scratch_pg;
 pub mod tokens;
@@ -502,6 +503,7 @@ pub(crate) mod test_support {
             url: server.fresh_url(),
             password_file: None,
             pool_size: 4,
+            ca_file: None,
         });
         Some(Store::open_at(&location).expect("open postgresql store"))
     }

@@ -4,28 +4,37 @@
 use r2d2_postgres::postgres::Transaction;
 
 use super::db::{postgres as pg, Db, WRITE_LOCK};
+use super::location::PgConnection;
 use super::{migrations_pg, PgSettings, StoreError};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Opens the pool and migrates the database; refuses one written by a newer digestd.
 pub(super) fn open(settings: &PgSettings) -> Result<Db, StoreError> {
-    let config = settings.config()?;
-    pg::outside_runtime(|| open_blocking(settings, config))
+    let connection = settings.connection()?;
+    pg::outside_runtime(|| open_blocking(settings, connection))
 }
 
-fn open_blocking(
-    settings: &PgSettings,
-    config: r2d2_postgres::postgres::Config,
-) -> Result<Db, StoreError> {
-    // One connection first, so that a wrong password or a missing database is reported as
-    // the server said it, at once (the pool would retry until its timeout).
+/// The TLS connector for `connection` (verifying against the system roots and its `ca_file`).
+fn connector(connection: &PgConnection) -> Result<MakeRustlsConnect, StoreError> {
+    let config = crate::mail_tls::client_config(connection.ca_file.as_deref())
+        .map_err(|e| StoreError::BadUrl(format!("TLS to the store: {e}")))?;
+    Ok(MakeRustlsConnect::new((*config).clone()))
+}
+
+fn open_blocking(settings: &PgSettings, connection: PgConnection) -> Result<Db, StoreError> {
+    let tls = connector(&connection)?;
+    let config = connection.config;
+    // One connection first, so that a wrong password, a refused certificate or a missing
+    // database is reported as the server (or the TLS check) said it, at once (the pool would
+    // retry until its timeout).
     let first = config
-        .connect(r2d2_postgres::postgres::NoTls)
+        .connect(tls.clone())
         .map_err(|e| StoreError::Connect {
             url: super::location::redact(&settings.url),
-            message: describe(&e),
+            message: describe(&e, &config),
         })?;
     drop(first);
-    let pool = pg::pool(config, settings.pool_size)?;
+    let pool = pg::pool(config, tls, settings.pool_size)?;
     let mut conn = pool.get()?;
     let mut tx = conn.client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
@@ -64,8 +73,24 @@ fn open_blocking(
     Ok(Db::Postgres(pool))
 }
 
-/// The whole of a PostgreSQL error: the server's message when it sent one.
-fn describe(e: &r2d2_postgres::postgres::Error) -> String {
+/// The whole of a PostgreSQL error: the server's message when it sent one, a refused
+/// certificate in words.
+fn describe(
+    e: &r2d2_postgres::postgres::Error,
+    config: &r2d2_postgres::postgres::Config,
+) -> String {
+    let host = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            r2d2_postgres::postgres::config::Host::Tcp(name) => name.clone(),
+            r2d2_postgres::postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    if let Some(tls) = crate::mail_tls::describe_failure(e, &host) {
+        return format!("TLS: {}", tls.reason());
+    }
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => {

@@ -25,6 +25,8 @@ pub struct PgServer {
     root: PathBuf,
     bin: PathBuf,
     port: u16,
+    /// Server options beyond the defaults (`-c name=value ...`).
+    options: String,
 }
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
@@ -97,6 +99,37 @@ fn run(mut cmd: Command, what: &str) -> Result<String, String> {
 impl PgServer {
     /// Initialises and starts a server; waits at most 30 s for it to accept connections.
     pub fn start() -> Result<PgServer, String> {
+        PgServer::start_with(|_| Ok(String::new()))
+    }
+
+    /// [`PgServer::start`] with TLS on: `cert` and `key` (PEM) are copied into the server's
+    /// directory, owned by the `postgres` user as the server demands.
+    pub fn start_tls(cert: &Path, key: &Path) -> Result<PgServer, String> {
+        PgServer::start_with(|root| {
+            for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+                let to = root.join(name);
+                std::fs::copy(from, &to).map_err(|e| format!("copying {name}: {e}"))?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| format!("chmod {name}: {e}"))?;
+                if is_root() {
+                    let mut c = Command::new("chown");
+                    c.args(["postgres:postgres"]).arg(&to);
+                    run(c, "chown")?;
+                }
+            }
+            Ok(format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                root.display()
+            ))
+        })
+    }
+
+    /// Initialises and starts a server with the options `prepare` returns (given the server's
+    /// directory).
+    fn start_with(
+        prepare: impl FnOnce(&Path) -> Result<String, String>,
+    ) -> Result<PgServer, String> {
         let bin = server_bin().ok_or("no PostgreSQL server under /usr/lib/postgresql")?;
         let dir = tempfile::Builder::new()
             .prefix("digestd-pg-")
@@ -127,11 +160,13 @@ impl PgServer {
             .args(["-E", "UTF8", "--locale=C"])
             .args(["--no-sync"]);
         run(initdb, "initdb")?;
+        let options = prepare(&root)?;
         let server = PgServer {
             dir: Some(dir),
             root,
             bin,
             port: free_port(),
+            options,
         };
         server.start_again()?;
         server.psql(
@@ -146,9 +181,10 @@ impl PgServer {
         let mut ctl = as_postgres(&self.bin.join("pg_ctl"));
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB",
+             -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB{}",
             self.port,
-            self.root.display()
+            self.root.display(),
+            self.options
         );
         ctl.arg("-D")
             .arg(self.root.join("data"))

@@ -78,6 +78,13 @@ impl Validator<'_> {
                 0,
                 1_000_000,
             ) as u32,
+            best_of_highlights: self.int(
+                r.best_of_highlights.as_ref(),
+                "digest.best_of_highlights",
+                d.best_of_highlights as i64,
+                1,
+                1000,
+            ) as usize,
         };
         (cfg, templates)
     }

@@ -89,6 +89,7 @@ impl Validator<'_> {
             url: u.value.clone(),
             password_file: raw.password_file.as_ref().map(|f| self.path(f.get_ref())),
             pool_size: pool_size as u32,
+            ca_file: raw.ca_file.as_ref().map(|f| self.path(f.get_ref())),
         };
         if let Err(e) = settings.config() {
             if !matches!(e, crate::store::StoreError::PasswordFile { .. }) {

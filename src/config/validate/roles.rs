@@ -106,6 +106,24 @@ impl Validator<'_> {
                 },
                 _ => None,
             };
+            let mut best_of_at = None;
+            let best_of = match (&r.best_of, time_zone) {
+                (Some(b), Some(tz)) => {
+                    let at = self.at(b, join(&p, "best_of"));
+                    best_of_at = Some((at.line, at.key.clone()));
+                    match checks::check_cron(&at.value, tz) {
+                        Ok(()) => Some(Schedule {
+                            cron: at.value.split_whitespace().collect::<Vec<_>>().join(" "),
+                            time_zone: tz,
+                        }),
+                        Err(e) => {
+                            self.problem(at.line, &at.key, e);
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
             let template = match &r.template {
                 Some(t) => {
                     let at = self.at(t, join(&p, "template"));
@@ -139,7 +157,15 @@ impl Validator<'_> {
                 .entry(tpl_name)
                 .or_insert((tpl_line, tpl_key, Vec::new()))
                 .2
-                .push(role_name);
+                .push(role_name.clone());
+            // A monthly best-of is rendered from its own template pair.
+            if let Some((line, key)) = best_of_at {
+                templates
+                    .entry(crate::best_of::TEMPLATE.to_string())
+                    .or_insert((line, key, Vec::new()))
+                    .2
+                    .push(role_name);
+            }
             let title = r
                 .title
                 .as_ref()
@@ -154,6 +180,7 @@ impl Validator<'_> {
                         cron,
                         time_zone: tz,
                     },
+                    best_of,
                     template: template.map(|t| t.value),
                 });
             }

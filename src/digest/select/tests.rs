@@ -75,6 +75,7 @@ fn role(name: &str, groups: &[&str], tags: &[&str]) -> Role {
             cron: "0 0 7 * * Mon".into(),
             time_zone: chrono_tz::Europe::Amsterdam,
         },
+        best_of: None,
         template: None,
     }
 }

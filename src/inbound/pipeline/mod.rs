@@ -6,6 +6,9 @@
 //! now (a failed answer gives its once-a-day slot back). Nothing is dropped.
 //! The forum call carries the Message-ID as idempotency key, and the store keeps one row per
 //! Message-ID or per byte sequence, so a redelivery or a Reply-All copy makes one post.
+//! With several workers on one database, a message is processed by the worker that claimed it
+//! (a lease, `store::leases`); a worker that dies leaves a lease that expires, and the message
+//! is retried by another (the idempotency key keeps the post to one).
 //!
 //! One file per job: this one wires the pipeline and processes single messages;
 //! `stream` stores and processes batches (one, or a stream of them overlapped with parsing
@@ -198,6 +201,16 @@ impl<'a> Pipeline<'a> {
         let row = store.inbound(id)?.ok_or(InboundError::Missing(id))?;
         if row.status != InboundStatus::Queued {
             return Ok(Outcome::AlreadyDone(row.status));
+        }
+        // Claimed for this worker (real time, whatever `now` says): a message another worker
+        // is processing right now is theirs.
+        let t = Utc::now();
+        let worker = crate::worker::id();
+        if store
+            .claim_inbound(&[id], worker, t, crate::worker::lease_until(t))?
+            .is_empty()
+        {
+            return Ok(Outcome::AlreadyDone(InboundStatus::Queued));
         }
         let outcome = self.outcome(store, &row, now)?;
         match &outcome {

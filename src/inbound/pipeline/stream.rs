@@ -1,7 +1,7 @@
 //! The stream of batches: each batch stored, parsed on a helper thread while the one before is
 //! synced to disk, then processed in order, with the outcomes of a batch recorded at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{TryRecvError, TrySendError};
 use std::sync::Arc;
@@ -362,10 +362,35 @@ impl<'a> Pipeline<'a> {
             Default::default()
         };
 
+        // Claimed for this worker: a message another worker is processing right now stays
+        // theirs (not reported here; it is queued until they finish it).
+        let mut held: HashSet<i64> = HashSet::new();
+        if failure.is_none() && !rows.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+            let t = Utc::now();
+            match store.claim_inbound(&ids, crate::worker::id(), t, crate::worker::lease_until(t)) {
+                Ok(claimed) => held.extend(claimed),
+                Err(e) => failure = Some(e.into()),
+            }
+        }
+        let mut renewed = std::time::Instant::now();
+
         // Then each message in turn (none when the lookups failed: all stay queued).
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
         if failure.is_none() {
             for (i, ((row, _), prep)) in rows.iter().zip(prepared).enumerate() {
+                if !held.contains(&row.id) {
+                    continue;
+                }
+                if crate::worker::renewal_due(renewed) {
+                    let rest: Vec<i64> = rows[i..].iter().map(|(r, _)| r.id).collect();
+                    let until = crate::worker::lease_until(Utc::now());
+                    if let Err(e) = store.renew_inbound(&rest, crate::worker::id(), until) {
+                        failure = Some(e.into());
+                        break;
+                    }
+                    renewed = std::time::Instant::now();
+                }
                 let result = catch_unwind(AssertUnwindSafe(|| {
                     self.finish_prepared(store, row, prep, &lookups, now)
                 }))

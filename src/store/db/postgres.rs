@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use r2d2_postgres::postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
-use r2d2_postgres::postgres::{self, Client, GenericClient, NoTls, Statement};
+use r2d2_postgres::postgres::{self, Client, GenericClient, Statement};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::value::{Row, Value};
 use crate::store::StoreError;
@@ -72,8 +73,13 @@ pub struct PgConn {
 }
 
 /// Opens [`PgConn`]s for the pool.
-#[derive(Debug)]
-pub struct PgManager(PostgresConnectionManager<NoTls>);
+pub struct PgManager(PostgresConnectionManager<MakeRustlsConnect>);
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgManager")
+    }
+}
 
 impl r2d2::ManageConnection for PgManager {
     type Connection = PgConn;
@@ -98,9 +104,14 @@ impl r2d2::ManageConnection for PgManager {
 /// The pool of a PostgreSQL store.
 pub type PgPool = r2d2::Pool<PgManager>;
 
-/// Opens a pool of at most `max` connections with `config`, checking that one connects.
-pub(crate) fn pool(config: postgres::Config, max: u32) -> Result<PgPool, StoreError> {
-    let manager = PgManager(PostgresConnectionManager::new(config, NoTls));
+/// Opens a pool of at most `max` connections with `config`, over TLS made by `tls` when the
+/// config's `sslmode` asks for it.
+pub(crate) fn pool(
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
+    max: u32,
+) -> Result<PgPool, StoreError> {
+    let manager = PgManager(PostgresConnectionManager::new(config, tls));
     r2d2::Pool::builder()
         .max_size(max.max(1))
         .min_idle(Some(0))

@@ -207,6 +207,16 @@ fn a_pending_delivery_is_claimed_by_one_worker_and_taken_over_when_its_lease_exp
             .expect("orphans");
         assert!(orphans.is_empty());
         assert_eq!(free(&mut store, "d", later), vec![id]);
+        assert_eq!(
+            store
+                .renew_deliveries(&[id], "d", later + Duration::seconds(60))
+                .expect("renew"),
+            vec![id]
+        );
+        assert!(store
+            .renew_deliveries(&[id], "e", later + Duration::seconds(60))
+            .expect("not e's")
+            .is_empty());
         assert_eq!(store.release_deliveries(&[id], "d").expect("release"), 1);
         store.mark_sent(id).expect("sent");
         assert_eq!(

@@ -1,0 +1,304 @@
+//! Several `digestd run` processes on one PostgreSQL database (issue 22, "many workers"): a
+//! schedule firing is one run cluster-wide, its people are shared between the workers by
+//! slices, and everyone gets exactly one digest. Real PostgreSQL, real smtp-sink.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{Timelike, Utc};
+use support::config::Spec;
+use support::daemon::Daemon;
+use support::postgres::{PgServer, PASSWORD};
+use support::{ensure_deps, run_digestd, SmtpSink};
+
+const PEOPLE: usize = 400;
+
+fn ok(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Imports two threads into the built-in forum of `config`'s store.
+fn import_posts(config: &Path) {
+    let file = config.with_file_name("posts.jsonl");
+    let lines: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|thread| {
+            serde_json::json!({
+                "group": "social-work",
+                "thread": thread,
+                "title": format!("Thread {thread}"),
+                "author": "p0@testdam.example",
+                "created": (Utc::now() - chrono::Duration::hours(2)).to_rfc3339(),
+                "body": "News for everyone.",
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).expect("posts");
+    let out = run_digestd(config, &["import", file.to_str().expect("utf-8")], None);
+    ok(&out, "import");
+}
+
+/// The worker id a daemon's "digestd running" line names.
+fn worker_id(log: &str) -> Option<String> {
+    let line = log.lines().find(|l| l.contains("digestd running"))?;
+    let at = line.find("worker=")? + "worker=".len();
+    Some(
+        line[at..]
+            .split_whitespace()
+            .next()?
+            .trim_matches('"')
+            .to_owned(),
+    )
+}
+
+#[test]
+fn two_workers_on_one_postgresql_share_a_run_and_everyone_gets_exactly_one_digest() {
+    ensure_deps();
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let db = server.fresh_database();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pg-password"), format!("{PASSWORD}\n")).expect("password");
+    // Once a minute, at a second far enough ahead that both workers are up when it fires.
+    let second = (Utc::now() + chrono::Duration::seconds(15)).second();
+    let config = Spec {
+        store_pg: Some(format!(
+            "url = \"{}\"\npassword_file = \"pg-password\"\npool_size = 3",
+            server.url_without_password(&db)
+        )),
+        transport: Spec::smtp(sink.port()),
+        schedule: format!("{second} * * * * *"),
+        people: Spec::numbered_people(PEOPLE),
+        tail: "[daemon]\nlease_seconds = 5\nthreads = 1\n".into(),
+        ..Spec::default()
+    }
+    .write_in(dir.path());
+    import_posts(&config);
+
+    let a = Daemon::start(&config, &[]);
+    let b = Daemon::start(&config, &[]);
+    for d in [&a, &b] {
+        assert!(
+            d.wait_log("digestd running", 1, Duration::from_secs(30)),
+            "a worker started: {}",
+            d.stderr()
+        );
+    }
+    // Everyone but p0, the author of both threads (nothing new for them).
+    let messages = sink.wait_for(PEOPLE - 1, Duration::from_secs(120));
+    // Give a duplicate the chance to show up.
+    std::thread::sleep(Duration::from_secs(3));
+    let messages = if sink.messages().len() > messages.len() {
+        sink.messages()
+    } else {
+        messages
+    };
+    let mut by: HashMap<String, usize> = HashMap::new();
+    for m in &messages {
+        for r in &m.rcpt_to {
+            *by.entry(r.to_lowercase()).or_default() += 1;
+        }
+    }
+    for i in 1..PEOPLE {
+        let to = format!("p{i}@testdam.example");
+        assert_eq!(
+            by.get(&to).copied(),
+            Some(1),
+            "{to}: exactly one digest from two workers ({} messages)",
+            messages.len()
+        );
+    }
+    assert_eq!(messages.len(), PEOPLE - 1, "nobody else, nothing twice");
+
+    // The first firing (one row, however many workers joined it) and its slices, all done,
+    // shared by both workers, each named in its own log.
+    const FIRST: &str = "period_end = (SELECT MIN(period_end) FROM firings)";
+    let open = server
+        .psql(
+            &db,
+            &format!("SELECT COUNT(*) FROM firing_slices WHERE done IS NULL AND {FIRST}"),
+        )
+        .expect("psql");
+    assert_eq!(open.trim(), "0", "every slice done");
+    let claimers = server
+        .psql(
+            &db,
+            &format!(
+                "SELECT DISTINCT claimed_by FROM firing_slices WHERE {FIRST} ORDER BY claimed_by"
+            ),
+        )
+        .expect("psql");
+    let claimers: Vec<&str> = claimers
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let ids = [
+        worker_id(&a.stderr()).expect("worker a's id in its log"),
+        worker_id(&b.stderr()).expect("worker b's id in its log"),
+    ];
+    assert_ne!(ids[0], ids[1]);
+    for id in &ids {
+        assert!(
+            claimers.contains(&id.as_str()),
+            "both workers did part of the run: {id} not among {claimers:?}"
+        );
+    }
+    let ledger = server
+        .psql(
+            &db,
+            "SELECT status, COUNT(*), COUNT(DISTINCT person_email) FROM deliveries GROUP BY status",
+        )
+        .expect("psql");
+    assert_eq!(
+        ledger.trim(),
+        format!("sent|{n}|{n}", n = PEOPLE - 1),
+        "one ledger row each, all sent"
+    );
+    drop((a, b));
+}
+
+/// A worker died in the middle of a run: one slice claimed with a lease that has expired, one
+/// never claimed, and one of its digests recorded but not sent. A worker started later takes
+/// the run over: the orphaned digest goes out byte for byte, everyone else of that firing gets
+/// theirs with its period end, and nobody gets two.
+#[test]
+fn a_worker_started_later_takes_over_a_dead_workers_run_and_its_pending_digest() {
+    use digestd::store::{NewDelivery, PgSettings, Store, StoreLocation};
+    ensure_deps();
+    let Some(server) = PgServer::shared() else {
+        return;
+    };
+    let db = server.fresh_database();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pg-password"), format!("{PASSWORD}\n")).expect("password");
+    const FEW: usize = 12;
+    let spec = Spec {
+        store_pg: Some(format!(
+            "url = \"{}\"\npassword_file = \"pg-password\"\npool_size = 2",
+            server.url_without_password(&db)
+        )),
+        transport: Spec::smtp(sink.port()),
+        people: Spec::numbered_people(FEW),
+        tail: "[daemon]\nlease_seconds = 2\n".into(),
+        ..Spec::default()
+    };
+    let key = format!("{}@Europe/Amsterdam", spec.schedule);
+    let config = spec.write_in(dir.path());
+    import_posts(&config);
+    // Collected before the dead worker's run, as its firing did.
+    ok(&run_digestd(&config, &["collect"], None), "collect");
+
+    // What the dead worker left, written with this process as that worker (its leases last a
+    // second).
+    digestd::worker::set_lease_secs(1);
+    let period_end = (Utc::now() - chrono::Duration::minutes(10))
+        .with_nanosecond(0)
+        .expect("whole second");
+    let mut store = Store::open_at(&StoreLocation::Postgres(PgSettings {
+        url: server.url(&db),
+        password_file: None,
+        pool_size: 1,
+        ca_file: None,
+    }))
+    .expect("store");
+    let now = Utc::now();
+    store
+        .join_firing(&key, period_end, 2, "dead:1:0", now)
+        .expect("firing");
+    store
+        .claim_slice(
+            &key,
+            period_end,
+            "dead:1:0",
+            now,
+            now + chrono::Duration::seconds(1),
+        )
+        .expect("claim")
+        .expect("a slice");
+    let raw = b"From: digest@testdam.example\r\nTo: p5@testdam.example\r\nSubject: left pending by a dead worker\r\nMessage-ID: <orphan@testdam.example>\r\n\r\nbody\r\n".to_vec();
+    store
+        .insert_pending_delivery(&NewDelivery {
+            person_email: "p5@testdam.example".into(),
+            schedule: key.clone(),
+            period_end,
+            message_id: "<orphan@testdam.example>".into(),
+            raw,
+            post_ids: vec![],
+            grants: vec![],
+            highlights: vec![],
+        })
+        .expect("insert")
+        .expect("new");
+    drop(store);
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let worker = Daemon::start(&config, &[]);
+    // Everyone but p0 (the author): p5 the stored message, the others a digest.
+    let messages = sink.wait_for(FEW - 1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    let messages = if sink.messages().len() > messages.len() {
+        sink.messages()
+    } else {
+        messages
+    };
+    assert_eq!(
+        messages.len(),
+        FEW - 1,
+        "one each, nobody twice: {}",
+        worker.stderr()
+    );
+    let orphan: Vec<_> = messages
+        .iter()
+        .filter(|m| m.rcpt_to.contains(&"p5@testdam.example".to_string()))
+        .collect();
+    assert_eq!(orphan.len(), 1);
+    assert!(
+        String::from_utf8_lossy(&orphan[0].raw).contains("left pending by a dead worker"),
+        "the pending digest is resent as stored"
+    );
+    let id = worker_id(&worker.stderr()).expect("the worker's id in its log");
+    let slices = server
+        .psql(
+            &db,
+            "SELECT slice, claimed_by, done IS NOT NULL FROM firing_slices ORDER BY slice",
+        )
+        .expect("psql");
+    assert_eq!(
+        slices.trim(),
+        format!("0|{id}|t\n1|{id}|t"),
+        "both slices taken over and done"
+    );
+    let ends = server
+        .psql(
+            &db,
+            "SELECT COUNT(DISTINCT period_end), COUNT(*) FROM deliveries WHERE status = 'sent'",
+        )
+        .expect("psql");
+    assert_eq!(
+        ends.trim(),
+        format!("1|{}", FEW - 1),
+        "all of the dead worker's firing"
+    );
+    assert!(
+        worker
+            .stderr()
+            .contains("taking over a digest run left unfinished"),
+        "{}",
+        worker.stderr()
+    );
+    drop(worker);
+}
