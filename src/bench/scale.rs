@@ -46,6 +46,7 @@ pub fn run(workers: &[usize], people: usize, url: Option<&str>) -> anyhow::Resul
         url: url.to_string(),
         password_file: None,
         pool_size: DEFAULT_POOL_SIZE,
+        ca_file: None,
     };
     let sink = Sink::start()?;
     let mut rng = StdRng::seed_from_u64(0x5ca1e);
