@@ -40,9 +40,12 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    /// Loads and validates the config, or explains why not.
+    /// Loads and validates the config, or explains why not; its `[daemon] lease_seconds`
+    /// holds for the claims this process makes.
     pub fn load(&self) -> anyhow::Result<Config> {
-        Config::load(&self.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+        Config::load(&self.config)
+            .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+            .inspect(|c| crate::worker::set_lease_secs(c.daemon.lease_seconds))
     }
 }
 

@@ -248,20 +248,22 @@ fn one_click_over_http_opts_out_of_that_schedule_and_metrics_follow() {
         "From: Alice Aalders <{ALICE}>\r\nTo: reply+{}@reply.testdam.example\r\nSubject: Re: digest\r\nMessage-ID: <e2e-reply@testdam.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nI can take Tuesday.\r\n",
         reply_token(&sink.messages()[2])
     );
-    std::fs::write(
-        dir.path().join("inbox/new/1700000000.e2e.host"),
-        reply.as_bytes(),
-    )
-    .expect("reply");
+    // Delivered as an MTA does: written in tmp/, then renamed into new/.
+    let tmp = dir.path().join("inbox/tmp/1700000000.e2e.host");
+    std::fs::write(&tmp, reply.as_bytes()).expect("reply");
+    std::fs::rename(&tmp, dir.path().join("inbox/new/1700000000.e2e.host")).expect("deliver");
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut scrape = String::new();
     while Instant::now() < deadline {
         scrape = request(addr, "GET", "/metrics", None).body;
+        // The counter moves when the daemon has posted; the store-derived gauge once the
+        // store says so: wait for both.
         if metric(
             &scrape,
             "digestd_inbound_messages_total{outcome=\"posted\"}",
         )
         .is_some()
+            && metric(&scrape, "digestd_inbound_stored{status=\"posted\"}").is_some()
         {
             break;
         }

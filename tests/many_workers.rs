@@ -72,7 +72,9 @@ fn two_workers_on_one_postgresql_share_a_run_and_everyone_gets_exactly_one_diges
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("pg-password"), format!("{PASSWORD}\n")).expect("password");
     // Once a minute, at a second far enough ahead that both workers are up when it fires.
-    let second = (Utc::now() + chrono::Duration::seconds(15)).second();
+    let fires_at = (Utc::now() + chrono::Duration::seconds(20)).with_nanosecond(0);
+    let fires_at = fires_at.expect("a whole second");
+    let second = fires_at.second();
     let config = Spec {
         store_pg: Some(format!(
             "url = \"{}\"\npassword_file = \"pg-password\"\npool_size = 3",
@@ -96,6 +98,10 @@ fn two_workers_on_one_postgresql_share_a_run_and_everyone_gets_exactly_one_diges
             d.stderr()
         );
     }
+    assert!(
+        Utc::now() < fires_at,
+        "both workers must be up before the firing at {fires_at} (this machine took too long)"
+    );
     // Everyone but p0, the author of both threads (nothing new for them).
     let messages = sink.wait_for(PEOPLE - 1, Duration::from_secs(120));
     // Give a duplicate the chance to show up.

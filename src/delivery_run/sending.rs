@@ -151,14 +151,16 @@ impl Engine {
             };
             let (id, to, result) = joined.context("a send task failed")?;
             outstanding.remove(&id);
+            // The mail has gone (or been refused): its mark is retried through a short store
+            // outage (a database restart), as a mark lost would send the digest again.
             match result {
                 Ok(()) => {
-                    store.mark_sent(id)?;
+                    ledger(store, |s| Ok(s.mark_sent(id)?)).await?;
                     report.sent += 1;
                 }
                 Err(SendError::Permanent(e)) => {
                     tracing::warn!(person = %to, error = %e, "digest refused for good");
-                    store.mark_failed(id, &e)?;
+                    ledger(store, |s| Ok(s.mark_failed(id, &e)?)).await?;
                     self.count_bounce(store, &to)?;
                     report.failed += 1;
                 }
@@ -168,7 +170,7 @@ impl Engine {
                     } else {
                         tracing::warn!(person = %to, error = %e, "digest not sent; left pending for the next cycle");
                     }
-                    store.bump_attempt(id)?;
+                    ledger(store, |s| Ok(s.bump_attempt(id)?)).await?;
                     report.deferred += 1;
                 }
             }
@@ -192,6 +194,33 @@ impl Engine {
         }
         crate::heartbeat::beat();
         Ok(unusable)
+    }
+}
+
+/// How long a ledger mark after a send is retried while the store fails.
+const MARK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs `mark` on the store, retrying (every 0.25 s to 1 s, at most [`MARK_PATIENCE`]) while
+/// it fails: the mail it records has left already.
+async fn ledger<T>(
+    store: &mut Store,
+    mut mark: impl FnMut(&mut Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match mark(store) {
+            Ok(v) => return Ok(v),
+            Err(e) if started.elapsed() < MARK_PATIENCE => {
+                if pause == std::time::Duration::from_millis(250) {
+                    tracing::warn!(error = %e, "recording a sent digest failed; retrying");
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                crate::heartbeat::beat();
+            }
+            Err(e) => return Err(e.context("recording a sent digest in the ledger")),
+        }
     }
 }
 

@@ -45,9 +45,11 @@ impl SliceLease {
 }
 
 /// How many slices a firing over `people` people has, for a worker whose stretches of
-/// selection hold `stretch` people (a slice holds whole stretches, at least [`SLICE_PEOPLE`]).
+/// selection hold `stretch` people (a slice holds about whole stretches, at least
+/// [`SLICE_PEOPLE`] people).
 pub fn slice_count(people: usize, stretch: usize) -> u32 {
-    let per_slice = SLICE_PEOPLE.max(stretch).max(1);
+    let stretch = stretch.max(1);
+    let per_slice = SLICE_PEOPLE.div_ceil(stretch) * stretch;
     people.div_ceil(per_slice).clamp(1, MAX_SLICES) as u32
 }
 
@@ -141,7 +143,8 @@ mod tests {
     fn slices_hold_whole_stretches_and_are_bounded() {
         assert_eq!(slice_count(0, 32), 1);
         assert_eq!(slice_count(3, 32), 1);
-        assert_eq!(slice_count(300, 32), 3);
+        assert_eq!(slice_count(300, 32), 3, "128 a slice");
+        assert_eq!(slice_count(400, 64), 4, "128 a slice");
         assert_eq!(slice_count(300, 256), 2);
         assert_eq!(slice_count(10_000_000, 32), MAX_SLICES as u32);
     }

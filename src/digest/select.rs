@@ -6,9 +6,10 @@
 //! (group, period) pair makes the *window* of that pair: its threads with their period posts,
 //! participants and [`rank::thread_score`] in ranked order, and its tagged posts scored with
 //! [`rank::highlight_score`]. Every later person with that period reuses it (the windows are
-//! cached inside the `Activity`, which is `Sync`). Per person, selection then walks the ranked
-//! windows of their groups and only checks, thread by thread, whether something in it is new to
-//! them: O(threads in their groups), not O(posts).
+//! cached inside the `Activity`, which is `Sync`). The first person with a given list of roles
+//! then makes its [`plan`]: the windows of their groups merged into one ranked list and their
+//! highlight candidates ranked, shared by everyone with those roles. Per person, selection only
+//! checks what is new to them: O(threads shown + posts delivered to them), not O(posts).
 //!
 //! A thread's score describes the thread's activity in the period (everyone's posts), the same
 //! for every reader; what differs per person is whether it qualifies and which posts are new.
@@ -25,8 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::digest::rank;
 use crate::model::{
-    normalize_email, Digest, DigestThread, GroupId, Highlight, Period, Person, Post, PostId, Role,
-    Thread, ThreadId,
+    normalize_email, Digest, GroupId, Period, Person, Post, PostId, Role, Thread, ThreadId,
 };
 
 /// Tag that makes a role's training tags also match posts marked as best answer.
@@ -41,7 +41,12 @@ pub struct Curation {
     pub min_likes: u32,
 }
 
+#[cfg(test)]
+mod equivalence;
+mod plan;
 mod questions;
+#[cfg(test)]
+mod reference;
 
 pub use questions::QUESTION_TAG;
 
@@ -115,6 +120,9 @@ struct WindowThread {
     participants: Vec<String>,
     score: f64,
     newest: DateTime<Utc>,
+    /// The interned author of every period post when they are all by one person: the thread
+    /// has news for every reader but them (delivered posts aside).
+    sole_author: Option<u32>,
 }
 
 /// The shared, per-(group, period) part of selection.
@@ -122,6 +130,10 @@ struct WindowThread {
 struct Window {
     /// Ranked, best first.
     threads: Vec<WindowThread>,
+    /// Index into the group's posts of the first period post.
+    first: usize,
+    /// `thread_of[i - first]`: index into `threads` of the thread of period post `i`.
+    thread_of: Vec<u32>,
     /// Tagged posts created up to the period end: (index into group posts, score), best first.
     highlights: Vec<(usize, f64)>,
 }
@@ -143,6 +155,10 @@ pub struct Activity {
     /// Candidate questions per group ("Can you help?").
     questions: questions::QuestionIndex,
     windows: RwLock<HashMap<WindowKey, Arc<Window>>>,
+    /// Where each post is: (index into `groups`, index into its posts).
+    post_at: HashMap<PostId, (u32, u32)>,
+    /// The plans of the role lists asked for so far.
+    plans: plan::PlanCache,
 }
 
 impl Activity {
@@ -218,6 +234,16 @@ impl Activity {
                 .map(|(i, _)| i)
                 .collect();
         }
+        let post_at = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, g)| {
+                g.meta
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, m)| (m.id, (gi as u32, i as u32)))
+            })
+            .collect();
         Activity {
             threads,
             group_index,
@@ -227,6 +253,8 @@ impl Activity {
             curation,
             questions: questions::QuestionIndex::default(),
             windows: RwLock::new(HashMap::new()),
+            post_at,
+            plans: plan::PlanCache::default(),
         }
         .with_threads_complete_since(None)
     }
@@ -279,8 +307,10 @@ impl Activity {
         let mut by_thread: HashMap<ThreadId, usize> = HashMap::new();
         let mut threads: Vec<WindowThread> = Vec::new();
         let mut likes: Vec<u64> = Vec::new();
+        let mut thread_of: Vec<usize> = Vec::with_capacity(last.saturating_sub(first));
         for i in first..last {
             let p = &g.posts[i];
+            let author = g.meta[i].author;
             let slot = *by_thread.entry(p.thread_id).or_insert_with(|| {
                 threads.push(WindowThread {
                     thread_id: p.thread_id,
@@ -288,11 +318,16 @@ impl Activity {
                     participants: Vec::new(),
                     score: 0.0,
                     newest: p.created,
+                    sole_author: Some(author),
                 });
                 likes.push(0);
                 threads.len() - 1
             });
+            thread_of.push(slot);
             let t = &mut threads[slot];
+            if t.sole_author != Some(author) {
+                t.sole_author = None;
+            }
             t.posts.push(i);
             t.newest = p.created;
             likes[slot] += u64::from(p.likes);
@@ -311,12 +346,14 @@ impl Activity {
                 period.end,
             );
         }
-        threads.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(b.newest.cmp(&a.newest))
-                .then(a.thread_id.cmp(&b.thread_id))
-        });
+        let mut order: Vec<usize> = (0..threads.len()).collect();
+        order.sort_by(|&a, &b| thread_order(&threads[a], &threads[b]));
+        let mut rank_of = vec![0u32; threads.len()];
+        for (rank, &slot) in order.iter().enumerate() {
+            rank_of[slot] = rank as u32;
+        }
+        let thread_of: Vec<u32> = thread_of.into_iter().map(|s| rank_of[s]).collect();
+        threads.sort_by(thread_order);
         let mut highlights: Vec<(usize, f64)> = g
             .tagged
             .iter()
@@ -340,9 +377,19 @@ impl Activity {
         highlights.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         Window {
             threads,
+            first,
+            thread_of,
             highlights,
         }
     }
+}
+
+/// The rank order of threads: best score first, then the newest post, then the thread id.
+fn thread_order(a: &WindowThread, b: &WindowThread) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(b.newest.cmp(&a.newest))
+        .then(a.thread_id.cmp(&b.thread_id))
 }
 
 /// Is the post described by `m` news for the reader `me` (interned; `None`: never posted)?
@@ -399,6 +446,9 @@ impl Activity {
 /// `roles` order names it), and capped at `limits.max_highlights`. Unanswered questions in the
 /// roles' groups ("Can you help?", see [`questions`]) are ranked by [`rank::question_score`] and
 /// capped at `limits.max_questions`.
+///
+/// The work that is the same for everyone with these roles is done once per run (see
+/// [`plan`]); per person, selection only checks what is new to them.
 pub fn select(
     person: &Person,
     roles: &[&Role],
@@ -412,144 +462,10 @@ pub fn select(
         .authors
         .get(normalize_email(&person.email).as_str())
         .copied();
-
-    // The groups followed by any role, once each, with their windows.
-    let mut followed: Vec<usize> = Vec::new();
-    for role in roles {
-        for g in &role.groups {
-            if let Some(&gi) = activity.group_index.get(g.as_str()) {
-                if !followed.contains(&gi) {
-                    followed.push(gi);
-                }
-            }
-        }
-    }
-    let windows: Vec<(usize, Arc<Window>)> = followed
-        .iter()
-        .map(|&gi| (gi, activity.window(gi, period)))
-        .collect();
-
-    // Threads: merge the ranked windows, keep those with news for this person.
-    let mut heads = vec![0usize; windows.len()];
-    let mut threads: Vec<DigestThread> = Vec::new();
-    let mut more_threads = 0usize;
-    loop {
-        let mut best: Option<(usize, &WindowThread)> = None;
-        for (w, (_, window)) in windows.iter().enumerate() {
-            if let Some(t) = window.threads.get(heads[w]) {
-                let better = match best {
-                    None => true,
-                    Some((_, b)) => t
-                        .score
-                        .total_cmp(&b.score)
-                        .then(t.newest.cmp(&b.newest))
-                        .then(b.thread_id.cmp(&t.thread_id))
-                        .is_gt(),
-                };
-                if better {
-                    best = Some((w, t));
-                }
-            }
-        }
-        let Some((w, wt)) = best else { break };
-        heads[w] += 1;
-        let group = &activity.groups[windows[w].0];
-        if threads.len() >= limits.max_threads {
-            // Full: the rest is only counted, and counting needs no rank order.
-            heads[w] -= 1;
-            for (w, (gi, window)) in windows.iter().enumerate() {
-                let group = &activity.groups[*gi];
-                more_threads += window.threads[heads[w].min(window.threads.len())..]
-                    .iter()
-                    .filter(|t| {
-                        t.posts
-                            .iter()
-                            .any(|&i| is_new_for(&group.meta[i], me, delivered))
-                    })
-                    .count();
-            }
-            break;
-        }
-        let new_posts: Vec<Arc<Post>> = wt
-            .posts
-            .iter()
-            .filter(|&&i| is_new_for(&group.meta[i], me, delivered))
-            .map(|&i| Arc::clone(&group.posts[i]))
-            .collect();
-        if new_posts.is_empty() {
-            continue;
-        }
-        let Some(thread) = activity.threads.get(&wt.thread_id) else {
-            continue;
-        };
-        threads.push(DigestThread {
-            thread: Arc::clone(thread),
-            new_posts,
-            participants: wt.participants.clone(),
-            score: wt.score,
-        });
-    }
-
-    // Highlights: per role, its tags in its groups; each post once.
-    struct Candidate<'a> {
-        post: &'a Arc<Post>,
-        role: &'a str,
-        tag: &'a str,
-        score: f64,
-    }
-    let mut seen: HashSet<PostId> = HashSet::new();
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    for role in roles {
-        let mask = activity.role_mask(&role.training_tags);
-        for g in &role.groups {
-            let Some(&gi) = activity.group_index.get(g.as_str()) else {
-                continue;
-            };
-            let Some((_, window)) = windows.iter().find(|(wgi, _)| *wgi == gi) else {
-                continue;
-            };
-            let group = &activity.groups[gi];
-            for &(i, score) in &window.highlights {
-                let m = &group.meta[i];
-                if m.tags & mask == 0 || !is_new_for(m, me, delivered) || seen.contains(&m.id) {
-                    continue;
-                }
-                let post = &group.posts[i];
-                let Some(tag) = activity.matching_tag(post, &role.training_tags) else {
-                    continue;
-                };
-                seen.insert(post.id);
-                candidates.push(Candidate {
-                    post,
-                    role: &role.name,
-                    tag,
-                    score,
-                });
-            }
-        }
-    }
-    candidates.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.post.created.cmp(&a.post.created))
-            .then(a.post.id.cmp(&b.post.id))
-    });
-    let more_highlights = candidates.len().saturating_sub(limits.max_highlights);
-    let highlights: Vec<Highlight> = candidates
-        .into_iter()
-        .filter_map(|c| {
-            let thread = activity.threads.get(&c.post.thread_id)?;
-            Some(Highlight {
-                post: Arc::clone(c.post),
-                thread: Arc::clone(thread),
-                role: c.role.to_string(),
-                tag: c.tag.to_string(),
-                score: c.score,
-            })
-        })
-        .take(limits.max_highlights)
-        .collect();
-
+    let plan = activity.plan(roles, period);
+    let reader = plan::Reader::new(activity, &plan, me, delivered);
+    let (threads, more_threads) = reader.threads(limits.max_threads);
+    let (highlights, more_highlights) = reader.highlights(limits.max_highlights);
     let (questions, more_questions) = questions::questions_for(
         activity,
         roles,
@@ -558,7 +474,6 @@ pub fn select(
         limits.unanswered_after,
         limits.max_questions,
     );
-
     Digest {
         person: person.clone(),
         schedule: schedule_key.to_string(),

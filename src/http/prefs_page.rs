@@ -335,13 +335,19 @@ mod tests {
     #[test]
     fn the_page_is_self_contained_escaped_and_localised() {
         let options = PrefsOptions {
-            schedules: vec![ScheduleOption {
-                key: "0 0 7 * * *@UTC".into(),
-                roles: vec![LocalText {
-                    default: "Planner".into(),
-                    by_locale: [("nl".to_string(), "Planners & co".to_string())].into(),
-                }],
-            }],
+            schedules: vec![
+                ScheduleOption {
+                    key: "0 0 7 * * *@UTC".into(),
+                    roles: vec![LocalText {
+                        default: "Planner".into(),
+                        by_locale: [("nl".to_string(), "Planners & co".to_string())].into(),
+                    }],
+                },
+                ScheduleOption {
+                    key: "best-of:planner:0 0 8 1 * *@UTC".into(),
+                    roles: vec![LocalText::plain("Planner".to_string())],
+                },
+            ],
             groups: vec![
                 ("a\"b".into(), "<Group>".into()),
                 ("it".into(), "IT".into()),
@@ -385,6 +391,8 @@ mod tests {
             "Zoals uw organisatie het instelde (English)",
             "name=\"csrf\" value=\"tok\"",
             "id=\"unsubscribe\"",
+            // The role's monthly best-of is a choice of its own.
+            "value=\"best-of:planner:0 0 8 1 * *@UTC\" checked><span>Maandelijks het beste van de leestips voor Planner",
         ] {
             assert!(html.contains(needle), "lacks {needle:?}:\n{html}");
         }

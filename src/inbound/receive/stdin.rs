@@ -105,6 +105,8 @@ fn intake(config_path: &Path, input: &mut dyn Read) -> Result<(Config, Store, i6
         );
         EX_TEMPFAIL
     })?;
+    // The claim on the message below holds this long (then another worker may retry it).
+    crate::worker::set_lease_secs(config.daemon.lease_seconds);
     let mut store = Store::open_at(&config.store_location()).map_err(|e| {
         eprintln!(
             "digestd receive: opening the store {}: {e}",

@@ -11,7 +11,7 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 use super::local_regex::LocalRegex;
-use super::patterns::{self, FirstChars};
+use super::patterns::{self, Endings, FirstChars};
 
 use super::ascii;
 
@@ -262,12 +262,12 @@ fn is_attribution_text(s: &str, first: &str) -> Option<Strength> {
 fn may_end_attribution(s: &str) -> bool {
     s.ends_with([':', '：', '>'])
         || s.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        || (patterns::ends_with_one_of(s, &VERB_LAST_CHARS) && ENDS_WITH_VERB.is_match(s))
+        || (VERB_ENDINGS.may_end(s) && ENDS_WITH_VERB.is_match(s))
 }
 
-/// The characters the attribution verbs end with: a cheap test before [`ENDS_WITH_VERB`].
-static VERB_LAST_CHARS: LazyLock<Option<Vec<char>>> =
-    LazyLock::new(|| patterns::last_chars(patterns::words(|l| l.verbs)));
+/// The endings of the attribution verbs: a cheap test before [`ENDS_WITH_VERB`].
+static VERB_ENDINGS: LazyLock<Endings> =
+    LazyLock::new(|| Endings::new(patterns::words(|l| l.verbs)));
 
 /// True when a line ends like a sentence (so an attribution cannot continue past it):
 /// a colon, or `.`/`!`/`?` after a word longer than an abbreviation ("Fr.", "janv.").
@@ -372,14 +372,19 @@ fn opens_forward_sentence(t: &str) -> bool {
 /// True for one line of an Outlook-style header block ("From: …", "*Sent:* …", "Von: …").
 pub fn is_header_label(line: &str) -> bool {
     // Every label is short and ends in a colon (ASCII or full-width) near the start of the
-    // line: a cheap test before the pattern.
+    // line: cheap tests before the pattern, first whether the line has a colon at all (most
+    // lines have none), then whether it is near the start.
+    // '：' is encoded EF BC 9A: one search finds both colons' candidates.
+    if line.len() > 1000 || memchr::memchr2(b':', 0xEF, line.as_bytes()).is_none() {
+        return false;
+    }
     let t = line.trim_start_matches(|c: char| c.is_whitespace() || c == '*');
     let mut end = t.len().min(MAX_LABEL_BYTES);
     while !t.is_char_boundary(end) {
         end -= 1;
     }
     let head = &t[..end];
-    line.len() <= 1000 && (head.contains(':') || head.contains('：')) && HEADER_LABEL.is_match(line)
+    (head.contains(':') || head.contains('：')) && HEADER_LABEL.is_match(line)
 }
 
 /// Finds an Outlook-style header block starting at `lines[start]`: at least three header

@@ -66,7 +66,7 @@ fn is_delimiter(line: &str) -> bool {
 }
 
 /// True when the line opens or closes a Markdown code fence.
-fn is_fence(line: &str) -> bool {
+pub fn is_fence(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("```") || t.starts_with("~~~")
 }
@@ -157,8 +157,8 @@ fn is_rewrapped_continuation(lines: &[&str], i: usize) -> bool {
     };
     let prev = prev.trim_end();
     if prev.len() < MIN_REWRAPPED_QUOTE
-        || prev.chars().count() < MIN_REWRAPPED_QUOTE
         || !quotes::is_quote(prev)
+        || prev.chars().count() < MIN_REWRAPPED_QUOTE
     {
         return false;
     }

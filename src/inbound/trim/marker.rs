@@ -27,15 +27,34 @@ fn normalise(text: &str) -> String {
 
 /// True for a marker line, quoted or not ("## Type your reply above this line ##",
 /// "> ##- Please type your reply above this line -##").
+#[inline]
 pub fn is_reply_above(line: &str) -> bool {
-    let t = line
-        .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
-        .trim_end();
-    // Every marker is framed by "##": a cheap test before the comparison.
-    t.len() > 4
-        && t.starts_with("##")
-        && t.ends_with("##")
-        && MARKERS.iter().any(|m| *m == normalise(t))
+    // Every marker is framed by "##": a cheap test on the line's end (most lines end in a
+    // letter or punctuation, without blanks after it) before anything is trimmed.
+    match line.as_bytes().last() {
+        Some(b'#') => {}
+        Some(&b) if b.is_ascii() && !is_ascii_blank(b) => return false,
+        None => return false,
+        Some(_) => {}
+    }
+    is_framed_marker(line)
+}
+
+/// [`is_reply_above`] past its first test.
+#[inline(never)]
+fn is_framed_marker(line: &str) -> bool {
+    let t = line.trim_end();
+    if !t.ends_with("##") {
+        return false;
+    }
+    let t = t.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    t.len() > 4 && t.starts_with("##") && MARKERS.iter().any(|m| *m == normalise(t))
+}
+
+/// True for the ASCII bytes `char::is_whitespace` counts as blanks (unlike
+/// `u8::is_ascii_whitespace`, with the vertical tab).
+fn is_ascii_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r')
 }
 
 #[cfg(test)]
@@ -55,5 +74,10 @@ mod tests {
         assert!(!is_reply_above("Type your reply above this line"));
         assert!(!is_reply_above("## Heading ##"));
         assert!(!is_reply_above("####"));
+        assert!(is_reply_above(
+            "> ## Type your reply above this line ##\u{a0}\x0B\r"
+        ));
+        assert!(!is_reply_above(""));
+        assert!(!is_reply_above("## Type your reply above this line ## x"));
     }
 }

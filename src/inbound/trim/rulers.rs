@@ -6,7 +6,8 @@
 //! paragraphs, one of them a sentence; or one sentence after an earlier ruler of the reply)
 //! rather than a signature block.
 
-use super::lines::{Groups, Kind};
+use super::headers;
+use super::lines::{is_fence, Groups, Kind};
 use super::quotes;
 
 /// Fewest words a line needs to count as a sentence of the reply.
@@ -22,16 +23,32 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
     let Some((start, _)) = groups.get(g) else {
         return false;
     };
+    let lines = groups.lines();
+    let ruler = lines[start].trim();
+    let underlined = start
+        .checked_sub(1)
+        .and_then(|p| lines.get(p))
+        .is_some_and(|prev| underlines(ruler, prev));
+    // Unless it underlines a line, a ruler is part of the reply only when a sentence of text
+    // follows it: when no line below it reads like one (a mailing list's or a signature's
+    // footer), the lines need not be classified to know.
+    if !underlined && !lines[start + 1..].iter().any(|l| is_sentence(l)) {
+        return false;
+    }
+    // A quote or an Outlook header block on the next line with text is not text of the reply:
+    // cheap tests before classifying that line with every rule.
+    if let Some(at) = (start + 1..lines.len()).find(|&i| !lines[i].trim().is_empty()) {
+        let next = lines[at];
+        if !is_fence(next)
+            && (quotes::is_quote(next) || headers::find_header_block(lines, at).is_some())
+        {
+            return false;
+        }
+    }
     if groups.next_non_empty(g) != Some(Kind::Text) {
         return false;
     }
-    let lines = groups.lines();
-    let ruler = lines[start].trim();
-    if start
-        .checked_sub(1)
-        .and_then(|p| lines.get(p))
-        .is_some_and(|prev| underlines(ruler, prev))
-    {
+    if underlined {
         return true;
     }
     let (mut paragraphs, mut in_paragraph, mut sentence) = (0, false, false);
@@ -47,14 +64,23 @@ pub fn inside_reply(groups: &mut Groups<'_, '_>, g: usize, after_ruler: bool) ->
                     paragraphs += 1;
                     in_paragraph = true;
                 }
-                let line = lines[at].trim();
-                sentence |= line.ends_with(['.', '?', '!', ':'])
-                    && line.split_whitespace().count() >= SENTENCE_WORDS;
+                sentence |= is_sentence(lines[at]);
             }
             _ => break,
         }
+        // Nothing further down can undo it: the lines need not be classified on.
+        if sentence && (paragraphs >= 2 || after_ruler) {
+            return true;
+        }
     }
-    sentence && (paragraphs >= 2 || after_ruler)
+    false
+}
+
+/// True when `line` reads like a sentence of the reply: it ends like one (blanks aside) and
+/// has enough words.
+fn is_sentence(line: &str) -> bool {
+    line.trim_end().ends_with(['.', '?', '!', ':'])
+        && line.split_whitespace().count() >= SENTENCE_WORDS
 }
 
 /// True when `ruler` (made of `-` or `=`) underlines `prev`, a line of text about as long:

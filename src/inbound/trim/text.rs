@@ -222,6 +222,21 @@ mod tests {
         assert_eq!(t.text, "Minutes\n=======\n\nAgreed.");
         let t = trim("Thanks.\n\n-----\nAnn Smith\n+31 20 123 4567\n");
         assert_eq!(t.text, "Thanks.");
+        // A ruler above a quoted mail, in either form, cuts too.
+        let t = trim(
+            "Thanks.\n\n-----\n\nFrom: Ann\nSent: Monday\nTo: Bob\nSubject: Plan\n\nWe could meet on Friday at ten.\n",
+        );
+        assert_eq!(t.text, "Thanks.");
+        let t = trim("Thanks.\n______\n> Can we meet?\n\nSee you on Friday at ten then.\n");
+        assert_eq!(t.text, "Thanks.");
+        // In a code fence, the quote-like line is text of the reply.
+        let t = trim(
+            "Run:\n\n-----\n```\n> make\n```\nThen it builds in a minute or so.\n\nAnd then?\n",
+        );
+        assert_eq!(
+            t.text,
+            "Run:\n\n-----\n```\n> make\n```\nThen it builds in a minute or so.\n\nAnd then?"
+        );
     }
 
     #[test]

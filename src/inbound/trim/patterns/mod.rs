@@ -47,7 +47,7 @@ mod zh;
 
 mod prefilter;
 
-pub use prefilter::{ends_with_one_of, last_chars, FirstChars};
+pub use prefilter::{ends_with_one_of, last_chars, Endings, FirstChars};
 
 /// The words one language's mail clients write around a quoted message.
 #[derive(Debug)]
