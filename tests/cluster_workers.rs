@@ -232,11 +232,18 @@ fn grant_and_queue_replies(config: &Config, dir: &Path, thread: ThreadId) {
         );
         let name = format!("1700000000.{i:05}.mda");
         std::fs::write(maildir.join("tmp").join(&name), raw).expect("tmp");
-        std::fs::rename(
-            maildir.join("tmp").join(&name),
-            maildir.join("new").join(&name),
-        )
-        .expect("new");
+        // Delivered (renamed into new/) once the run has begun: see deliver_replies.
+    }
+}
+
+/// Moves every reply from the Maildir's `tmp/` to `new/`, as an MDA finishes a delivery.
+fn deliver_replies(dir: &Path) {
+    let maildir = dir.join("replies");
+    for e in std::fs::read_dir(maildir.join("tmp"))
+        .expect("tmp")
+        .flatten()
+    {
+        std::fs::rename(e.path(), maildir.join("new").join(e.file_name())).expect("new");
     }
 }
 
@@ -303,6 +310,17 @@ fn three_workers_finish_the_run(interruption: Interruption) {
             format!("{:?} after (the late ones joined the run)", now - fires)
         }
     );
+
+    // The replies arrive once the firing has collected the thread (so the digests do not carry
+    // 2,000 new posts each) and are processed while the digests go out.
+    let fired = wait_until(Duration::from_secs(90), Duration::from_millis(50), || {
+        workers
+            .iter()
+            .any(|w| w.stderr().contains("schedule fired"))
+    });
+    assert!(fired, "the schedule did not fire\n{}", logs(&workers));
+    std::thread::sleep(Duration::from_secs(2));
+    deliver_replies(cluster.dir.path());
 
     // Interrupt once a fifth of the digests went out (at most 240 s after the firing).
     let under_way = wait_until(
