@@ -260,6 +260,20 @@ pub enum BenchCommand {
         #[arg(long)]
         tls: bool,
     },
+    /// Digests per second of several `digestd run` workers sharing one run on one PostgreSQL
+    /// database (each count in `--workers`), beside one worker on SQLite.
+    Scale {
+        /// Worker counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        workers: Vec<usize>,
+        /// People in the organisation.
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        /// A PostgreSQL server whose user may create databases (each round makes and drops its
+        /// own `digestd_bench_scale_*`).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Score the reply trimmer on a corpus folder of `<id>.eml` + `<id>.expected.txt`.
     Trim {
         /// Corpus folder.

@@ -66,3 +66,47 @@ fn bench_inbound_prints_its_rate_and_the_ratio_to_bare_parsing() {
         assert!(ratio > 0.0, "{label}: {text}");
     }
 }
+
+#[test]
+fn bench_scale_without_a_postgresql_url_says_what_it_needs() {
+    let out = Command::new(bin())
+        .args(["bench", "scale", "--workers", "1"])
+        .output()
+        .expect("run digestd bench scale");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused without --url");
+    assert!(
+        err.contains("--url") && err.contains("CREATEDB"),
+        "says what it needs: {err}"
+    );
+}
+
+/// Small and in a debug build: the table is printed, each digest once in every round (no
+/// "warning:" line), the ratio at the end. No figure is asserted.
+#[test]
+fn bench_scale_prints_digests_per_second_per_worker_count_and_the_ratio() {
+    support::ensure_deps();
+    let Some(pg) = support::postgres::PgServer::shared() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    let text = run(&[
+        "bench",
+        "scale",
+        "--workers",
+        "1,2",
+        "--people",
+        "60",
+        "--url",
+        &url,
+    ]);
+    for needle in [
+        "digests/s",
+        "\nsqlite ",
+        "\npostgresql ",
+        "ratio 2 workers / 1 worker",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{text}");
+    }
+    assert!(!text.contains("warning:"), "every digest once:\n{text}");
+}

@@ -249,7 +249,8 @@ impl Synthetic {
     }
 }
 
-fn organisation(people: usize, rng: &mut StdRng) -> Org {
+/// The synthetic organisation's groups, roles and `people` people (weekly readers).
+pub(crate) fn organisation(people: usize, rng: &mut StdRng) -> Org {
     let schedule = Schedule {
         cron: "0 30 7 * * Mon".into(),
         time_zone: chrono_tz::Europe::Amsterdam,
@@ -301,7 +302,7 @@ fn organisation(people: usize, rng: &mut StdRng) -> Org {
 }
 
 /// Writes `posts` posts over the week before `end` into `store`, group by group.
-fn fill_store(
+pub(crate) fn fill_store(
     store: &mut Store,
     org: &Org,
     posts: usize,

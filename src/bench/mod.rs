@@ -5,6 +5,8 @@ pub mod collect;
 pub mod digest;
 pub mod inbound;
 pub mod postfix;
+pub mod scale;
+mod scale_round;
 pub mod send;
 pub mod send_tls;
 pub mod synapse;
@@ -29,6 +31,11 @@ pub fn run(which: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Trim { corpus, failures } => trim::run(&corpus, failures),
         BenchCommand::Inbound { messages } => inbound::run(messages),
         BenchCommand::Collect { forum, posts } => collect::run(&forum, posts),
+        BenchCommand::Scale {
+            workers,
+            people,
+            url,
+        } => scale::run(&workers, people, url.as_deref()),
         BenchCommand::Digest {
             people,
             posts,

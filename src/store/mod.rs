@@ -38,6 +38,7 @@ mod open_pg;
 pub mod people;
 pub mod pg_tls;
 pub mod preferences;
+pub mod scratch_pg;
 pub mod tokens;
 pub mod unsubscribes;
 

@@ -38,6 +38,8 @@ fn open_blocking(settings: &PgSettings, connection: PgConnection) -> Result<Db, 
     let mut conn = pool.get()?;
     let mut tx = conn.client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+    // Quiet: the server's NOTICE that the table exists would be logged at every open.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
     let found = current(&mut tx)?;
     let known = migrations_pg::MIGRATIONS.len() as i64;
