@@ -120,7 +120,9 @@ impl Store {
         let now = now_db();
         // Leased to this worker, which sends them next (see `store::leases`).
         let lease_until = to_db(crate::worker::lease_until(Utc::now()))?;
-        self.db.write(|tx| {
+        // Inserts by key only (`ON CONFLICT` keeps one per person, schedule and period, also
+        // against another worker's insert at the same moment): no store-wide lock.
+        self.db.write_rows(|tx| {
             ds.iter()
                 .map(|d| insert_pending(tx, d, now, lease_until))
                 .collect()
@@ -399,6 +401,59 @@ fn insert_pending(
 mod tests {
     use super::*;
     use crate::model::ReplyToken;
+
+    /// Two workers recording a stretch for the same people at the same moment (a slice taken
+    /// over while its first worker still wrote): without the store-wide lock, the unique key
+    /// still leaves exactly one digest per person, and each worker learns which are its own.
+    #[test]
+    fn two_workers_recording_the_same_people_at_once_keep_one_digest_each() {
+        let Some((first, second)) = crate::store::test_support::pg_pair() else {
+            return;
+        };
+        let end = Utc::now();
+        let stretch = move |worker: &str| -> Vec<NewDelivery> {
+            (0..300)
+                .map(|i| NewDelivery {
+                    person_email: format!("p{i}@example.org"),
+                    schedule: "weekly".into(),
+                    period_end: end,
+                    message_id: format!("<{worker}.{i}@example.org>"),
+                    raw: vec![b'x'; 2000],
+                    post_ids: (0..40).collect(),
+                    grants: Vec::new(),
+                    highlights: Vec::new(),
+                })
+                .collect()
+        };
+        let record = move |mut store: Store, worker: &'static str| {
+            std::thread::spawn(move || {
+                let ds = stretch(worker);
+                let refs: Vec<&NewDelivery> = ds.iter().collect();
+                let mut ids = Vec::new();
+                for part in refs.chunks(64) {
+                    ids.extend(store.insert_pending_deliveries(part).expect("recorded"));
+                }
+                (store, ids)
+            })
+        };
+        let a = record(first, "a");
+        let b = record(second, "b");
+        let (store, a) = a.join().expect("first worker");
+        let (_, b) = b.join().expect("second worker");
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert!(a.is_some() != b.is_some(), "person {i}: {a:?} and {b:?}");
+        }
+        let rows: i64 = store
+            .db
+            .query_row("SELECT COUNT(*) FROM deliveries", &[], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 300, "one digest per person");
+        let posts: i64 = store
+            .db
+            .query_row("SELECT COUNT(*) FROM delivery_posts", &[], |r| r.get(0))
+            .expect("count");
+        assert_eq!(posts, 300 * 40, "each digest's posts once");
+    }
     use crate::store::test_support::each_store;
     use chrono::Duration;
 

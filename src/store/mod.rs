@@ -526,6 +526,19 @@ pub(crate) mod test_support {
         Some(Store::open_at(&location).expect("open postgresql store"))
     }
 
+    /// Two stores (two workers' pools) on one new database of the test process's PostgreSQL.
+    pub fn pg_pair() -> Option<(Store, Store)> {
+        let server = postgres_server::PgServer::shared()?;
+        let location = StoreLocation::Postgres(PgSettings {
+            url: server.fresh_url(),
+            password_file: None,
+            pool_size: 2,
+            ca_file: None,
+        });
+        let open = || Store::open_at(&location).expect("open postgresql store");
+        Some((open(), open()))
+    }
+
     /// Runs `test` on a fresh SQLite store, then on a fresh PostgreSQL store: the store's
     /// semantics are the same on both.
     pub fn each_store(mut test: impl FnMut(Store)) {
