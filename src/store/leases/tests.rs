@@ -262,6 +262,9 @@ fn an_inbound_message_is_claimed_by_one_worker_until_its_lease_expires_or_it_is_
             .insert_inbound(b"two", Some("<2@x>"), "h2", "stdin")
             .expect("2")
             .id;
+        // Past the lease their storer (this worker) took: any worker may claim them.
+        let base = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        let at = |minute: i64| base + Duration::minutes(minute);
         let t = at(0);
         let until = at(1);
         assert_eq!(
@@ -301,6 +304,106 @@ fn an_inbound_message_is_claimed_by_one_worker_until_its_lease_expires_or_it_is_
             .claim_inbound(&[two], "e", at(30), at(31))
             .expect("e")
             .is_empty());
+    });
+}
+
+#[test]
+fn a_freshly_stored_message_is_held_by_its_storer_until_its_lease_expires() {
+    each_store(|mut store| {
+        let me = crate::worker::id();
+        let now = Utc::now();
+        let stored = store
+            .insert_inbound_batch(
+                &[
+                    crate::store::inbound::NewInbound {
+                        raw: b"one",
+                        message_id: Some("<fresh1@x>"),
+                        sha256: "f1",
+                    },
+                    crate::store::inbound::NewInbound {
+                        raw: b"two",
+                        message_id: None,
+                        sha256: "f2",
+                    },
+                ],
+                "maildir",
+            )
+            .expect("stored");
+        let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+        for &id in &ids {
+            let row = store.inbound(id).expect("row").expect("stored");
+            assert_eq!(row.claimed_by.as_deref(), Some(me), "held by its storer");
+            let until = row.lease_until.expect("leased");
+            assert!(until > now && until <= Utc::now() + crate::worker::lease());
+            assert!(crate::worker::holds_fresh(
+                row.claimed_by.as_deref(),
+                row.lease_until,
+                Utc::now()
+            ));
+        }
+        assert_eq!(
+            store.live_leases(Utc::now()).expect("leases")[me].inbound,
+            2
+        );
+        // Another worker gets neither while the storer's lease lasts ...
+        let t = Utc::now();
+        assert!(store
+            .claim_inbound(&ids, "other:1:0", t, t + Duration::seconds(60))
+            .expect("other")
+            .is_empty());
+        // ... the storer claims its own again ...
+        assert_eq!(
+            store
+                .claim_inbound(&ids, me, t, crate::worker::lease_until(t))
+                .expect("own"),
+            ids
+        );
+        // ... and once the lease has expired (the storer died), the other takes both over.
+        let later = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        assert_eq!(
+            store
+                .claim_inbound(&ids, "other:1:0", later, later + Duration::seconds(60))
+                .expect("taken over"),
+            ids
+        );
+        // A duplicate stored again is one row, still the other worker's.
+        let again = store
+            .insert_inbound(b"one", Some("<fresh1@x>"), "f1", "maildir")
+            .expect("again");
+        assert!(again.duplicate);
+        let row = store.inbound(ids[0]).expect("row").expect("stored");
+        assert_eq!(row.claimed_by.as_deref(), Some("other:1:0"));
+    });
+}
+
+#[test]
+fn claims_and_renewals_of_any_number_of_ids_take_exactly_those_ids() {
+    // The id lists are padded to a few fixed lengths: every length in between, and more than
+    // one statement's worth, claims and renews exactly what it names.
+    each_store(|mut store| {
+        let ids: Vec<i64> = (0..620)
+            .map(|i| {
+                store
+                    .insert_inbound(b"x", Some(&format!("<n{i}@x>")), &format!("n{i}"), "t")
+                    .expect("stored")
+                    .id
+            })
+            .collect();
+        let t = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        let until = t + Duration::seconds(60);
+        let mut start = 0;
+        for n in [1, 2, 7, 8, 9, 63, 64, 65, 400] {
+            let part = &ids[start..start + n];
+            let got = store.claim_inbound(part, "w", t, until).expect("claim");
+            assert_eq!(got, part, "{n} ids");
+            assert_eq!(store.renew_inbound(part, "w", until).expect("renew"), n);
+            start += n;
+        }
+        assert_eq!(start, 620 - 1);
+        let leases = store.live_leases(t).expect("leases");
+        assert_eq!(leases["w"].inbound, 619);
+        let all = store.claim_inbound(&ids, "v", t, until).expect("the rest");
+        assert_eq!(all, vec![ids[619]], "only the one nobody holds");
     });
 }
 
