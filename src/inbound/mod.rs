@@ -83,6 +83,9 @@ pub struct InboundRunReport {
     /// Servers that cannot be used until someone acts (certificate or login refused): logged
     /// once per outage where it began (see [`crate::mail_outage`]), so not again each round.
     pub unusable: Vec<String>,
+    /// True when one of `errors` came from the store: the daemon's loop opens it again for
+    /// the next round rather than keep it.
+    pub store_failed: bool,
 }
 
 /// One round of inbound work for the daemon: drain the configured Maildir, poll the configured
@@ -114,20 +117,29 @@ pub fn run_inbound_round(
     if let Some(dir) = config.inbound.maildir.as_ref().filter(|_| due.local) {
         match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
             Ok(r) => report.maildir = Some(r),
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed |= !matches!(e, receive::maildir::MaildirError::Io { .. });
+                report.errors.push(e.to_string())
+            }
         }
     }
     if let Some(imap) = config.inbound.imap.as_ref().filter(|_| due.imap) {
         match receive::imap::poll_imap_once(imap, store, &pipeline) {
             Ok(r) => report.imap = Some(r),
             Err(e) if e.is_unusable() => report.unusable.push(e.to_string()),
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed |= e.is_store();
+                report.errors.push(e.to_string())
+            }
         }
     }
     if due.local {
         match pipeline.process_queued(store, Utc::now(), 10_000) {
             Ok(r) => report.retried = r,
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed = true;
+                report.errors.push(e.to_string())
+            }
         }
     }
     report.count_in_metrics();
@@ -160,9 +172,14 @@ impl InboundRunReport {
 
 /// The daemon's inbound loop: the Maildir and the retries every `every`, the IMAP folder every
 /// `[inbound.imap] poll_seconds` (see [`cadence`]), and, with `idle = true`, as soon as the
-/// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread (fresh
-/// store, forum and transport each round, so a failure never wedges the loop), until `stop`
-/// turns true. Errors are logged; the loop goes on.
+/// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread, until
+/// `stop` turns true. Errors are logged; the loop goes on.
+///
+/// The store stays open from round to round (opening one costs a connection pool and a
+/// migration check under the store's write lock, on PostgreSQL every second per worker): it
+/// is opened again, for the next round, only after a round whose store failed, or that
+/// panicked ([`RoundStore`]), so that a failure never wedges the loop. The forum and the
+/// answer transport are fresh each round.
 pub async fn watch_inbound(
     config: std::sync::Arc<Config>,
     every: std::time::Duration,
@@ -184,22 +201,21 @@ pub async fn watch_inbound(
         None => (None, None),
     };
     let _waiter = waiter;
+    let mut kept = RoundStore::default();
     loop {
         let due = cadence.take_due(tokio::time::Instant::now().into_std());
         let cfg = config.clone();
-        let round = tokio::task::spawn_blocking(move || -> anyhow::Result<InboundRunReport> {
-            let mut store = Store::open_at(&cfg.store_location())?;
-            let forum = wiring::open_forum(&cfg)?;
-            let answers = wiring::OutboundAnswers::from_config(&cfg)?;
-            Ok(run_inbound_round(
-                &cfg,
-                &mut store,
-                forum.as_ref(),
-                &answers,
-                due,
-            ))
+        let mut held = std::mem::take(&mut kept);
+        let round = tokio::task::spawn_blocking(move || {
+            let report = inbound_round_on(&cfg, &mut held, due);
+            (held, report)
         })
         .await;
+        // A round that panicked took its store down with it: opened again next round.
+        let round = round.map(|(held, report)| {
+            kept = held;
+            report
+        });
         match round {
             Ok(Ok(r)) => {
                 for e in &r.errors {
@@ -235,6 +251,60 @@ pub async fn watch_inbound(
             }
         }
     }
+}
+
+/// The store the daemon's inbound loop keeps from round to round: none at first, and none
+/// again after a round whose store failed (the next round opens it anew).
+#[derive(Debug, Default)]
+pub struct RoundStore {
+    store: Option<Store>,
+    /// Times a store was opened (for the log line that says so).
+    opened: u64,
+}
+
+impl RoundStore {
+    /// The kept store, opened first when there is none (`location`).
+    fn get(&mut self, location: &crate::store::StoreLocation) -> anyhow::Result<&mut Store> {
+        if self.store.is_none() {
+            let store = Store::open_at(location)?;
+            self.opened += 1;
+            if self.opened == 1 {
+                tracing::info!("inbound: store opened, kept from round to round");
+            } else {
+                tracing::info!(
+                    times = self.opened,
+                    "inbound: store opened again after a round whose store failed"
+                );
+            }
+            self.store = Some(store);
+        }
+        self.store
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no store"))
+    }
+
+    /// Closes the kept store: the next round opens it anew.
+    fn drop_store(&mut self) {
+        self.store = None;
+    }
+}
+
+/// One round of the daemon's inbound loop on the store `kept` holds (opened first when it
+/// holds none), with the forum and answer transport `config` describes; after a round whose
+/// store failed, `kept` lets the store go.
+pub fn inbound_round_on(
+    config: &Config,
+    kept: &mut RoundStore,
+    due: Due,
+) -> anyhow::Result<InboundRunReport> {
+    let store = kept.get(&config.store_location())?;
+    let forum = wiring::open_forum(config)?;
+    let answers = wiring::OutboundAnswers::from_config(config)?;
+    let report = run_inbound_round(config, store, forum.as_ref(), &answers, due);
+    if report.store_failed {
+        kept.drop_store();
+    }
+    Ok(report)
 }
 
 /// Aborts a task when dropped (the IDLE waiter ends with the loop that owns it).
