@@ -310,8 +310,8 @@ fn a_worker_started_later_takes_over_a_dead_workers_run_and_its_pending_digest()
 }
 
 /// A worker's inbound loop keeps one store from round to round (one "store opened" line over
-/// many rounds), and when the database goes away and comes back, it opens the store again and
-/// posts what arrived meanwhile, once.
+/// many rounds), and when the database goes away for longer than its pool waits and comes
+/// back, it opens the store again and posts what arrived meanwhile, once.
 #[test]
 fn the_inbound_loop_keeps_its_store_and_opens_it_again_after_a_database_restart() {
     use digestd::config::Config;
@@ -428,12 +428,16 @@ fn the_inbound_loop_keeps_its_store_and_opens_it_again_after_a_database_restart(
         "one store for every round so far:\n{log}"
     );
 
+    // Away for longer than the pool waits for a connection (10 s): the round storing the
+    // reply fails, and the loop lets its store go.
     server.stop();
     deliver("1700000000.2.mda", &second);
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(14));
     server.start_again().expect("PostgreSQL starts again");
+    // Posted at the next round (or, had it been stored and its post refused, at its retry a
+    // minute later).
     assert!(
-        support::wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+        support::wait_until(Duration::from_secs(90), Duration::from_millis(200), || {
             posts() == 3
         }),
         "the reply that came during the outage is posted once the database is back: {}",

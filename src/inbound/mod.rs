@@ -175,11 +175,12 @@ impl InboundRunReport {
 /// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread, until
 /// `stop` turns true. Errors are logged; the loop goes on.
 ///
-/// The store stays open from round to round (opening one costs a connection pool and a
-/// migration check under the store's write lock, on PostgreSQL every second per worker): it
-/// is opened again, for the next round, only after a round whose store failed, or that
-/// panicked ([`RoundStore`]), so that a failure never wedges the loop. The forum and the
-/// answer transport are fresh each round.
+/// The store and the forums stay open from round to round (opening a store costs a
+/// connection pool and a migration check under the store's write lock, on PostgreSQL every
+/// second per worker, and the built-in forum opens one too): they are opened again, for the
+/// next round, only after a round whose store failed, that found a forum not open, or that
+/// panicked ([`RoundStore`]), so that a failure never wedges the loop. The answer transport
+/// is fresh each round.
 pub async fn watch_inbound(
     config: std::sync::Arc<Config>,
     every: std::time::Duration,
@@ -253,20 +254,23 @@ pub async fn watch_inbound(
     }
 }
 
-/// The store the daemon's inbound loop keeps from round to round: none at first, and none
-/// again after a round whose store failed (the next round opens it anew).
+/// What the daemon's inbound loop keeps from round to round: the store, and the forums
+/// replies are posted into (the built-in forum holds a store of its own). None at first; the
+/// store again none after a round whose store failed, the forums after a round that found
+/// one of them not open, or whose store failed (the next round opens them anew).
 #[derive(Debug, Default)]
 pub struct RoundStore {
     store: Option<Store>,
+    forums: Option<crate::forum::Forums>,
     /// Times a store was opened (for the log line that says so).
     opened: u64,
 }
 
 impl RoundStore {
-    /// The kept store, opened first when there is none (`location`).
-    fn get(&mut self, location: &crate::store::StoreLocation) -> anyhow::Result<&mut Store> {
+    /// The kept store and forums, each opened first when there is none (`config`).
+    fn get(&mut self, config: &Config) -> anyhow::Result<(&mut Store, &dyn Forum)> {
         if self.store.is_none() {
-            let store = Store::open_at(location)?;
+            let store = Store::open_at(&config.store_location())?;
             self.opened += 1;
             if self.opened == 1 {
                 tracing::info!("inbound: store opened, kept from round to round");
@@ -278,32 +282,44 @@ impl RoundStore {
             }
             self.store = Some(store);
         }
-        self.store
+        let forums = self
+            .forums
+            .get_or_insert_with(|| crate::forum::open_forums(config));
+        let store = self
+            .store
             .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("no store"))
+            .ok_or_else(|| anyhow::anyhow!("no store"))?;
+        Ok((store, forums))
     }
 
-    /// Closes the kept store: the next round opens it anew.
-    fn drop_store(&mut self) {
-        self.store = None;
+    /// After a round: lets the store go when it failed (`store_failed`), and the forums then
+    /// or when one of them is not open; the next round opens them anew.
+    fn after_round(&mut self, store_failed: bool) {
+        if store_failed {
+            self.store = None;
+        }
+        let forum_missing = self
+            .forums
+            .as_ref()
+            .is_some_and(|f| f.failures().next().is_some());
+        if store_failed || forum_missing {
+            self.forums = None;
+        }
     }
 }
 
-/// One round of the daemon's inbound loop on the store `kept` holds (opened first when it
-/// holds none), with the forum and answer transport `config` describes; after a round whose
-/// store failed, `kept` lets the store go.
+/// One round of the daemon's inbound loop on the store and forums `kept` holds (opened first
+/// when it holds none), with the answer transport `config` describes; after a round whose
+/// store failed, `kept` lets them go (see [`RoundStore::after_round`]).
 pub fn inbound_round_on(
     config: &Config,
     kept: &mut RoundStore,
     due: Due,
 ) -> anyhow::Result<InboundRunReport> {
-    let store = kept.get(&config.store_location())?;
-    let forum = wiring::open_forum(config)?;
     let answers = wiring::OutboundAnswers::from_config(config)?;
-    let report = run_inbound_round(config, store, forum.as_ref(), &answers, due);
-    if report.store_failed {
-        kept.drop_store();
-    }
+    let (store, forum) = kept.get(config)?;
+    let report = run_inbound_round(config, store, forum, &answers, due);
+    kept.after_round(report.store_failed);
     Ok(report)
 }
 
