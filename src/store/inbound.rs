@@ -563,6 +563,27 @@ impl Store {
         rows.into_iter().map(finish).collect()
     }
 
+    /// The queued messages due for a (re)try at `due` (no `next_attempt`, or one not after it)
+    /// that no other worker than `worker` holds at `now` (never held, given back, lease
+    /// expired), oldest first, at most `limit`: their ids only (the daemon asks every round,
+    /// and reads each message's bytes only when it processes it).
+    pub fn due_inbound(
+        &self,
+        due: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.db.query_map(
+            "SELECT id FROM inbound_messages
+             WHERE status = 'queued' AND (next_attempt IS NULL OR next_attempt <= ?1)
+               AND (lease_until IS NULL OR lease_until < ?3 OR claimed_by = ?2)
+             ORDER BY id LIMIT ?4",
+            params![to_db(due)?, worker, to_db(now)?, limit as i64],
+            |r| r.get(0),
+        )
+    }
+
     /// One stored message.
     pub fn inbound(&self, id: i64) -> Result<Option<InboundRow>, StoreError> {
         let sql = select_inbound!("WHERE m.id = ?1");

@@ -146,20 +146,16 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Processes every queued message whose `next_attempt` has come, oldest first, at most
-    /// `limit`. A panic while processing one message defers it and goes on with the next.
+    /// `limit`, but those another worker holds (its lease live: it is processing them now).
+    /// A panic while processing one message defers it and goes on with the next.
     pub fn process_queued(
         &self,
         store: &mut Store,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Report, InboundError> {
-        let due: Vec<i64> = store
-            .queued_inbound()?
-            .into_iter()
-            .filter(|r| r.next_attempt.is_none_or(|t| t <= now))
-            .map(|r| r.id)
-            .take(limit)
-            .collect();
+        // Leases in real time, whatever `now` says (as `process` claims).
+        let due = store.due_inbound(now, crate::worker::id(), Utc::now(), limit)?;
         let mut report = Report::default();
         for id in due {
             let outcome = self.process_guarded(store, id, now)?;

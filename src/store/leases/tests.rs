@@ -437,3 +437,54 @@ fn releasing_every_lease_frees_what_a_killed_process_held() {
         assert_eq!(slices.len(), 2);
     });
 }
+
+#[test]
+fn the_messages_due_leave_out_those_another_worker_holds_and_those_not_due_yet() {
+    each_store(|mut store| {
+        let me = crate::worker::id();
+        let id = |store: &mut Store, n: u32| {
+            store
+                .insert_inbound(b"x", Some(&format!("<due{n}@x>")), &format!("d{n}"), "t")
+                .expect("stored")
+                .id
+        };
+        let (free, later, theirs, mine, done) = (
+            id(&mut store, 1),
+            id(&mut store, 2),
+            id(&mut store, 3),
+            id(&mut store, 4),
+            id(&mut store, 5),
+        );
+        let now = Utc::now();
+        store.release_all_leases().expect("release");
+        store
+            .defer_inbound(later, now + Duration::minutes(5), "forum down")
+            .expect("defer");
+        let until = now + Duration::seconds(60);
+        store
+            .claim_inbound(&[theirs], "other:1:0", now, until)
+            .expect("theirs");
+        store.claim_inbound(&[mine], me, now, until).expect("mine");
+        store
+            .set_inbound_posted(done, "1", "", "g")
+            .expect("posted");
+        assert_eq!(
+            store.due_inbound(now, me, now, 10).expect("due"),
+            vec![free, mine]
+        );
+        assert_eq!(store.due_inbound(now, me, now, 1).expect("due"), vec![free]);
+        assert_eq!(
+            store
+                .due_inbound(now + Duration::minutes(6), me, now, 10)
+                .expect("due"),
+            vec![free, later, mine],
+            "its retry has come"
+        );
+        let expired = until + Duration::seconds(1);
+        assert_eq!(
+            store.due_inbound(now, me, expired, 10).expect("due"),
+            vec![free, theirs, mine],
+            "the other worker's lease expired"
+        );
+    });
+}
