@@ -236,6 +236,21 @@ impl Engine {
         Ok(report)
     }
 
+    /// True when someone holds a role on the schedule `key` (a firing of it has people to
+    /// serve and records itself).
+    pub fn schedule_has_people(&self, key: &str) -> bool {
+        let roles = self.schedules(&Audience {
+            schedule: Some(key.to_owned()),
+            ..Audience::default()
+        });
+        self.config.people.iter().any(|p| {
+            roles
+                .iter()
+                .flat_map(|(_, rs)| rs)
+                .any(|r| p.roles.contains(&r.name))
+        })
+    }
+
     /// The schedules this audience touches, each with the roles that share it.
     fn schedules(&self, audience: &Audience) -> Vec<(String, Vec<Role>)> {
         let mut by_key: Vec<(String, Vec<Role>)> = Vec::new();

@@ -34,6 +34,7 @@ pub mod parallel;
 pub mod poll_plan;
 pub mod run_activity;
 pub mod schedule;
+pub mod take_over;
 pub mod worker;
 
 // Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online

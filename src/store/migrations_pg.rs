@@ -11,7 +11,15 @@
 //! here; `digestd migrate` copies between stores at their newest versions.
 
 /// Every PostgreSQL migration, in order.
-pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES, PREFERENCES, LEASES];
+pub const MIGRATIONS: &[&str] = &[
+    V1,
+    HIGHLIGHTS,
+    ENGAGEMENT,
+    NUDGES,
+    PREFERENCES,
+    LEASES,
+    SCHEDULE_WATCH,
+];
 
 /// SQLite's `HIGHLIGHTS`: ambassadors' nominations and the highlights each digest delivered.
 const HIGHLIGHTS: &str = r#"
@@ -314,4 +322,13 @@ ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
 ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;
 ALTER TABLE inbound_messages ADD COLUMN claimed_by TEXT;
 ALTER TABLE inbound_messages ADD COLUMN lease_until BIGINT;
+"#;
+
+/// SQLite's `SCHEDULE_WATCH`: since when each schedule is watched for firings missed during an
+/// outage of the database.
+const SCHEDULE_WATCH: &str = r#"
+CREATE TABLE schedule_watch (
+    schedule  TEXT PRIMARY KEY,
+    since     BIGINT NOT NULL
+);
 "#;

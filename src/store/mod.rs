@@ -38,6 +38,7 @@ mod open_pg;
 pub mod people;
 pub mod pg_tls;
 pub mod preferences;
+pub mod schedule_watch;
 pub mod scratch_pg;
 pub mod tokens;
 pub mod unsubscribes;
@@ -58,6 +59,7 @@ pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
 pub use location::{PgSettings, StoreLocation};
 pub use people::PersonState;
 pub use preferences::{DigestOverrides, PreferenceChange, StoredPreferences};
+pub use schedule_watch::ScheduleWatch;
 pub use tokens::ReplyLookups;
 pub use unsubscribes::{Redeemed, UsedToken};
 
