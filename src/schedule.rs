@@ -82,12 +82,14 @@ pub fn next_fire(
         .map(|t| t.with_timezone(&Utc)))
 }
 
-/// The last time `schedule` fired at or before `at`, if it ever did.
+/// The last time `schedule` fired at or before `at`, if it ever did (a whole second, as
+/// [`occurrence_near`] names it).
 pub fn previous_fire(
     schedule: &Schedule,
     at: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ScheduleError> {
-    let local = at.with_timezone(&schedule.time_zone);
+    // croner keeps the fraction of a second it starts from.
+    let local = at.trunc_subsecs(0).with_timezone(&schedule.time_zone);
     Ok(parse(schedule)?
         .find_previous_occurrence(&local, true)
         .ok()

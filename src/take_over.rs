@@ -48,7 +48,11 @@ pub async fn take_over(engine: &Engine, store: &mut Store) -> Vec<Firing> {
             tracing::info!(sent, failed, worker = %crate::worker::id(), "resent digests a stopped worker left pending")
         }
         Ok(_) => {}
-        Err(e) => tracing::error!("resending digests other workers left failed: {e:#}"),
+        Err(e) => {
+            // Most likely the database is away: the rest waits for the next round.
+            tracing::error!("resending digests other workers left failed: {e:#}");
+            return Vec::new();
+        }
     }
     let now = Utc::now();
     let missed = match missed_firings(engine, store, now) {

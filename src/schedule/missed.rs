@@ -97,6 +97,21 @@ mod tests {
     }
 
     #[test]
+    fn the_occurrence_is_the_whole_second_a_firing_names() {
+        let s = daily_at_7_30();
+        let now = at(7, 9, 0) + Duration::milliseconds(443);
+        let got = missed(&s, at(1, 0, 0), None, now);
+        assert_eq!(got, Some(at(7, 7, 30)));
+        assert_eq!(
+            got,
+            Some(crate::schedule::occurrence_near(
+                &s,
+                at(7, 7, 30) + Duration::milliseconds(7)
+            ))
+        );
+    }
+
+    #[test]
     fn a_new_installation_or_schedule_never_sends_what_came_before_it() {
         let s = daily_at_7_30();
         assert_eq!(missed(&s, at(7, 10, 0), None, at(7, 10, 5)), None);
