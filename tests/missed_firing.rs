@@ -7,44 +7,17 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 use support::config::Spec;
 use support::daemon::Daemon;
 use support::postgres::PgServer;
-use support::{ensure_deps, run_digestd, skip_unless_ci, wait_until, SmtpSink};
+use support::workers::{assert_one_digest_each_reader, import_two_threads};
+use support::{ensure_deps, skip_unless_ci, wait_until, SmtpSink};
 
 /// Readers; p0 writes the posts, so everyone else gets a digest.
 const PEOPLE: usize = 40;
-
-/// Imports two threads into the built-in forum of `config`'s store.
-fn import_posts(config: &Path) {
-    let file = config.with_file_name("posts.jsonl");
-    let lines: Vec<String> = ["a", "b"]
-        .iter()
-        .map(|thread| {
-            serde_json::json!({
-                "group": "social-work",
-                "thread": thread,
-                "title": format!("Thread {thread}"),
-                "author": "p0@testdam.example",
-                "created": (Utc::now() - chrono::Duration::hours(2)).to_rfc3339(),
-                "body": "News for everyone.",
-            })
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&file, lines.join("\n")).expect("posts");
-    let out = run_digestd(config, &["import", file.to_str().expect("utf-8")], None);
-    assert!(
-        out.status.success(),
-        "import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Both workers' logs, one after the other.
 fn logs(workers: &[&Daemon]) -> String {
@@ -86,7 +59,7 @@ fn a_firing_missed_while_the_database_was_down_is_sent_once_when_it_is_back() {
         ..Spec::default()
     }
     .write_in(dir.path());
-    import_posts(&config);
+    import_two_threads(&config);
 
     let a = Daemon::start(&config, &[]);
     assert!(
@@ -115,31 +88,14 @@ fn a_firing_missed_while_the_database_was_down_is_sent_once_when_it_is_back() {
     // A second worker joins now: it finds the same missed occurrence, and the two share it.
     let b = Daemon::start(&config, &[]);
 
-    let messages = sink.wait_for(PEOPLE - 1, Duration::from_secs(120));
-    // Give a duplicate (a second late run) the chance to show up.
-    std::thread::sleep(Duration::from_secs(6));
-    let messages = if sink.messages().len() > messages.len() {
-        sink.messages()
-    } else {
-        messages
-    };
-    let mut by: HashMap<String, usize> = HashMap::new();
-    for m in &messages {
-        for r in &m.rcpt_to {
-            *by.entry(r.to_lowercase()).or_default() += 1;
-        }
-    }
-    for i in 1..PEOPLE {
-        let to = format!("p{i}@testdam.example");
-        assert_eq!(
-            by.get(&to).copied(),
-            Some(1),
-            "{to}: exactly one digest after the outage ({} messages)\n{}",
-            messages.len(),
-            logs(&[&a, &b])
-        );
-    }
-    assert_eq!(messages.len(), PEOPLE - 1, "nobody else, nothing twice");
+    assert_one_digest_each_reader(
+        &sink,
+        PEOPLE,
+        Duration::from_secs(120),
+        // Room for a duplicate (a second late run) to show up.
+        Duration::from_secs(6),
+        || logs(&[&a, &b]),
+    );
     let log = logs(&[&a, &b]);
     assert!(
         log.contains("running a firing missed"),
