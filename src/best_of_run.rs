@@ -91,7 +91,7 @@ impl Engine {
         };
         // A recap: whatever a digest already delivered may be in it.
         let nothing_delivered = HashSet::new();
-        let run_id = store.start_run(&key, month.end)?;
+        let run_id = store.start_run(&key, month.end, crate::worker::id())?;
         let mut batch = Vec::new();
         for person in people {
             report.people += 1;

@@ -197,7 +197,7 @@ impl Engine {
             if self.stopping() {
                 break;
             }
-            let run_id = store.start_run(&schedule_key, now)?;
+            let run_id = store.start_run(&schedule_key, now, crate::worker::id())?;
             let part = self
                 .run_schedule(store, audience, &schedule_key, &roles, now)
                 .await?;

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[&str] = &[
     PREFERENCES,
     LEASES,
     SCHEDULE_WATCH,
+    RUN_WORKERS,
 ];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
@@ -139,6 +140,10 @@ CREATE TABLE schedule_watch (
     since     INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#;
+
+/// The worker that wrote each `runs` row (issue 22): several workers each log their part of
+/// one firing, and `status` sums them per firing.
+const RUN_WORKERS: &str = "ALTER TABLE runs ADD COLUMN worker TEXT;";
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[&str] = &[
     PREFERENCES,
     LEASES,
     SCHEDULE_WATCH,
+    RUN_WORKERS,
 ];
 
 /// SQLite's `HIGHLIGHTS`: ambassadors' nominations and the highlights each digest delivered.
@@ -332,3 +333,6 @@ CREATE TABLE schedule_watch (
     since     BIGINT NOT NULL
 );
 "#;
+
+/// SQLite's `RUN_WORKERS`: the worker that wrote each `runs` row.
+const RUN_WORKERS: &str = "ALTER TABLE runs ADD COLUMN worker TEXT;";

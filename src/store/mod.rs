@@ -25,6 +25,7 @@ pub mod cpd;
 pub mod db;
 pub mod deliveries;
 pub mod engagement;
+pub mod firing_runs;
 pub mod forum;
 pub mod highlights;
 pub mod inbound;
@@ -52,7 +53,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use db::Db;
 
 pub use confirmations::ConfirmationRow;
-pub use deliveries::{NewDelivery, RunRow};
+pub use deliveries::NewDelivery;
+pub use firing_runs::FiringRuns;
 pub use forum::PollState;
 pub use highlights::SentHighlight;
 pub use inbound::{InboundRow, InboundStatus, InsertedInbound};
