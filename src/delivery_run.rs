@@ -35,6 +35,8 @@ mod preview;
 mod sending;
 mod slices;
 
+pub(crate) use slices::{FiringSlices, SliceLease};
+
 pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 pub use preview::preview;
@@ -398,7 +400,7 @@ impl Engine {
                     self.send_batch(store, &mut batch, &mut report).await?;
                 }
                 if let Some(s) = slice.as_deref_mut() {
-                    s.keep(store, run)?;
+                    s.keep(store)?;
                 }
             }
         }

@@ -70,6 +70,19 @@ fn parse(schedule: &Schedule) -> Result<croner::Cron, ScheduleError> {
         })
 }
 
+/// Each role's monthly best-of schedule, with its key (one per role: each role has its own
+/// highlights).
+pub fn best_of_schedules(config: &Config) -> Vec<(String, Schedule)> {
+    config
+        .roles
+        .iter()
+        .filter_map(|r| {
+            let s = r.best_of.clone()?;
+            Some((crate::best_of::schedule_key(r, &s), s))
+        })
+        .collect()
+}
+
 /// The next time `schedule` fires after `after`, if it ever does.
 pub fn next_fire(
     schedule: &Schedule,
@@ -146,14 +159,7 @@ impl Scheduler {
             (crate::ambassador_nudge::schedule_key(&s), s)
         });
         // Each role's monthly best-of, on its own schedule (its key names the role).
-        let best_of: Vec<(String, Schedule)> = config
-            .roles
-            .iter()
-            .filter_map(|r| {
-                let s = r.best_of.clone()?;
-                Some((crate::best_of::schedule_key(r, &s), s))
-            })
-            .collect();
+        let best_of = best_of_schedules(config);
         for (key, schedule) in roles.chain(nudge).chain(best_of) {
             let tx = tx.clone();
             let job_key = key.clone();

@@ -10,6 +10,8 @@
 //! 3. The firings of the last day with a slice nobody holds (a worker died in it, or stopped
 //!    and gave it back) are finished.
 //!
+//! Both the roles' digest firings and their monthly best-of firings go through 2 and 3.
+//!
 //! Errors are logged; the loop goes on.
 
 use std::sync::atomic::Ordering;
@@ -17,7 +19,8 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 
 use crate::delivery_run::{Audience, Engine};
-use crate::schedule::{distinct_schedules, missed_occurrence, CatchUp, Firing};
+use crate::model::Schedule;
+use crate::schedule::{best_of_schedules, distinct_schedules, missed_occurrence, CatchUp, Firing};
 use crate::store::Store;
 
 /// How far back the take-over round looks for firings left unfinished or missed.
@@ -35,9 +38,34 @@ pub fn catch_up_bounds() -> CatchUp {
     }
 }
 
-/// The schedules whose missed firings are caught up, by key: the roles' digests.
+/// The schedules whose firings are shared by slices, taken over and caught up, with their
+/// keys: the roles' digests and their monthly best-of.
+fn firing_schedules(config: &crate::config::Config) -> Vec<(String, Schedule)> {
+    let digests = distinct_schedules(config).into_iter().map(|s| (s.key(), s));
+    digests.chain(best_of_schedules(config)).collect()
+}
+
+/// The keys of the schedules whose missed firings are caught up (see [`firing_schedules`]).
 pub fn watched_schedules(config: &crate::config::Config) -> Vec<String> {
-    distinct_schedules(config).iter().map(|s| s.key()).collect()
+    firing_schedules(config)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// True when a firing of `key` has people to serve (and so records itself).
+fn has_people(engine: &Engine, key: &str) -> bool {
+    if key.starts_with(crate::best_of::SCHEDULE_PREFIX) {
+        let role = crate::best_of::role_of_key(&engine.config.roles, key);
+        return role.is_some_and(|r| {
+            engine
+                .config
+                .people
+                .iter()
+                .any(|p| p.roles.contains(&r.name))
+        });
+    }
+    engine.schedule_has_people(key)
 }
 
 /// Steps 1 and 3 of the round (see the module doc); returns the firings of step 2 for the
@@ -84,12 +112,11 @@ fn missed_firings(
     }
     let bounds = catch_up_bounds();
     let mut out = Vec::new();
-    for schedule in distinct_schedules(&engine.config) {
-        let key = schedule.key();
+    for (key, schedule) in firing_schedules(&engine.config) {
         let Some(watch) = watches.get(&key) else {
             continue;
         };
-        if !engine.schedule_has_people(&key) {
+        if !has_people(engine, &key) {
             // Nobody to serve: such a firing records nothing, so it would stay "missed".
             continue;
         }
@@ -111,20 +138,27 @@ async fn finish_open_firings(engine: &Engine, store: &mut Store, now: DateTime<U
             return;
         }
     };
-    let known = distinct_schedules(&engine.config);
+    let known = watched_schedules(&engine.config);
     for (schedule, period_end) in open {
         if engine.stop.load(Ordering::SeqCst) {
             return;
         }
-        if !known.iter().any(|s| s.key() == schedule) {
+        if !known.contains(&schedule) {
             continue;
         }
         tracing::info!(%schedule, period_end = %period_end.format("%Y-%m-%dT%H:%M:%SZ"), worker = %crate::worker::id(), "taking over a digest run left unfinished");
-        let audience = Audience {
-            schedule: Some(schedule.clone()),
-            ..Audience::default()
+        let finished = if schedule.starts_with(crate::best_of::SCHEDULE_PREFIX) {
+            engine
+                .run_best_of_firing(store, &schedule, period_end)
+                .await
+        } else {
+            let audience = Audience {
+                schedule: Some(schedule.clone()),
+                ..Audience::default()
+            };
+            engine.run(store, &audience, period_end).await
         };
-        if let Err(e) = engine.run(store, &audience, period_end).await {
+        if let Err(e) = finished {
             tracing::error!(%schedule, "finishing a digest run left unfinished failed: {e:#}");
         }
     }
