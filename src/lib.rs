@@ -5,6 +5,7 @@
 
 // Core: plain values, pure steps (selection, ranking, rendering) and the process counters.
 pub mod digest;
+pub mod html_escape;
 pub mod metrics;
 pub mod model;
 pub mod render;
