@@ -4,6 +4,10 @@
 //! take-over round finds the occurrence without a `firings` row and runs it late, together
 //! with a second worker started then (which finds the same occurrence): everyone gets exactly one digest, and the firing is recorded
 //! once, for its scheduled occurrence.
+//!
+//! On SQLite, one daemon: started for the first time ten minutes after a firing, it sends
+//! nothing from before its first start; started after being stopped over a firing (its
+//! schedule watched since an hour ago), it sends that firing late, once.
 
 mod support;
 
@@ -122,4 +126,81 @@ fn a_firing_missed_while_the_database_was_down_is_sent_once_when_it_is_back() {
         .expect("psql");
     assert_eq!(ledger.trim(), format!("sent|{n}|{n}", n = PEOPLE - 1));
     drop((a, b));
+}
+
+/// One daemon on a SQLite store whose only schedule fired ten minutes ago (daily), with
+/// short leases (an occurrence counts as missed after 2 s); `watched_since`, when given, is
+/// recorded as the first start of a daemon with that schedule before this one starts.
+fn sqlite_daemon_after_a_firing(
+    dir: &std::path::Path,
+    sink: &SmtpSink,
+    watched_since: Option<chrono::DateTime<Utc>>,
+) -> Daemon {
+    let fired =
+        (Utc::now() - chrono::Duration::minutes(10)).with_timezone(&chrono_tz::Europe::Amsterdam);
+    let spec = Spec {
+        transport: Spec::smtp(sink.port()),
+        schedule: fired.format("%-S %-M %-H * * *").to_string(),
+        people: Spec::numbered_people(SQLITE_PEOPLE),
+        tail: "[daemon]\nlease_seconds = 1\n".into(),
+        ..Spec::default()
+    };
+    let key = format!("{}@Europe/Amsterdam", spec.schedule);
+    let config = spec.write_in(dir);
+    import_two_threads(&config);
+    if let Some(since) = watched_since {
+        let loaded = digestd::config::Config::load(&config).expect("config");
+        let mut store = digestd::store::Store::open_at(&loaded.store_location()).expect("store");
+        store.watch_schedules(&[key], since).expect("watched");
+    }
+    let daemon = Daemon::start(&config, &[]);
+    assert!(
+        daemon.wait_log("digestd running", 1, Duration::from_secs(30)),
+        "{}",
+        daemon.stderr()
+    );
+    daemon
+}
+
+/// Readers of the SQLite tests (p0 wrote the posts).
+const SQLITE_PEOPLE: usize = 5;
+
+#[test]
+fn a_new_installation_sends_no_firing_from_before_its_first_start() {
+    ensure_deps();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut daemon = sqlite_daemon_after_a_firing(dir.path(), &sink, None);
+    // Several take-over rounds (every half second), well past the 2 s grace.
+    std::thread::sleep(Duration::from_secs(5));
+    daemon.signal("-TERM");
+    daemon.wait_exit(Duration::from_secs(30));
+    let log = daemon.stderr();
+    assert!(!log.contains("running a firing missed"), "{log}");
+    assert_eq!(
+        sink.messages().len(),
+        0,
+        "nothing from before the first start\n{log}"
+    );
+}
+
+#[test]
+fn a_daemon_stopped_over_a_firing_sends_it_late_and_once_at_its_start() {
+    ensure_deps();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let mut daemon = sqlite_daemon_after_a_firing(dir.path(), &sink, Some(an_hour_ago));
+    assert_one_digest_each_reader(
+        &sink,
+        SQLITE_PEOPLE,
+        Duration::from_secs(60),
+        // Several more take-over rounds: a second late run would send again.
+        Duration::from_secs(4),
+        || daemon.stderr(),
+    );
+    daemon.signal("-TERM");
+    daemon.wait_exit(Duration::from_secs(30));
+    let log = daemon.stderr();
+    assert_eq!(log.matches("running a firing missed").count(), 1, "{log}");
 }
