@@ -2,8 +2,8 @@
 //! one real PostgreSQL, the server stopped a few seconds before the schedule fires (once, at a
 //! set second) and started again once the firing has failed. Once the database is back, the
 //! take-over round finds the occurrence without a `firings` row and runs it late, together
-//! with a second worker started then (which finds the same occurrence): everyone gets exactly one digest, and the firing is recorded
-//! once, for its scheduled occurrence.
+//! with a second worker started then (which finds the same occurrence): everyone gets exactly
+//! one digest, and the firing is recorded once, for its scheduled occurrence.
 //!
 //! On SQLite, one daemon: started for the first time ten minutes after a firing, it sends
 //! nothing from before its first start; started after being stopped over a firing (its
