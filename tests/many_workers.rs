@@ -11,7 +11,7 @@ use support::config::Spec;
 use support::daemon::Daemon;
 use support::postgres::{PgServer, PASSWORD};
 use support::workers::{assert_one_digest_each_reader, import_two_threads};
-use support::{ensure_deps, run_digestd, SmtpSink};
+use support::{ensure_deps, run_digestd, wait_until, SmtpSink};
 
 const PEOPLE: usize = 400;
 
@@ -88,6 +88,18 @@ fn two_workers_on_one_postgresql_share_a_run_and_everyone_gets_exactly_one_diges
         Duration::from_secs(3),
         String::new,
     );
+
+    // `digestd status` shows the firing as a whole: both workers' parts summed (once both
+    // have logged the end of their part; before the schedule fires again, a minute on).
+    let whole = format!("{} sent, 0 failed (2 workers)", PEOPLE - 1);
+    let mut status = String::new();
+    let shown = wait_until(Duration::from_secs(20), Duration::from_millis(250), || {
+        status = ok(&run_digestd(&config, &["status"], None), "status");
+        status.contains(&whole)
+    });
+    if Utc::now() < fires_at + chrono::Duration::seconds(55) {
+        assert!(shown, "status shows {whole:?}:\n{status}");
+    }
 
     // The first firing (one row, however many workers joined it) and its slices, all done,
     // shared by both workers, each named in its own log.
