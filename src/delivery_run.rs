@@ -423,19 +423,21 @@ impl Engine {
         report: &mut RunReport,
     ) -> anyhow::Result<()> {
         let made = self.prepare_all(due, shared)?;
+        let mut ready = Vec::with_capacity(made.len());
         for (d, made) in due.drain(..).zip(made) {
-            let prepared = match made {
-                Made::Empty => {
-                    report.empty += 1;
-                    continue;
-                }
-                Made::Ready(prepared) => prepared,
-            };
-            let Some(id) = store.insert_pending_delivery(&prepared.delivery)? else {
-                report.skipped += 1;
-                continue;
-            };
-            batch.push((id, d.person.email.clone(), prepared.delivery.raw));
+            match made {
+                Made::Empty => report.empty += 1,
+                Made::Ready(prepared) => ready.push((d.person.email.clone(), prepared.delivery)),
+            }
+        }
+        // The stretch in one commit.
+        let deliveries: Vec<&NewDelivery> = ready.iter().map(|(_, d)| d).collect();
+        let ids = store.insert_pending_deliveries(&deliveries)?;
+        for ((email, delivery), id) in ready.into_iter().zip(ids) {
+            match id {
+                Some(id) => batch.push((id, email, delivery.raw)),
+                None => report.skipped += 1,
+            }
         }
         Ok(())
     }

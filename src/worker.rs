@@ -54,6 +54,18 @@ pub fn renewal_due(taken: std::time::Instant) -> bool {
     taken.elapsed() >= lease_std() / 3
 }
 
+/// True when a row this worker leased (`claimed_by`, `lease_until`, as stored) is held by it
+/// at `now` with at least two thirds of a lease left: it may be worked on without a new
+/// claim (a row it stored itself, say). False for another worker's row, an expired lease, or
+/// one that [`renewal_due`] would renew.
+pub fn holds_fresh(
+    claimed_by: Option<&str>,
+    lease_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    claimed_by == Some(id()) && lease_until.is_some_and(|until| until - now >= lease() * 2 / 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +78,27 @@ mod tests {
         assert_eq!(parts[1], std::process::id().to_string());
         assert_eq!(parts[0].len(), 8);
         assert_eq!(id, super::id());
+    }
+
+    #[test]
+    fn a_row_is_held_fresh_only_by_this_worker_with_two_thirds_of_a_lease_left() {
+        let now = Utc::now();
+        let full = Some(now + lease());
+        assert!(holds_fresh(Some(id()), full, now));
+        assert!(holds_fresh(Some(id()), Some(now + lease() * 2 / 3), now));
+        assert!(
+            !holds_fresh(Some(id()), Some(now + lease() / 2), now),
+            "renew first"
+        );
+        assert!(
+            !holds_fresh(Some(id()), Some(now - lease()), now),
+            "expired"
+        );
+        assert!(!holds_fresh(Some(id()), None, now), "given back");
+        assert!(
+            !holds_fresh(Some("other:1:0"), full, now),
+            "another worker's"
+        );
+        assert!(!holds_fresh(None, full, now));
     }
 }

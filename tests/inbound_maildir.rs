@@ -309,6 +309,9 @@ fn a_reply_another_worker_holds_is_left_to_it_until_its_lease_expires() {
         .insert_inbound(&raw, Some("<held@x>"), "ab12", "stdin")
         .expect("stored")
         .id;
+    // Stored here, it is held by this process; handed to the other worker as if that one had
+    // stored it (the lease given back, then claimed by it).
+    store.release_all_leases().expect("release");
     let now = Utc::now();
     let claimed = store
         .claim_inbound(

@@ -281,3 +281,154 @@ fn a_worker_started_later_takes_over_a_dead_workers_run_and_its_pending_digest()
     );
     drop(worker);
 }
+
+/// A worker's inbound loop keeps one store from round to round (one "store opened" line over
+/// many rounds), and when the database goes away for longer than its pool waits and comes
+/// back, it opens the store again and posts what arrived meanwhile, once.
+#[test]
+fn the_inbound_loop_keeps_its_store_and_opens_it_again_after_a_database_restart() {
+    use digestd::config::Config;
+    use digestd::forum::local::LocalForum;
+    use digestd::forum::{Author, Forum};
+    use digestd::model::{ReplyGrant, ReplyToken};
+    use digestd::store::Store;
+    ensure_deps();
+    // A server of its own: it is stopped and started again.
+    let server = match PgServer::start() {
+        Ok(s) => s,
+        Err(e) => {
+            support::skip_unless_ci(&format!("PostgreSQL ({e})"));
+            return;
+        }
+    };
+    let db = server.fresh_database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = Spec {
+        store_pg: Some(format!("url = \"{}\"\npool_size = 2", server.url(&db))),
+        people: Spec::numbered_people(3),
+        tail: "[inbound]\nmaildir = \"replies\"\n\n[daemon]\ninbound_poll_secs = 1\n".into(),
+        ..Spec::default()
+    }
+    .write_in(dir.path());
+    let config = Config::load(&config_path).expect("config");
+    let location = config.store_location();
+
+    // A thread by p0 in the built-in forum, collected, and a reply token for each of p1, p2.
+    let forum = LocalForum::open_at(&location, &config.forum_url).expect("forum");
+    let group = config.group("social-work").expect("group").clone();
+    let author = Author {
+        email: "p0@testdam.example".into(),
+        name: "Person 0".into(),
+    };
+    let posted = forum
+        .create_thread(&group, &author, "Rota", "Who takes Friday?", "seed")
+        .expect("thread");
+    let mut store = Store::open_at(&location).expect("store");
+    store.sync_people(&config.people).expect("people");
+    digestd::collect::collect_all(&config, &mut store).expect("collect");
+    let epoch = Utc::now() - chrono::Duration::days(3650);
+    let (threads, _) = store
+        .load_activity(&["social-work".to_string()], epoch, &[], epoch, 0)
+        .expect("activity");
+    let thread = threads
+        .iter()
+        .find(|t| t.remote_id == posted.remote_thread_id)
+        .expect("collected");
+    let local: i64 = posted.remote_thread_id.parse().expect("local id");
+    let maildir = dir.path().join("replies");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+    }
+    let reply = |i: usize| {
+        let token = ReplyToken::generate();
+        let email = format!("p{i}@testdam.example");
+        store
+            .insert_grant(&ReplyGrant {
+                token: token.clone(),
+                person_email: email.clone(),
+                thread_id: Some(thread.id),
+                expires: Utc::now() + chrono::Duration::days(90),
+            })
+            .expect("grant");
+        support::inbound::mail(
+            &email,
+            &format!("reply+{}@reply.testdam.example", token.as_str()),
+            "Re: Rota",
+            &format!("rota-{i}@testdam.example"),
+            "",
+            &format!("Reply {i}: I can."),
+        )
+    };
+    let (first, second) = (reply(1), reply(2));
+    drop(store);
+    let deliver = |name: &str, raw: &[u8]| {
+        std::fs::write(maildir.join("tmp").join(name), raw).expect("tmp");
+        std::fs::rename(
+            maildir.join("tmp").join(name),
+            maildir.join("new").join(name),
+        )
+        .expect("new");
+    };
+    // Posts in the thread (the seed included); 0 while the database is away.
+    let posts = || {
+        forum
+            .local_thread(local)
+            .ok()
+            .flatten()
+            .map_or(0, |t| t.posts.len())
+    };
+
+    let mut daemon = Daemon::start(&config_path, &[]);
+    assert!(
+        daemon.wait_log("digestd running", 1, Duration::from_secs(30)),
+        "started: {}",
+        daemon.stderr()
+    );
+    deliver("1700000000.1.mda", &first);
+    assert!(
+        support::wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+            posts() == 2
+        }),
+        "the first reply is posted: {}",
+        daemon.stderr()
+    );
+    // Several more rounds (one a second) on the same store.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = daemon.stderr();
+    assert_eq!(
+        log.matches("inbound: store opened").count(),
+        1,
+        "one store for every round so far:\n{log}"
+    );
+
+    // Away for longer than the pool waits for a connection (10 s): the round storing the
+    // reply fails, and the loop lets its store go.
+    server.stop();
+    deliver("1700000000.2.mda", &second);
+    std::thread::sleep(Duration::from_secs(14));
+    server.start_again().expect("PostgreSQL starts again");
+    // Posted at the next round (or, had it been stored and its post refused, at its retry a
+    // minute later).
+    assert!(
+        support::wait_until(Duration::from_secs(90), Duration::from_millis(200), || {
+            posts() == 3
+        }),
+        "the reply that came during the outage is posted once the database is back: {}",
+        daemon.stderr()
+    );
+    let log = daemon.stderr();
+    assert!(
+        log.contains("inbound: store opened again after a round whose store failed"),
+        "the failed store was let go and opened again:\n{log}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(posts(), 3, "each reply posted once");
+    assert_eq!(
+        std::fs::read_dir(maildir.join("new")).map_or(0, |d| d.count()),
+        0,
+        "the Maildir is drained"
+    );
+    daemon.signal("-TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}

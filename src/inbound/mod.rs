@@ -83,6 +83,9 @@ pub struct InboundRunReport {
     /// Servers that cannot be used until someone acts (certificate or login refused): logged
     /// once per outage where it began (see [`crate::mail_outage`]), so not again each round.
     pub unusable: Vec<String>,
+    /// True when one of `errors` came from the store: the daemon's loop opens it again for
+    /// the next round rather than keep it.
+    pub store_failed: bool,
 }
 
 /// One round of inbound work for the daemon: drain the configured Maildir, poll the configured
@@ -114,20 +117,29 @@ pub fn run_inbound_round(
     if let Some(dir) = config.inbound.maildir.as_ref().filter(|_| due.local) {
         match receive::maildir::drain_maildir(dir, store, &pipeline, 10_000) {
             Ok(r) => report.maildir = Some(r),
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed |= !matches!(e, receive::maildir::MaildirError::Io { .. });
+                report.errors.push(e.to_string())
+            }
         }
     }
     if let Some(imap) = config.inbound.imap.as_ref().filter(|_| due.imap) {
         match receive::imap::poll_imap_once(imap, store, &pipeline) {
             Ok(r) => report.imap = Some(r),
             Err(e) if e.is_unusable() => report.unusable.push(e.to_string()),
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed |= e.is_store();
+                report.errors.push(e.to_string())
+            }
         }
     }
     if due.local {
         match pipeline.process_queued(store, Utc::now(), 10_000) {
             Ok(r) => report.retried = r,
-            Err(e) => report.errors.push(e.to_string()),
+            Err(e) => {
+                report.store_failed = true;
+                report.errors.push(e.to_string())
+            }
         }
     }
     report.count_in_metrics();
@@ -160,9 +172,15 @@ impl InboundRunReport {
 
 /// The daemon's inbound loop: the Maildir and the retries every `every`, the IMAP folder every
 /// `[inbound.imap] poll_seconds` (see [`cadence`]), and, with `idle = true`, as soon as the
-/// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread (fresh
-/// store, forum and transport each round, so a failure never wedges the loop), until `stop`
-/// turns true. Errors are logged; the loop goes on.
+/// server announces new mail ([`idle_waiter`]). Each round runs on a blocking thread, until
+/// `stop` turns true. Errors are logged; the loop goes on.
+///
+/// The store and the forums stay open from round to round (opening a store costs a
+/// connection pool and a migration check under the store's write lock, on PostgreSQL every
+/// second per worker, and the built-in forum opens one too): they are opened again, for the
+/// next round, only after a round whose store failed, that found a forum not open, or that
+/// panicked ([`RoundStore`]), so that a failure never wedges the loop. The answer transport
+/// is fresh each round.
 pub async fn watch_inbound(
     config: std::sync::Arc<Config>,
     every: std::time::Duration,
@@ -184,22 +202,21 @@ pub async fn watch_inbound(
         None => (None, None),
     };
     let _waiter = waiter;
+    let mut kept = RoundStore::default();
     loop {
         let due = cadence.take_due(tokio::time::Instant::now().into_std());
         let cfg = config.clone();
-        let round = tokio::task::spawn_blocking(move || -> anyhow::Result<InboundRunReport> {
-            let mut store = Store::open_at(&cfg.store_location())?;
-            let forum = wiring::open_forum(&cfg)?;
-            let answers = wiring::OutboundAnswers::from_config(&cfg)?;
-            Ok(run_inbound_round(
-                &cfg,
-                &mut store,
-                forum.as_ref(),
-                &answers,
-                due,
-            ))
+        let mut held = std::mem::take(&mut kept);
+        let round = tokio::task::spawn_blocking(move || {
+            let report = inbound_round_on(&cfg, &mut held, due);
+            (held, report)
         })
         .await;
+        // A round that panicked took its store down with it: opened again next round.
+        let round = round.map(|(held, report)| {
+            kept = held;
+            report
+        });
         match round {
             Ok(Ok(r)) => {
                 for e in &r.errors {
@@ -235,6 +252,75 @@ pub async fn watch_inbound(
             }
         }
     }
+}
+
+/// What the daemon's inbound loop keeps from round to round: the store, and the forums
+/// replies are posted into (the built-in forum holds a store of its own). None at first; the
+/// store again none after a round whose store failed, the forums after a round that found
+/// one of them not open, or whose store failed (the next round opens them anew).
+#[derive(Debug, Default)]
+pub struct RoundStore {
+    store: Option<Store>,
+    forums: Option<crate::forum::Forums>,
+    /// Times a store was opened (for the log line that says so).
+    opened: u64,
+}
+
+impl RoundStore {
+    /// The kept store and forums, each opened first when there is none (`config`).
+    fn get(&mut self, config: &Config) -> anyhow::Result<(&mut Store, &dyn Forum)> {
+        if self.store.is_none() {
+            let store = Store::open_at(&config.store_location())?;
+            self.opened += 1;
+            if self.opened == 1 {
+                tracing::info!("inbound: store opened, kept from round to round");
+            } else {
+                tracing::info!(
+                    times = self.opened,
+                    "inbound: store opened again after a round whose store failed"
+                );
+            }
+            self.store = Some(store);
+        }
+        let forums = self
+            .forums
+            .get_or_insert_with(|| crate::forum::open_forums(config));
+        let store = self
+            .store
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("no store"))?;
+        Ok((store, forums))
+    }
+
+    /// After a round: lets the store go when it failed (`store_failed`), and the forums then
+    /// or when one of them is not open; the next round opens them anew.
+    fn after_round(&mut self, store_failed: bool) {
+        if store_failed {
+            self.store = None;
+        }
+        let forum_missing = self
+            .forums
+            .as_ref()
+            .is_some_and(|f| f.failures().next().is_some());
+        if store_failed || forum_missing {
+            self.forums = None;
+        }
+    }
+}
+
+/// One round of the daemon's inbound loop on the store and forums `kept` holds (opened first
+/// when it holds none), with the answer transport `config` describes; after a round whose
+/// store failed, `kept` lets them go (see [`RoundStore::after_round`]).
+pub fn inbound_round_on(
+    config: &Config,
+    kept: &mut RoundStore,
+    due: Due,
+) -> anyhow::Result<InboundRunReport> {
+    let answers = wiring::OutboundAnswers::from_config(config)?;
+    let (store, forum) = kept.get(config)?;
+    let report = run_inbound_round(config, store, forum, &answers, due);
+    kept.after_round(report.store_failed);
+    Ok(report)
 }
 
 /// Aborts a task when dropped (the IDLE waiter ends with the loop that owns it).

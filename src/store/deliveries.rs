@@ -8,7 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::db::{params, Exec, Row};
+use super::db::many_rows::insert_rows;
+use super::db::{params, Exec, Param, Row, Tx, Value};
 use super::{from_db, now_db, to_db, Store, StoreError};
 use crate::model::{Delivery, DeliveryStatus, PostId, ReplyGrant};
 use chrono::{DateTime, Utc};
@@ -83,73 +84,43 @@ impl Store {
     /// Returns its id, or `None` (inserting nothing) when the ledger already holds a digest for
     /// the same person, schedule and period end.
     pub fn insert_pending_delivery(&mut self, d: &NewDelivery) -> Result<Option<i64>, StoreError> {
-        let person = crate::model::normalize_email(&d.person_email);
-        let period_end = to_db(d.period_end)?;
+        let ids = self.insert_pending_deliveries(&[d])?;
+        Ok(ids.into_iter().next().flatten())
+    }
+
+    /// Records digests as pending, each with its posts and reply tokens, all in ONE
+    /// transaction (one commit for a stretch of a run). Returns each one's id in order, or
+    /// `None` for one the ledger already holds (same person, schedule and period end).
+    pub fn insert_pending_deliveries(
+        &mut self,
+        ds: &[&NewDelivery],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        if ds.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_db();
-        // Leased to this worker, which sends it next (see `store::leases`).
+        // Leased to this worker, which sends them next (see `store::leases`).
         let lease_until = to_db(crate::worker::lease_until(Utc::now()))?;
-        self.db.write(|tx| {
-            let id: Option<i64> = tx.query_opt(
-                "INSERT INTO deliveries (person_email, schedule, period_end, message_id, raw,
-                    status, created, attempts, claimed_by, lease_until)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0, ?7, ?8)
-                 ON CONFLICT(person_email, schedule, period_end) DO NOTHING
-                 RETURNING id",
-                params![
-                    person,
-                    d.schedule,
-                    period_end,
-                    bare_message_id(&d.message_id),
-                    d.raw,
-                    now,
-                    crate::worker::id(),
-                    lease_until
-                ],
-                |r| r.get(0),
-            )?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            for p in &d.post_ids {
-                tx.execute(
-                    "INSERT INTO delivery_posts (delivery_id, post_id) VALUES (?1, ?2)
-                     ON CONFLICT DO NOTHING",
-                    params![id, p],
-                )?;
-            }
-            for g in &d.grants {
-                let kind = if g.thread_id.is_some() {
-                    "reply"
-                } else {
-                    "command"
-                };
-                tx.execute(
-                    "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
-                        expires, created, token_sha256)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        g.token.as_str(),
-                        crate::model::normalize_email(&g.person_email),
-                        g.thread_id,
-                        kind,
-                        id,
-                        to_db(g.expires)?,
-                        now,
-                        super::tokens::token_hash(g.token.as_str())
-                    ],
-                )?;
-            }
-            super::highlights::insert_sent(tx, id, &person, period_end, &d.highlights)?;
-            Ok(Some(id))
+        // Inserts by key only (`ON CONFLICT` keeps one per person, schedule and period, also
+        // against another worker's insert at the same moment): no store-wide lock.
+        self.db.write_rows(|tx| {
+            ds.iter()
+                .map(|d| insert_pending(tx, d, now, lease_until))
+                .collect()
         })
     }
 
-    /// Marks a delivery sent (accepted by the transport).
+    /// Marks a delivery sent (accepted by the transport). On PostgreSQL the mark does not wait
+    /// for the disk (see [`super::db::Db::write_unsynced`]): only a crash of the database
+    /// server right after it can forget it, and then the digest is sent again, byte for byte,
+    /// once its lease expires; the next [`Store::sync_commits`] makes it durable.
     pub fn mark_sent(&self, id: i64) -> Result<(), StoreError> {
-        self.db.execute(
-            "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
-            params![id, now_db()],
-        )?;
+        self.db.write_unsynced(|tx| {
+            tx.execute(
+                "UPDATE deliveries SET status = 'sent', sent_at = ?2, error = NULL WHERE id = ?1",
+                params![id, now_db()],
+            )
+        })?;
         Ok(())
     }
 
@@ -319,10 +290,136 @@ impl Store {
     }
 }
 
+/// Inserts one pending digest in `tx` (see [`Store::insert_pending_deliveries`]).
+fn insert_pending(
+    tx: &mut Tx<'_>,
+    d: &NewDelivery,
+    now: i64,
+    lease_until: i64,
+) -> Result<Option<i64>, StoreError> {
+    let person = crate::model::normalize_email(&d.person_email);
+    let period_end = to_db(d.period_end)?;
+    let id: Option<i64> = tx.query_opt(
+        "INSERT INTO deliveries (person_email, schedule, period_end, message_id, raw,
+                status, created, attempts, claimed_by, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, 0, ?7, ?8)
+             ON CONFLICT(person_email, schedule, period_end) DO NOTHING
+             RETURNING id",
+        params![
+            person,
+            d.schedule,
+            period_end,
+            bare_message_id(&d.message_id),
+            d.raw,
+            now,
+            crate::worker::id(),
+            lease_until
+        ],
+        |r| r.get(0),
+    )?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    // A few statements for the dozens of rows (one round trip each on PostgreSQL).
+    let posts: Vec<Value> = d
+        .post_ids
+        .iter()
+        .flat_map(|p| [Value::Int(id), Value::Int(*p)])
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO delivery_posts (delivery_id, post_id)",
+        2,
+        &posts,
+        "ON CONFLICT DO NOTHING",
+    )?;
+    let mut tokens: Vec<Value> = Vec::with_capacity(d.grants.len() * 8);
+    for g in &d.grants {
+        let kind = if g.thread_id.is_some() {
+            "reply"
+        } else {
+            "command"
+        };
+        tokens.extend([
+            Value::Text(g.token.as_str().to_owned()),
+            Value::Text(crate::model::normalize_email(&g.person_email)),
+            g.thread_id.value(),
+            Value::Text(kind.to_owned()),
+            Value::Int(id),
+            Value::Int(to_db(g.expires)?),
+            Value::Int(now),
+            super::tokens::token_hash(g.token.as_str()).value(),
+        ]);
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO reply_tokens (token, person_email, thread_id, kind, delivery_id,
+                expires, created, token_sha256)",
+        8,
+        &tokens,
+        "",
+    )?;
+    super::highlights::insert_sent(tx, id, &person, period_end, &d.highlights)?;
+    Ok(Some(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ReplyToken;
+
+    /// Two workers recording a stretch for the same people at the same moment (a slice taken
+    /// over while its first worker still wrote): without the store-wide lock, the unique key
+    /// still leaves exactly one digest per person, and each worker learns which are its own.
+    #[test]
+    fn two_workers_recording_the_same_people_at_once_keep_one_digest_each() {
+        let Some((first, second)) = crate::store::test_support::pg_pair() else {
+            return;
+        };
+        let end = Utc::now();
+        let stretch = move |worker: &str| -> Vec<NewDelivery> {
+            (0..300)
+                .map(|i| NewDelivery {
+                    person_email: format!("p{i}@example.org"),
+                    schedule: "weekly".into(),
+                    period_end: end,
+                    message_id: format!("<{worker}.{i}@example.org>"),
+                    raw: vec![b'x'; 2000],
+                    post_ids: (0..40).collect(),
+                    grants: Vec::new(),
+                    highlights: Vec::new(),
+                })
+                .collect()
+        };
+        let record = move |mut store: Store, worker: &'static str| {
+            std::thread::spawn(move || {
+                let ds = stretch(worker);
+                let refs: Vec<&NewDelivery> = ds.iter().collect();
+                let mut ids = Vec::new();
+                for part in refs.chunks(64) {
+                    ids.extend(store.insert_pending_deliveries(part).expect("recorded"));
+                }
+                (store, ids)
+            })
+        };
+        let a = record(first, "a");
+        let b = record(second, "b");
+        let (store, a) = a.join().expect("first worker");
+        let (_, b) = b.join().expect("second worker");
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert!(a.is_some() != b.is_some(), "person {i}: {a:?} and {b:?}");
+        }
+        let rows: i64 = store
+            .db
+            .query_row("SELECT COUNT(*) FROM deliveries", &[], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 300, "one digest per person");
+        let posts: i64 = store
+            .db
+            .query_row("SELECT COUNT(*) FROM delivery_posts", &[], |r| r.get(0))
+            .expect("count");
+        assert_eq!(posts, 300 * 40, "each digest's posts once");
+    }
     use crate::store::test_support::each_store;
     use chrono::Duration;
 

@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use super::db::{params, Exec, Row, Tx};
+use super::db::many_rows::insert_rows;
+use super::db::{params, Exec, Param, Row, Tx, Value};
 use chrono::{DateTime, Utc};
 
 use super::{from_db, to_db, Store, StoreError};
@@ -134,13 +135,25 @@ pub(crate) fn insert_sent(
     at: i64,
     highlights: &[SentHighlight],
 ) -> Result<(), StoreError> {
-    for h in highlights {
-        tx.execute(
-            "INSERT INTO highlights_sent (delivery_id, post_id, person_email, role, at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-            params![delivery_id, h.post_id, person, h.role, at],
-        )?;
-    }
+    let rows: Vec<Value> = highlights
+        .iter()
+        .flat_map(|h| {
+            [
+                Value::Int(delivery_id),
+                h.post_id.value(),
+                Value::Text(person.to_owned()),
+                h.role.value(),
+                Value::Int(at),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO highlights_sent (delivery_id, post_id, person_email, role, at)",
+        5,
+        &rows,
+        "ON CONFLICT DO NOTHING",
+    )?;
     Ok(())
 }
 

@@ -119,14 +119,25 @@ pub struct InboundRow {
     pub posted_remote_id: Option<String>,
     /// Link to the post it became, when the forum gave one.
     pub posted_url: Option<String>,
+    /// The worker that holds it, or held it last (`None`: never held).
+    pub claimed_by: Option<String>,
+    /// When that worker's lease ends (`None`: not held).
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
-/// Columns of [`InboundRow`], over `inbound_messages m JOIN inbound_raw r USING (id)`.
-const INBOUND_COLUMNS: &str = "m.id, m.message_id, m.sha256, r.raw, m.received, m.source, \
-     m.status, m.reason, m.attempts, m.next_attempt, m.posted_remote_id, m.posted_url";
-
-/// The stored messages with their bytes.
-const INBOUND_FROM: &str = "inbound_messages m JOIN inbound_raw r ON r.id = m.id";
+/// `SELECT` of the columns of [`InboundRow`] from the stored messages with their bytes,
+/// then `$rest` (a fixed statement, not one built per call).
+macro_rules! select_inbound {
+    ($rest:literal) => {
+        concat!(
+            "SELECT m.id, m.message_id, m.sha256, r.raw, m.received, m.source, m.status, ",
+            "m.reason, m.attempts, m.next_attempt, m.posted_remote_id, m.posted_url, ",
+            "m.claimed_by, m.lease_until ",
+            "FROM inbound_messages m JOIN inbound_raw r ON r.id = m.id ",
+            $rest
+        )
+    };
+}
 
 const SET_STATUS: &str = "UPDATE inbound_messages SET status = ?2, reason = ?3 WHERE id = ?1";
 const SET_POSTED: &str = "UPDATE inbound_messages SET status = 'posted', reason = NULL,
@@ -150,6 +161,8 @@ fn inbound_from_row(r: &Row) -> Result<(InboundRow, String), StoreError> {
             next_attempt: r.get::<Option<i64>>(9)?.map(from_db),
             posted_remote_id: r.get(10)?,
             posted_url: r.get(11)?,
+            claimed_by: r.get(12)?,
+            lease_until: r.get::<Option<i64>>(13)?.map(from_db),
         },
         r.get(6)?,
     ))
@@ -196,7 +209,7 @@ struct NewRow<'b, 'm> {
 }
 
 /// Rows written by one multi-row statement (SQLite allows 32,766 parameters a statement; the
-/// widest here takes 4 a row, plus 2).
+/// widest here takes 4 a row, plus 4).
 const ROWS_A_STATEMENT: usize = 64;
 
 /// Message-IDs looked up by one statement.
@@ -235,8 +248,21 @@ fn stored_message_ids<'m>(
     Ok(found)
 }
 
-/// Writes `rows` (queued, received at `received` from `source`) and their raw bytes, many to
-/// a statement.
+/// Who stores a batch: the worker, and the instant (unix nanoseconds) until which it holds
+/// the new rows.
+#[derive(Debug, Clone, Copy)]
+struct Storer<'w> {
+    worker: &'w str,
+    lease_until: i64,
+}
+
+/// Writes `rows` (queued, received at `received` from `source`, held by `storer`) and their raw
+/// bytes, many to a statement.
+///
+/// Each new row is written already claimed by the worker that stores it (`claimed_by`,
+/// `lease_until`), so that processing it right after needs no second write of the row; a
+/// worker that dies before it has finished leaves a lease that expires (see
+/// [`super::leases`]).
 ///
 /// `OR FAIL`: a statement that fails keeps the rows it wrote before the failure, which lets
 /// SQLite write these statements without a statement journal (with the default `ABORT`, a
@@ -248,12 +274,15 @@ fn insert_rows(
     rows: &[NewRow<'_, '_>],
     received: i64,
     source: &str,
+    storer: Storer<'_>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_A_STATEMENT) {
-        let mut messages = Vec::with_capacity(2 + 4 * chunk.len());
+        let mut messages = Vec::with_capacity(4 + 4 * chunk.len());
         let mut raw = Vec::with_capacity(2 * chunk.len());
         messages.push(Value::Int(received));
         messages.push(source.value());
+        messages.push(storer.worker.value());
+        messages.push(Value::Int(storer.lease_until));
         for row in chunk {
             messages.push(Value::Int(row.id));
             messages.push(row.message_id.map(|(mid, _)| mid).value());
@@ -262,20 +291,43 @@ fn insert_rows(
             raw.push(Value::Int(row.id));
             raw.push(Value::Blob(row.message.raw.to_vec()));
         }
-        tx.run(&insert_messages_sql(chunk.len()), &messages)?;
-        tx.run(&insert_raw_sql(chunk.len()), &raw)?;
+        tx.run(insert_sql(chunk.len()).messages.as_str(), &messages)?;
+        tx.run(insert_sql(chunk.len()).raw.as_str(), &raw)?;
     }
     Ok(())
 }
 
-/// The insert of `n` queued rows: `?1` received, `?2` source, then id, Message-ID, its hash
-/// and SHA-256 for each row.
+/// The two inserts of `n` rows, built once per process for each `n` up to
+/// [`ROWS_A_STATEMENT`].
+struct InsertSql {
+    /// Into `inbound_messages`: `?1` received, `?2` source, `?3` the storing worker, `?4` the
+    /// end of its lease, then id, Message-ID, its hash and SHA-256 for each row.
+    messages: String,
+    /// Into `inbound_raw`: id and bytes for each row.
+    raw: String,
+}
+
+/// The inserts of `n` rows (1 ..= [`ROWS_A_STATEMENT`]).
+fn insert_sql(n: usize) -> &'static InsertSql {
+    static BUILT: std::sync::OnceLock<Vec<InsertSql>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        (1..=ROWS_A_STATEMENT)
+            .map(|n| InsertSql {
+                messages: insert_messages_sql(n),
+                raw: insert_raw_sql(n),
+            })
+            .collect()
+    });
+    &built[n.clamp(1, ROWS_A_STATEMENT) - 1]
+}
+
+/// The insert of `n` queued rows held by a worker (see [`InsertSql::messages`]).
 fn insert_messages_sql(n: usize) -> String {
     let rows: Vec<String> = (0..n)
         .map(|i| {
-            let p = 3 + 4 * i;
+            let p = 5 + 4 * i;
             format!(
-                "(?{p}, ?{}, ?{}, ?{}, ?1, ?2, 'queued')",
+                "(?{p}, ?{}, ?{}, ?{}, ?1, ?2, 'queued', ?3, ?4)",
                 p + 1,
                 p + 2,
                 p + 3
@@ -284,7 +336,7 @@ fn insert_messages_sql(n: usize) -> String {
         .collect();
     format!(
         "INSERT OR FAIL INTO inbound_messages (id, message_id, message_id_hash, sha256,
-             received, source, status) VALUES {}",
+             received, source, status, claimed_by, lease_until) VALUES {}",
         rows.join(", ")
     )
 }
@@ -302,7 +354,9 @@ fn insert_raw_sql(n: usize) -> String {
 
 impl Store {
     /// Stores a received message as `queued`, unless it is already stored (then nothing is
-    /// written and the existing row's id comes back as a duplicate).
+    /// written and the existing row's id comes back as a duplicate). A new row is held by this
+    /// worker ([`crate::worker::id`]) for a lease ([`crate::worker::lease`]) from now, so
+    /// that no other worker takes it while this one processes it.
     ///
     /// `message_id` must be the one `raw` carries (as [`crate::inbound::receive::message_id`]
     /// reads it): the same bytes carry the same Message-ID, so a message with one is a
@@ -374,6 +428,12 @@ impl Store {
         source: &str,
     ) -> Result<Vec<InsertedInbound>, StoreError> {
         let received = now_db();
+        // Held by this worker from the start: processing it right after storing it needs no
+        // claim (one write less a message).
+        let storer = Storer {
+            worker: crate::worker::id(),
+            lease_until: to_db(crate::worker::lease_until(Utc::now()))?,
+        };
         // The same bytes carry the same Message-ID, so a message with one is looked up by it
         // alone, and only a message without one by its SHA-256 (see migration 4).
         let keys: Vec<Option<(&str, i64)>> = messages
@@ -427,7 +487,7 @@ impl Store {
                 duplicate: existing.is_some(),
             });
         }
-        insert_rows(tx, &new_rows, received, source)?;
+        insert_rows(tx, &new_rows, received, source, storer)?;
         Ok(out)
     }
 
@@ -498,17 +558,36 @@ impl Store {
 
     /// Every queued message, oldest first (the caller honours `next_attempt`).
     pub fn queued_inbound(&self) -> Result<Vec<InboundRow>, StoreError> {
-        let sql = format!(
-            "SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.status = 'queued' ORDER BY m.id"
-        );
-        let rows = self.db.query_map(&sql, params![], inbound_from_row)?;
+        let sql = select_inbound!("WHERE m.status = 'queued' ORDER BY m.id");
+        let rows = self.db.query_map(sql, params![], inbound_from_row)?;
         rows.into_iter().map(finish).collect()
+    }
+
+    /// The queued messages due for a (re)try at `due` (no `next_attempt`, or one not after it)
+    /// that no other worker than `worker` holds at `now` (never held, given back, lease
+    /// expired), oldest first, at most `limit`: their ids only (the daemon asks every round,
+    /// and reads each message's bytes only when it processes it).
+    pub fn due_inbound(
+        &self,
+        due: DateTime<Utc>,
+        worker: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.db.query_map(
+            "SELECT id FROM inbound_messages
+             WHERE status = 'queued' AND (next_attempt IS NULL OR next_attempt <= ?1)
+               AND (lease_until IS NULL OR lease_until < ?3 OR claimed_by = ?2)
+             ORDER BY id LIMIT ?4",
+            params![to_db(due)?, worker, to_db(now)?, limit as i64],
+            |r| r.get(0),
+        )
     }
 
     /// One stored message.
     pub fn inbound(&self, id: i64) -> Result<Option<InboundRow>, StoreError> {
-        let sql = format!("SELECT {INBOUND_COLUMNS} FROM {INBOUND_FROM} WHERE m.id = ?1");
-        let row = self.db.query_opt(&sql, params![id], inbound_from_row)?;
+        let sql = select_inbound!("WHERE m.id = ?1");
+        let row = self.db.query_opt(sql, params![id], inbound_from_row)?;
         row.map(finish).transpose()
     }
 

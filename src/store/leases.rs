@@ -61,6 +61,91 @@ pub struct WorkerLeases {
     pub inbound: u64,
 }
 
+/// Lengths of the `IN (…)` lists of the fixed statements that take a list of ids: a list is
+/// padded to the next length by repeating its last id (which changes nothing in an `IN`), so
+/// that a few statements, built once per process and prepared once per connection, serve
+/// every length up to [`IDS_A_STATEMENT`].
+const ID_LIST_SIZES: [usize; 4] = [1, 8, 64, IDS_A_STATEMENT];
+
+/// Which of [`ID_LIST_SIZES`] a list of `n` ids is padded to (`n` at most
+/// [`IDS_A_STATEMENT`]): its index and the length.
+fn list_size(n: usize) -> (usize, usize) {
+    ID_LIST_SIZES
+        .iter()
+        .copied()
+        .enumerate()
+        .find(|&(_, size)| size >= n)
+        .unwrap_or((ID_LIST_SIZES.len() - 1, IDS_A_STATEMENT))
+}
+
+/// `ids` as `size` values: the last one repeated to fill the list.
+fn padded(ids: &[i64], size: usize) -> impl Iterator<Item = Value> + '_ {
+    let last = ids.last().copied().unwrap_or_default();
+    (0..size.max(ids.len())).map(move |i| Value::Int(ids.get(i).copied().unwrap_or(last)))
+}
+
+/// One statement for each of [`ID_LIST_SIZES`], built by `build` on first use.
+type SizedStatements = std::sync::OnceLock<Vec<String>>;
+
+/// The statement of `cell` for `n` ids, and the length its list takes.
+fn sized(
+    cell: &'static SizedStatements,
+    n: usize,
+    build: fn(usize) -> String,
+) -> (&'static str, usize) {
+    let built = cell.get_or_init(|| ID_LIST_SIZES.iter().map(|&n| build(n)).collect());
+    let (index, size) = list_size(n);
+    (built[index].as_str(), size)
+}
+
+/// The claim of [`Store::claim_inbound`] on `engine` for `n` ids: `?1` worker, `?2` lease end,
+/// `?3` now, then the ids.
+fn claim_inbound_sql(engine: Engine, n: usize) -> (&'static str, usize) {
+    fn build(n: usize, locking: &str) -> String {
+        format!(
+            "UPDATE inbound_messages SET claimed_by = ?1, lease_until = ?2
+             WHERE id IN (
+                 SELECT id FROM inbound_messages
+                 WHERE id IN ({}) AND status = 'queued'
+                   AND (lease_until IS NULL OR lease_until < ?3 OR claimed_by = ?1){locking})
+             RETURNING id",
+            placeholders(4, n)
+        )
+    }
+    static SQLITE: SizedStatements = SizedStatements::new();
+    static POSTGRES: SizedStatements = SizedStatements::new();
+    match engine {
+        Engine::Sqlite => sized(&SQLITE, n, |n| build(n, skip_locked(Engine::Sqlite))),
+        Engine::Postgres => sized(&POSTGRES, n, |n| build(n, skip_locked(Engine::Postgres))),
+    }
+}
+
+/// A table whose rows carry leases that [`Store::lease_many`] sets.
+#[derive(Debug, Clone, Copy)]
+enum LeasedTable {
+    /// `deliveries`.
+    Deliveries,
+    /// `inbound_messages`.
+    Inbound,
+}
+
+/// The lease update of [`Store::lease_many`] on `table` for `n` ids: `?1` lease end (or
+/// NULL), `?2` worker, then the ids.
+fn lease_many_sql(table: LeasedTable, n: usize) -> (&'static str, usize) {
+    fn build(table: &str, n: usize) -> String {
+        format!(
+            "UPDATE {table} SET lease_until = ?1 WHERE claimed_by = ?2 AND id IN ({})",
+            placeholders(3, n)
+        )
+    }
+    static DELIVERIES: SizedStatements = SizedStatements::new();
+    static INBOUND: SizedStatements = SizedStatements::new();
+    match table {
+        LeasedTable::Deliveries => sized(&DELIVERIES, n, |n| build("deliveries", n)),
+        LeasedTable::Inbound => sized(&INBOUND, n, |n| build("inbound_messages", n)),
+    }
+}
+
 /// Sets one of the counts of a [`WorkerLeases`].
 type SetCount = fn(&mut WorkerLeases, u64);
 
@@ -315,11 +400,16 @@ impl Store {
     /// Gives back `worker`'s leases on the deliveries `ids` (not sent: stopping, or the relay
     /// unusable): the next cycle of any worker sends them.
     pub fn release_deliveries(&self, ids: &[i64], worker: &str) -> Result<usize, StoreError> {
-        self.lease_many("deliveries", ids, worker, None)
+        self.lease_many(LeasedTable::Deliveries, ids, worker, None)
     }
 
     /// Claims for `worker` until `until` those of the inbound messages `ids` that are queued
     /// and not held at `now` by another worker; returns the ids claimed, in order.
+    ///
+    /// A message is stored already held by the worker that stores it (see
+    /// [`Store::insert_inbound_batch`]), so this is for the others: retries, rows stored
+    /// before (a Maildir copy of one), rows whose lease expired, and a worker's own rows whose
+    /// lease is getting short. One of a few fixed statements (see [`ID_LIST_SIZES`]).
     pub fn claim_inbound(
         &mut self,
         ids: &[i64],
@@ -331,27 +421,18 @@ impl Store {
         let mut claimed = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_A_STATEMENT) {
             let got: Vec<i64> = self.db.write(|tx| {
-                let sql = format!(
-                    "UPDATE inbound_messages SET claimed_by = ?1, lease_until = ?2
-                     WHERE id IN (
-                         SELECT id FROM inbound_messages
-                         WHERE id IN ({}) AND status = 'queued'
-                           AND (lease_until IS NULL OR lease_until < ?3 OR claimed_by = ?1){})
-                     RETURNING id",
-                    placeholders(4, chunk.len()),
-                    skip_locked(tx.engine())
-                );
-                let mut values = vec![
-                    Value::Text(worker.to_owned()),
-                    Value::Int(until),
-                    Value::Int(now),
-                ];
-                values.extend(chunk.iter().map(|&id| Value::Int(id)));
-                tx.rows(&sql, &values)?.iter().map(|r| r.get(0)).collect()
+                let (sql, size) = claim_inbound_sql(tx.engine(), chunk.len());
+                let mut values = Vec::with_capacity(3 + size);
+                values.push(Value::Text(worker.to_owned()));
+                values.push(Value::Int(until));
+                values.push(Value::Int(now));
+                values.extend(padded(chunk, size));
+                tx.rows(sql, &values)?.iter().map(|r| r.get(0)).collect()
             })?;
             claimed.extend(got);
         }
         claimed.sort_unstable();
+        claimed.dedup();
         Ok(claimed)
     }
 
@@ -363,29 +444,25 @@ impl Store {
         worker: &str,
         until: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        self.lease_many("inbound_messages", ids, worker, Some(to_db(until)?))
+        self.lease_many(LeasedTable::Inbound, ids, worker, Some(to_db(until)?))
     }
 
     /// Sets (`Some`) or clears (`None`) `worker`'s leases on rows `ids` of `table`.
     fn lease_many(
         &self,
-        table: &str,
+        table: LeasedTable,
         ids: &[i64],
         worker: &str,
         until: Option<i64>,
     ) -> Result<usize, StoreError> {
         let mut n = 0;
         for chunk in ids.chunks(IDS_A_STATEMENT) {
-            let sql = format!(
-                "UPDATE {table} SET lease_until = ?1 WHERE claimed_by = ?2 AND id IN ({})",
-                placeholders(3, chunk.len())
-            );
-            let mut values = vec![
-                until.map_or(Value::Null, Value::Int),
-                Value::Text(worker.to_owned()),
-            ];
-            values.extend(chunk.iter().map(|&id| Value::Int(id)));
-            n += self.db.auto()?.run(&sql, &values)?;
+            let (sql, size) = lease_many_sql(table, chunk.len());
+            let mut values = Vec::with_capacity(2 + size);
+            values.push(until.map_or(Value::Null, Value::Int));
+            values.push(Value::Text(worker.to_owned()));
+            values.extend(padded(chunk, size));
+            n += self.db.auto()?.run(sql, &values)?;
         }
         Ok(n)
     }

@@ -284,6 +284,10 @@ impl Store {
     pub fn commit_sync(&self) -> CommitSync {
         CommitSync {
             path: self.sqlite().map(|_| self.path.clone()),
+            pool: match &self.db {
+                Db::Sqlite(_) => None,
+                Db::Postgres(pool) => Some(pool.clone()),
+            },
         }
     }
 
@@ -311,17 +315,31 @@ impl Store {
 }
 
 /// Syncs a store's commits to disk, from any thread (made by [`Store::commit_sync`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommitSync {
-    /// The store's database file (its WAL is this path with `-wal`); `None` on PostgreSQL,
-    /// whose commits are durable when they return.
+    /// The store's database file (its WAL is this path with `-wal`); `None` on PostgreSQL.
     path: Option<PathBuf>,
+    /// The PostgreSQL store's pool (`None` on SQLite).
+    pool: Option<db::postgres::PgPool>,
+}
+
+impl std::fmt::Debug for CommitSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitSync")
+            .field("path", &self.path)
+            .field("postgres", &self.pool.is_some())
+            .finish()
+    }
 }
 
 impl CommitSync {
-    /// Fsyncs the store's WAL (the database file when there is no WAL): every commit made
-    /// before this call then survives a power cut. Says which file failed.
+    /// Fsyncs the store's WAL (the database file when there is no WAL; on PostgreSQL, waits
+    /// for the server to flush its WAL): every commit made before this call then survives a
+    /// power cut. Says which file failed.
     pub fn run(&self) -> Result<(), StoreError> {
+        if let Some(pool) = &self.pool {
+            return db::postgres::sync_wal(pool);
+        }
         let Some(path) = &self.path else {
             return Ok(());
         };
@@ -512,6 +530,19 @@ pub(crate) mod test_support {
         Some(Store::open_at(&location).expect("open postgresql store"))
     }
 
+    /// Two stores (two workers' pools) on one new database of the test process's PostgreSQL.
+    pub fn pg_pair() -> Option<(Store, Store)> {
+        let server = postgres_server::PgServer::shared()?;
+        let location = StoreLocation::Postgres(PgSettings {
+            url: server.fresh_url(),
+            password_file: None,
+            pool_size: 2,
+            ca_file: None,
+        });
+        let open = || Store::open_at(&location).expect("open postgresql store");
+        Some((open(), open()))
+    }
+
     /// Runs `test` on a fresh SQLite store, then on a fresh PostgreSQL store: the store's
     /// semantics are the same on both.
     pub fn each_store(mut test: impl FnMut(Store)) {
@@ -541,226 +572,4 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fresh_store_is_migrated_and_in_wal() {
-        let (_dir, store) = test_support::temp_store();
-        assert_eq!(
-            store.schema_version().expect("version"),
-            migrations::MIGRATIONS.len() as i64
-        );
-        let mode: String = store
-            .sqlite()
-            .expect("sqlite")
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .expect("mode");
-        assert_eq!(mode, "wal");
-        let fk: i64 = store
-            .sqlite()
-            .expect("sqlite")
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .expect("fk");
-        assert_eq!(fk, 1);
-    }
-
-    #[test]
-    fn a_new_file_gets_large_pages_and_an_old_one_keeps_its_own() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let page_size = |path: &Path| -> (i64, i64) {
-            let store = Store::open(path).expect("open");
-            let size = store
-                .sqlite()
-                .expect("sqlite")
-                .query_row("PRAGMA page_size", [], |r| r.get(0))
-                .expect("page size");
-            let pages = store
-                .sqlite()
-                .expect("sqlite")
-                .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-                .expect("autocheckpoint");
-            (size, pages)
-        };
-        let new = dir.path().join("new.sqlite");
-        assert_eq!(page_size(&new), (NEW_FILE_PAGE_SIZE, 2048));
-        assert_eq!(page_size(&new), (NEW_FILE_PAGE_SIZE, 2048), "reopened");
-
-        // A store made with SQLite's default 4 KiB pages (as digestd made them before).
-        let old = dir.path().join("old.sqlite");
-        {
-            let conn = Connection::open(&old).expect("create");
-            conn.execute_batch(
-                "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
-            )
-            .expect("old file");
-        }
-        assert_eq!(
-            page_size(&old),
-            (4096, 8192),
-            "same 32 MiB between checkpoints"
-        );
-    }
-
-    #[test]
-    fn synced_writes_run_with_full_sync_and_the_connection_goes_back_to_normal() {
-        let (_dir, mut store) = test_support::temp_store();
-        let level = |s: &Store| -> i64 {
-            s.sqlite()
-                .expect("sqlite")
-                .query_row("PRAGMA synchronous", [], |r| r.get(0))
-                .expect("synchronous")
-        };
-        assert_eq!(level(&store), 1, "NORMAL by default");
-        let inside = store.synced(|s| Ok(level(s))).expect("synced");
-        assert_eq!(inside, 2, "FULL inside");
-        assert_eq!(level(&store), 1, "NORMAL after");
-        let failed: Result<(), StoreError> = store.synced(|_| {
-            Err(StoreError::BadValue {
-                column: "x",
-                value: "y".into(),
-            })
-        });
-        assert!(failed.is_err());
-        assert_eq!(level(&store), 1, "NORMAL after a failed write too");
-    }
-
-    #[test]
-    fn a_checkpointer_on_its_own_thread_copies_what_the_store_committed() {
-        let (_dir, mut store) = test_support::temp_store();
-        let raw = vec![b'x'; 64 * 1024];
-        for i in 0..20 {
-            store
-                .insert_inbound(&raw, Some(&format!("<c{i}@x>")), &format!("h{i}"), "test")
-                .expect("stored");
-        }
-        // In WAL mode the database file grows only when a checkpoint copies pages into it.
-        let file_size = |store: &Store| std::fs::metadata(store.path()).expect("file").len();
-        let before = file_size(&store);
-        assert!(before < 20 * 64 * 1024, "not copied yet: {before} bytes");
-        let checkpointer = store.wal_checkpointer().expect("checkpointer");
-        std::thread::spawn(move || checkpointer.checkpoint())
-            .join()
-            .expect("thread")
-            .expect("checkpointed");
-        let after = file_size(&store);
-        assert!(
-            after >= 20 * 64 * 1024,
-            "copied by the other connection: {after} bytes"
-        );
-    }
-
-    #[test]
-    fn sync_commits_syncs_the_wal_and_says_which_file_failed() {
-        let (dir, store) = test_support::temp_store();
-        store.sync_commits().expect("synced");
-        // A store whose directory went away names the file it could not sync.
-        drop(store);
-        let gone = dir.path().join("gone");
-        std::fs::create_dir(&gone).expect("dir");
-        let store = Store::open(&gone.join("s.sqlite")).expect("open");
-        std::fs::remove_dir_all(&gone).expect("removed");
-        let err = store.sync_commits().expect_err("no files left");
-        assert!(
-            err.to_string().contains("s.sqlite"),
-            "names the file: {err}"
-        );
-    }
-
-    #[test]
-    fn reopen_keeps_data_and_version() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.sqlite");
-        {
-            let store = Store::open(&path).expect("open");
-            store
-                .sqlite()
-                .expect("sqlite")
-                .execute(
-                    "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
-                    [],
-                )
-                .expect("insert");
-        }
-        let store = Store::open(&path).expect("reopen");
-        let n: i64 = store
-            .sqlite()
-            .expect("sqlite")
-            .query_row("SELECT COUNT(*) FROM groups", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 1);
-        assert_eq!(
-            store.schema_version().expect("v"),
-            migrations::MIGRATIONS.len() as i64
-        );
-    }
-
-    #[test]
-    fn newer_store_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("s.sqlite");
-        {
-            let store = Store::open(&path).expect("open");
-            store
-                .sqlite()
-                .expect("sqlite")
-                .execute_batch("PRAGMA user_version = 99")
-                .expect("bump");
-        }
-        let err = Store::open(&path).expect_err("refused");
-        let msg = err.to_string();
-        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{msg}");
-        assert!(msg.contains("version 99"), "{msg}");
-    }
-
-    #[test]
-    fn a_postgresql_store_is_migrated_reopened_and_refused_when_newer() {
-        let Some(store) = test_support::pg_store() else {
-            return;
-        };
-        assert_eq!(store.engine(), db::Engine::Postgres);
-        let known = migrations_pg::MIGRATIONS.len() as i64;
-        assert_eq!(store.schema_version().expect("version"), known);
-        store
-            .db
-            .execute(
-                "INSERT INTO groups (id, name, forum) VALUES ('g', 'G', 'local')",
-                db::params![],
-            )
-            .expect("insert");
-        let again = Store::open_at(store.location()).expect("reopen");
-        assert_eq!(again.schema_version().expect("version"), known);
-        let n: i64 = again
-            .db
-            .query_row("SELECT COUNT(*) FROM groups", db::params![], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 1, "data kept");
-        again
-            .db
-            .execute("UPDATE schema_version SET version = 99", db::params![])
-            .expect("bump");
-        let err = Store::open_at(store.location()).expect_err("refused");
-        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
-        assert!(!err.to_string().contains("password"), "{err}");
-    }
-
-    #[test]
-    fn tags_round_trip() {
-        let tags = vec![
-            " Training ".to_string(),
-            String::new(),
-            "best-answer".into(),
-        ];
-        let db = tags_to_db(&tags);
-        assert_eq!(db, ",training,best-answer,");
-        assert_eq!(tags_from_db(&db), vec!["training", "best-answer"]);
-        assert_eq!(tags_to_db(&[]), "");
-        assert!(tags_from_db("").is_empty());
-    }
-
-    #[test]
-    fn instants_round_trip_exactly() {
-        let t = Utc::now();
-        assert_eq!(from_db(to_db(t).expect("in range")), t);
-    }
-}
+mod tests;

@@ -146,20 +146,16 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Processes every queued message whose `next_attempt` has come, oldest first, at most
-    /// `limit`. A panic while processing one message defers it and goes on with the next.
+    /// `limit`, but those another worker holds (its lease live: it is processing them now).
+    /// A panic while processing one message defers it and goes on with the next.
     pub fn process_queued(
         &self,
         store: &mut Store,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Report, InboundError> {
-        let due: Vec<i64> = store
-            .queued_inbound()?
-            .into_iter()
-            .filter(|r| r.next_attempt.is_none_or(|t| t <= now))
-            .map(|r| r.id)
-            .take(limit)
-            .collect();
+        // Leases in real time, whatever `now` says (as `process` claims).
+        let due = store.due_inbound(now, crate::worker::id(), Utc::now(), limit)?;
         let mut report = Report::default();
         for id in due {
             let outcome = self.process_guarded(store, id, now)?;
@@ -202,14 +198,16 @@ impl<'a> Pipeline<'a> {
         if row.status != InboundStatus::Queued {
             return Ok(Outcome::AlreadyDone(row.status));
         }
-        // Claimed for this worker (real time, whatever `now` says): a message another worker
-        // is processing right now is theirs.
+        // Held by this worker (real time, whatever `now` says): a message another worker is
+        // processing right now is theirs. One this worker has just stored is held already
+        // (`digestd receive`); any other is claimed first.
         let t = Utc::now();
         let worker = crate::worker::id();
-        if store
-            .claim_inbound(&[id], worker, t, crate::worker::lease_until(t))?
-            .is_empty()
-        {
+        let held = crate::worker::holds_fresh(row.claimed_by.as_deref(), row.lease_until, t)
+            || !store
+                .claim_inbound(&[id], worker, t, crate::worker::lease_until(t))?
+                .is_empty();
+        if !held {
             return Ok(Outcome::AlreadyDone(InboundStatus::Queued));
         }
         let outcome = self.outcome(store, &row, now)?;
@@ -259,12 +257,14 @@ impl<'a> Pipeline<'a> {
         // parses, classifies and trims (pure); once stored, this thread takes its share of
         // what is left. Nothing is acted on before the insert has committed.
         let parsed = Parsings::new(intakes.len());
+        let mut stored = std::time::Instant::now();
         let inserted = std::thread::scope(|scope| {
             scope.spawn(|| {
                 let parser = MessageParser::default();
                 parsed.fill_rest(|i| self.parse(&parser, &intakes[i].raw));
             });
             let new: Vec<NewInbound<'_>> = intakes.iter().map(Intake::as_new_inbound).collect();
+            stored = std::time::Instant::now();
             let inserted = store.insert_inbound_batch(&new, source);
             if inserted.is_ok() {
                 let parser = MessageParser::default();
@@ -272,6 +272,6 @@ impl<'a> Pipeline<'a> {
             }
             inserted
         })?;
-        self.process_stored(store, &intakes, inserted, &parsed, now)
+        self.process_stored(store, &intakes, inserted, stored, &parsed, now)
     }
 }

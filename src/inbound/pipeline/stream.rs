@@ -162,6 +162,8 @@ impl<'a> Pipeline<'a> {
                 };
                 let Some((tag, batch)) = next else { break };
                 let intakes = batch.borrow_owner();
+                // Its new rows are held by this worker from (about) now: the insert leases them.
+                let stored_at = std::time::Instant::now();
                 let stored = if intakes.is_empty() {
                     // Nothing to store (say, only unreadable files): no transaction.
                     Ok((Vec::new(), None))
@@ -182,6 +184,7 @@ impl<'a> Pipeline<'a> {
                             tag,
                             batch,
                             inserted,
+                            stored_at,
                             syncing,
                         });
                         Ok(())
@@ -235,6 +238,7 @@ impl<'a> Pipeline<'a> {
             tag,
             batch,
             inserted,
+            stored_at,
             syncing,
         } = stored;
         // This thread's share of what the helper has not parsed yet, while the commit is
@@ -252,7 +256,7 @@ impl<'a> Pipeline<'a> {
                 if intakes.is_empty() {
                     return Ok(Vec::new());
                 }
-                self.process_stored(store, intakes, inserted, parsed, Utc::now())
+                self.process_stored(store, intakes, inserted, stored_at, parsed, Utc::now())
             })
         });
         let _ = spent.send(batch);
@@ -260,14 +264,19 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    /// Processes a batch just stored (`inserted`, in the order of `intakes`), with what parsing
-    /// already made of each intake (`None`: parsed here), and records where each message ended
-    /// (see [`Pipeline::receive_batch`]).
+    /// Processes a batch just stored (`inserted`, in the order of `intakes`, the insert begun
+    /// at `stored_at`), with what parsing already made of each intake (`None`: parsed here),
+    /// and records where each message ended (see [`Pipeline::receive_batch`]).
+    ///
+    /// The rows the insert wrote are held by this worker already (the insert leased them):
+    /// they are claimed again only when a third of that lease has passed. Rows stored before
+    /// (duplicates still queued) are claimed: another worker may hold them.
     pub(super) fn process_stored<'r>(
         &self,
         store: &mut Store,
         intakes: &'r [Intake],
         inserted: Vec<InsertedInbound>,
+        stored_at: std::time::Instant,
         parsed: &Parsings<'r>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(InsertedInbound, Outcome)>, InboundError> {
@@ -362,18 +371,36 @@ impl<'a> Pipeline<'a> {
             Default::default()
         };
 
-        // Claimed for this worker: a message another worker is processing right now stays
-        // theirs (not reported here; it is queued until they finish it).
+        // Held by this worker: the rows this batch stored, from their insert (claimed again
+        // when a third of that lease has passed); rows stored before are claimed, and one
+        // another worker is processing right now stays theirs (not reported here; it is
+        // queued until they finish it).
         let mut held: HashSet<i64> = HashSet::new();
+        let inserted_held = !crate::worker::renewal_due(stored_at);
+        let mut renewed = if inserted_held {
+            stored_at
+        } else {
+            std::time::Instant::now()
+        };
         if failure.is_none() && !rows.is_empty() {
-            let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
-            let t = Utc::now();
-            match store.claim_inbound(&ids, crate::worker::id(), t, crate::worker::lease_until(t)) {
-                Ok(claimed) => held.extend(claimed),
-                Err(e) => failure = Some(e.into()),
+            let mut to_claim: Vec<i64> = Vec::new();
+            for (row, bytes) in &rows {
+                match bytes {
+                    Bytes::Received(_) if inserted_held => {
+                        held.insert(row.id);
+                    }
+                    _ => to_claim.push(row.id),
+                }
+            }
+            if !to_claim.is_empty() {
+                let t = Utc::now();
+                let until = crate::worker::lease_until(t);
+                match store.claim_inbound(&to_claim, crate::worker::id(), t, until) {
+                    Ok(claimed) => held.extend(claimed),
+                    Err(e) => failure = Some(e.into()),
+                }
             }
         }
-        let mut renewed = std::time::Instant::now();
 
         // Then each message in turn (none when the lookups failed: all stay queued).
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
@@ -481,6 +508,8 @@ struct StoredBatch<'scope, T> {
     batch: Arc<ParsedBatch>,
     /// The insert's results, in the order of the intakes.
     inserted: Vec<InsertedInbound>,
+    /// When the insert began (its new rows are leased to this worker from then).
+    stored_at: std::time::Instant,
     /// The sync of the batch's commit.
     syncing: Option<std::thread::ScopedJoinHandle<'scope, Result<(), StoreError>>>,
 }

@@ -94,6 +94,11 @@ impl ImapError {
     pub fn is_unusable(&self) -> bool {
         matches!(self, ImapError::Unusable { .. })
     }
+
+    /// True when the store failed ([`ImapError::Store`], [`ImapError::Pipeline`]).
+    pub fn is_store(&self) -> bool {
+        matches!(self, ImapError::Store(_) | ImapError::Pipeline(_))
+    }
 }
 
 /// What one poll did.

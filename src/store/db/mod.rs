@@ -9,7 +9,17 @@
 //! in the dialect both accept (`?N` placeholders, `ON CONFLICT`, `RETURNING`, `FILTER`); the
 //! few differences are translated in [`postgres::translate`] or kept in the schema
 //! (`migrations_pg`).
+//!
+//! **Durability:** a commit is visible to every connection and safe from a crash of digestd
+//! when it returns. On SQLite (`synchronous = NORMAL`, WAL) it reaches the disk at the next
+//! sync; on PostgreSQL it is on disk (`synchronous_commit = on`), except a
+//! [`Db::write_unsynced`] mark. Transactions that only write rows by their keys
+//! ([`Db::write_rows`]: a stretch of pending digests, a sent mark) skip the store-wide lock. What must survive a power cut before digestd acts on it
+//! outside the store (pending digests before their mail leaves, inbound mail before its
+//! source lets go of it) is made durable first by `Store::sync_commits` / `Store::synced`.
+//! Rows by the dozen go in a few statements ([`many_rows`]).
 
+pub mod many_rows;
 pub(crate) mod postgres;
 mod sqlite;
 pub mod value;
@@ -27,6 +37,18 @@ use super::StoreError;
 
 /// The key of the advisory lock a PostgreSQL write transaction holds (`digestd` in ASCII).
 pub const WRITE_LOCK: i64 = 0x0064_6967_6573_7464;
+
+/// How a write transaction runs on PostgreSQL (on SQLite every one is `BEGIN IMMEDIATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Holding [`WRITE_LOCK`]; the commit waits for the disk ([`Db::write`]).
+    Locked,
+    /// Without the store-wide lock; the commit waits for the disk ([`Db::write_rows`]).
+    Unlocked,
+    /// Without the store-wide lock; the commit does not wait for the disk
+    /// ([`Db::write_unsynced`]).
+    Unsynced,
+}
 
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +228,39 @@ impl Db {
         &self,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.write_as(Commit::Locked, f)
+    }
+
+    /// [`Db::write`] without the store-wide lock on PostgreSQL, for a transaction that only
+    /// inserts or updates rows by their keys and reads nothing it then acts on (its
+    /// correctness rests on row locks, unique keys and `ON CONFLICT`, not on being alone):
+    /// several workers' such writes then overlap instead of queueing. On SQLite the same as
+    /// [`Db::write`].
+    pub fn write_rows<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.write_as(Commit::Unlocked, f)
+    }
+
+    /// [`Db::write_rows`], committed without waiting for the disk on PostgreSQL
+    /// (`synchronous_commit = off` for this transaction): visible to everyone and safe from a
+    /// crash of digestd when it returns, but a crash of the database server within a fraction
+    /// of a second (at most three WAL-writer delays) may forget it, unless a
+    /// `Store::sync_commits` ran after it. For marks that only cost a repeat when lost (a
+    /// digest's "sent"); on SQLite the same as [`Db::write`].
+    pub fn write_unsynced<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.write_as(Commit::Unsynced, f)
+    }
+
+    fn write_as<T, E: From<StoreError>>(
+        &self,
+        commit: Commit,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         match self {
             Db::Sqlite(c) => {
                 let tx = rusqlite::Transaction::new_unchecked(c, TransactionBehavior::Immediate)
@@ -223,7 +278,15 @@ impl Db {
                 let PgConn { client, cache } = &mut *conn;
                 let t = outside_runtime(|| {
                     let mut t = client.transaction()?;
-                    t.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                    match commit {
+                        Commit::Locked => {
+                            t.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                        }
+                        Commit::Unlocked => {}
+                        Commit::Unsynced => {
+                            t.batch_execute("SET LOCAL synchronous_commit = off")?;
+                        }
+                    }
                     Ok::<_, StoreError>(t)
                 })?;
                 let mut tx = Tx::Postgres(t, cache);

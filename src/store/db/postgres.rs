@@ -104,6 +104,22 @@ impl r2d2::ManageConnection for PgManager {
 /// The pool of a PostgreSQL store.
 pub type PgPool = r2d2::Pool<PgManager>;
 
+/// Makes every commit made so far (on any connection, [`super::Db::write_unsynced`] ones too)
+/// durable: a transaction that writes one WAL record (a logical-decoding message, no table
+/// touched) and commits with `synchronous_commit = on`, so its commit waits for the WAL to be
+/// flushed up to its own record, which lies after every earlier commit.
+pub fn sync_wal(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = outside_runtime(|| pool.get())?;
+    outside_runtime(|| {
+        conn.client.batch_execute(
+            "BEGIN; SET LOCAL synchronous_commit = on;
+             SELECT pg_logical_emit_message(true, 'digestd', 'sync');
+             COMMIT",
+        )
+    })?;
+    Ok(())
+}
+
 /// Opens a pool of at most `max` connections with `config`, over TLS made by `tls` when the
 /// config's `sslmode` asks for it.
 pub(crate) fn pool(

@@ -262,6 +262,9 @@ fn an_inbound_message_is_claimed_by_one_worker_until_its_lease_expires_or_it_is_
             .insert_inbound(b"two", Some("<2@x>"), "h2", "stdin")
             .expect("2")
             .id;
+        // Past the lease their storer (this worker) took: any worker may claim them.
+        let base = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        let at = |minute: i64| base + Duration::minutes(minute);
         let t = at(0);
         let until = at(1);
         assert_eq!(
@@ -305,6 +308,106 @@ fn an_inbound_message_is_claimed_by_one_worker_until_its_lease_expires_or_it_is_
 }
 
 #[test]
+fn a_freshly_stored_message_is_held_by_its_storer_until_its_lease_expires() {
+    each_store(|mut store| {
+        let me = crate::worker::id();
+        let now = Utc::now();
+        let stored = store
+            .insert_inbound_batch(
+                &[
+                    crate::store::inbound::NewInbound {
+                        raw: b"one",
+                        message_id: Some("<fresh1@x>"),
+                        sha256: "f1",
+                    },
+                    crate::store::inbound::NewInbound {
+                        raw: b"two",
+                        message_id: None,
+                        sha256: "f2",
+                    },
+                ],
+                "maildir",
+            )
+            .expect("stored");
+        let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+        for &id in &ids {
+            let row = store.inbound(id).expect("row").expect("stored");
+            assert_eq!(row.claimed_by.as_deref(), Some(me), "held by its storer");
+            let until = row.lease_until.expect("leased");
+            assert!(until > now && until <= Utc::now() + crate::worker::lease());
+            assert!(crate::worker::holds_fresh(
+                row.claimed_by.as_deref(),
+                row.lease_until,
+                Utc::now()
+            ));
+        }
+        assert_eq!(
+            store.live_leases(Utc::now()).expect("leases")[me].inbound,
+            2
+        );
+        // Another worker gets neither while the storer's lease lasts ...
+        let t = Utc::now();
+        assert!(store
+            .claim_inbound(&ids, "other:1:0", t, t + Duration::seconds(60))
+            .expect("other")
+            .is_empty());
+        // ... the storer claims its own again ...
+        assert_eq!(
+            store
+                .claim_inbound(&ids, me, t, crate::worker::lease_until(t))
+                .expect("own"),
+            ids
+        );
+        // ... and once the lease has expired (the storer died), the other takes both over.
+        let later = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        assert_eq!(
+            store
+                .claim_inbound(&ids, "other:1:0", later, later + Duration::seconds(60))
+                .expect("taken over"),
+            ids
+        );
+        // A duplicate stored again is one row, still the other worker's.
+        let again = store
+            .insert_inbound(b"one", Some("<fresh1@x>"), "f1", "maildir")
+            .expect("again");
+        assert!(again.duplicate);
+        let row = store.inbound(ids[0]).expect("row").expect("stored");
+        assert_eq!(row.claimed_by.as_deref(), Some("other:1:0"));
+    });
+}
+
+#[test]
+fn claims_and_renewals_of_any_number_of_ids_take_exactly_those_ids() {
+    // The id lists are padded to a few fixed lengths: every length in between, and more than
+    // one statement's worth, claims and renews exactly what it names.
+    each_store(|mut store| {
+        let ids: Vec<i64> = (0..620)
+            .map(|i| {
+                store
+                    .insert_inbound(b"x", Some(&format!("<n{i}@x>")), &format!("n{i}"), "t")
+                    .expect("stored")
+                    .id
+            })
+            .collect();
+        let t = Utc::now() + crate::worker::lease() + Duration::seconds(1);
+        let until = t + Duration::seconds(60);
+        let mut start = 0;
+        for n in [1, 2, 7, 8, 9, 63, 64, 65, 400] {
+            let part = &ids[start..start + n];
+            let got = store.claim_inbound(part, "w", t, until).expect("claim");
+            assert_eq!(got, part, "{n} ids");
+            assert_eq!(store.renew_inbound(part, "w", until).expect("renew"), n);
+            start += n;
+        }
+        assert_eq!(start, 620 - 1);
+        let leases = store.live_leases(t).expect("leases");
+        assert_eq!(leases["w"].inbound, 619);
+        let all = store.claim_inbound(&ids, "v", t, until).expect("the rest");
+        assert_eq!(all, vec![ids[619]], "only the one nobody holds");
+    });
+}
+
+#[test]
 fn releasing_every_lease_frees_what_a_killed_process_held() {
     each_store(|mut store| {
         store
@@ -332,5 +435,56 @@ fn releasing_every_lease_frees_what_a_killed_process_held() {
             assert!(slices.len() <= 2, "bounded");
         }
         assert_eq!(slices.len(), 2);
+    });
+}
+
+#[test]
+fn the_messages_due_leave_out_those_another_worker_holds_and_those_not_due_yet() {
+    each_store(|mut store| {
+        let me = crate::worker::id();
+        let id = |store: &mut Store, n: u32| {
+            store
+                .insert_inbound(b"x", Some(&format!("<due{n}@x>")), &format!("d{n}"), "t")
+                .expect("stored")
+                .id
+        };
+        let (free, later, theirs, mine, done) = (
+            id(&mut store, 1),
+            id(&mut store, 2),
+            id(&mut store, 3),
+            id(&mut store, 4),
+            id(&mut store, 5),
+        );
+        let now = Utc::now();
+        store.release_all_leases().expect("release");
+        store
+            .defer_inbound(later, now + Duration::minutes(5), "forum down")
+            .expect("defer");
+        let until = now + Duration::seconds(60);
+        store
+            .claim_inbound(&[theirs], "other:1:0", now, until)
+            .expect("theirs");
+        store.claim_inbound(&[mine], me, now, until).expect("mine");
+        store
+            .set_inbound_posted(done, "1", "", "g")
+            .expect("posted");
+        assert_eq!(
+            store.due_inbound(now, me, now, 10).expect("due"),
+            vec![free, mine]
+        );
+        assert_eq!(store.due_inbound(now, me, now, 1).expect("due"), vec![free]);
+        assert_eq!(
+            store
+                .due_inbound(now + Duration::minutes(6), me, now, 10)
+                .expect("due"),
+            vec![free, later, mine],
+            "its retry has come"
+        );
+        let expired = until + Duration::seconds(1);
+        assert_eq!(
+            store.due_inbound(now, me, expired, 10).expect("due"),
+            vec![free, theirs, mine],
+            "the other worker's lease expired"
+        );
     });
 }
