@@ -84,7 +84,7 @@ impl Engine {
             threads.iter().map(|t| (t.id, t.clone())).collect();
         let states = store.all_person_states()?;
         let opted_out = store.schedule_optouts(&key)?;
-        let run_id = store.start_run(&key, end)?;
+        let run_id = store.start_run(&key, end, crate::worker::id())?;
         let mut batch = Vec::new();
         for (email, their_groups) in ambassadors {
             report.people += 1;

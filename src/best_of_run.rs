@@ -9,25 +9,44 @@
 //! best-of schedule key with the month's end as period end before it is sent, so a person gets
 //! it once per (role best-of, month), however often the schedule fires or an admin asks for it.
 //! People who opted out of it, or of everything, who paused or whose address bounces get none;
-//! a month without highlights sends nothing. The ledger row records no post and no highlight:
+//! a month without highlights sends nothing. A scheduled firing is shared by the workers on
+//! one database like a digest firing (recorded once, its people cut into slices), so one a
+//! worker left unfinished is taken over, and one missed in an outage is run late
+//! ([`crate::take_over`]). The ledger row records no post and no highlight:
 //! a recap delivers nothing new, so the CPD record does not count it twice.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::best_of;
-use crate::delivery_run::{Engine, RunReport};
+use crate::delivery_run::{Engine, FiringSlices, RunReport, SliceLease};
 use crate::digest::personal;
 use crate::digest::select::{select, SelectLimits};
-use crate::model::{Frequency, Period, Role};
+use crate::digest::Activity;
+use crate::model::{Frequency, Period, Person, Role};
 use crate::render::ExcerptCache;
-use crate::store::Store;
+use crate::store::{DigestOverrides, PersonState, Store};
+
+/// What a best-of run reads once, whichever of its people this worker serves.
+struct BestOfRun<'a> {
+    role: &'a Role,
+    key: String,
+    month: Period,
+    now: DateTime<Utc>,
+    states: HashMap<String, PersonState>,
+    overrides: HashMap<String, DigestOverrides>,
+    opted_out: HashSet<String>,
+    activity: Activity,
+    excerpts: ExcerptCache,
+}
 
 impl Engine {
     /// A best-of firing of schedule `key` at `at`: the best-of of the role whose key it is,
-    /// for the calendar month before `at` in the role's time zone.
+    /// for the calendar month before `at` in the role's time zone. The firing is recorded
+    /// once cluster-wide and its people are shared by slices, like a digest firing's, so a
+    /// firing a worker left unfinished is taken over (the daemon's take-over round).
     pub async fn run_best_of_firing(
         &self,
         store: &mut Store,
@@ -42,7 +61,7 @@ impl Engine {
             .map_or(role.schedule.time_zone, |s| s.time_zone);
         let month = best_of::period(zone, at);
         let name = role.name.clone();
-        self.run_best_of(store, &name, month, at).await
+        self.best_of(store, &name, month, at, Some(at)).await
     }
 
     /// Sends role `role`'s best-of of `month` (a calendar month, [`best_of::month_period`]) to
@@ -53,6 +72,18 @@ impl Engine {
         role: &str,
         month: Period,
         now: DateTime<Utc>,
+    ) -> anyhow::Result<RunReport> {
+        self.best_of(store, role, month, now, None).await
+    }
+
+    /// [`Engine::run_best_of`], for everyone at once or, for a firing at `firing`, by slices.
+    async fn best_of(
+        &self,
+        store: &mut Store,
+        role: &str,
+        month: Period,
+        now: DateTime<Utc>,
+        firing: Option<DateTime<Utc>>,
     ) -> anyhow::Result<RunReport> {
         let cfg = &self.config;
         let role: &Role = cfg
@@ -71,18 +102,96 @@ impl Engine {
             self.renderer.dir().display()
         );
         let key = best_of::schedule_key(role, schedule);
-        let mut report = RunReport::default();
-        let people: Vec<_> = cfg
+        let people: Vec<&Person> = cfg
             .people
             .iter()
             .filter(|p| p.roles.contains(&role.name))
             .collect();
-        let states = store.all_person_states()?;
-        let overrides = store.all_digest_overrides()?;
-        let opted_out = store.schedule_optouts(&key)?;
-        // Only highlight candidates are needed: no thread section, so no recent posts.
-        let activity = crate::run_activity::load_activity(store, cfg, &[role], now, month.start)?;
-        let excerpts = ExcerptCache::new();
+        let run_id = store.start_run(&key, month.end, crate::worker::id())?;
+        let report = match firing {
+            None => {
+                let run = self.load_best_of(store, role, &key, month, now)?;
+                self.serve_best_of(store, &run, &people, None).await?
+            }
+            Some(at) => {
+                let sliced = FiringSlices::join(store, &key, at, people.len(), 1)?;
+                match sliced.claim(store)? {
+                    None => RunReport::default(),
+                    Some(first) => {
+                        let run = self.load_best_of(store, role, &key, month, now)?;
+                        let stop = || self.stop.load(std::sync::atomic::Ordering::SeqCst);
+                        sliced
+                            .serve_all(
+                                store,
+                                first,
+                                &people,
+                                stop,
+                                async |store: &mut Store, mine: &[&Person], lease| {
+                                    self.serve_best_of(store, &run, mine, Some(lease)).await
+                                },
+                            )
+                            .await?
+                    }
+                }
+            }
+        };
+        store.finish_run(run_id, report.sent, report.failed)?;
+        tracing::info!(
+            run = run_id,
+            worker = %crate::worker::id(),
+            schedule = %key,
+            month_end = %month.end.format("%Y-%m-%dT%H:%M:%SZ"),
+            people = report.people,
+            sent = report.sent,
+            empty = report.empty,
+            skipped = report.skipped,
+            failed = report.failed,
+            deferred = report.deferred,
+            "best-of run finished"
+        );
+        Ok(report)
+    }
+
+    /// What a best-of run of `role` reads once.
+    fn load_best_of<'a>(
+        &self,
+        store: &Store,
+        role: &'a Role,
+        key: &str,
+        month: Period,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<BestOfRun<'a>> {
+        Ok(BestOfRun {
+            role,
+            key: key.to_owned(),
+            month,
+            now,
+            states: store.all_person_states()?,
+            overrides: store.all_digest_overrides()?,
+            opted_out: store.schedule_optouts(key)?,
+            // Only highlight candidates are needed: no thread section, so no recent posts.
+            activity: crate::run_activity::load_activity(
+                store,
+                &self.config,
+                &[role],
+                now,
+                month.start,
+            )?,
+            excerpts: ExcerptCache::new(),
+        })
+    }
+
+    /// Selects, renders, records and sends the best-of of each of `people` (a slice of a
+    /// firing's, whose lease it renews as it goes, or all of them).
+    async fn serve_best_of(
+        &self,
+        store: &mut Store,
+        run: &BestOfRun<'_>,
+        people: &[&Person],
+        mut slice: Option<&mut SliceLease>,
+    ) -> anyhow::Result<RunReport> {
+        let cfg = &self.config;
+        let (role, key, month, now) = (run.role, run.key.as_str(), run.month, run.now);
         let limits = SelectLimits {
             max_threads: 0,
             max_highlights: usize::MAX,
@@ -91,21 +200,21 @@ impl Engine {
         };
         // A recap: whatever a digest already delivered may be in it.
         let nothing_delivered = HashSet::new();
-        let run_id = store.start_run(&key, month.end)?;
+        let mut report = RunReport::default();
         let mut batch = Vec::new();
-        for person in people {
+        for &person in people {
             report.people += 1;
             if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
-            let state = states.get(&person.email);
-            let mine = overrides.get(&person.email);
+            let state = run.states.get(&person.email);
+            let mine = run.overrides.get(&person.email);
             let frequency = state
                 .and_then(|s| s.frequency_override)
                 .unwrap_or(person.frequency);
             if frequency == Frequency::Off
                 || state.is_some_and(|s| s.paused || s.unsubscribed || s.bouncing)
-                || opted_out.contains(&person.email)
+                || run.opted_out.contains(&person.email)
                 || personal::paused_at(mine.and_then(|o| o.paused_until), now)
             {
                 report.skipped += 1;
@@ -121,9 +230,9 @@ impl Engine {
             let digest = select(
                 speaking.as_ref().unwrap_or(person),
                 &roles,
-                &key,
+                key,
                 month,
-                &activity,
+                &run.activity,
                 &nothing_delivered,
                 &limits,
             );
@@ -133,7 +242,7 @@ impl Engine {
                 continue;
             }
             let mut prepared = self
-                .prepare(&digest, best_of::TEMPLATE, now, Some(&excerpts))
+                .prepare(&digest, best_of::TEMPLATE, now, Some(&run.excerpts))
                 .with_context(|| format!("rendering the best-of of {}", person.email))?;
             prepared.delivery.post_ids.clear();
             prepared.delivery.highlights.clear();
@@ -143,21 +252,11 @@ impl Engine {
                 continue;
             };
             batch.push((id, person.email.clone(), prepared.delivery.raw));
+            if let Some(lease) = slice.as_deref_mut() {
+                lease.keep(store)?;
+            }
         }
         self.send_batch(store, &mut batch, &mut report).await?;
-        store.finish_run(run_id, report.sent, report.failed)?;
-        tracing::info!(
-            run = run_id,
-            schedule = %key,
-            month_end = %month.end.format("%Y-%m-%dT%H:%M:%SZ"),
-            people = report.people,
-            sent = report.sent,
-            empty = report.empty,
-            skipped = report.skipped,
-            failed = report.failed,
-            deferred = report.deferred,
-            "best-of run finished"
-        );
         Ok(report)
     }
 }

@@ -48,6 +48,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     apply_daemon_settings(&config);
     let mut store = open_synced_store(&config)?;
     let mut engine = Engine::new(config)?;
+    watch_schedules(&mut store, &engine.config);
 
     let notifier = Notifier::from_env().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "NOTIFY_SOCKET unusable; not notifying systemd");
@@ -152,7 +153,14 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                 }
             }
             _ = tick.tick() => crate::heartbeat::beat(),
-            _ = takeover.tick() => take_over(&engine, &mut store).await,
+            _ = takeover.tick() => {
+                for firing in crate::take_over::take_over(&engine, &mut store).await {
+                    if engine.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    fire(&config_path, &mut engine, &mut store, &forums, &mut polls, &notifier, firing).await;
+                }
+            }
             _ = sleep_until_due(&polls) => {
                 let due = polls.take_due(std::time::Instant::now());
                 let (report, outcomes) = tokio::task::block_in_place(|| {
@@ -164,34 +172,7 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
                 }
             }
             Some(firing) = fire_rx.recv() => {
-                tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
-                refresh_people(&config_path, &mut engine, &mut store);
-                if let Err(e) = crate::store::Store::sync_groups(&mut store, &engine.config.groups) {
-                    tracing::error!("storing the groups failed: {e:#}");
-                }
-                let (report, outcomes) = tokio::task::block_in_place(|| {
-                    crate::collect::collect_forums(&engine.config, &mut store, &forums, None)
-                });
-                record_polls(&mut polls, outcomes);
-                tracing::info!(%report, "collected");
-                if firing.schedule.starts_with(crate::best_of::SCHEDULE_PREFIX) {
-                    if let Err(e) = engine.run_best_of_firing(&mut store, &firing.schedule, firing.at).await {
-                        tracing::error!(schedule = %firing.schedule, "best-of digests failed: {e:#}");
-                    }
-                    continue;
-                }
-                if firing.schedule.starts_with(crate::ambassador_nudge::SCHEDULE_PREFIX) {
-                    if let Err(e) = engine.run_nudges(&mut store, firing.at).await {
-                        tracing::error!(schedule = %firing.schedule, "ambassador nudges failed: {e:#}");
-                    }
-                    continue;
-                }
-                let audience = Audience { schedule: Some(firing.schedule.clone()), ..Audience::default() };
-                let _ = notifier.status(&format!("sending digests for {}", firing.schedule));
-                if let Err(e) = engine.run(&mut store, &audience, firing.at).await {
-                    tracing::error!(schedule = %firing.schedule, "digest cycle failed: {e:#}");
-                }
-                let _ = notifier.status(&next_digest_status(&engine.config));
+                fire(&config_path, &mut engine, &mut store, &forums, &mut polls, &notifier, firing).await;
             }
         }
     }
@@ -207,44 +188,62 @@ async fn run_async(config_path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How far back the take-over round looks for firings left unfinished.
-const TAKE_OVER_WITHIN: chrono::Duration = chrono::Duration::days(1);
-
-/// The take-over round: resends the pending digests of workers that died (their lease
-/// expired), then finishes the firings of the last day that have a slice nobody holds (a
-/// worker died in it, or stopped and gave it back). Errors are logged; the loop goes on.
-async fn take_over(engine: &Engine, store: &mut crate::store::Store) {
-    match engine.resume_orphaned(store).await {
-        Ok((sent, failed)) if sent + failed > 0 => {
-            tracing::info!(sent, failed, worker = %crate::worker::id(), "resent digests a stopped worker left pending")
-        }
-        Ok(_) => {}
-        Err(e) => tracing::error!("resending digests other workers left failed: {e:#}"),
+/// One firing of a schedule (from its job, or missed and found by the take-over round):
+/// collect from every forum, then the schedule's digests, best-of or nudges.
+async fn fire(
+    config_path: &Path,
+    engine: &mut Engine,
+    store: &mut crate::store::Store,
+    forums: &crate::forum::Forums,
+    polls: &mut PollPlan,
+    notifier: &Notifier,
+    firing: Firing,
+) {
+    tracing::info!(schedule = %firing.schedule, at = %firing.at, "schedule fired");
+    refresh_people(config_path, engine, store);
+    if let Err(e) = crate::store::Store::sync_groups(store, &engine.config.groups) {
+        tracing::error!("storing the groups failed: {e:#}");
     }
-    let now = chrono::Utc::now();
-    let open = match store.firings_to_take_over(now, now - TAKE_OVER_WITHIN) {
-        Ok(open) => open,
-        Err(e) => {
-            tracing::error!("reading the firings left unfinished failed: {e}");
-            return;
+    let (report, outcomes) = tokio::task::block_in_place(|| {
+        crate::collect::collect_forums(&engine.config, store, forums, None)
+    });
+    record_polls(polls, outcomes);
+    tracing::info!(%report, "collected");
+    if firing.schedule.starts_with(crate::best_of::SCHEDULE_PREFIX) {
+        if let Err(e) = engine
+            .run_best_of_firing(store, &firing.schedule, firing.at)
+            .await
+        {
+            tracing::error!(schedule = %firing.schedule, "best-of digests failed: {e:#}");
         }
+        return;
+    }
+    if firing
+        .schedule
+        .starts_with(crate::ambassador_nudge::SCHEDULE_PREFIX)
+    {
+        if let Err(e) = engine.run_nudges(store, firing.at).await {
+            tracing::error!(schedule = %firing.schedule, "ambassador nudges failed: {e:#}");
+        }
+        return;
+    }
+    let audience = Audience {
+        schedule: Some(firing.schedule.clone()),
+        ..Audience::default()
     };
-    let known = distinct_schedules(&engine.config);
-    for (schedule, period_end) in open {
-        if engine.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        if !known.iter().any(|s| s.key() == schedule) {
-            continue;
-        }
-        tracing::info!(%schedule, period_end = %period_end.format("%Y-%m-%dT%H:%M:%SZ"), worker = %crate::worker::id(), "taking over a digest run left unfinished");
-        let audience = Audience {
-            schedule: Some(schedule.clone()),
-            ..Audience::default()
-        };
-        if let Err(e) = engine.run(store, &audience, period_end).await {
-            tracing::error!(%schedule, "finishing a digest run left unfinished failed: {e:#}");
-        }
+    let _ = notifier.status(&format!("sending digests for {}", firing.schedule));
+    if let Err(e) = engine.run(store, &audience, firing.at).await {
+        tracing::error!(schedule = %firing.schedule, "digest cycle failed: {e:#}");
+    }
+    let _ = notifier.status(&next_digest_status(&engine.config));
+}
+
+/// Records the configured schedules as watched from now (those new to the store), so that a
+/// firing missed during an outage is caught up, and none from before.
+fn watch_schedules(store: &mut crate::store::Store, config: &Config) {
+    let keys = crate::take_over::watched_schedules(config);
+    if let Err(e) = store.watch_schedules(&keys, chrono::Utc::now()) {
+        tracing::error!("recording the schedules watched failed: {e}");
     }
 }
 
@@ -352,6 +351,7 @@ impl Live<'_> {
             notifier: notifier.clone(),
             ..new_engine
         };
+        watch_schedules(self.store, &self.engine.config);
         tracing::info!("configuration reloaded");
     }
 }

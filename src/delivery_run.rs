@@ -35,6 +35,8 @@ mod preview;
 mod sending;
 mod slices;
 
+pub(crate) use slices::{FiringSlices, SliceLease};
+
 pub use prepare_all::stretch_len;
 use prepare_all::{Due, Made, Shared};
 pub use preview::preview;
@@ -197,7 +199,7 @@ impl Engine {
             if self.stopping() {
                 break;
             }
-            let run_id = store.start_run(&schedule_key, now)?;
+            let run_id = store.start_run(&schedule_key, now, crate::worker::id())?;
             let part = self
                 .run_schedule(store, audience, &schedule_key, &roles, now)
                 .await?;
@@ -234,6 +236,21 @@ impl Engine {
         // The per-run lines above are the summary; this total is for debugging.
         tracing::debug!(%report, "digest cycle finished");
         Ok(report)
+    }
+
+    /// True when someone holds a role on the schedule `key` (a firing of it has people to
+    /// serve and records itself).
+    pub fn schedule_has_people(&self, key: &str) -> bool {
+        let roles = self.schedules(&Audience {
+            schedule: Some(key.to_owned()),
+            ..Audience::default()
+        });
+        self.config.people.iter().any(|p| {
+            roles
+                .iter()
+                .flat_map(|(_, rs)| rs)
+                .any(|r| p.roles.contains(&r.name))
+        })
     }
 
     /// The schedules this audience touches, each with the roles that share it.
@@ -383,7 +400,7 @@ impl Engine {
                     self.send_batch(store, &mut batch, &mut report).await?;
                 }
                 if let Some(s) = slice.as_deref_mut() {
-                    s.keep(store, run)?;
+                    s.keep(store)?;
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 // Core: plain values, pure steps (selection, ranking, rendering) and the process counters.
 pub mod digest;
+pub mod html_escape;
 pub mod metrics;
 pub mod model;
 pub mod render;
@@ -34,6 +35,7 @@ pub mod parallel;
 pub mod poll_plan;
 pub mod run_activity;
 pub mod schedule;
+pub mod take_over;
 pub mod worker;
 
 // Operations: HTTP endpoint, systemd, logs, status, the engagement report and the online

@@ -11,6 +11,10 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use crate::config::Config;
 use crate::model::Schedule;
 
+mod missed;
+
+pub use missed::{missed_occurrence, CatchUp};
+
 /// Errors building or running the schedules.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -53,12 +57,9 @@ pub fn distinct_schedules(config: &Config) -> Vec<Schedule> {
     out
 }
 
-/// The next time `schedule` fires after `after`, if it ever does.
-pub fn next_fire(
-    schedule: &Schedule,
-    after: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, ScheduleError> {
-    let cron = croner::parser::CronParser::builder()
+/// `schedule`'s cron expression, read.
+fn parse(schedule: &Schedule) -> Result<croner::Cron, ScheduleError> {
+    croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
@@ -66,10 +67,44 @@ pub fn next_fire(
         .map_err(|e| ScheduleError::Cron {
             schedule: schedule.key(),
             message: e.to_string(),
-        })?;
+        })
+}
+
+/// Each role's monthly best-of schedule, with its key (one per role: each role has its own
+/// highlights).
+pub fn best_of_schedules(config: &Config) -> Vec<(String, Schedule)> {
+    config
+        .roles
+        .iter()
+        .filter_map(|r| {
+            let s = r.best_of.clone()?;
+            Some((crate::best_of::schedule_key(r, &s), s))
+        })
+        .collect()
+}
+
+/// The next time `schedule` fires after `after`, if it ever does.
+pub fn next_fire(
+    schedule: &Schedule,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ScheduleError> {
     let local = after.with_timezone(&schedule.time_zone);
-    Ok(cron
+    Ok(parse(schedule)?
         .find_next_occurrence(&local, false)
+        .ok()
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// The last time `schedule` fired at or before `at`, if it ever did (a whole second, as
+/// [`occurrence_near`] names it).
+pub fn previous_fire(
+    schedule: &Schedule,
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ScheduleError> {
+    // croner keeps the fraction of a second it starts from.
+    let local = at.trunc_subsecs(0).with_timezone(&schedule.time_zone);
+    Ok(parse(schedule)?
+        .find_previous_occurrence(&local, true)
         .ok()
         .map(|t| t.with_timezone(&Utc)))
 }
@@ -124,14 +159,7 @@ impl Scheduler {
             (crate::ambassador_nudge::schedule_key(&s), s)
         });
         // Each role's monthly best-of, on its own schedule (its key names the role).
-        let best_of: Vec<(String, Schedule)> = config
-            .roles
-            .iter()
-            .filter_map(|r| {
-                let s = r.best_of.clone()?;
-                Some((crate::best_of::schedule_key(r, &s), s))
-            })
-            .collect();
+        let best_of = best_of_schedules(config);
         for (key, schedule) in roles.chain(nudge).chain(best_of) {
             let tx = tx.clone();
             let job_key = key.clone();

@@ -78,20 +78,9 @@ pub struct ScheduleStatus {
     pub opted_out: Vec<String>,
 }
 
-/// One digest run as the store logged it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunStatus {
-    /// Period end (when the schedule fired).
-    pub period_end: DateTime<Utc>,
-    /// Start of the run.
-    pub started: DateTime<Utc>,
-    /// End of the run (`None`: running, or interrupted).
-    pub finished: Option<DateTime<Utc>>,
-    /// Digests sent.
-    pub sent: u64,
-    /// Digests failed.
-    pub failed: u64,
-}
+/// The last firing of a schedule, all workers that took part together (each logs its own
+/// part of a run).
+pub type RunStatus = crate::store::FiringRuns;
 
 /// The inbound queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,7 +121,7 @@ pub fn status_at(
     store: &Store,
     now: DateTime<Utc>,
 ) -> Result<Status, StatusError> {
-    let runs = store.last_runs()?;
+    let runs = store.last_firing_runs()?;
     let optouts = store.all_schedule_optouts()?;
     let schedules = crate::schedule::distinct_schedules(config)
         .into_iter()
@@ -144,13 +133,7 @@ pub fn status_at(
                 .filter(|r| r.schedule.key() == key)
                 .map(|r| r.name.clone())
                 .collect();
-            let last_run = runs.iter().find(|r| r.schedule == key).map(|r| RunStatus {
-                period_end: r.period_end,
-                started: r.started,
-                finished: r.finished,
-                sent: r.sent,
-                failed: r.failed,
-            });
+            let last_run = runs.iter().find(|r| r.schedule == key).cloned();
             // An expression the config accepted parses; if not, show no next run.
             let next_run = crate::schedule::next_fire(&s, now).ok().flatten();
             let opted_out = optouts
@@ -262,9 +245,13 @@ impl fmt::Display for Status {
                         Some(t) => format!("finished {}", in_zone(t, s.time_zone)),
                         None => "not finished (running or interrupted)".to_string(),
                     };
+                    let shared = match r.workers {
+                        0 | 1 => String::new(),
+                        n => format!(" ({n} workers)"),
+                    };
                     writeln!(
                         f,
-                        "    last run:  {}, {end}: {} sent, {} failed",
+                        "    last run:  {}, {end}: {} sent, {} failed{shared}",
                         in_zone(r.started, s.time_zone),
                         r.sent,
                         r.failed
@@ -344,6 +331,24 @@ mod tests {
         }
     }
 
+    /// The example config, a fresh store beside it, and the key of its first role's schedule.
+    fn first_schedule_store() -> (Config, tempfile::TempDir, Store, String) {
+        let cfg = example_config();
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let schedule = cfg.roles[0].schedule.key();
+        (cfg, dir, store, schedule)
+    }
+
+    /// The last run `st` shows for the schedule `key`.
+    fn last_run_of<'a>(st: &'a Status, key: &str) -> &'a RunStatus {
+        st.schedules
+            .iter()
+            .find(|s| s.key == key)
+            .and_then(|s| s.last_run.as_ref())
+            .expect("a last run of the schedule")
+    }
+
     #[test]
     fn empty_store_reports_never_and_next_runs() {
         let cfg = example_config();
@@ -379,10 +384,7 @@ mod tests {
 
     #[test]
     fn workers_holding_leases_show_up_and_expired_ones_do_not() {
-        let cfg = example_config();
-        let dir = tempfile::tempdir().expect("dir");
-        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
-        let schedule = cfg.roles[0].schedule.key();
+        let (cfg, _dir, mut store, schedule) = first_schedule_store();
         let now = Utc::now();
         store
             .join_firing(&schedule, now, 3, "host-a:1:aa", now)
@@ -425,7 +427,7 @@ mod tests {
             .with_ymd_and_hms(2024, 5, 6, 5, 30, 0)
             .single()
             .expect("t");
-        let run = store.start_run(&schedule, fired).expect("run");
+        let run = store.start_run(&schedule, fired, "w").expect("run");
         store.finish_run(run, 12, 1).expect("finish");
         let bouncer = cfg.people[0].email.clone();
         store.record_bounce(&bouncer, 1).expect("bounce");
@@ -446,12 +448,7 @@ mod tests {
 
         let now = Utc::now();
         let st = status_at(&cfg, &store, now).expect("status");
-        let s = st
-            .schedules
-            .iter()
-            .find(|s| s.key == schedule)
-            .expect("schedule");
-        let r = s.last_run.as_ref().expect("last run");
+        let r = last_run_of(&st, &schedule);
         assert_eq!((r.sent, r.failed, r.period_end), (12, 1, fired));
         assert!(r.finished.is_some());
         assert_eq!(st.inbound.queued, 1);
@@ -467,12 +464,42 @@ mod tests {
             )
         );
         let text = st.to_string();
-        assert!(text.contains("12 sent, 1 failed"), "{text}");
+        assert!(text.contains("12 sent, 1 failed\n"), "one worker: {text}");
         assert!(text.contains("Inbound queue: 1 waiting"), "{text}");
         assert!(text.contains(&bouncer), "{text}");
         assert!(
             text.contains("last successful poll 2024-05-06 06:00:00 UTC"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_last_run_is_the_last_firing_summed_over_its_workers() {
+        let (cfg, _dir, mut store, schedule) = first_schedule_store();
+        let at = |h| {
+            Utc.with_ymd_and_hms(2024, 5, 6, h, 30, 0)
+                .single()
+                .expect("t")
+        };
+        let earlier = store.start_run(&schedule, at(4), "a").expect("run");
+        store.finish_run(earlier, 99, 0).expect("finish");
+        store
+            .join_firing(&schedule, at(5), 2, "a", at(5))
+            .expect("firing");
+        for (slice, worker, sent, failed) in [(0, "a", 7, 0), (1, "b", 5, 2)] {
+            let run = store.start_run(&schedule, at(5), worker).expect("run");
+            store.finish_run(run, sent, failed).expect("finish");
+            store
+                .finish_slice(&schedule, at(5), slice, worker, at(6))
+                .expect("done");
+        }
+        let st = status_at(&cfg, &store, Utc::now()).expect("status");
+        let r = last_run_of(&st, &schedule);
+        assert_eq!(
+            (r.period_end, r.sent, r.failed, r.workers, r.finished),
+            (at(5), 12, 2, 2, Some(at(6)))
+        );
+        let text = st.to_string();
+        assert!(text.contains("12 sent, 2 failed (2 workers)"), "{text}");
     }
 }

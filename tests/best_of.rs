@@ -3,7 +3,8 @@
 //! training highlights (even one a weekly digest already showed them), nothing to another
 //! role, nothing twice, nothing to people who opted out, paused or turned digests off, and
 //! nothing for a month without highlights; and the daemon fires it on the role's `best_of`
-//! schedule, still once per person and month.
+//! schedule, still once per person and month, and takes over a best-of firing a stopped worker
+//! left unfinished.
 
 mod support;
 
@@ -252,4 +253,60 @@ fn the_daemon_fires_the_best_of_on_its_schedule_and_sends_it_once_a_month() {
     for m in got.iter().filter(|m| m.rcpt_to[0] != "carl@example.org") {
         check_best_of(&m.raw, &m.rcpt_to[0]);
     }
+}
+
+#[test]
+fn a_best_of_firing_a_stopped_worker_left_unfinished_is_taken_over_once() {
+    let sink = SmtpSink::start();
+    // A schedule that does not fire during the test: only the take-over round sends.
+    let cron = "0 0 6 1 1 *";
+    let (_dir, config) = world(&sink, cron);
+    let key = staff_key(cron);
+    // Collected before the dead worker's firing, as its firing did.
+    ok(&config, &["collect"]);
+    // The firing a worker began a minute ago and left: its one slice claimed, the lease long
+    // expired, nothing sent.
+    let now = Utc::now();
+    let at = Utc
+        .timestamp_opt((now - Duration::minutes(1)).timestamp(), 0)
+        .single()
+        .expect("an instant")
+        .max(this_month());
+    {
+        let mut store = store(&config);
+        assert_eq!(
+            store
+                .join_firing(&key, at, 1, "dead:1:aa", at)
+                .expect("firing"),
+            1
+        );
+        let claimed = store
+            .claim_slice(&key, at, "dead:1:aa", at, at + Duration::seconds(1))
+            .expect("claim");
+        assert_eq!(claimed, Some(0));
+    }
+    let mut daemon = Daemon::start(&config, &[]);
+    assert!(
+        daemon.wait_log("best-of run finished", 1, StdDuration::from_secs(30)),
+        "{}",
+        daemon.stderr()
+    );
+    // A few more take-over rounds: a second run would send again.
+    std::thread::sleep(StdDuration::from_secs(3));
+    daemon.signal("-TERM");
+    daemon.wait_exit(StdDuration::from_secs(30));
+    let log = daemon.stderr();
+    assert!(
+        log.contains("taking over a digest run left unfinished"),
+        "{log}"
+    );
+    let got = sink.messages();
+    let mut to: Vec<String> = got.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["ann@example.org", "bob@example.org"], "{log}");
+    for m in &got {
+        check_best_of(&m.raw, &m.rcpt_to[0]);
+    }
+    let slices = store(&config).firing_slices(&key, at).expect("slices");
+    assert!(slices.iter().all(|s| s.done.is_some()), "{slices:?}");
 }

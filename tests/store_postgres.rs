@@ -216,7 +216,7 @@ fn migrate_moves_everything_to_postgresql_and_back_and_refuses_a_full_target() {
         .trim()
         .parse()
         .expect("id");
-    let run = pg.start_run("s", Utc::now()).expect("new run");
+    let run = pg.start_run("s", Utc::now(), "w").expect("new run");
     assert!(run > max_run, "{run} after {max_run}");
     drop(pg);
 
@@ -290,18 +290,20 @@ fn a_store_rides_out_a_database_restart() {
     };
     let store = Store::open_at(&pg_location(server.fresh_url())).expect("store");
     let started = Utc::now();
-    let before = store.start_run("s", started).expect("run");
+    let before = store.start_run("s", started, "w").expect("run");
     server.stop();
     // While it is down: an error naming PostgreSQL, within the pool's timeout, no hang.
     let down = std::time::Instant::now();
-    let err = store.start_run("s", started).expect_err("down");
+    let err = store.start_run("s", started, "w").expect_err("down");
     assert!(err.to_string().contains("postgresql"), "{err}");
     assert!(down.elapsed() < std::time::Duration::from_secs(30));
     server.start_again().expect("restart");
     // Back: the pool replaces its broken connections, and nothing written before is lost.
-    let after = store.start_run("s", started).expect("after the restart");
+    let after = store
+        .start_run("s", started, "w")
+        .expect("after the restart");
     assert!(after > before);
-    assert_eq!(store.last_runs().expect("runs").len(), 1);
+    assert_eq!(store.last_firing_runs().expect("runs").len(), 1);
 }
 
 /// Every table and column the SQLite migrations make, the PostgreSQL twins make too (and no

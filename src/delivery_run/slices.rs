@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{Engine, RunReport, ScheduleRun};
 use crate::model::Person;
@@ -21,7 +21,9 @@ const SLICE_PEOPLE: usize = 100;
 const MAX_SLICES: usize = 1024;
 
 /// This worker's claim on one slice of a firing, renewed while it works.
-pub(super) struct SliceLease {
+pub(crate) struct SliceLease {
+    schedule: String,
+    period_end: DateTime<Utc>,
     slice: u32,
     renewed: Instant,
 }
@@ -30,16 +32,129 @@ impl SliceLease {
     /// Renews the lease when a third of it has passed. A lease lost meanwhile (this worker
     /// stalled past it and another took the slice) is logged; the work goes on, and the ledger
     /// keeps each digest to one.
-    pub(super) fn keep(&mut self, store: &Store, run: &ScheduleRun<'_>) -> anyhow::Result<()> {
+    pub(crate) fn keep(&mut self, store: &Store) -> anyhow::Result<()> {
         if !crate::worker::renewal_due(self.renewed) {
             return Ok(());
         }
         let until = crate::worker::lease_until(Utc::now());
         let worker = crate::worker::id();
-        if !store.renew_slice(run.schedule_key, run.now, self.slice, worker, until)? {
-            tracing::warn!(schedule = %run.schedule_key, slice = self.slice, %worker, "lease on a slice lost to another worker; the ledger keeps each digest to one");
+        if !store.renew_slice(&self.schedule, self.period_end, self.slice, worker, until)? {
+            tracing::warn!(schedule = %self.schedule, slice = self.slice, %worker, "lease on a slice lost to another worker; the ledger keeps each digest to one");
         }
         self.renewed = Instant::now();
+        Ok(())
+    }
+}
+
+/// A firing this worker serves: joined once ([`Store::join_firing`]), then one slice at a
+/// time, claimed, served, and marked done (or given back when the worker stops).
+pub(crate) struct FiringSlices {
+    schedule: String,
+    period_end: DateTime<Utc>,
+    slices: u32,
+}
+
+impl FiringSlices {
+    /// Joins the firing of `schedule` for `period_end` over `people` people, cut for stretches
+    /// of `stretch` (see [`slice_count`]; the first worker's count holds).
+    pub(crate) fn join(
+        store: &mut Store,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        people: usize,
+        stretch: usize,
+    ) -> anyhow::Result<FiringSlices> {
+        let wanted = slice_count(people, stretch);
+        let worker = crate::worker::id();
+        let slices = store.join_firing(schedule, period_end, wanted, worker, Utc::now())?;
+        Ok(FiringSlices {
+            schedule: schedule.to_owned(),
+            period_end,
+            slices,
+        })
+    }
+
+    /// Claims a free slice for this worker (`None`: none is left).
+    pub(crate) fn claim(&self, store: &mut Store) -> anyhow::Result<Option<SliceLease>> {
+        let now = Utc::now();
+        let worker = crate::worker::id();
+        let until = crate::worker::lease_until(now);
+        let claimed = store.claim_slice(&self.schedule, self.period_end, worker, now, until)?;
+        Ok(claimed.map(|slice| {
+            tracing::debug!(schedule = %self.schedule, slice, of = self.slices, %worker, "slice claimed");
+            SliceLease {
+                schedule: self.schedule.clone(),
+                period_end: self.period_end,
+                slice,
+                renewed: Instant::now(),
+            }
+        }))
+    }
+
+    /// The people of `people` in the slice `lease` holds.
+    pub(crate) fn people_of<'p>(
+        &self,
+        lease: &SliceLease,
+        people: &[&'p Person],
+    ) -> Vec<&'p Person> {
+        people
+            .iter()
+            .copied()
+            .filter(|p| slice_of(&p.email, self.slices) == lease.slice)
+            .collect()
+    }
+
+    /// Serves the slice `first` holds, then every other slice this worker can claim, one at a
+    /// time with `serve` (given a slice's people and its lease, to renew), until none is
+    /// left or `stopping` says so; returns the slices' reports added up.
+    pub(crate) async fn serve_all<'p>(
+        &self,
+        store: &mut Store,
+        first: SliceLease,
+        people: &[&'p Person],
+        stopping: impl Fn() -> bool,
+        mut serve: impl AsyncFnMut(
+            &mut Store,
+            &[&'p Person],
+            &mut SliceLease,
+        ) -> anyhow::Result<RunReport>,
+    ) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        let mut next = Some(first);
+        while let Some(mut lease) = next {
+            let mine = self.people_of(&lease, people);
+            let part = serve(store, &mine, &mut lease).await?;
+            report.add(&part);
+            let stop = stopping();
+            self.end(store, lease, stop)?;
+            if stop {
+                break;
+            }
+            next = self.claim(store)?;
+        }
+        Ok(report)
+    }
+
+    /// Ends the work on `lease`'s slice: done, or, when the worker is `stopping`, given back
+    /// for any worker (this one at its next start) to finish.
+    pub(crate) fn end(
+        &self,
+        store: &Store,
+        lease: SliceLease,
+        stopping: bool,
+    ) -> anyhow::Result<()> {
+        let worker = crate::worker::id();
+        if stopping {
+            store.release_slice(&self.schedule, self.period_end, lease.slice, worker)?;
+        } else {
+            store.finish_slice(
+                &self.schedule,
+                self.period_end,
+                lease.slice,
+                worker,
+                Utc::now(),
+            )?;
+        }
         Ok(())
     }
 }
@@ -72,49 +187,23 @@ impl Engine {
         run: &ScheduleRun<'_>,
         people: &[&Person],
     ) -> anyhow::Result<RunReport> {
-        let worker = crate::worker::id();
-        let wanted = slice_count(people.len(), super::stretch_len(self.threads()));
-        let slices = store.join_firing(run.schedule_key, run.now, wanted, worker, Utc::now())?;
-        let mut report = RunReport::default();
-        let claim = |store: &mut Store| {
-            let now = Utc::now();
-            store.claim_slice(
-                run.schedule_key,
-                run.now,
-                worker,
-                now,
-                crate::worker::lease_until(now),
-            )
-        };
-        let Some(first) = claim(store)? else {
-            return Ok(report);
+        let stretch = super::stretch_len(self.threads());
+        let firing = FiringSlices::join(store, run.schedule_key, run.now, people.len(), stretch)?;
+        let Some(first) = firing.claim(store)? else {
+            return Ok(RunReport::default());
         };
         let data = self.load_run(store, run)?;
-        let mut next = Some(first);
-        while let Some(slice) = next {
-            tracing::debug!(schedule = %run.schedule_key, slice, of = slices, %worker, "slice claimed");
-            let mine: Vec<&Person> = people
-                .iter()
-                .copied()
-                .filter(|p| slice_of(&p.email, slices) == slice)
-                .collect();
-            let mut lease = SliceLease {
-                slice,
-                renewed: Instant::now(),
-            };
-            let part = self
-                .run_people(store, run, &data, &mine, Some(&mut lease))
-                .await?;
-            report.add(&part);
-            if self.stopping() {
-                // Given back: any worker (this one at its next start) finishes it.
-                store.release_slice(run.schedule_key, run.now, slice, worker)?;
-                break;
-            }
-            store.finish_slice(run.schedule_key, run.now, slice, worker, Utc::now())?;
-            next = claim(store)?;
-        }
-        Ok(report)
+        firing
+            .serve_all(
+                store,
+                first,
+                people,
+                || self.stopping(),
+                async |store: &mut Store, mine: &[&Person], lease: &mut SliceLease| {
+                    self.run_people(store, run, &data, mine, Some(lease)).await
+                },
+            )
+            .await
     }
 }
 

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 
 use super::prefs_form::PrefsOptions;
+use crate::html_escape::escape_html as esc;
 use crate::model::Frequency;
 use crate::render::i18n::{LocaleTable, Locales};
 
@@ -294,22 +295,6 @@ fn language_fields(b: &mut String, view: &PrefsView<'_>, t: &LocaleTable, locale
         ));
     }
     b.push_str("</select></fieldset>");
-}
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use super::hooks::Webhooks;
 use super::metrics::{render, StoreGauges};
 use super::prefs::Preferences;
 use super::token::{self, TokenError, UnsubscribeClaim};
+use crate::html_escape::escape_html;
 use crate::metrics::Metrics;
 use crate::store::{Redeemed, Store, StoreError, StoreLocation, UsedToken};
 
@@ -417,21 +418,6 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
         Html(html),
     )
         .into_response()
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

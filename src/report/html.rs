@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::text::title;
 use super::{Report, ReportRow, WeekFigures};
+use crate::html_escape::escape_html as esc;
 
 /// Colours of the series (threads, replies by email, replies on the forum, unanswered).
 const THREADS: &str = "#5b7db1";
@@ -50,22 +51,6 @@ abbr{text-decoration:none}
 @media (max-width:420px){body{padding:4px}section.card{padding:8px}table{font-size:.68em}}
 th:first-child,td:first-child{text-align:left}
 ";
-
-/// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The page.
 pub fn to_html(report: &Report) -> String {

@@ -36,25 +36,6 @@ pub struct NewDelivery {
     pub highlights: Vec<super::highlights::SentHighlight>,
 }
 
-/// One digest run, for `status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRow {
-    /// Run id.
-    pub id: i64,
-    /// Schedule key.
-    pub schedule: String,
-    /// Period end of the run.
-    pub period_end: DateTime<Utc>,
-    /// When it started.
-    pub started: DateTime<Utc>,
-    /// When it finished (`None`: still running, or interrupted).
-    pub finished: Option<DateTime<Utc>>,
-    /// Digests sent.
-    pub sent: u64,
-    /// Digests failed.
-    pub failed: u64,
-}
-
 fn status_from_db(s: &str) -> Result<DeliveryStatus, StoreError> {
     match s {
         "pending" => Ok(DeliveryStatus::Pending),
@@ -284,11 +265,17 @@ impl Store {
         )
     }
 
-    /// Logs the start of a digest run; returns its id.
-    pub fn start_run(&self, schedule: &str, period_end: DateTime<Utc>) -> Result<i64, StoreError> {
+    /// Logs the start of `worker`'s part of a digest run; returns its id.
+    pub fn start_run(
+        &self,
+        schedule: &str,
+        period_end: DateTime<Utc>,
+        worker: &str,
+    ) -> Result<i64, StoreError> {
         self.db.query_row(
-            "INSERT INTO runs (schedule, period_end, started) VALUES (?1, ?2, ?3) RETURNING id",
-            params![schedule, to_db(period_end)?, now_db()],
+            "INSERT INTO runs (schedule, period_end, started, worker) VALUES (?1, ?2, ?3, ?4)
+             RETURNING id",
+            params![schedule, to_db(period_end)?, now_db(), worker],
             |r| r.get(0),
         )
     }
@@ -300,27 +287,6 @@ impl Store {
             params![id, now_db(), sent as i64, failed as i64],
         )?;
         Ok(())
-    }
-
-    /// The latest run of each schedule, by schedule key.
-    pub fn last_runs(&self) -> Result<Vec<RunRow>, StoreError> {
-        self.db.query_map(
-            "SELECT id, schedule, period_end, started, finished, sent, failed FROM runs
-             WHERE id IN (SELECT MAX(id) FROM runs GROUP BY schedule)
-             ORDER BY schedule",
-            params![],
-            |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    schedule: r.get(1)?,
-                    period_end: from_db(r.get(2)?),
-                    started: from_db(r.get(3)?),
-                    finished: r.get::<Option<i64>>(4)?.map(from_db),
-                    sent: r.get::<i64>(5)?.max(0) as u64,
-                    failed: r.get::<i64>(6)?.max(0) as u64,
-                })
-            },
-        )
     }
 }
 
@@ -560,15 +526,15 @@ mod tests {
     fn runs_are_logged() {
         each_store(|store| {
             let end = Utc::now();
-            let r1 = store.start_run("s1", end).expect("start");
+            let r1 = store.start_run("s1", end, "w").expect("start");
             store.finish_run(r1, 10, 1).expect("finish");
             let r2 = store
-                .start_run("s1", end + Duration::days(1))
+                .start_run("s1", end + Duration::days(1), "w")
                 .expect("start");
-            let _r3 = store.start_run("s2", end).expect("start");
-            let runs = store.last_runs().expect("runs");
+            let _r3 = store.start_run("s2", end, "w").expect("start");
+            let runs = store.last_firing_runs().expect("runs");
             assert_eq!(runs.len(), 2);
-            assert_eq!(runs[0].id, r2);
+            assert_eq!(runs[0].period_end, end + Duration::days(1), "{r2}");
             assert_eq!(runs[0].finished, None);
             assert_eq!(runs[1].schedule, "s2");
         });

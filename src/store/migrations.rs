@@ -22,6 +22,8 @@ pub const MIGRATIONS: &[&str] = &[
     NUDGES,
     PREFERENCES,
     LEASES,
+    SCHEDULE_WATCH,
+    RUN_WORKERS,
 ];
 
 /// Version 8: the link of the post an inbound message became, as the forum answered it (a
@@ -127,6 +129,21 @@ ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;
 ALTER TABLE inbound_messages ADD COLUMN claimed_by TEXT;
 ALTER TABLE inbound_messages ADD COLUMN lease_until INTEGER;
 "#;
+
+/// Firings missed while the database was unreachable (issue 22): for each schedule, the instant
+/// a daemon first ran with it configured. The take-over round runs an occurrence that passed
+/// without a `firings` row only when it came after this instant, so a new installation, or a
+/// schedule just added, never sends the firings from before it.
+const SCHEDULE_WATCH: &str = r#"
+CREATE TABLE schedule_watch (
+    schedule  TEXT PRIMARY KEY,
+    since     INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// The worker that wrote each `runs` row (issue 22): several workers each log their part of
+/// one firing, and `status` sums them per firing.
+const RUN_WORKERS: &str = "ALTER TABLE runs ADD COLUMN worker TEXT;";
 
 /// Steps SQLite cannot do alone, run after migration `version`'s SQL in its transaction.
 pub(crate) fn after(version: i64, tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {

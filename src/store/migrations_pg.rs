@@ -11,7 +11,16 @@
 //! here; `digestd migrate` copies between stores at their newest versions.
 
 /// Every PostgreSQL migration, in order.
-pub const MIGRATIONS: &[&str] = &[V1, HIGHLIGHTS, ENGAGEMENT, NUDGES, PREFERENCES, LEASES];
+pub const MIGRATIONS: &[&str] = &[
+    V1,
+    HIGHLIGHTS,
+    ENGAGEMENT,
+    NUDGES,
+    PREFERENCES,
+    LEASES,
+    SCHEDULE_WATCH,
+    RUN_WORKERS,
+];
 
 /// SQLite's `HIGHLIGHTS`: ambassadors' nominations and the highlights each digest delivered.
 const HIGHLIGHTS: &str = r#"
@@ -315,3 +324,15 @@ ALTER TABLE deliveries ADD COLUMN lease_until BIGINT;
 ALTER TABLE inbound_messages ADD COLUMN claimed_by TEXT;
 ALTER TABLE inbound_messages ADD COLUMN lease_until BIGINT;
 "#;
+
+/// SQLite's `SCHEDULE_WATCH`: since when each schedule is watched for firings missed during an
+/// outage of the database.
+const SCHEDULE_WATCH: &str = r#"
+CREATE TABLE schedule_watch (
+    schedule  TEXT PRIMARY KEY,
+    since     BIGINT NOT NULL
+);
+"#;
+
+/// SQLite's `RUN_WORKERS`: the worker that wrote each `runs` row.
+const RUN_WORKERS: &str = "ALTER TABLE runs ADD COLUMN worker TEXT;";

@@ -27,6 +27,7 @@
 //!   the browser tests;
 //! - [`mail_servers`]: a test CA, Postfix's `smtpd` (STARTTLS, implicit TLS, plain; AUTH
 //!   through Dovecot's SASL) relaying to an smtp-sink, and Dovecot for IMAP: one set per test;
+//! - [`workers`]: what the tests of several workers on one database share;
 //! - [`free_port`].
 #![allow(dead_code, unused_imports)]
 
@@ -45,6 +46,7 @@ pub mod postgres;
 mod smtp_sink;
 pub mod synapse;
 pub mod webhook_platform;
+pub mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;

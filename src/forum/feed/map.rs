@@ -12,6 +12,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::forum::{Cursor, FetchBatch, FetchedPost};
+use crate::html_escape::escape_html;
 use crate::model::{normalize_email, BodyFormat, Post, Thread};
 
 /// The validators of the last successful fetch, stored as the group's cursor.
@@ -92,21 +93,15 @@ fn body_html(entry: &Entry) -> String {
         let plain = c.content_type.essence().to_string() == "text/plain";
         c.body
             .as_ref()
-            .map(|b| if plain { escape(b) } else { b.clone() })
+            .map(|b| if plain { escape_html(b) } else { b.clone() })
     }) {
         return body;
     }
     match &entry.summary {
-        Some(s) if s.content_type.essence().to_string() == "text/plain" => escape(&s.content),
+        Some(s) if s.content_type.essence().to_string() == "text/plain" => escape_html(&s.content),
         Some(s) => s.content.clone(),
         None => String::new(),
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// Author address and name: the entry's (or the feed's) first author; an author without an
