@@ -401,11 +401,11 @@ fn the_inbound_loop_keeps_its_store_and_opens_it_again_after_a_database_restart(
         "one store for every round so far:\n{log}"
     );
 
-    // Away for longer than the pool waits for a connection (10 s): the round storing the
+    // Away for longer than the pool waits for a connection (5 s): the round storing the
     // reply fails, and the loop lets its store go.
     server.stop();
     deliver("1700000000.2.mda", &second);
-    std::thread::sleep(Duration::from_secs(14));
+    std::thread::sleep(Duration::from_secs(8));
     server.start_again().expect("PostgreSQL starts again");
     // Posted at the next round (or, had it been stored and its post refused, at its retry a
     // minute later).

@@ -45,11 +45,7 @@ fn a_firing_missed_while_the_database_was_down_is_sent_once_when_it_is_back() {
     let db = pg.fresh_database();
     let sink = SmtpSink::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    // Once, at a whole second far enough ahead that both workers are up before it.
-    let fires_at = (Utc::now() + chrono::Duration::seconds(25))
-        .with_nanosecond(0)
-        .expect("a whole second");
-    let config = Spec {
+    let spec = |fires_at: chrono::DateTime<Utc>| Spec {
         store_pg: Some(format!("url = \"{}\"\npool_size = 3", pg.url(&db))),
         transport: Spec::smtp(sink.port()),
         // The config's time zone is Amsterdam.
@@ -61,9 +57,15 @@ fn a_firing_missed_while_the_database_was_down_is_sent_once_when_it_is_back() {
         // Short leases: the take-over round every second, an occurrence missed after 4 s.
         tail: "[daemon]\nlease_seconds = 2\nthreads = 1\n".into(),
         ..Spec::default()
-    }
-    .write_in(dir.path());
+    };
+    let config = spec(Utc::now() + chrono::Duration::hours(2)).write_in(dir.path());
     import_two_threads(&config);
+    // Once, at a whole second far enough ahead that the first worker is up 4 s before it
+    // (it starts in about a second); the config written again with it.
+    let fires_at = (Utc::now() + chrono::Duration::seconds(12))
+        .with_nanosecond(0)
+        .expect("a whole second");
+    spec(fires_at).write_in(dir.path());
 
     let a = Daemon::start(&config, &[]);
     assert!(

@@ -131,7 +131,7 @@ pub(crate) fn pool(
     r2d2::Pool::builder()
         .max_size(max.max(1))
         .min_idle(Some(0))
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(Duration::from_secs(5))
         .build(manager)
         .map_err(StoreError::from)
 }
