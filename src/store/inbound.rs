@@ -343,13 +343,7 @@ fn insert_messages_sql(n: usize) -> String {
 
 /// The insert of `n` rows of raw bytes: id and bytes for each row.
 fn insert_raw_sql(n: usize) -> String {
-    let rows: Vec<String> = (0..n)
-        .map(|i| format!("(?{}, ?{})", 1 + 2 * i, 2 + 2 * i))
-        .collect();
-    format!(
-        "INSERT OR FAIL INTO inbound_raw (id, raw) VALUES {}",
-        rows.join(", ")
-    )
+    super::db::many_rows::statement("INSERT OR FAIL INTO inbound_raw (id, raw)", 2, n, "")
 }
 
 impl Store {
